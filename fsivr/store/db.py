@@ -1,0 +1,94 @@
+"""The database handle: engine, sessions, and running DB work off the gevent hub."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import gevent
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+T = TypeVar("T")
+
+DEFAULT_URL = "sqlite:///var/fsivr.sqlite3"
+URL_ENV = "FSIVR_DATABASE_URL"
+
+
+def default_url() -> str:
+    return os.environ.get(URL_ENV) or DEFAULT_URL
+
+
+class Store:
+    """One database. Create one per process and share it.
+
+    A running server reaches the database only through :meth:`run`: drivers block in C (sqlite3,
+    libpq), which would stall every call's greenlet if done on the hub.
+    """
+
+    def __init__(self, url: str | None = None, **engine_kwargs: Any) -> None:
+        self.url = make_url(url or default_url())
+        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        if self.url.get_backend_name() == "sqlite":
+            database = self.url.database
+            if database and database != ":memory:" and not database.startswith("file:"):
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            # Sessions run on threadpool threads, never two at once on one connection.
+            kwargs["connect_args"] = {"check_same_thread": False}
+            kwargs.pop("pool_pre_ping")
+        kwargs.update(engine_kwargs)
+        self.engine: Engine = create_engine(self.url, **kwargs)
+        if self.url.get_backend_name() == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session committed on success and rolled back on error."""
+        with self._sessions() as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def run(self, fn: Callable[[Session], T]) -> T:
+        """Run ``fn(session)`` in one transaction on gevent's threadpool; the calling greenlet waits,
+        the hub does not. Exceptions from ``fn`` are raised here."""
+
+        def job() -> T:
+            with self.session() as session:
+                return fn(session)
+
+        return gevent.get_hub().threadpool.apply(job)
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Migrate the schema (alembic) to ``revision``."""
+        from fsivr.store.migrate import upgrade
+
+        upgrade(self.engine, revision)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Store({self.url.render_as_string(hide_password=True)!r})"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    try:
+        # SQLite ignores foreign keys unless asked, per connection.
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # WAL: readers (servers polling versions) never block the call-record writer and vice versa;
+        # synchronous=NORMAL is durable across application crashes and is what WAL is meant for.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+    finally:
+        cursor.close()

@@ -1,0 +1,320 @@
+"""The SQL schema: every table fsivr keeps, as typed SQLAlchemy models.
+
+Only portable types (JSON, not JSONB; text, not enums) so one alembic chain serves SQLite and
+PostgreSQL. Names of people and things are the natural keys users write in YAML (account ``user``,
+group ``name``...); integer ids exist so renames don't ripple through foreign keys.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from fsivr.store.types import UTCDateTime, utcnow
+
+# Explicit constraint names: alembic's batch mode on SQLite has to name what it recreates, and
+# PostgreSQL's generated names would otherwise differ from SQLite's.
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+NAME = 200  # identifiers users type: scenario, node, group, account names
+NUMBER = 64  # E.164 numbers, SIP users, extensions
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+# --- scenarios -------------------------------------------------------------------------------
+
+
+class Scenario(Base):
+    __tablename__ = "scenarios"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    #: Bumped on every change, so servers refresh their compiled cache by polling one cheap query.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    start: Mapped[str] = mapped_column(String(NAME))
+    after_call: Mapped[str | None] = mapped_column(String(NAME))
+    #: The YAML the scenario was imported from (single-scenario files), so export keeps comments.
+    source: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    nodes: Mapped[list[ScenarioNode]] = relationship(
+        back_populates="scenario", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="ScenarioNode.position")
+    numbers: Mapped[list[Number]] = relationship(back_populates="scenario", passive_deletes=True)
+
+
+class ScenarioNode(Base):
+    __tablename__ = "scenario_nodes"
+    __table_args__ = (UniqueConstraint("scenario_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(NAME))
+    type: Mapped[str] = mapped_column(String(100))
+    #: Parameters as the user wrote them (outcomes and menu options live in scenario_edges).
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Order in the YAML, kept for export.
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    scenario: Mapped[Scenario] = relationship(back_populates="nodes")
+
+
+_NODE_KEY = ["scenario_nodes.scenario_id", "scenario_nodes.key"]
+
+
+class ScenarioEdge(Base):
+    __tablename__ = "scenario_edges"
+    __table_args__ = (
+        UniqueConstraint("scenario_id", "from_node", "outcome", "is_option"),
+        # Edges name nodes by key, and the database guarantees both ends exist.
+        ForeignKeyConstraint(["scenario_id", "from_node"], _NODE_KEY, ondelete="CASCADE",
+                             name="fk_scenario_edges_from_node"),
+        ForeignKeyConstraint(["scenario_id", "to_node"], _NODE_KEY, ondelete="CASCADE",
+                             name="fk_scenario_edges_to_node"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"))
+    from_node: Mapped[str] = mapped_column(String(NAME))
+    outcome: Mapped[str] = mapped_column(String(NAME))
+    to_node: Mapped[str] = mapped_column(String(NAME))
+    #: A menu key (YAML ``options: {key: node}``) rather than a declared outcome; kept apart so a key
+    #: can never be mistaken for an outcome of the same name.
+    is_option: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Number(Base):
+    """A dialled number (DID) and the scenario it runs."""
+
+    __tablename__ = "numbers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(NUMBER), unique=True)
+    scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"), index=True)
+    #: Where the ``exit`` node sends the call (the number's default destination), if anywhere.
+    exit_destination: Mapped[str | None] = mapped_column(String(NAME))
+
+    scenario: Mapped[Scenario] = relationship(back_populates="numbers")
+
+
+class Prompt(Base):
+    __tablename__ = "prompts"
+    __table_args__ = (CheckConstraint("file IS NOT NULL OR text IS NOT NULL", name="file_or_text"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME), unique=True)
+    #: Path relative to the prompts directory.
+    file: Mapped[str | None] = mapped_column(String(500))
+    #: Text spoken by TTS when there is no file.
+    text: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(32))
+    voice: Mapped[str | None] = mapped_column(String(100))
+
+
+# --- directory -------------------------------------------------------------------------------
+
+
+class Mailbox(Base):
+    __tablename__ = "mailboxes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    box: Mapped[str] = mapped_column(String(NAME), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    pin: Mapped[str | None] = mapped_column(String(64))
+
+
+class Account(Base):
+    """A SIP account; with an extension it is an employee (spec section 7)."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # "user" is reserved in PostgreSQL; the column is named so raw SQL needs no quoting.
+    user: Mapped[str] = mapped_column("sip_user", String(NUMBER), unique=True)
+    password: Mapped[str | None] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(NAME))
+    caller_id: Mapped[str | None] = mapped_column(String(NUMBER))
+    #: The employee's short number; unique when set (NULLs never collide in a unique index).
+    extension: Mapped[str | None] = mapped_column(String(NUMBER), unique=True)
+    mobile: Mapped[list[Any]] = mapped_column(default=list)
+    email: Mapped[str | None] = mapped_column(String(320))
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="SET NULL"))
+
+    mailbox: Mapped[Mailbox | None] = relationship()
+
+
+class Group(Base):
+    __tablename__ = "groups"
+    __table_args__ = (
+        CheckConstraint("strategy IN ('simultaneous', 'sequential', 'random_weighted')", name="strategy"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME), unique=True)
+    strategy: Mapped[str] = mapped_column(String(32), default="simultaneous")
+    #: Seconds each member rings (sequential) or all ring together (simultaneous).
+    ring_timeout: Mapped[int] = mapped_column(Integer, default=20)
+
+    members: Mapped[list[GroupMember]] = relationship(
+        back_populates="group", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="GroupMember.position")
+
+
+class GroupMember(Base):
+    __tablename__ = "group_members"
+    __table_args__ = (
+        UniqueConstraint("group_id", "account_id"),
+        CheckConstraint("weight >= 0", name="weight"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    #: Ring order for the sequential strategy.
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    #: Overrides the group's ring_timeout for this member.
+    ring_timeout: Mapped[int | None] = mapped_column(Integer)
+    #: random_weighted: a member with weight 4 is picked first about 4 times as often as weight 1.
+    weight: Mapped[int] = mapped_column(Integer, default=1)
+
+    group: Mapped[Group] = relationship(back_populates="members")
+    account: Mapped[Account] = relationship()
+
+
+class Gateway(Base):
+    """A SIP trunk for external numbers (rendered into sofia gateway XML)."""
+
+    __tablename__ = "gateways"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME), unique=True)
+    proxy: Mapped[str | None] = mapped_column(String(255))
+    realm: Mapped[str | None] = mapped_column(String(255))
+    username: Mapped[str | None] = mapped_column(String(200))
+    password: Mapped[str | None] = mapped_column(String(200))
+    register: Mapped[bool] = mapped_column(Boolean, default=False)
+    transport: Mapped[str | None] = mapped_column(String(16))
+    caller_id: Mapped[str | None] = mapped_column(String(NUMBER))
+    #: Further sofia gateway parameters (name -> value), rendered as they are.
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Contact(Base):
+    """A CRM contact: a caller's number and the employees responsible for them."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(NUMBER), unique=True)
+    name: Mapped[str | None] = mapped_column(String(NAME))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    backup_owner_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+
+    owner: Mapped[Account | None] = relationship(foreign_keys=[owner_id])
+    backup_owner: Mapped[Account | None] = relationship(foreign_keys=[backup_owner_id])
+
+
+class Queue(Base):
+    """A mod_callcenter queue."""
+
+    __tablename__ = "queues"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME), unique=True)
+    strategy: Mapped[str] = mapped_column(String(64), default="longest-idle-agent")
+    #: moh-sound of the queue.
+    music: Mapped[str | None] = mapped_column(String(500))
+    #: Seconds before the caller leaves the queue (mod_callcenter max-wait-time); 0 = no limit.
+    max_wait: Mapped[int] = mapped_column(Integer, default=0)
+    tier_rules_apply: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Further mod_callcenter queue parameters (name -> value).
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    agents: Mapped[list[QueueAgent]] = relationship(
+        back_populates="queue", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="QueueAgent.id")
+
+
+class QueueAgent(Base):
+    """An account serving a queue (a mod_callcenter agent plus its tier)."""
+
+    __tablename__ = "queue_agents"
+    __table_args__ = (UniqueConstraint("queue_id", "account_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    level: Mapped[int] = mapped_column(Integer, default=1)
+    position: Mapped[int] = mapped_column(Integer, default=1)
+
+    queue: Mapped[Queue] = relationship(back_populates="agents")
+    account: Mapped[Account] = relationship()
+
+
+# --- call records ----------------------------------------------------------------------------
+
+
+class CallRow(Base):
+    """One call. Keyed by FreeSWITCH's channel UUID so steps can be bulk-inserted without
+    fetching generated ids back."""
+
+    __tablename__ = "calls"
+    __table_args__ = (Index("ix_calls_started_at", "started_at"),)
+
+    uuid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    caller: Mapped[str | None] = mapped_column(String(NUMBER))
+    number: Mapped[str | None] = mapped_column(String(NUMBER))
+    #: By name, not id: records outlive the scenario.
+    scenario: Mapped[str | None] = mapped_column(String(NAME))
+    started_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    hangup_cause: Mapped[str | None] = mapped_column(String(64))
+    #: Who hung up: caller, ivr, callee...
+    hangup_by: Mapped[str | None] = mapped_column(String(32))
+    #: answered, unanswered, failed...
+    status: Mapped[str] = mapped_column(String(32))
+
+
+class CallStepRow(Base):
+    """One node visited on a call's path."""
+
+    __tablename__ = "call_steps"
+
+    call_uuid: Mapped[str] = mapped_column(ForeignKey("calls.uuid", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    node: Mapped[str] = mapped_column(String(NAME))
+    node_type: Mapped[str] = mapped_column(String(100))
+    outcome: Mapped[str | None] = mapped_column(String(NAME))
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+metadata = Base.metadata
