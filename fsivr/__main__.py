@@ -1,0 +1,3 @@
+from fsivr.cli import main
+
+raise SystemExit(main())

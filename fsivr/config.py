@@ -1,0 +1,115 @@
+"""Configuration: one YAML file plus environment variables (environment wins).
+
+Every setting has a safe default: listen on loopback, SQLite under ./var. Secrets (database
+password, ESL password, SMTP credentials) are never logged: ``Config.redacted()`` is what gets
+printed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ENV_PREFIX = "FSIVR_"
+
+
+@dataclass
+class Config:
+    database_url: str = "sqlite:///var/fsivr.sqlite3"
+    #: Where ``fsivr serve`` listens for FreeSWITCH's outbound-socket connections.
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8084
+    #: Addresses or networks FreeSWITCH may connect from.
+    esl_allow: list[str] = field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
+    #: Inbound ESL (reloadxml, originate, callcenter_config).
+    esl_host: str = "127.0.0.1"
+    esl_port: int = 8021
+    esl_password: str = "ClueCon"
+    #: Seconds FreeSWITCH may take to answer a socket command.
+    command_timeout: float = 10.0
+    #: Upper bound for one application (a prompt, a menu, a bridge) to complete; a safety net, as
+    #: FreeSWITCH normally ends each one by itself.
+    app_timeout: float = 4 * 3600.0
+    #: ``linger N`` after hangup: time for post-call work before FreeSWITCH closes the socket.
+    linger_seconds: int = 30
+    #: Scenario for numbers that have none; empty = hang up politely.
+    default_scenario: str = ""
+    #: How often the server checks the store for changed scenarios.
+    reload_interval: float = 2.0
+    #: SIGTERM: how long calls in progress may go on before they are ended.
+    shutdown_grace: float = 60.0
+    #: Where prompt files live (relative names in the store resolve here).
+    prompts_dir: str = "prompts"
+    #: SIP domain used in dial strings (``user/101@domain``).
+    sip_domain: str = "$${domain}"
+    #: Language and voice for text prompts (mod_flite by default).
+    tts_engine: str = "flite"
+    tts_voice: str = "slt"
+    log_level: str = "INFO"
+
+    SECRET_FIELDS = ("esl_password",)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None) -> Config:
+        env = dict(os.environ if env is None else env)
+        data: dict[str, Any] = {}
+        path = path or env.get(ENV_PREFIX + "CONFIG")
+        if path:
+            try:
+                loaded = yaml.safe_load(Path(path).read_text())
+            except OSError as exc:
+                raise ValueError(f"config file {path}: {exc.strerror}") from None
+            except yaml.YAMLError as exc:
+                raise ValueError(f"config file {path}: not valid YAML: {exc}") from None
+            if loaded is not None and not isinstance(loaded, dict):
+                raise ValueError(f"config file {path}: must be a mapping of setting: value")
+            data = loaded or {}
+        known = {f.name: f for f in fields(cls)}
+        for key in data:
+            if key not in known:
+                raise ValueError(f"config file {path}: unknown setting {key!r} "
+                                 f"(known: {', '.join(sorted(known))})")
+        for name in known:
+            if ENV_PREFIX + name.upper() in env:
+                data[name] = env[ENV_PREFIX + name.upper()]
+        cfg = cls()
+        for name, value in data.items():
+            setattr(cfg, name, _coerce(name, known[name].type, value))
+        return cfg
+
+    def redacted(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name in self.SECRET_FIELDS:
+            out[name] = "***"
+        out["database_url"] = redact_url(self.database_url)
+        return out
+
+
+def redact_url(url: str) -> str:
+    """Hide the password in a database URL (``postgresql://u:secret@h/db`` → ``u:***@h``)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    creds, at, host = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+
+
+def _coerce(name: str, kind: Any, value: Any) -> Any:
+    kind_name = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
+    try:
+        if kind_name == "int":
+            return int(value)
+        if kind_name == "float":
+            return float(value)
+        if kind_name.startswith("list"):
+            if isinstance(value, str):
+                return [v.strip() for v in value.split(",") if v.strip()]
+            return [str(v) for v in value]
+        return str(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"setting {name}: {value!r} is not a valid {kind_name}") from None

@@ -1,0 +1,100 @@
+"""Compiled scenarios held in memory, refreshed when their version in the store changes.
+
+A call never reads a scenario from the database: the cache is filled at start and a background
+greenlet asks the store, every few seconds, for the version of each scenario (one small query),
+recompiling only those that changed. A scenario that fails to compile keeps its previous version
+live, as the spec demands.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import gevent
+
+from fsivr.engine.scenario import CompiledScenario, ScenarioSpec, ValidationFailed, compile_scenario
+
+log = logging.getLogger("fsivr.cache")
+
+
+class ScenarioSource(Protocol):
+    """Where scenarios come from (the store, through the gevent threadpool)."""
+
+    def versions(self) -> dict[str, int]: ...
+    def load(self) -> list[tuple[ScenarioSpec, int]]: ...
+    def routes(self) -> dict[str, tuple[str, str | None]]: ...
+    def prompts(self) -> dict[str, Any]: ...
+
+
+@dataclass
+class ScenarioCache:
+    source: ScenarioSource
+    interval: float = 2.0
+    on_refresh: list[Callable[[], None]] = field(default_factory=list)
+    scenarios: dict[str, CompiledScenario] = field(default_factory=dict)
+    routes: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    prompts: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    loads: int = 0
+    _greenlet: gevent.Greenlet | None = None
+
+    def refresh(self) -> bool:
+        """Bring the cache up to date; return True if anything changed."""
+        versions = self.source.versions()
+        changed = {n for n, v in versions.items()
+                   if n not in self.scenarios or self.scenarios[n].version != v}
+        changed = {n for n in changed if self.errors.get(n) != f"v{versions[n]}"}
+        removed = set(self.scenarios) - set(versions)
+        if changed:
+            self.loads += 1
+            for spec, version in self.source.load():
+                if spec.name not in changed:
+                    continue
+                try:
+                    self.scenarios[spec.name] = compile_scenario(spec, version)
+                    self.errors.pop(spec.name, None)
+                except ValidationFailed as exc:
+                    # Import validates too, so this means the store was edited by hand; the
+                    # version stays marked so the same failure is not recompiled every tick.
+                    self.errors[spec.name] = f"v{version}"
+                    log.error("scenario %s version %s does not compile; keeping the live one: %s",
+                              spec.name, version, exc)
+        for name in removed:
+            del self.scenarios[name]
+        routes = self.source.routes()
+        prompts = self.source.prompts()
+        dirty = bool(changed or removed or routes != self.routes or prompts != self.prompts)
+        self.routes, self.prompts = routes, prompts
+        if dirty:
+            for hook in self.on_refresh:
+                hook()
+        return dirty
+
+    def start(self) -> None:
+        self.refresh()
+        self._greenlet = gevent.spawn(self._loop)
+
+    def stop(self) -> None:
+        if self._greenlet is not None:
+            self._greenlet.kill()
+
+    def _loop(self) -> None:
+        while True:
+            gevent.sleep(self.interval)
+            try:
+                self.refresh()
+            except Exception:
+                log.exception("refreshing scenarios failed; serving the cached ones")
+
+    def for_number(self, number: str) -> tuple[CompiledScenario, str | None] | None:
+        route = self.routes.get(number)
+        if route is None:
+            return None
+        scenario = self.scenarios.get(route[0])
+        return (scenario, route[1]) if scenario is not None else None
+
+    def get(self, name: str) -> CompiledScenario | None:
+        return self.scenarios.get(name)

@@ -1,0 +1,104 @@
+"""The contract every node type fulfils.
+
+A node type is one class: it declares its parameters and outcomes (so validation, docs and the
+runner all read the same declaration), compiles its parameters once when a scenario is loaded,
+and runs against a call, returning the name of the outcome it took.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from fsivr.engine.call import Call
+
+#: Outcomes every node may take besides its own (spec section 3).
+COMMON_OUTCOMES = ("error",)
+
+#: Kinds of named things a parameter may refer to; validation checks they exist in the store/bundle.
+REF_KINDS = ("prompt", "account", "group", "queue", "mailbox", "scenario", "gateway", "target")
+
+
+class ScenarioError(ValueError):
+    """A scenario (or one of its nodes) is invalid. The message names the scenario, node and field."""
+
+    def __init__(self, message: str, *, scenario: str | None = None, node: str | None = None,
+                 field: str | None = None) -> None:
+        self.scenario, self.node, self.field = scenario, node, field
+        where = ".".join(p for p in (scenario, node and f"nodes.{node}", field) if p)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a node type.
+
+    ``kind`` is the Python type (or tuple of types) the YAML value must have; ints are accepted where
+    floats are. ``check`` may normalise the value or raise ValueError with a message for the user.
+    ``ref`` names what the value refers to (a prompt, account, ...), so validation can check it exists.
+    """
+
+    kind: type | tuple[type, ...]
+    required: bool = False
+    default: Any = None
+    doc: str = ""
+    choices: tuple[Any, ...] = ()
+    ref: str | None = None
+    check: Callable[[Any], Any] | None = None
+
+
+@dataclass
+class Ref:
+    """A named thing a compiled node needs to exist (collected for validation)."""
+
+    kind: str
+    name: str
+    field: str
+
+
+class Node:
+    """Base class of node types. Subclasses set the class attributes and implement ``run``."""
+
+    #: The type name used in scenarios (``type: menu``).
+    type: ClassVar[str]
+    #: One line for docs and ``fsivr scenario show``.
+    summary: ClassVar[str] = ""
+    params: ClassVar[Mapping[str, Param]] = {}
+    #: Fixed outcome names (besides ``error``); ``next`` is the default continuation.
+    outcomes: ClassVar[tuple[str, ...]] = ("next",)
+    #: True for menus: each key under ``options`` is also an outcome.
+    option_outcomes: ClassVar[bool] = False
+    #: True if running the node waits for the caller or for time to pass (plays media, collects
+    #: keys, rings someone). A loop in the graph with no waiting node could spin forever.
+    waits: ClassVar[bool] = False
+    #: True if the node ends the scenario (no outcome is followed).
+    terminal: ClassVar[bool] = False
+
+    def __init__(self, node_id: str, params: dict[str, Any]) -> None:
+        self.id = node_id
+        self.p = params
+        #: Named things this node needs (filled by ``compile``), checked by validation.
+        self.refs: list[Ref] = []
+        self.compile()
+
+    def compile(self) -> None:
+        """Precompute whatever ``run`` needs from ``self.p``; raise ScenarioError for bad values.
+
+        Called once per scenario version, never per call.
+        """
+
+    def extra_outcomes(self) -> tuple[str, ...]:
+        """Outcomes that depend on the parameters (menu keys)."""
+        return ()
+
+    def all_outcomes(self) -> tuple[str, ...]:
+        return self.outcomes + self.extra_outcomes() + COMMON_OUTCOMES
+
+    def error(self, message: str, field: str | None = None) -> ScenarioError:
+        return ScenarioError(message, node=self.id, field=field)
+
+    def run(self, call: Call) -> str:
+        """Drive the call through this node and return the outcome taken."""
+        raise NotImplementedError

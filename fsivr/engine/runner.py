@@ -1,0 +1,171 @@
+"""Runs one call: set up the session, walk the scenario, hang up politely, leave a record.
+
+Node life cycle (as jambonz's tasks): the runner picks the node, the node runs against the Call
+and returns an outcome, the runner records the step and follows the edge. Everything a node can
+throw is turned into an outcome here, so a node module never needs to know about records,
+fallbacks or hangup bookkeeping.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+
+from fsivr.engine.call import Call
+from fsivr.engine.scenario import CompiledScenario
+from fsivr.engine.services import Services
+from fsivr.esl.connection import OutboundConnection
+from fsivr.esl.errors import ChannelHangup, CommandFailed, CommandTimeout, EslError
+from fsivr.store.callrecords import CallRecord, StepRecord
+
+log = logging.getLogger("fsivr.call")
+
+#: Outcome recorded for the node during which the caller hung up.
+HANGUP = "hangup"
+#: Nodes run in a row without any waiting node before the call is ended as runaway (validation
+#: rejects such loops inside a scenario; goto chains across scenarios are caught here).
+MAX_BUSY_STEPS = 200
+#: How long to wait, after our hangup, for FreeSWITCH's CHANNEL_HANGUP to confirm it.
+HANGUP_CONFIRM = 5.0
+
+
+class Runner:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.calls_active = 0
+        self.calls_total = 0
+
+    # ---- session --------------------------------------------------------------------------
+
+    def handle(self, conn: OutboundConnection) -> None:
+        """The server's per-connection handler."""
+        cfg = self.services.config
+        self.calls_active += 1
+        self.calls_total += 1
+        call: Call | None = None
+        record: CallRecord | None = None
+        try:
+            channel = conn.connect()
+            number = (channel.get("variable_fsivr_number") or channel.get("Caller-Destination-Number")
+                      or channel.get("Channel-Destination-Number") or "")
+            # myevents: only this channel's events; linger: keep the socket after hangup long
+            # enough to finish the record and post-call work (we end it with `exit` earlier).
+            conn.command("myevents")
+            conn.command(f"linger {int(cfg.linger_seconds)}")
+            call = Call.from_channel(conn, self.services, number)
+            record = CallRecord(uuid=call.uuid, caller=call.caller, number=number, scenario="",
+                                started_at=call.arrived_at, answered_at=None, ended_at=None,
+                                hangup_cause="", hangup_by="", steps=[])
+            found = self._scenario_for(number)
+            if found is None:
+                log.info("call %s to %s: no scenario for this number; hanging up", call.uuid, number)
+                record.scenario = ""
+                call.hangup("UNALLOCATED_NUMBER")
+            else:
+                scenario, call.exit_destination = found
+                self._walk(call, scenario, scenario.start, record)
+        except ChannelHangup:
+            pass
+        except (EslError, OSError) as exc:
+            log.warning("call %s: FreeSWITCH session failed: %s", conn.uuid or conn.peer, exc)
+        finally:
+            self.calls_active -= 1
+            if call is not None and record is not None:
+                self._finish(call, record)
+
+    def _scenario_for(self, number: str) -> tuple[CompiledScenario, str | None] | None:
+        cache = self.services.scenarios
+        found = cache.for_number(number)
+        if found is None and self.services.config.default_scenario:
+            default = cache.get(self.services.config.default_scenario)
+            if default is not None:
+                return default, None
+        return found
+
+    # ---- the walk -------------------------------------------------------------------------
+
+    def _walk(self, call: Call, scenario: CompiledScenario, start: str | None, record: CallRecord,
+              *, after_call: bool = False) -> None:
+        node_id = start
+        busy = 0
+        call.scenario = record.scenario = record.scenario or scenario.name
+        while node_id is not None:
+            node = scenario.nodes[node_id]
+            started = datetime.now(UTC)
+            t0 = time.monotonic()
+            detail: dict[str, str] | None = None
+            try:
+                outcome = node.run(call)
+            except ChannelHangup:
+                outcome = HANGUP
+            except (CommandFailed, CommandTimeout) as exc:
+                outcome, detail = "error", {"error": str(exc)}
+                log.warning("call %s: node %s.%s failed: %s", call.uuid, scenario.name, node_id, exc)
+            except Exception as exc:
+                outcome, detail = "error", {"error": f"{type(exc).__name__}: {exc}"}
+                log.exception("call %s: node %s.%s raised", call.uuid, scenario.name, node_id)
+            # Node ids are unique within a scenario; after a goto, qualify them with their scenario.
+            step_node = node_id if scenario.name == record.scenario else f"{scenario.name}.{node_id}"
+            record.steps.append(StepRecord(seq=len(record.steps), node=step_node, node_type=node.type,
+                                           outcome=outcome, started_at=started, ended_at=datetime.now(UTC),
+                                           detail=detail))
+            if outcome == HANGUP and not after_call:
+                return
+            if call.next_scenario is not None:
+                target = self.services.scenarios.get(call.next_scenario)
+                call.next_scenario = None
+                if target is None:
+                    log.error("call %s: goto %s: no such scenario is loaded", call.uuid, node.p.get("scenario"))
+                    return
+                scenario, node_id = target, target.start
+                call.scenario = target.name
+            elif node.terminal:
+                return
+            else:
+                node_id = scenario.edges[node_id].get(outcome)
+                if node_id is None and outcome == "error":
+                    log.info("call %s: %s.%s took 'error' with no next node; ending the call",
+                             call.uuid, scenario.name, node.id)
+            busy = 0 if node.waits or time.monotonic() - t0 > 0.5 else busy + 1
+            if busy > MAX_BUSY_STEPS:
+                log.error("call %s: %d nodes in a row without waiting; ending the call as runaway",
+                          call.uuid, busy)
+                return
+            if node_id is not None and call.conn.hungup.is_set() and not after_call:
+                return
+
+    # ---- the end --------------------------------------------------------------------------
+
+    def _finish(self, call: Call, record: CallRecord) -> None:
+        conn = call.conn
+        try:
+            if not conn.hungup.is_set() and not call.released and not conn.left_socket_app:
+                call.hangup("NORMAL_CLEARING")
+                conn.hungup.wait(HANGUP_CONFIRM)
+            scenario = self.services.scenarios.get(record.scenario) if record.scenario else None
+            if scenario is not None and scenario.after_call:
+                self._walk(call, scenario, scenario.after_call, record, after_call=True)
+        except Exception:
+            log.exception("call %s: post-call work failed", call.uuid)
+        finally:
+            record.ended_at = datetime.now(UTC)
+            record.answered_at = call.answered_at or _answered_at(conn)
+            record.hangup_cause = conn.hangup_cause or ("RELEASED" if call.released else "")
+            record.hangup_by = conn.hangup_by or ("ivr_exit" if call.released else "")
+            try:
+                self.services.records.submit(record)
+            except Exception:
+                log.exception("call %s: could not queue the call record", call.uuid)
+
+
+def _answered_at(conn: OutboundConnection) -> datetime | None:
+    event = conn.hangup_complete or conn.hangup_event
+    if event is None:
+        return None
+    raw = event.get("Caller-Channel-Answered-Time") or "0"
+    try:
+        micros = int(raw)
+    except ValueError:
+        return None
+    return datetime.fromtimestamp(micros / 1_000_000, UTC) if micros else None

@@ -1,0 +1,281 @@
+"""Scenarios as the engine runs them: a spec (from YAML or rows) compiled once into node objects.
+
+Compiling is also validation: every problem is collected (not just the first), each naming the
+scenario, the node and the field, so that a user fixing a YAML file sees them all at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from fsivr.engine.node import COMMON_OUTCOMES, Node, Param, Ref, ScenarioError
+from fsivr.engine.registry import node_type
+
+#: Keys of a node mapping that are neither parameters nor outcomes.
+STRUCTURAL_KEYS = ("type", "options")
+
+
+@dataclass
+class ScenarioSpec:
+    """A scenario as written by a user: what YAML and DB rows both turn into."""
+
+    name: str
+    start: str
+    nodes: dict[str, dict[str, Any]]
+    description: str = ""
+    numbers: list[str] = field(default_factory=list)
+    #: First node of the chain run after the caller hung up (spec: post-call), if any.
+    after_call: str | None = None
+
+
+@dataclass
+class CompiledScenario:
+    name: str
+    version: int
+    start: str
+    nodes: dict[str, Node]
+    #: node id -> outcome -> next node id. An outcome absent here ends the call politely.
+    edges: dict[str, dict[str, str]]
+    numbers: list[str]
+    after_call: str | None
+    description: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def refs(self) -> Iterable[tuple[str, Ref]]:
+        for node_id, node in self.nodes.items():
+            for ref in node.refs:
+                yield node_id, ref
+
+
+class ValidationFailed(ValueError):
+    """A scenario did not compile. ``errors`` holds every problem found; ``warnings`` the rest."""
+
+    def __init__(self, scenario: str, errors: list[ScenarioError], warnings: list[str]) -> None:
+        self.scenario, self.errors, self.warnings = scenario, errors, warnings
+        lines = "\n".join(f"  - {e}" for e in errors)
+        super().__init__(f"scenario {scenario!r} is invalid ({len(errors)} error(s)):\n{lines}")
+
+
+def check_param(scenario: str, node_id: str, name: str, spec: Param, value: Any) -> Any:
+    """Type-check and normalise one parameter value; raise ScenarioError naming the field."""
+
+    def fail(msg: str) -> ScenarioError:
+        return ScenarioError(msg, scenario=scenario, node=node_id, field=name)
+
+    kinds = spec.kind if isinstance(spec.kind, tuple) else (spec.kind,)
+    if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if str in kinds and isinstance(value, (int, float)) and not isinstance(value, bool):
+        # YAML turns `box: 101` or `key: 1` into a number; the user meant the text.
+        value = str(value)
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        want = " or ".join(k.__name__ for k in kinds)
+        raise fail(f"must be {want}, got {type(value).__name__} {value!r}")
+    if spec.choices and value not in spec.choices:
+        raise fail(f"must be one of {', '.join(map(str, spec.choices))}, got {value!r}")
+    if spec.check is not None:
+        try:
+            checked = spec.check(value)
+        except (ValueError, TypeError) as exc:
+            raise fail(str(exc)) from None
+        if checked is not None:
+            value = checked
+    return value
+
+
+def _split_node(scenario: str, node_id: str, raw: Mapping[str, Any], errors: list[ScenarioError]
+                ) -> tuple[type[Node], dict[str, Any], dict[str, str]] | None:
+    """Separate a raw node mapping into its type, checked parameters and outcome edges."""
+    if not isinstance(raw, Mapping):
+        errors.append(ScenarioError(f"must be a mapping, got {type(raw).__name__}",
+                                    scenario=scenario, node=node_id))
+        return None
+    type_name = raw.get("type")
+    cls = node_type(type_name) if isinstance(type_name, str) else None
+    if cls is None:
+        errors.append(ScenarioError(f"unknown node type {type_name!r}", scenario=scenario,
+                                    node=node_id, field="type"))
+        return None
+    params: dict[str, Any] = {}
+    edges: dict[str, str] = {}
+    known_outcomes = set(cls.outcomes) | set(COMMON_OUTCOMES)
+    for key, value in raw.items():
+        key = str(key)
+        if key in STRUCTURAL_KEYS:
+            continue
+        if key in cls.params:
+            try:
+                params[key] = check_param(scenario, node_id, key, cls.params[key], value)
+            except ScenarioError as exc:
+                errors.append(exc)
+        elif key in known_outcomes:
+            if cls.terminal:
+                errors.append(ScenarioError(f"a {cls.type} node ends the scenario; it has no outcome {key!r}",
+                                            scenario=scenario, node=node_id, field=key))
+            elif value is None:
+                continue  # an explicit `outcome: null` ends the call, as documented
+            elif not isinstance(value, str):
+                errors.append(ScenarioError(f"must name the next node, got {value!r}",
+                                            scenario=scenario, node=node_id, field=key))
+            else:
+                edges[key] = value
+        else:
+            allowed = sorted(set(cls.params) | known_outcomes)
+            errors.append(ScenarioError(
+                f"unknown parameter or outcome {key!r} for type {cls.type} (allowed: {', '.join(allowed)})",
+                scenario=scenario, node=node_id, field=key))
+    options = raw.get("options")
+    if options is not None:
+        if not cls.option_outcomes:
+            errors.append(ScenarioError(f"type {cls.type} takes no options", scenario=scenario,
+                                        node=node_id, field="options"))
+        elif not isinstance(options, Mapping):
+            errors.append(ScenarioError("must be a mapping of key to node", scenario=scenario,
+                                        node=node_id, field="options"))
+        else:
+            params["options"] = {}
+            for key, target in options.items():
+                key = str(key)
+                if not isinstance(target, str):
+                    errors.append(ScenarioError(f"must name the next node, got {target!r}", scenario=scenario,
+                                                node=node_id, field=f"options.{key}"))
+                    continue
+                params["options"][key] = target
+                edges[key] = target
+    for name, spec in cls.params.items():
+        if name not in params:
+            if spec.required:
+                errors.append(ScenarioError("is required", scenario=scenario, node=node_id, field=name))
+            else:
+                params[name] = spec.default
+    return cls, params, edges
+
+
+def compile_scenario(spec: ScenarioSpec, version: int = 0) -> CompiledScenario:
+    """Compile and validate; raise ValidationFailed listing every error."""
+    errors: list[ScenarioError] = []
+    warnings: list[str] = []
+    name = spec.name
+    if not isinstance(spec.nodes, Mapping) or not spec.nodes:
+        raise ValidationFailed(name, [ScenarioError("has no nodes", scenario=name, field="nodes")], [])
+    nodes: dict[str, Node] = {}
+    edges: dict[str, dict[str, str]] = {}
+    for node_id, raw in spec.nodes.items():
+        node_id = str(node_id)
+        split = _split_node(name, node_id, raw, errors)
+        if split is None:
+            continue
+        cls, params, node_edges = split
+        try:
+            node = cls(node_id, params)
+        except ScenarioError as exc:
+            exc.scenario = exc.scenario or name
+            errors.append(ScenarioError(str(exc).split(": ", 1)[-1], scenario=name, node=node_id,
+                                        field=exc.field))
+            continue
+        nodes[node_id] = node
+        edges[node_id] = node_edges
+
+    for root_field, root in (("start", spec.start), ("after_call", spec.after_call)):
+        if root is not None and root not in spec.nodes:
+            errors.append(ScenarioError(f"names a missing node {root!r}", scenario=name, field=root_field))
+    for node_id, node_edges in edges.items():
+        for outcome, target in node_edges.items():
+            if target not in spec.nodes:
+                field_name = f"options.{outcome}" if outcome not in nodes[node_id].all_outcomes() else outcome
+                errors.append(ScenarioError(f"points to a missing node {target!r}", scenario=name,
+                                            node=node_id, field=field_name))
+    if errors:
+        raise ValidationFailed(name, errors, warnings)
+
+    roots = [r for r in (spec.start, spec.after_call) if r]
+    reachable = _reachable(roots, edges)
+    for node_id in nodes:
+        if node_id not in reachable:
+            warnings.append(f"{name}.nodes.{node_id}: unreachable from start")
+    for node_id, node in nodes.items():
+        if node.terminal or node_id not in reachable:
+            continue
+        for outcome in node.outcomes + node.extra_outcomes():
+            if outcome not in edges[node_id]:
+                warnings.append(f"{name}.nodes.{node_id}: outcome {outcome!r} has no next node; the call "
+                                "will be ended politely there")
+    for cycle in _busy_cycles(nodes, edges):
+        errors.append(ScenarioError(
+            "is part of a loop that can spin without caller input or a wait: " + " -> ".join(cycle),
+            scenario=name, node=cycle[0]))
+    if errors:
+        raise ValidationFailed(name, errors, warnings)
+    return CompiledScenario(name=name, version=version, start=spec.start, nodes=nodes, edges=edges,
+                            numbers=list(spec.numbers), after_call=spec.after_call,
+                            description=spec.description, warnings=warnings)
+
+
+def _reachable(roots: list[str], edges: Mapping[str, Mapping[str, str]]) -> set[str]:
+    seen: set[str] = set()
+    stack = list(roots)
+    while stack:
+        node_id = stack.pop()
+        if node_id in seen:
+            continue
+        seen.add(node_id)
+        stack.extend(edges.get(node_id, {}).values())
+    return seen
+
+
+def _busy_cycles(nodes: Mapping[str, Node], edges: Mapping[str, Mapping[str, str]]) -> list[list[str]]:
+    """Cycles made only of nodes that neither wait for the caller nor take time.
+
+    Found as strongly connected components of the graph restricted to non-waiting nodes (Tarjan),
+    so each offending loop is reported once however many ways it can be walked.
+    """
+    busy = {n for n, node in nodes.items() if not node.waits}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+    counter = 0
+
+    def successors(n: str) -> list[str]:
+        return [t for t in edges.get(n, {}).values() if t in busy]
+
+    for root in sorted(busy):
+        if root in index:
+            continue
+        # Iterative Tarjan: scenarios are small, but user input should not be able to hit the
+        # recursion limit.
+        work: list[tuple[str, int]] = [(root, 0)]
+        while work:
+            n, i = work.pop()
+            if i == 0:
+                index[n] = low[n] = counter
+                counter += 1
+                stack.append(n)
+                on_stack.add(n)
+            succ = successors(n)
+            if i < len(succ):
+                work.append((n, i + 1))
+                m = succ[i]
+                if m not in index:
+                    work.append((m, 0))
+                elif m in on_stack:
+                    low[n] = min(low[n], index[m])
+                continue
+            if low[n] == index[n]:
+                component: list[str] = []
+                while True:
+                    m = stack.pop()
+                    on_stack.discard(m)
+                    component.append(m)
+                    if m == n:
+                        break
+                self_loop = n in successors(n)
+                if len(component) > 1 or self_loop:
+                    cycles.append(sorted(component))
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[n])
+    return cycles

@@ -1,0 +1,63 @@
+"""What the engine needs from the world, gathered in one object handed to every call."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from fsivr.config import Config
+
+if TYPE_CHECKING:
+    from fsivr.engine.cache import ScenarioCache
+    from fsivr.store.callrecords import CallRecord
+
+
+class RecordSink(Protocol):
+    def submit(self, record: CallRecord) -> None: ...
+
+
+@dataclass
+class Resolved:
+    path: str | None = None
+    text: str | None = None
+
+
+class PromptLibrary:
+    """Prompt names → what to play. Refreshed with the scenario cache; never read per call."""
+
+    def __init__(self, prompts_dir: str) -> None:
+        self.root = Path(prompts_dir).resolve()
+        self.rows: dict[str, Any] = {}
+
+    def update(self, rows: dict[str, Any]) -> None:
+        self.rows = rows
+
+    def resolve(self, name: str) -> Resolved:
+        row = self.rows.get(name)
+        if row is None:
+            # Not in the store: a file of that name under prompts/ (the demo ships some).
+            return Resolved(path=self.file_path(name if "." in name else name + ".wav"))
+        text = getattr(row, "text", None)
+        if text:
+            return Resolved(text=text)
+        return Resolved(path=self.file_path(getattr(row, "file", None) or name))
+
+    def file_path(self, relative: str) -> str:
+        # Names come from users: keep them inside the prompts directory whatever they say.
+        path = (self.root / relative).resolve()
+        if self.root != path and self.root not in path.parents:
+            raise ValueError(f"prompt file {relative!r} is outside {self.root}")
+        return os.fspath(path)
+
+
+@dataclass
+class Services:
+    config: Config
+    scenarios: ScenarioCache
+    records: RecordSink
+    prompts: PromptLibrary
+    #: Directory data for ringing nodes (accounts, groups, contacts), refreshed like scenarios.
+    directory: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)

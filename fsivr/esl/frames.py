@@ -1,0 +1,248 @@
+"""ESL wire framing: reading FreeSWITCH's messages and writing our commands.
+
+A message is a header block ended by an empty line, followed by ``Content-Length`` bytes of body
+(``../shared/esl-traces/README.md``, "Framing"). Events (``text/event-plain``) carry a second header
+block in that body, with URL-encoded values. An event is ~3-4 KB and the engine reads a handful of
+its headers, so event headers are found on demand with ``bytes.find`` and decoded one at a time;
+the full dict is only built when someone asks for all of it.
+
+Why not greenswitch's parser: ``ESLEvent.parse_data`` URL-decodes the whole block *before* splitting
+it into lines, so a value holding ``%0A`` (a newline, e.g. in ``Reply-Text: %2BOK%0A`` of the connect
+reply) splits into a bogus header, and it decodes every header of every event.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import Any
+from urllib.parse import quote, unquote
+
+#: Refuse bodies larger than this: a corrupt or hostile Content-Length must not make us buffer GBs.
+MAX_BODY = 16 * 1024 * 1024
+#: Refuse header blocks larger than this (the connect reply, the largest, is ~4-90 KB in the traces).
+MAX_HEAD = 1024 * 1024
+_RECV = 65536
+
+
+class ProtocolError(Exception):
+    """FreeSWITCH (or whatever is on the other end) sent something that is not ESL."""
+
+
+class ConnectionClosed(Exception):
+    """The TCP connection ended (EOF or reset)."""
+
+
+def _parse_block(block: bytes, *, decode: bool) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for line in block.split(b"\n"):
+        if not line:
+            continue
+        name, sep, value = line.partition(b": ")
+        if not sep:
+            if line.endswith(b":"):  # an empty value is written as "Name: " but be lenient on "Name:"
+                name, value = line[:-1], b""
+            else:
+                raise ProtocolError(f"header line without ': ' separator: {line[:80]!r}")
+        text = value.decode("utf-8", "replace")
+        headers[name.decode("utf-8", "replace")] = unquote(text) if decode and "%" in text else text
+    return headers
+
+
+class Event:
+    """One event (plain or JSON), with lazy header access.
+
+    ``get`` scans the raw block for one header and decodes only that value; ``headers`` parses
+    everything once. Events with their own body (BACKGROUND_JOB, api results) expose it as ``body``.
+    """
+
+    __slots__ = ("_all", "body", "raw")
+
+    def __init__(self, raw: bytes, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+        self.raw = raw
+        self.body = body
+        self._all = headers
+
+    @classmethod
+    def from_plain(cls, data: bytes) -> Event:
+        head, sep, rest = data.partition(b"\n\n")
+        body = b""
+        if sep and rest:
+            # An event with a body carries "Content-Length: M" in its own headers, then the body.
+            body = rest
+        return cls(head if sep else data.rstrip(b"\n"), body)
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Event:
+        try:
+            obj = json.loads(data)
+        except ValueError as exc:
+            raise ProtocolError(f"text/event-json body is not JSON: {exc}") from None
+        if not isinstance(obj, dict):
+            raise ProtocolError("text/event-json body is not a JSON object")
+        body = obj.pop("_body", "")
+        headers = {str(k): str(v) for k, v in obj.items()}
+        return cls(b"", body.encode() if isinstance(body, str) else b"", headers)
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        if self._all is not None:
+            return self._all.get(name, default)
+        raw = self.raw
+        key = name.encode() + b": "
+        if raw.startswith(key):
+            start = len(key)
+        else:
+            pos = raw.find(b"\n" + key)
+            if pos < 0:
+                return default
+            start = pos + 1 + len(key)
+        end = raw.find(b"\n", start)
+        value = (raw[start:] if end < 0 else raw[start:end]).decode("utf-8", "replace")
+        return unquote(value) if "%" in value else value
+
+    def __getitem__(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __contains__(self, name: str) -> bool:
+        return self.get(name) is not None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        if self._all is None:
+            self._all = _parse_block(self.raw, decode=True)
+        return self._all
+
+    @property
+    def name(self) -> str | None:
+        return self.get("Event-Name")
+
+    def variable(self, name: str) -> str | None:
+        return self.get("variable_" + name)
+
+    def __repr__(self) -> str:
+        return f"<Event {self.name} {self.get('Application') or ''}>"
+
+
+class Frame:
+    """One ESL message: its outer headers and its body."""
+
+    __slots__ = ("body", "content_type", "headers")
+
+    def __init__(self, headers: dict[str, str], body: bytes) -> None:
+        self.headers = headers
+        self.body = body
+        self.content_type = headers.get("Content-Type", "")
+
+    @property
+    def reply_text(self) -> str:
+        return self.headers.get("Reply-Text", "")
+
+    def event(self) -> Event:
+        if self.content_type == "text/event-json":
+            return Event.from_json(self.body)
+        return Event.from_plain(self.body)
+
+    def __repr__(self) -> str:
+        return f"<Frame {self.content_type} {len(self.body)}B>"
+
+
+class FrameReader:
+    """Reads whole ESL messages from a socket, buffering partial reads."""
+
+    __slots__ = ("_buf", "_pos", "_sock")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._buf = b""
+        self._pos = 0
+
+    def _fill(self) -> None:
+        """Append one recv() to the buffer, first dropping what has been consumed."""
+        if self._pos:
+            self._buf = self._buf[self._pos:]
+            self._pos = 0
+        try:
+            chunk = self._sock.recv(_RECV)
+        except OSError as exc:
+            raise ConnectionClosed(str(exc)) from None
+        if not chunk:
+            raise ConnectionClosed("EOF")
+        self._buf += chunk
+
+    def read(self) -> Frame:
+        while True:
+            end = self._buf.find(b"\n\n", self._pos)
+            if end < 0:
+                if len(self._buf) - self._pos > MAX_HEAD:
+                    raise ProtocolError(f"header block longer than {MAX_HEAD} bytes without an empty line")
+                self._fill()
+                continue
+            head = self._buf[self._pos:end]
+            if head.strip(b"\n"):
+                break
+            # A stray empty line between messages is not a message; FreeSWITCH never sends one,
+            # but a reader that took it for a header block would desynchronise.
+            self._pos = end + 2
+        # The connect reply is a whole CHANNEL_DATA event in the header block, URL-encoded (traces,
+        # 01-connect): decode values of every header block; outer headers of other messages hold
+        # no '%', so decoding costs nothing there.
+        headers = _parse_block(head, decode=True)
+        self._pos = end + 2
+        length_text = headers.get("Content-Length")
+        if length_text is None:
+            return Frame(headers, b"")
+        try:
+            length = int(length_text)
+        except ValueError:
+            raise ProtocolError(f"Content-Length is not a number: {length_text[:40]!r}") from None
+        if length < 0 or length > MAX_BODY:
+            raise ProtocolError(f"Content-Length {length} out of range (0..{MAX_BODY})")
+        while len(self._buf) - self._pos < length:
+            self._fill()
+        start = self._pos
+        body = self._buf[start:start + length]
+        self._pos = start + length
+        if self._pos == len(self._buf):
+            self._buf, self._pos = b"", 0
+        return Frame(headers, body)
+
+
+def encode_value(value: str) -> str:
+    """URL-encode a header value as FreeSWITCH does in plain events (switch_url_encode)."""
+    return quote(value, safe="/ -_.!~*'()@:,+=&$#;?[]")
+
+
+def command(text: str) -> bytes:
+    """A one-line command (``connect``, ``myevents``, ``api ...``)."""
+    if "\n" in text or "\r" in text:
+        raise ValueError(f"ESL command must be one line: {text[:60]!r}")
+    return text.encode() + b"\n\n"
+
+
+def sendmsg(app: str, arg: str | None, event_uuid: str, *, lock: bool = False,
+            loops: int | None = None, extra: dict[str, Any] | None = None) -> bytes:
+    """``sendmsg`` executing an application, tagged with ``event-uuid`` so its completion can be
+    matched by Application-UUID (mod_event_socket copies the header into the execute event)."""
+    if not app or not all(c.isalnum() or c in "_-:" for c in app):
+        raise ValueError(f"bad application name {app!r}")
+    lines = ["sendmsg", "call-command: execute", f"execute-app-name: {app}", f"event-uuid: {event_uuid}"]
+    if lock:
+        lines.append("event-lock: true")
+    if loops is not None:
+        lines.append(f"loops: {loops}")
+    for key, value in (extra or {}).items():
+        if "\n" in f"{key}{value}":
+            raise ValueError(f"sendmsg header {key!r} must be one line")
+        lines.append(f"{key}: {value}")
+    if arg is None or arg == "":
+        return ("\n".join(lines) + "\n\n").encode()
+    data = arg.encode()
+    if b"\n" not in data and len(data) < 2048:
+        lines.insert(3, f"execute-app-arg: {arg}")
+        return ("\n".join(lines) + "\n\n").encode()
+    # Multi-line or long arguments go in the body (trace 02: "content-type: text/plain").
+    lines += ["content-type: text/plain", f"content-length: {len(data)}"]
+    return ("\n".join(lines) + "\n\n").encode() + data

@@ -1,0 +1,8 @@
+"""Built-in node types, one module each; importing this package registers them all."""
+
+import importlib
+import pkgutil
+
+for _mod in pkgutil.iter_modules(__path__):
+    if not _mod.name.startswith("_"):
+        importlib.import_module(f"{__name__}.{_mod.name}")

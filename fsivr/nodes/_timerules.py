@@ -1,0 +1,199 @@
+"""Office-hours rules: day ranges, hour ranges, dates and holidays, evaluated in local time.
+
+Semantics a PBX user expects:
+- ``days: fri-mon`` wraps over the weekend (fri, sat, sun, mon).
+- ``hours: "22:00-06:00"`` runs past midnight, and belongs to the day it *starts* on: with
+  ``days: fri``, Saturday 02:00 is inside (Friday's night shift), Friday 02:00 is not.
+- ``dates``: ``2026-12-24`` (that day), ``12-24`` (every year), ``2026-12-24..2027-01-02``.
+- holidays: dates as above or RFC 5545 RRULEs (``FREQ=YEARLY;BYMONTH=12;BYMONTHDAY=25``); a
+  holiday is a whole local day on which no rule matches.
+Everything is computed on the local wall clock of the rule's IANA timezone from an aware instant,
+so DST changes cannot shift office hours.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dateutil.rrule import rrulestr
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+_FULL_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_YEARLY = re.compile(r"^(\d{2})-(\d{2})$")
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown IANA timezone {name!r}") from None
+
+
+def parse_days(text: str) -> frozenset[int]:
+    """``mon-fri``, ``fri-mon``, ``mon,wed,fri``, ``sat`` → weekday numbers (Monday = 0)."""
+    result: set[int] = set()
+    for part in str(text).lower().replace(" ", "").split(","):
+        if not part:
+            continue
+        first, sep, last = part.partition("-")
+        if first not in DAYS or (sep and last not in DAYS):
+            raise ValueError(f"bad day range {part!r} (use mon..sun, e.g. mon-fri or fri-mon)")
+        a = DAYS.index(first)
+        b = DAYS.index(last) if sep else a
+        day = a
+        while True:
+            result.add(day)
+            if day == b:
+                break
+            day = (day + 1) % 7
+    if not result:
+        raise ValueError("no days given")
+    return frozenset(result)
+
+
+@dataclass(frozen=True)
+class HourRange:
+    start: time
+    end: time
+
+    @property
+    def wraps(self) -> bool:
+        return self.end <= self.start
+
+
+def parse_hours(text: str) -> tuple[HourRange, ...]:
+    """``08:00-16:00`` or several separated by commas; ``24:00`` means end of day."""
+    ranges = []
+    for part in str(text).split(","):
+        m = _HOURS.match(part)
+        if not m:
+            raise ValueError(f"bad hour range {part.strip()!r} (use HH:MM-HH:MM)")
+        h1, m1, h2, m2 = (int(g) for g in m.groups())
+        if h1 > 23 or m1 > 59 or h2 > 24 or m2 > 59 or (h2 == 24 and m2):
+            raise ValueError(f"bad hour range {part.strip()!r}")
+        end = time.max if h2 == 24 else time(h2, m2)
+        if (h1, m1) == (h2, m2):
+            raise ValueError(f"empty hour range {part.strip()!r}")
+        ranges.append(HourRange(time(h1, m1), end))
+    return tuple(ranges)
+
+
+@dataclass(frozen=True)
+class DateSpec:
+    first: date | None = None
+    last: date | None = None
+    month_day: tuple[int, int] | None = None
+
+    def matches(self, day: date) -> bool:
+        if self.month_day is not None:
+            return (day.month, day.day) == self.month_day
+        assert self.first is not None and self.last is not None
+        return self.first <= day <= self.last
+
+
+def parse_date(text: str) -> DateSpec:
+    text = str(text).strip()
+    if ".." in text:
+        a, b = (p.strip() for p in text.split("..", 1))
+        first, last = _iso(a), _iso(b)
+        if last < first:
+            raise ValueError(f"date range {text!r} ends before it starts")
+        return DateSpec(first, last)
+    if _FULL_DATE.match(text):
+        d = _iso(text)
+        return DateSpec(d, d)
+    m = _YEARLY.match(text)
+    if m:
+        month, day = int(m.group(1)), int(m.group(2))
+        try:
+            date(2024, month, day)  # a leap year, so 02-29 is accepted
+        except ValueError:
+            raise ValueError(f"bad month-day {text!r}") from None
+        return DateSpec(month_day=(month, day))
+    raise ValueError(f"bad date {text!r} (use YYYY-MM-DD, MM-DD or YYYY-MM-DD..YYYY-MM-DD)")
+
+
+def _iso(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"bad date {text!r}") from None
+
+
+@dataclass(frozen=True)
+class Rule:
+    days: frozenset[int] | None
+    hours: tuple[HourRange, ...] | None
+    dates: tuple[DateSpec, ...] | None
+
+    def matches(self, local: datetime) -> bool:
+        if self.hours is None:
+            return self._day_ok(local.date())
+        now = local.time()
+        today = local.date()
+        for r in self.hours:
+            if not r.wraps:
+                if r.start <= now < r.end or (r.end == time.max and now >= r.start):
+                    if self._day_ok(today):
+                        return True
+            else:
+                # Past midnight: the evening part belongs to today, the morning part to the
+                # shift that started yesterday.
+                if now >= r.start and self._day_ok(today):
+                    return True
+                if now < r.end and self._day_ok(today - timedelta(days=1)):
+                    return True
+        return False
+
+    def _day_ok(self, day: date) -> bool:
+        if self.days is not None and day.weekday() not in self.days:
+            return False
+        return self.dates is None or any(d.matches(day) for d in self.dates)
+
+
+def parse_rule(raw: object) -> Rule:
+    if not isinstance(raw, dict):
+        raise ValueError(f"each rule must be a mapping with days/hours/dates, got {raw!r}")
+    unknown = set(raw) - {"days", "hours", "dates"}
+    if unknown:
+        raise ValueError(f"unknown rule key(s) {', '.join(sorted(map(str, unknown)))} (use days, hours, dates)")
+    if not raw:
+        raise ValueError("a rule needs at least one of days, hours, dates")
+    dates_raw = raw.get("dates")
+    if dates_raw is not None and not isinstance(dates_raw, list):
+        dates_raw = [dates_raw]
+    return Rule(
+        days=parse_days(raw["days"]) if raw.get("days") is not None else None,
+        hours=parse_hours(raw["hours"]) if raw.get("hours") is not None else None,
+        dates=tuple(parse_date(d) for d in dates_raw) if dates_raw is not None else None,
+    )
+
+
+class Holiday:
+    """A date spec or an RRULE; ``matches`` asks whether a local day is a holiday."""
+
+    def __init__(self, text: str) -> None:
+        self.text = str(text).strip()
+        self.spec: DateSpec | None = None
+        self.rule = None
+        upper = self.text.upper()
+        if upper.startswith("RRULE:") or upper.startswith("FREQ=") or upper.startswith("DTSTART"):
+            try:
+                # dtstart far in the past so yearly rules cover every year we will ever see.
+                self.rule = rrulestr(self.text, dtstart=datetime(1970, 1, 1), forceset=True,
+                                     ignoretz=True)
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"bad RRULE {self.text!r}: {exc}") from None
+        else:
+            self.spec = parse_date(self.text)
+
+    def matches(self, day: date) -> bool:
+        if self.spec is not None:
+            return self.spec.matches(day)
+        start = datetime.combine(day, time.min)
+        hit = self.rule.after(start - timedelta(microseconds=1), inc=True)
+        return hit is not None and hit.date() == day

@@ -1,0 +1,102 @@
+"""menu: a tone menu — prompt, wait for a key, branch per key; replay on no key or a wrong key."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fsivr.engine.call import Call
+from fsivr.engine.node import Node, Param, Ref
+from fsivr.engine.registry import register
+
+KEYS = set("0123456789*#")
+
+
+def _seconds(value: float) -> float:
+    if not 0 < value <= 300:
+        raise ValueError("must be between 0 and 300 seconds")
+    return value
+
+
+def _attempts(value: int) -> int:
+    if not 1 <= value <= 20:
+        raise ValueError("must be between 1 and 20")
+    return value
+
+
+@register
+class Menu(Node):
+    type = "menu"
+    summary = "tone menu: play a prompt, branch on the key pressed; replays on no key or a wrong key"
+    params = {
+        "prompt": Param(str, ref="prompt", doc="stored prompt to play"),
+        "text": Param(str, doc="text to speak instead of a stored prompt"),
+        "input_timeout": Param(float, default=5.0, check=_seconds, doc="seconds to wait for a key after the prompt"),
+        "digit_timeout": Param(float, default=3.0, check=_seconds,
+                               doc="seconds between keys of an extension number"),
+        "max_attempts": Param(int, default=3, check=_attempts, doc="prompt plays at most this many times"),
+        "invalid_prompt": Param(str, ref="prompt", doc="prompt played before a replay after no key or a wrong key"),
+        "invalid_text": Param(str, doc="text spoken before a replay (instead of invalid_prompt)"),
+        "allow_extension": Param(bool, default=False,
+                                 doc="the caller may dial an employee's extension while the prompt plays"),
+        "extension_digits": Param(int, default=3, doc="longest extension number (with allow_extension)"),
+    }
+    outcomes = ("timeout", "invalid", "extension")
+    option_outcomes = True
+    waits = True
+
+    def compile(self) -> None:
+        if bool(self.p["prompt"]) == bool(self.p["text"]):
+            raise self.error("give exactly one of prompt or text", "prompt")
+        options: dict[str, Any] = self.p.get("options") or {}
+        if not options and not self.p["allow_extension"]:
+            raise self.error("a menu needs options (key: next node)", "options")
+        for key in options:
+            if key not in KEYS:
+                raise self.error(f"option key {key!r} must be one key: 0-9, * or #", f"options.{key}")
+        self.options = options
+        for name in ("prompt", "invalid_prompt"):
+            if self.p[name]:
+                self.refs.append(Ref("prompt", self.p[name], name))
+        alternatives = [re.escape(k) for k in options]
+        max_digits = 1
+        if self.p["allow_extension"]:
+            max_digits = max(1, self.p["extension_digits"])
+            alternatives.append(r"\d{2,%d}" % max_digits if max_digits >= 2 else r"\d")
+        self.max_digits = max_digits
+        self.regex = "^(" + "|".join(alternatives) + ")$"
+        # '#' ends digit entry in FreeSWITCH unless it is itself an option.
+        self.terminators = "none" if "#" in options else "#"
+
+    def extra_outcomes(self) -> tuple[str, ...]:
+        return tuple(self.p.get("options") or ())
+
+    def run(self, call: Call) -> str:
+        call.answer()
+        prompt = call.playable(self.p["prompt"], self.p["text"])
+        invalid = None
+        if self.p["invalid_prompt"] or self.p["invalid_text"]:
+            invalid = call.playable(self.p["invalid_prompt"], self.p["invalid_text"])
+        last = "timeout"
+        # One play_and_get_digits per attempt (rather than FreeSWITCH's own retries) so that the
+        # outcome reflects the *last* attempt and the invalid prompt precedes each replay only.
+        for attempt in range(self.p["max_attempts"]):
+            if attempt and invalid is not None:
+                # A separate playback rather than file_string://a!b: file_string opens plain
+                # files only, and a text prompt ("say:") must work here too.
+                call.play(invalid)
+            got = call.collect(prompt, min_digits=1, max_digits=self.max_digits, tries=1,
+                               timeout=self.p["input_timeout"], terminators=self.terminators,
+                               regex=self.regex, digit_timeout=self.p["digit_timeout"],
+                               invalid="silence_stream://10")
+            call.vars["attempts"] = attempt + 1
+            if got.digits:
+                call.vars["digits"] = got.digits
+                if got.digits in self.options:
+                    return got.digits
+                call.vars["extension"] = got.digits
+                return "extension"
+            last = "invalid" if got.invalid else "timeout"
+            if got.invalid:
+                call.vars["invalid_digits"] = got.invalid
+        return last
