@@ -73,8 +73,7 @@ def safe_url(url: str) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def probe_postgres(url: str) -> str | None:
