@@ -1,0 +1,256 @@
+"""Call records: what every call leaves behind, written in batches off the call's greenlet.
+
+A call ending must not wait for the database, so ``submit`` only queues the record; one writer
+greenlet drains the queue, a batch at a time, with two multi-row inserts (calls, then steps) per
+transaction on gevent's threadpool. Under load batches grow by themselves: whatever arrives while
+one batch is being written goes into the next.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import gevent
+from gevent.event import Event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from fsivr.store.db import Store
+from fsivr.store.models import CallRow, CallStepRow
+
+log = logging.getLogger(__name__)
+
+_CALLS = CallRow.__table__
+_STEPS = CallStepRow.__table__
+
+
+@dataclass
+class StepRecord:
+    """One node visited: which, how it ended, when."""
+
+    seq: int
+    node: str
+    node_type: str
+    outcome: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    detail: dict[str, Any] | None = None
+
+
+@dataclass
+class CallRecord:
+    uuid: str
+    caller: str | None
+    number: str | None
+    scenario: str | None
+    started_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    hangup_cause: str | None
+    hangup_by: str | None
+    steps: list[StepRecord] = field(default_factory=list)
+    #: Stored as given; derived from answered_at when None.
+    status: str | None = None
+
+
+def _clip(value: str | None, limit: int) -> str | None:
+    # Caller IDs and causes come from the network; PostgreSQL would reject an over-long value and,
+    # with it, the whole batch.
+    return value[:limit] if value is not None and len(value) > limit else value
+
+
+def _rows(records: list[CallRecord]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    calls: list[dict[str, Any]] = []
+    steps: list[dict[str, Any]] = []
+    for r in records:
+        calls.append({
+            "uuid": r.uuid, "caller": _clip(r.caller, 64), "number": _clip(r.number, 64),
+            "scenario": _clip(r.scenario, 200), "started_at": r.started_at, "answered_at": r.answered_at,
+            "ended_at": r.ended_at, "hangup_cause": _clip(r.hangup_cause, 64),
+            "hangup_by": _clip(r.hangup_by, 32),
+            "status": r.status or ("answered" if r.answered_at is not None else "unanswered"),
+        })
+        for s in r.steps:
+            steps.append({
+                "call_uuid": r.uuid, "seq": s.seq, "node": _clip(s.node, 200),
+                "node_type": _clip(s.node_type, 100), "outcome": _clip(s.outcome, 200),
+                "started_at": s.started_at, "ended_at": s.ended_at, "detail": s.detail,
+            })
+    return calls, steps
+
+
+def write_records(session: Session, records: list[CallRecord]) -> None:
+    """Insert records (calls and their steps) in the session's transaction, as multi-row inserts."""
+    calls, steps = _rows(records)
+    conn = session.connection()
+    conn.execute(insert(_CALLS), calls)
+    if steps:
+        conn.execute(insert(_STEPS), steps)
+
+
+def _existing(session: Session, uuids: list[str]) -> set[str]:
+    return set(session.scalars(select(CallRow.uuid).where(CallRow.uuid.in_(uuids))))
+
+
+#: Errors that say nothing about the data: the database is down, locked or restarting.
+_TRANSIENT = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
+
+
+class CallRecordWriter:
+    """Queues call records and writes them in the background.
+
+    Failures are logged and retried: a database outage is retried with backoff until it ends; a
+    batch the database rejects is split so one bad record cannot hold back the others, and a record
+    that still fails after ``max_attempts`` is logged in full at ERROR level (never silently lost).
+    """
+
+    def __init__(self, store: Store, *, batch_size: int = 1000, retry_delay: float = 0.5,
+                 max_retry_delay: float = 30.0, max_attempts: int = 3) -> None:
+        self.store = store
+        self.batch_size = batch_size
+        self.retry_delay = retry_delay
+        self.max_retry_delay = max_retry_delay
+        self.max_attempts = max_attempts
+        self._queue: deque[CallRecord] = deque()
+        self._submitted = 0
+        #: Records taken care of (written, already present, or given up on and logged).
+        self._done = 0
+        self._wake = Event()
+        self._progress = Event()
+        self._closing = False
+        self._greenlet = gevent.spawn(self._loop)
+
+    def submit(self, record: CallRecord) -> None:
+        """Queue a record for writing. Never blocks, never touches the database."""
+        if self._closing:
+            raise RuntimeError("CallRecordWriter is closed")
+        self._queue.append(record)
+        self._submitted += 1
+        self._wake.set()
+
+    @property
+    def pending(self) -> int:
+        return self._submitted - self._done
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every record submitted so far is written; False if ``timeout`` ran out first."""
+        target = self._submitted
+        with gevent.Timeout(timeout, False):
+            while self._done < target:
+                if self._greenlet.dead:
+                    raise RuntimeError("call record writer stopped") from self._greenlet.exception
+                self._progress.wait()
+            return True
+        return False
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Flush, then stop the writer. Returns False if records were still unwritten at timeout."""
+        flushed = self.flush(timeout)
+        self._closing = True
+        self._wake.set()
+        self._greenlet.join(timeout=0 if not flushed else timeout)
+        if not self._greenlet.dead:
+            self._greenlet.kill()
+        if self._queue:
+            log.error("call record writer closed with %d record(s) unwritten: %s", len(self._queue),
+                      "; ".join(_dump(r) for r in self._queue))
+        return flushed
+
+    def _loop(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                batch = [self._queue.popleft() for _ in range(min(self.batch_size, len(self._queue)))]
+                self._write_batch(batch)
+                self._advance(len(batch))
+            if self._closing:
+                return
+
+    def _advance(self, n: int) -> None:
+        self._done += n
+        progress, self._progress = self._progress, Event()
+        progress.set()
+
+    def _write_batch(self, batch: list[CallRecord]) -> None:
+        delay = self.retry_delay
+        while True:
+            try:
+                self.store.run(lambda s: write_records(s, batch))
+                return
+            except _TRANSIENT as exc:
+                log.warning("writing %d call record(s) failed, retrying in %.1fs: %s", len(batch), delay, exc)
+            except Exception as exc:
+                log.warning("database rejected a batch of %d call record(s), writing them one by one: %s",
+                            len(batch), exc)
+                for record in batch:
+                    self._write_one(record)
+                return
+            gevent.sleep(delay)
+            delay = min(delay * 2, self.max_retry_delay)
+
+    def _write_one(self, record: CallRecord) -> None:
+        delay = self.retry_delay
+        attempt = 0
+        while True:
+            try:
+                self.store.run(lambda s: self._insert_if_new(s, record))
+                return
+            except _TRANSIENT as exc:
+                log.warning("writing call record %s failed, retrying in %.1fs: %s", record.uuid, delay, exc)
+            except Exception as exc:
+                attempt += 1
+                if attempt >= self.max_attempts:
+                    log.error("giving up on call record %s after %d attempts (%s): %s", record.uuid,
+                              attempt, exc, _dump(record))
+                    return
+                log.warning("writing call record %s failed (attempt %d), retrying: %s",
+                            record.uuid, attempt, exc)
+            gevent.sleep(delay)
+            delay = min(delay * 2, self.max_retry_delay)
+
+    @staticmethod
+    def _insert_if_new(session: Session, record: CallRecord) -> None:
+        # A batch whose commit succeeded but whose acknowledgement was lost comes back as duplicates.
+        if _existing(session, [record.uuid]):
+            log.warning("call record %s is already stored; not writing it twice", record.uuid)
+            return
+        write_records(session, [record])
+
+
+def _dump(record: CallRecord) -> str:
+    return json.dumps(asdict(record), default=str)
+
+
+def recent_calls(session: Session, limit: int = 20) -> list[CallRecord]:
+    """The latest calls, newest first, with their paths."""
+    rows = session.scalars(select(CallRow).order_by(CallRow.started_at.desc()).limit(limit)).all()
+    return _with_steps(session, rows)
+
+
+def get_call(session: Session, uuid: str) -> CallRecord | None:
+    row = session.get(CallRow, uuid)
+    return _with_steps(session, [row])[0] if row is not None else None
+
+
+def _with_steps(session: Session, rows: list[CallRow] | Any) -> list[CallRecord]:
+    records = {
+        r.uuid: CallRecord(uuid=r.uuid, caller=r.caller, number=r.number, scenario=r.scenario,
+                           started_at=r.started_at, answered_at=r.answered_at, ended_at=r.ended_at,
+                           hangup_cause=r.hangup_cause, hangup_by=r.hangup_by, status=r.status)
+        for r in rows
+    }
+    if records:
+        steps = session.scalars(select(CallStepRow).where(CallStepRow.call_uuid.in_(list(records)))
+                                .order_by(CallStepRow.call_uuid, CallStepRow.seq))
+        for s in steps:
+            records[s.call_uuid].steps.append(StepRecord(
+                seq=s.seq, node=s.node, node_type=s.node_type, outcome=s.outcome, started_at=s.started_at,
+                ended_at=s.ended_at, detail=s.detail))
+    return list(records.values())
