@@ -1,0 +1,127 @@
+"""What the simulated caller and the rest of the world do, and what the simulator observed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+TARGET_BEHAVIOURS = ("answered", "no_answer", "busy", "failed", "unregistered", "rejected")
+
+
+@dataclass
+class Hangup:
+    """When the caller hangs up.
+
+    ``Hangup(on_app="playback", occurrence=1, offset=0.5)``: during the 1st run of playback,
+    0.5 simulated seconds into it (clamped to the app's media time). ``Hangup(after=12.5)``:
+    12.5 simulated seconds after the channel was created (checked during media and between
+    commands, since the virtual clock only moves with media).
+    """
+
+    on_app: str | None = None
+    occurrence: int = 1
+    offset: float = 0.0
+    after: float | None = None
+    cause: str = "NORMAL_CLEARING"
+
+
+@dataclass
+class Target:
+    """How a ringing bridge target behaves.
+
+    ``answered``: answers after ``answer_after`` s, talks ``talk`` s, then the far end hangs up.
+    ``no_answer``: rings until the leg's timeout. ``busy`` / ``failed`` / ``unregistered`` /
+    ``rejected`` fail after ``after`` s with USER_BUSY / ``cause`` (default NORMAL_TEMPORARY_FAILURE) /
+    USER_NOT_REGISTERED / CALL_REJECTED.
+    """
+
+    behaviour: str = "answered"
+    answer_after: float = 1.0
+    talk: float = 5.0
+    after: float = 0.0
+    cause: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.behaviour not in TARGET_BEHAVIOURS:
+            raise ValueError(f"unknown target behaviour {self.behaviour!r}; one of {TARGET_BEHAVIOURS}")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class CallScript:
+    number: str = "+48221234567"
+    caller: str = "+48501000001"
+    at: datetime = field(default_factory=_now)
+    # keys per key-collecting prompt: one entry per attempt of play_and_get_digits / read
+    digits: list[str] = field(default_factory=list)
+    hangup: Hangup | None = None
+    targets: dict[str, Target] = field(default_factory=dict)
+    registered: dict[str, bool] = field(default_factory=dict)
+    variables: dict[str, str] = field(default_factory=dict)
+    timeout: float = 30.0
+    caller_name: str = ""
+    # "sofia" (a SIP call, default) or "loopback" (the leg type of most traces)
+    profile: str = "sofia"
+    # arguments of the dialplan's socket application; "full" without "async" is sync mode
+    socket_args: str = "async full"
+    # file path → seconds (None = missing) for playback of paths the simulator cannot stat
+    files: dict[str, float | None] = field(default_factory=dict)
+    record: bool = False
+    # DTMF the caller presses while no key-collecting app runs: (virtual seconds after start, keys)
+    idle_dtmf: list[tuple[float, str]] = field(default_factory=list)
+
+
+@dataclass
+class AppRun:
+    name: str
+    arg: str | None
+    response: str = "_none_"
+    app_uuid: str = ""
+    started: float = 0.0  # virtual seconds since channel creation
+    duration: float = 0.0
+    interrupted: str | None = None  # "break", "hangup"
+    digits: str | None = None
+
+
+@dataclass
+class BridgeLeg:
+    endpoint: str
+    target: str
+    outcome: str  # answered, no_answer, busy, failed, unregistered, rejected, cancelled
+    cause: str
+    order: int  # 0-based position in the order legs were started
+    group: int  # sequential group index (legs of one group ring together)
+    started: float = 0.0
+    ended: float = 0.0
+    timeout: float = 0.0
+
+
+@dataclass
+class BridgeRun:
+    dial_string: str
+    legs: list[BridgeLeg]
+    result: str  # SUCCESS or the failure cause
+    winner: str | None = None
+
+
+@dataclass
+class CallResult:
+    uuid: str = ""
+    hangup_cause: str | None = None
+    hangup_by: str | None = None  # caller | server | socket | far_end
+    apps: list[AppRun] = field(default_factory=list)
+    commands: list[bytes] = field(default_factory=list)
+    bridges: list[BridgeRun] = field(default_factory=list)
+    error: list[str] = field(default_factory=list)
+    wire: list[tuple[str, bytes]] = field(default_factory=list)
+    variables: dict[str, str] = field(default_factory=dict)
+    answered: bool = False
+    duration: float = 0.0  # virtual seconds from creation to hangup
+    transferred_to: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
