@@ -49,7 +49,7 @@ class Base(DeclarativeBase):
 # --- scenarios -------------------------------------------------------------------------------
 
 
-class Scenario(Base):
+class ScenarioRow(Base):
     __tablename__ = "scenarios"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -63,13 +63,13 @@ class Scenario(Base):
     source: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    nodes: Mapped[list[ScenarioNode]] = relationship(
+    nodes: Mapped[list[ScenarioNodeRow]] = relationship(
         back_populates="scenario", cascade="all, delete-orphan", passive_deletes=True,
-        order_by="ScenarioNode.position")
-    numbers: Mapped[list[Number]] = relationship(back_populates="scenario", passive_deletes=True)
+        order_by="ScenarioNodeRow.position")
+    numbers: Mapped[list[NumberRow]] = relationship(back_populates="scenario", passive_deletes=True)
 
 
-class ScenarioNode(Base):
+class ScenarioNodeRow(Base):
     __tablename__ = "scenario_nodes"
     __table_args__ = (UniqueConstraint("scenario_id", "key"),)
 
@@ -82,13 +82,13 @@ class ScenarioNode(Base):
     #: Order in the YAML, kept for export.
     position: Mapped[int] = mapped_column(Integer, default=0)
 
-    scenario: Mapped[Scenario] = relationship(back_populates="nodes")
+    scenario: Mapped[ScenarioRow] = relationship(back_populates="nodes")
 
 
 _NODE_KEY = ["scenario_nodes.scenario_id", "scenario_nodes.key"]
 
 
-class ScenarioEdge(Base):
+class ScenarioEdgeRow(Base):
     __tablename__ = "scenario_edges"
     __table_args__ = (
         UniqueConstraint("scenario_id", "from_node", "outcome", "is_option"),
@@ -109,7 +109,7 @@ class ScenarioEdge(Base):
     is_option: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class Number(Base):
+class NumberRow(Base):
     """A dialled number (DID) and the scenario it runs."""
 
     __tablename__ = "numbers"
@@ -120,10 +120,10 @@ class Number(Base):
     #: Where the ``exit`` node sends the call (the number's default destination), if anywhere.
     exit_destination: Mapped[str | None] = mapped_column(String(NAME))
 
-    scenario: Mapped[Scenario] = relationship(back_populates="numbers")
+    scenario: Mapped[ScenarioRow] = relationship(back_populates="numbers")
 
 
-class Prompt(Base):
+class PromptRow(Base):
     __tablename__ = "prompts"
     __table_args__ = (CheckConstraint("file IS NOT NULL OR text IS NOT NULL", name="file_or_text"),)
 
@@ -140,7 +140,7 @@ class Prompt(Base):
 # --- directory -------------------------------------------------------------------------------
 
 
-class Mailbox(Base):
+class MailboxRow(Base):
     __tablename__ = "mailboxes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -149,7 +149,7 @@ class Mailbox(Base):
     pin: Mapped[str | None] = mapped_column(String(64))
 
 
-class Account(Base):
+class AccountRow(Base):
     """A SIP account; with an extension it is an employee (spec section 7)."""
 
     __tablename__ = "accounts"
@@ -166,10 +166,10 @@ class Account(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="SET NULL"))
 
-    mailbox: Mapped[Mailbox | None] = relationship()
+    mailbox: Mapped[MailboxRow | None] = relationship()
 
 
-class Group(Base):
+class GroupRow(Base):
     __tablename__ = "groups"
     __table_args__ = (
         CheckConstraint("strategy IN ('simultaneous', 'sequential', 'random_weighted')", name="strategy"),
@@ -181,12 +181,12 @@ class Group(Base):
     #: Seconds each member rings (sequential) or all ring together (simultaneous).
     ring_timeout: Mapped[int] = mapped_column(Integer, default=20)
 
-    members: Mapped[list[GroupMember]] = relationship(
+    members: Mapped[list[GroupMemberRow]] = relationship(
         back_populates="group", cascade="all, delete-orphan", passive_deletes=True,
-        order_by="GroupMember.position")
+        order_by="GroupMemberRow.position")
 
 
-class GroupMember(Base):
+class GroupMemberRow(Base):
     __tablename__ = "group_members"
     __table_args__ = (
         UniqueConstraint("group_id", "account_id"),
@@ -203,11 +203,11 @@ class GroupMember(Base):
     #: random_weighted: a member with weight 4 is picked first about 4 times as often as weight 1.
     weight: Mapped[int] = mapped_column(Integer, default=1)
 
-    group: Mapped[Group] = relationship(back_populates="members")
-    account: Mapped[Account] = relationship()
+    group: Mapped[GroupRow] = relationship(back_populates="members")
+    account: Mapped[AccountRow] = relationship()
 
 
-class Gateway(Base):
+class GatewayRow(Base):
     """A SIP trunk for external numbers (rendered into sofia gateway XML)."""
 
     __tablename__ = "gateways"
@@ -225,7 +225,7 @@ class Gateway(Base):
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
-class Contact(Base):
+class ContactRow(Base):
     """A CRM contact: a caller's number and the employees responsible for them."""
 
     __tablename__ = "contacts"
@@ -236,11 +236,11 @@ class Contact(Base):
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
     backup_owner_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
 
-    owner: Mapped[Account | None] = relationship(foreign_keys=[owner_id])
-    backup_owner: Mapped[Account | None] = relationship(foreign_keys=[backup_owner_id])
+    owner: Mapped[AccountRow | None] = relationship(foreign_keys=[owner_id])
+    backup_owner: Mapped[AccountRow | None] = relationship(foreign_keys=[backup_owner_id])
 
 
-class Queue(Base):
+class QueueRow(Base):
     """A mod_callcenter queue."""
 
     __tablename__ = "queues"
@@ -256,12 +256,12 @@ class Queue(Base):
     #: Further mod_callcenter queue parameters (name -> value).
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
-    agents: Mapped[list[QueueAgent]] = relationship(
+    agents: Mapped[list[QueueAgentRow]] = relationship(
         back_populates="queue", cascade="all, delete-orphan", passive_deletes=True,
-        order_by="QueueAgent.id")
+        order_by="QueueAgentRow.id")
 
 
-class QueueAgent(Base):
+class QueueAgentRow(Base):
     """An account serving a queue (a mod_callcenter agent plus its tier)."""
 
     __tablename__ = "queue_agents"
@@ -273,8 +273,8 @@ class QueueAgent(Base):
     level: Mapped[int] = mapped_column(Integer, default=1)
     position: Mapped[int] = mapped_column(Integer, default=1)
 
-    queue: Mapped[Queue] = relationship(back_populates="agents")
-    account: Mapped[Account] = relationship()
+    queue: Mapped[QueueRow] = relationship(back_populates="agents")
+    account: Mapped[AccountRow] = relationship()
 
 
 # --- call records ----------------------------------------------------------------------------

@@ -1,0 +1,387 @@
+"""YAML files as data: a single scenario, or a bundle of scenarios plus directory sections.
+
+Parsing checks the shape of everything (known keys, types) and reports every problem with the
+file and line; what the nodes mean is checked by validation (fsivr.scenario.validate).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fsivr.engine.scenario import ScenarioSpec
+from fsivr.scenario.yamlio import Lines, YamlError, load_yaml
+from fsivr.store.directory import (
+    GROUP_STRATEGIES,
+    Account,
+    Contact,
+    Directory,
+    Gateway,
+    Group,
+    GroupMember,
+    Mailbox,
+    Prompt,
+    Queue,
+    QueueAgent,
+)
+
+DocPath = tuple[str | int, ...]
+
+SECTIONS = ("accounts", "groups", "queues", "mailboxes", "prompts", "contacts", "gateways")
+SCENARIO_KEYS = ("scenario", "description", "numbers", "start", "after_call", "nodes")
+#: mod_callcenter's strategies (mod_callcenter.c, cc_queue strategy names).
+QUEUE_STRATEGIES = ("ring-all", "longest-idle-agent", "round-robin", "top-down", "agent-with-least-talk-time",
+                    "agent-with-fewest-calls", "sequentially-by-agent-order", "random", "ring-progressively")
+
+
+@dataclass
+class ScenarioDoc:
+    """A scenario as read from a file, with what the spec itself does not carry."""
+
+    spec: ScenarioSpec
+    #: number -> where the ``exit`` node sends calls to it (only numbers that have one).
+    exits: dict[str, str] = field(default_factory=dict)
+    #: The file's text when the file held this scenario alone (export then returns it, comments and all).
+    source: str | None = None
+    #: Where in the file the scenario's mapping is (a prefix of ``Bundle.lines`` paths).
+    path: DocPath = ()
+
+
+@dataclass
+class Bundle:
+    scenarios: list[ScenarioDoc] = field(default_factory=list)
+    directory: Directory = field(default_factory=Directory)
+    filename: str | None = None
+    lines: Lines = field(default_factory=dict)
+
+    def line(self, path: DocPath) -> int | None:
+        """The line of ``path``, or of its nearest ancestor that has one."""
+        while True:
+            if path in self.lines:
+                return self.lines[path]
+            if not path:
+                return None
+            path = path[:-1]
+
+    def where(self, path: DocPath) -> str:
+        parts = [p for p in (self.filename, self.line(path)) if p is not None]
+        return ":".join(map(str, parts))
+
+
+class BundleError(ValueError):
+    """The file is not a valid scenario or bundle; ``problems`` lists every one (file:line: message)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def load_file(path: str | Path) -> Bundle:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BundleError([f"{path}: cannot read: {exc}"]) from None
+    return parse_text(text, str(path))
+
+
+def parse_text(text: str, filename: str | None = None) -> Bundle:
+    try:
+        data, lines = load_yaml(text, filename)
+    except YamlError as exc:
+        raise BundleError([str(exc)]) from None
+    return _Parser(filename, lines).bundle(data, text)
+
+
+class _Parser:
+    def __init__(self, filename: str | None, lines: Lines) -> None:
+        self.out = Bundle(filename=filename, lines=lines)
+        self.problems: list[str] = []
+
+    def fail(self, path: DocPath, message: str) -> None:
+        where = self.out.where(path)
+        dotted = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in path).replace(".[", "[")
+        self.problems.append(f"{where}: {dotted}: {message}" if dotted else f"{where}: {message}")
+
+    def bundle(self, data: Any, text: str) -> Bundle:
+        if not isinstance(data, Mapping):
+            self.fail((), "expected a mapping with `scenario:` (one scenario) or `scenarios:` (a bundle)")
+            raise BundleError(self.problems)
+        data = _str_keys(data)
+        single = "scenario" in data
+        allowed = set(SECTIONS) | (set(SCENARIO_KEYS) if single else {"scenarios"})
+        for key in data:
+            if key not in allowed:
+                hint = " (a file is one scenario, with `scenario:`, or a bundle, with `scenarios:`)" \
+                    if key in SCENARIO_KEYS or key == "scenarios" else ""
+                self.fail((key,), f"unknown key{hint}; allowed: {', '.join(sorted(allowed))}")
+        if single:
+            has_directory = any(s in data for s in SECTIONS)
+            doc = self.scenario({k: v for k, v in data.items() if k in SCENARIO_KEYS}, ())
+            if doc is not None:
+                doc.source = None if has_directory else text
+                self.out.scenarios.append(doc)
+        elif "scenarios" in data:
+            items = self.items(data["scenarios"], ("scenarios",))
+            for i, raw in items:
+                doc = self.scenario(raw, ("scenarios", i))
+                if doc is not None:
+                    self.out.scenarios.append(doc)
+        self.directory(data)
+        if self.problems:
+            raise BundleError(self.problems)
+        return self.out
+
+    # --- scenarios -------------------------------------------------------------------------
+
+    def scenario(self, raw: Any, path: DocPath) -> ScenarioDoc | None:
+        if not isinstance(raw, Mapping):
+            self.fail(path, "a scenario must be a mapping")
+            return None
+        raw = _str_keys(raw)
+        for key in raw:
+            if key not in SCENARIO_KEYS:
+                self.fail((*path, key), f"unknown key; allowed: {', '.join(SCENARIO_KEYS)}")
+        name = self.text(raw, "scenario", path, required=True)
+        start = self.text(raw, "start", path, required=True)
+        description = self.text(raw, "description", path) or ""
+        after_call = self.text(raw, "after_call", path)
+        nodes = raw.get("nodes")
+        if not isinstance(nodes, Mapping) or not nodes:
+            self.fail((*path, "nodes"), "is required: a mapping of node id to node")
+            nodes = {}
+        for node_id, node in nodes.items():
+            self.json_safe(node, (*path, "nodes", node_id))
+        numbers: list[str] = []
+        exits: dict[str, str] = {}
+        for i, item in self.items(raw.get("numbers", []), (*path, "numbers")):
+            where = (*path, "numbers", i)
+            if isinstance(item, Mapping):
+                item = _str_keys(item)
+                extra = set(item) - {"number", "exit_destination"}
+                if extra:
+                    self.fail(where, f"unknown key(s) {', '.join(sorted(extra))}; allowed: number, exit_destination")
+                number = self.text(item, "number", where, required=True)
+                exit_to = self.text(item, "exit_destination", where)
+                if number and exit_to:
+                    exits[number] = exit_to
+            else:
+                number = self.scalar_text(item, where)
+            if number:
+                if number in numbers:
+                    self.fail(where, f"number {number!r} is listed twice")
+                numbers.append(number)
+        if name is None or start is None:
+            return None
+        spec = ScenarioSpec(name=name, start=start, nodes=dict(nodes), description=description,
+                            numbers=numbers, after_call=after_call)
+        return ScenarioDoc(spec=spec, exits=exits, path=path)
+
+    # --- directory -------------------------------------------------------------------------
+
+    def directory(self, data: Mapping[str, Any]) -> None:
+        d = self.out.directory
+        parsers: dict[str, tuple[Callable[[dict[str, Any], DocPath], Any], list[Any]]] = {
+            "mailboxes": (self.mailbox, d.mailboxes), "accounts": (self.account, d.accounts),
+            "groups": (self.group, d.groups), "queues": (self.queue, d.queues),
+            "prompts": (self.prompt, d.prompts), "contacts": (self.contact, d.contacts),
+            "gateways": (self.gateway, d.gateways),
+        }
+        for section, (parse, into) in parsers.items():
+            for i, raw in self.items(data.get(section, []), (section,)):
+                path = (section, i)
+                if not isinstance(raw, Mapping):
+                    self.fail(path, "must be a mapping")
+                    continue
+                entry = parse(_str_keys(raw), path)
+                if entry is not None:
+                    into.extend(entry if isinstance(entry, list) else [entry])
+
+    def mailbox(self, raw: dict[str, Any], path: DocPath) -> Mailbox | None:
+        self.keys(raw, path, ("box", "email", "pin"))
+        box = self.text(raw, "box", path, required=True)
+        return Mailbox(box, self.text(raw, "email", path), self.text(raw, "pin", path)) if box else None
+
+    def account(self, raw: dict[str, Any], path: DocPath) -> Account | None:
+        self.keys(raw, path, ("user", "password", "name", "caller_id", "extension", "mobile", "email", "mailbox"))
+        user = self.text(raw, "user", path, required=True)
+        mobile = raw.get("mobile", [])
+        mobiles = [mobile] if not isinstance(mobile, list) else mobile
+        mobile_list = [m for i, v in enumerate(mobiles)
+                       if (m := self.scalar_text(v, (*path, "mobile", i) if isinstance(mobile, list)
+                                                 else (*path, "mobile")))]
+        if user is None:
+            return None
+        return Account(user=user, password=self.text(raw, "password", path), name=self.text(raw, "name", path),
+                       caller_id=self.text(raw, "caller_id", path), extension=self.text(raw, "extension", path),
+                       mobile=mobile_list, email=self.text(raw, "email", path),
+                       mailbox=self.text(raw, "mailbox", path))
+
+    def group(self, raw: dict[str, Any], path: DocPath) -> Group | None:
+        self.keys(raw, path, ("name", "strategy", "ring_timeout", "members"))
+        name = self.text(raw, "name", path, required=True)
+        strategy = self.choice(raw, "strategy", path, GROUP_STRATEGIES, "simultaneous")
+        ring_timeout = self.integer(raw, "ring_timeout", path, 20)
+        members: list[GroupMember] = []
+        for i, m in self.items(raw.get("members", []), (*path, "members")):
+            where = (*path, "members", i)
+            if isinstance(m, Mapping):
+                m = _str_keys(m)
+                self.keys(m, where, ("account", "ring_timeout", "weight"))
+                account = self.text(m, "account", where, required=True)
+                if account:
+                    members.append(GroupMember(account, self.integer(m, "ring_timeout", where, None),
+                                               self.integer(m, "weight", where, 1, minimum=0)))
+            elif (account := self.scalar_text(m, where)) is not None:
+                members.append(GroupMember(account))
+        return Group(name, strategy, ring_timeout, members) if name else None
+
+    def queue(self, raw: dict[str, Any], path: DocPath) -> Queue | None:
+        self.keys(raw, path, ("name", "strategy", "music", "max_wait", "tier_rules_apply", "params", "agents"))
+        name = self.text(raw, "name", path, required=True)
+        agents: list[QueueAgent] = []
+        for i, a in self.items(raw.get("agents", []), (*path, "agents")):
+            where = (*path, "agents", i)
+            if isinstance(a, Mapping):
+                a = _str_keys(a)
+                self.keys(a, where, ("account", "level", "position"))
+                account = self.text(a, "account", where, required=True)
+                if account:
+                    agents.append(QueueAgent(account, self.integer(a, "level", where, 1),
+                                             self.integer(a, "position", where, 1)))
+            elif (account := self.scalar_text(a, where)) is not None:
+                agents.append(QueueAgent(account))
+        q = Queue(name or "", strategy=self.choice(raw, "strategy", path, QUEUE_STRATEGIES, "longest-idle-agent"),
+                  music=self.text(raw, "music", path), max_wait=self.integer(raw, "max_wait", path, 0),
+                  tier_rules_apply=self.boolean(raw, "tier_rules_apply", path, False),
+                  params=self.mapping(raw, "params", path), agents=agents)
+        return q if name else None
+
+    def prompt(self, raw: dict[str, Any], path: DocPath) -> Prompt | None:
+        self.keys(raw, path, ("name", "file", "text", "language", "voice"))
+        name = self.text(raw, "name", path, required=True)
+        file, text = self.text(raw, "file", path), self.text(raw, "text", path)
+        if file is None and text is None:
+            self.fail(path, "a prompt needs `file` (audio under prompts/) or `text` (spoken by TTS)")
+        if file is not None and (file.startswith("/") or ".." in Path(file).parts):
+            self.fail((*path, "file"), "must be a path inside the prompts directory")
+        return Prompt(name, file, text, self.text(raw, "language", path), self.text(raw, "voice", path)) \
+            if name else None
+
+    def contact(self, raw: dict[str, Any], path: DocPath) -> list[Contact] | None:
+        self.keys(raw, path, ("number", "numbers", "name", "owner", "backup_owner"))
+        numbers: list[str] = []
+        if "number" in raw:
+            n = self.text(raw, "number", path)
+            numbers += [n] if n else []
+        for i, v in self.items(raw.get("numbers", []), (*path, "numbers")):
+            n = self.scalar_text(v, (*path, "numbers", i))
+            numbers += [n] if n else []
+        if not numbers:
+            self.fail(path, "a contact needs `number` (or `numbers`)")
+        name = self.text(raw, "name", path)
+        owner, backup = self.text(raw, "owner", path), self.text(raw, "backup_owner", path)
+        return [Contact(n, name, owner, backup) for n in numbers]
+
+    def gateway(self, raw: dict[str, Any], path: DocPath) -> Gateway | None:
+        self.keys(raw, path, ("name", "proxy", "realm", "username", "password", "register", "transport",
+                              "caller_id", "params"))
+        name = self.text(raw, "name", path, required=True)
+        transport = raw.get("transport")
+        if transport is not None and transport not in ("udp", "tcp", "tls"):
+            self.fail((*path, "transport"), "must be one of udp, tcp, tls")
+        gw = Gateway(name or "", proxy=self.text(raw, "proxy", path), realm=self.text(raw, "realm", path),
+                     username=self.text(raw, "username", path), password=self.text(raw, "password", path),
+                     register=self.boolean(raw, "register", path, False), transport=transport,
+                     caller_id=self.text(raw, "caller_id", path), params=self.mapping(raw, "params", path))
+        return gw if name else None
+
+    # --- field helpers ---------------------------------------------------------------------
+
+    def items(self, value: Any, path: DocPath) -> list[tuple[int, Any]]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.fail(path, f"must be a list, got {type(value).__name__}")
+            return []
+        return list(enumerate(value))
+
+    def keys(self, raw: Mapping[str, Any], path: DocPath, allowed: tuple[str, ...]) -> None:
+        for key in raw:
+            if key not in allowed:
+                self.fail((*path, key), f"unknown key; allowed: {', '.join(allowed)}")
+
+    def scalar_text(self, value: Any, path: DocPath) -> str | None:
+        # YAML reads `user: 101` as a number; the user meant the text.
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        if isinstance(value, str) and value.strip():
+            return value
+        self.fail(path, f"must be text, got {value!r}")
+        return None
+
+    def text(self, raw: Mapping[str, Any], key: str, path: DocPath, required: bool = False) -> str | None:
+        if raw.get(key) is None:
+            if required:
+                self.fail((*path, key) if key in raw else path, f"`{key}` is required")
+            return None
+        return self.scalar_text(raw[key], (*path, key))
+
+    def integer(self, raw: Mapping[str, Any], key: str, path: DocPath, default: Any, minimum: int = 0) -> Any:
+        value = raw.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            self.fail((*path, key), f"must be a whole number >= {minimum}, got {value!r}")
+            return default
+        return value
+
+    def boolean(self, raw: Mapping[str, Any], key: str, path: DocPath, default: bool) -> bool:
+        value = raw.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self.fail((*path, key), f"must be true or false, got {value!r}")
+            return default
+        return value
+
+    def choice(self, raw: Mapping[str, Any], key: str, path: DocPath, choices: tuple[str, ...], default: str) -> str:
+        value = raw.get(key)
+        if value is None:
+            return default
+        if value not in choices:
+            self.fail((*path, key), f"must be one of {', '.join(choices)}, got {value!r}")
+            return default
+        return str(value)
+
+    def mapping(self, raw: Mapping[str, Any], key: str, path: DocPath) -> dict[str, Any]:
+        value = raw.get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            self.fail((*path, key), "must be a mapping")
+            return {}
+        self.json_safe(value, (*path, key))
+        return _str_keys(value)
+
+    def json_safe(self, value: Any, path: DocPath) -> None:
+        """Node parameters are stored as JSON: reject what JSON cannot hold (explicit YAML tags)."""
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                if not isinstance(k, (str, int)) or isinstance(k, bool):
+                    self.fail(path, f"key {k!r} must be text")
+                self.json_safe(v, (*path, str(k)))
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                self.json_safe(v, (*path, i))
+        elif value is not None and not isinstance(value, (str, int, float, bool)):
+            self.fail(path, f"unsupported value {value!r} ({type(value).__name__})")
+
+
+def _str_keys(value: Mapping[Any, Any]) -> dict[str, Any]:
+    """Mapping keys as text, recursively (YAML reads menu key `1:` as a number; JSON keys are text)."""
+    return {str(k): (_str_keys(v) if isinstance(v, Mapping) else
+                     [_str_keys(x) if isinstance(x, Mapping) else x for x in v] if isinstance(v, list) else v)
+            for k, v in value.items()}

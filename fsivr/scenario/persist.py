@@ -1,0 +1,242 @@
+"""Scenarios as rows: import (all or nothing), load for the server, export back to YAML.
+
+A node's YAML mapping is split by its type's declaration: parameters go to ``scenario_nodes.params``
+as written, outcomes and menu keys become ``scenario_edges``. Loading rebuilds the same mapping,
+so what the server compiles is exactly what was validated at import.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, insert, or_, select
+from sqlalchemy.orm import Session
+
+from fsivr.engine.node import COMMON_OUTCOMES
+from fsivr.engine.registry import node_type
+from fsivr.engine.scenario import ScenarioSpec
+from fsivr.scenario.bundle import Bundle, BundleError, ScenarioDoc, parse_text
+from fsivr.scenario.validate import BundleInvalid, Report, known_in_store, validate_bundle
+from fsivr.scenario.yamlio import dump_yaml
+from fsivr.store.db import Store
+from fsivr.store.directory import save_directory
+from fsivr.store.models import NumberRow, ScenarioEdgeRow, ScenarioNodeRow, ScenarioRow
+from fsivr.store.types import utcnow
+
+
+@dataclass
+class ImportResult:
+    #: Every imported scenario's version after the import.
+    versions: dict[str, int] = field(default_factory=dict)
+    #: Scenarios created or changed (their version went up); the others were identical.
+    changed: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def import_bundle(target: Store | Session, bundle: Bundle) -> ImportResult:
+    """Validate ``bundle`` against itself and the store, then write it, in one transaction.
+
+    Raises BundleInvalid (and changes nothing) if anything is wrong. Scenarios whose content changed
+    get version + 1; identical ones keep their version, so servers do not recompile them.
+    """
+    if isinstance(target, Store):
+        return target.run(lambda session: _import(session, bundle))
+    return _import(target, bundle)
+
+
+def _import(session: Session, bundle: Bundle) -> ImportResult:
+    report = validate_bundle(bundle, known_in_store(session))
+    if not report.ok:
+        raise BundleInvalid(report)
+    save_directory(session, bundle.directory)
+    result = ImportResult(warnings=report.warnings)
+    names = [doc.spec.name for doc in bundle.scenarios]
+    rows = {r.name: r for r in session.scalars(
+        select(ScenarioRow).where(ScenarioRow.name.in_(names)).with_for_update())}
+    current = _load(session, [r.id for r in rows.values()])
+    all_numbers = [n for doc in bundle.scenarios for n in doc.spec.numbers]
+    # Numbers of the bundle's scenarios are rewritten as a whole: a number moving from one scenario
+    # of the bundle to another must not collide with itself on the way.
+    if rows or all_numbers:
+        session.execute(delete(NumberRow).where(or_(NumberRow.scenario_id.in_([r.id for r in rows.values()]),
+                                                    NumberRow.number.in_(all_numbers))))
+    for doc in bundle.scenarios:
+        row = rows.get(doc.spec.name)
+        old = current.get(row.id) if row is not None else None
+        if row is not None and old is not None and _canonical(*old) == _canonical(doc.spec, doc.exits):
+            if doc.source is not None:
+                row.source = doc.source
+        else:
+            row = _write_scenario(session, row, doc)
+            result.changed.append(doc.spec.name)
+        if doc.spec.numbers:
+            session.execute(insert(NumberRow), [{"number": n, "scenario_id": row.id,
+                                                 "exit_destination": doc.exits.get(n)} for n in doc.spec.numbers])
+        result.versions[doc.spec.name] = row.version
+    session.flush()
+    return result
+
+
+def _write_scenario(session: Session, row: ScenarioRow | None, doc: ScenarioDoc) -> ScenarioRow:
+    spec = doc.spec
+    if row is None:
+        row = ScenarioRow(name=spec.name, version=1, start=spec.start)
+        session.add(row)
+    else:
+        row.version += 1
+        session.execute(delete(ScenarioEdgeRow).where(ScenarioEdgeRow.scenario_id == row.id))
+        session.execute(delete(ScenarioNodeRow).where(ScenarioNodeRow.scenario_id == row.id))
+    row.description, row.start, row.after_call = spec.description, spec.start, spec.after_call
+    row.source = doc.source
+    row.updated_at = utcnow()
+    session.flush()
+    nodes: list[dict[str, Any]] = []
+    edges: list[dict[str, Any]] = []
+    for position, (node_id, raw) in enumerate(spec.nodes.items()):
+        type_name, params, outcomes, options = split_node(raw)
+        nodes.append({"scenario_id": row.id, "key": node_id, "type": type_name, "params": params,
+                      "position": position})
+        edges += [{"scenario_id": row.id, "from_node": node_id, "outcome": o, "to_node": t, "is_option": False}
+                  for o, t in outcomes.items()]
+        edges += [{"scenario_id": row.id, "from_node": node_id, "outcome": k, "to_node": t, "is_option": True}
+                  for k, t in options.items()]
+    session.execute(insert(ScenarioNodeRow), nodes)
+    if edges:
+        session.execute(insert(ScenarioEdgeRow), edges)
+    return row
+
+
+def split_node(raw: Mapping[str, Any]) -> tuple[str, dict[str, Any], dict[str, str], dict[str, str]]:
+    """A validated node mapping -> (type, parameters as written, outcome -> node, menu key -> node)."""
+    type_name = str(raw["type"])
+    cls = node_type(type_name)
+    if cls is None:
+        raise ValueError(f"unknown node type {type_name!r}")
+    outcome_names = set(cls.outcomes) | set(COMMON_OUTCOMES)
+    params: dict[str, Any] = {}
+    outcomes: dict[str, str] = {}
+    for key, value in raw.items():
+        if key in ("type", "options"):
+            continue
+        if key in cls.params:
+            params[key] = value
+        elif key in outcome_names:
+            if value is not None:  # `outcome: null` is the same as leaving it out
+                outcomes[key] = str(value)
+        else:
+            raise ValueError(f"{key!r} is neither a parameter nor an outcome of {type_name}")
+    options = {str(k): str(v) for k, v in (raw.get("options") or {}).items()}
+    return type_name, params, outcomes, options
+
+
+def join_node(type_name: str, params: Mapping[str, Any], outcomes: Mapping[str, str],
+              options: Mapping[str, str]) -> dict[str, Any]:
+    """The node mapping as YAML writes it (inverse of :func:`split_node`)."""
+    raw: dict[str, Any] = {"type": type_name, **params, **outcomes}
+    cls = node_type(type_name)
+    # Menus always get their options mapping (possibly empty), so a stored menu reads back the same.
+    if options or (cls is not None and cls.option_outcomes):
+        raw["options"] = dict(options)
+    return raw
+
+
+def _canonical(spec: ScenarioSpec, exits: Mapping[str, str]) -> str:
+    nodes = {node_id: join_node(*split_node(raw)) for node_id, raw in spec.nodes.items()}
+    return json.dumps({
+        "description": spec.description, "start": spec.start, "after_call": spec.after_call,
+        "numbers": [[n, exits.get(n)] for n in spec.numbers], "nodes": nodes,
+    }, sort_keys=True, default=str)
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+def _load(session: Session, ids: list[int] | None = None) -> dict[int, tuple[ScenarioSpec, dict[str, str]]]:
+    """Scenario id -> (spec, exits), in four queries whatever the number of scenarios."""
+    def where(stmt: Any, column: Any) -> Any:
+        return stmt if ids is None else stmt.where(column.in_(ids))
+
+    if ids is not None and not ids:
+        return {}
+    specs: dict[int, tuple[ScenarioSpec, dict[str, str]]] = {}
+    for r in session.scalars(where(select(ScenarioRow), ScenarioRow.id).order_by(ScenarioRow.name)):
+        specs[r.id] = (ScenarioSpec(name=r.name, start=r.start, nodes={}, description=r.description,
+                                    numbers=[], after_call=r.after_call), {})
+    edges: dict[tuple[int, str], tuple[dict[str, str], dict[str, str]]] = {}
+    edge_rows = where(select(ScenarioEdgeRow), ScenarioEdgeRow.scenario_id)
+    for e in session.scalars(edge_rows.order_by(ScenarioEdgeRow.id)):
+        outcomes, options = edges.setdefault((e.scenario_id, e.from_node), ({}, {}))
+        (options if e.is_option else outcomes)[e.outcome] = e.to_node
+    node_rows = where(select(ScenarioNodeRow), ScenarioNodeRow.scenario_id)
+    for n in session.scalars(node_rows.order_by(ScenarioNodeRow.scenario_id, ScenarioNodeRow.position)):
+        outcomes, options = edges.get((n.scenario_id, n.key), ({}, {}))
+        specs[n.scenario_id][0].nodes[n.key] = join_node(n.type, n.params or {}, outcomes, options)
+    for num in session.scalars(where(select(NumberRow), NumberRow.scenario_id).order_by(NumberRow.id)):
+        spec, exits = specs[num.scenario_id]
+        spec.numbers.append(num.number)
+        if num.exit_destination is not None:
+            exits[num.number] = num.exit_destination
+    return specs
+
+
+def load_scenarios(session: Session) -> list[tuple[ScenarioSpec, int]]:
+    """Every scenario with its version, for the server to compile and cache."""
+    versions = dict(session.execute(select(ScenarioRow.id, ScenarioRow.version)).tuples().all())
+    return [(spec, versions[sid]) for sid, (spec, _) in _load(session).items()]
+
+
+def load_scenario(session: Session, name: str) -> tuple[ScenarioSpec, int] | None:
+    row = session.scalars(select(ScenarioRow).where(ScenarioRow.name == name)).one_or_none()
+    if row is None:
+        return None
+    return _load(session, [row.id])[row.id][0], row.version
+
+
+# --- export ----------------------------------------------------------------------------------
+
+
+def scenario_document(spec: ScenarioSpec, exits: Mapping[str, str]) -> dict[str, Any]:
+    """The YAML mapping of one scenario (the shape of spec section 2)."""
+    doc: dict[str, Any] = {"scenario": spec.name}
+    if spec.description:
+        doc["description"] = spec.description
+    doc["numbers"] = [{"number": n, "exit_destination": exits[n]} if n in exits else n for n in spec.numbers]
+    doc["start"] = spec.start
+    if spec.after_call:
+        doc["after_call"] = spec.after_call
+    doc["nodes"] = spec.nodes
+    return doc
+
+
+def export_scenario(session: Session, name: str) -> str:
+    """The scenario as YAML that imports back to the same scenario. Raises LookupError if missing.
+
+    The imported file itself is returned when it is still what the rows say (keeping its comments
+    and layout); otherwise the YAML is generated from the rows.
+    """
+    row = session.scalars(select(ScenarioRow).where(ScenarioRow.name == name)).one_or_none()
+    if row is None:
+        raise LookupError(f"no scenario {name!r}")
+    spec, exits = _load(session, [row.id])[row.id]
+    if row.source is not None:
+        try:
+            stored = parse_text(row.source).scenarios
+        except BundleError:
+            stored = []
+        if len(stored) == 1 and _same(stored[0], spec, exits):
+            return row.source
+    return dump_yaml(scenario_document(spec, exits))
+
+
+def _same(doc: ScenarioDoc, spec: ScenarioSpec, exits: Mapping[str, str]) -> bool:
+    try:
+        return doc.spec.name == spec.name and _canonical(doc.spec, doc.exits) == _canonical(spec, exits)
+    except (ValueError, KeyError):
+        return False
+
+
+__all__ = ["BundleInvalid", "ImportResult", "Report", "export_scenario", "import_bundle", "join_node",
+           "load_scenario", "load_scenarios", "scenario_document", "split_node"]

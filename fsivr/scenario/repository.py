@@ -1,0 +1,53 @@
+"""What the server and the simulator read and write, in one place: each function takes a Session
+and is meant to be called through ``Store.run`` (``store.run(repository.scenario_versions)``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from fsivr.scenario.bundle import load_file
+from fsivr.scenario.persist import import_bundle, load_scenario, load_scenarios
+from fsivr.store.callrecords import get_call, recent_calls
+from fsivr.store.db import Store
+from fsivr.store.directory import (
+    load_accounts,
+    load_contacts,
+    load_directory,
+    load_gateways,
+    load_groups,
+    load_mailboxes,
+    load_prompts,
+    load_queues,
+)
+from fsivr.store.routing import number_routes, scenario_versions
+
+
+def import_file(store: Store, path: str | Path) -> list[str]:
+    """Import a scenario or bundle file (all or nothing); return the scenario names it holds.
+
+    Raises fsivr.scenario.bundle.BundleError (unreadable file) or
+    fsivr.scenario.validate.BundleInvalid (invalid content) with every problem listed.
+    """
+    bundle = load_file(path)
+    import_bundle(store, bundle)
+    return [doc.spec.name for doc in bundle.scenarios]
+
+
+def call_path(session: Session, uuid: str) -> dict[str, Any] | None:
+    """One call's record as plain data: who, which scenario, the path taken, how it ended."""
+    record = get_call(session, uuid)
+    if record is None:
+        return None
+    return {
+        "uuid": record.uuid, "caller": record.caller, "number": record.number, "scenario": record.scenario,
+        "path": [{"node": s.node, "type": s.node_type, "outcome": s.outcome} for s in record.steps],
+        "hangup_cause": record.hangup_cause, "hangup_by": record.hangup_by, "status": record.status,
+    }
+
+
+__all__ = ["call_path", "get_call", "import_file", "load_accounts", "load_contacts", "load_directory",
+           "load_gateways", "load_groups", "load_mailboxes", "load_prompts", "load_queues", "load_scenario",
+           "load_scenarios", "number_routes", "recent_calls", "scenario_versions"]

@@ -1,0 +1,237 @@
+"""Validation of a bundle against itself and the store: nodes compile, and every name they or the
+directory refer to exists.
+
+``compile_scenario`` checks each scenario on its own (types, parameters, edges, loops); this adds
+what needs the world around it: prompts, accounts, groups... named by nodes
+(``Node.refs``), members and owners named by directory entries, numbers claimed by two scenarios.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fsivr.engine.node import ScenarioError
+from fsivr.engine.scenario import CompiledScenario, ValidationFailed, compile_scenario
+from fsivr.scenario.bundle import Bundle, DocPath, ScenarioDoc
+from fsivr.store.directory import directory_names
+from fsivr.store.models import AccountRow, ScenarioRow
+from fsivr.store.routing import number_routes
+
+
+@dataclass
+class Known:
+    """What already exists in the store, for checking references from a bundle."""
+
+    #: Reference kind (account, extension, group, queue, mailbox, prompt, gateway, scenario) -> names.
+    names: dict[str, set[str]] = field(default_factory=dict)
+    #: Number -> the scenario it belongs to.
+    routes: dict[str, str] = field(default_factory=dict)
+    #: Extension -> account user holding it.
+    extensions: dict[str, str] = field(default_factory=dict)
+
+
+def known_in_store(session: Session) -> Known:
+    names = directory_names(session)
+    names["scenario"] = set(session.scalars(select(ScenarioRow.name)))
+    extensions = {ext: user for user, ext in session.execute(select(AccountRow.user, AccountRow.extension))
+                  if ext is not None}
+    return Known(names=names, routes={n: s for n, (s, _) in number_routes(session).items()}, extensions=extensions)
+
+
+@dataclass
+class Report:
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    compiled: dict[str, CompiledScenario] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class BundleInvalid(ValueError):
+    """Validation failed; nothing was imported. ``report`` lists every error and warning."""
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        super().__init__(f"{len(report.errors)} error(s):\n" + "\n".join(f"  {e}" for e in report.errors))
+
+
+_EXTERNAL = re.compile(r"^\+?[0-9]{7,20}$")
+_TARGET_KINDS = {"sip": "account", "user": "account", "ext": "extension", "extension": "extension",
+                 "group": "group"}
+
+
+def check_target(target: str, names: dict[str, set[str]]) -> str | None:
+    """Why a dial target names nothing that exists, or None if it is fine.
+
+    Targets: ``sip:USER`` / ``user:USER`` (an account), ``ext:NNN`` (an employee's extension),
+    ``group:NAME``, ``gateway:NAME/NUMBER`` / ``tel:NUMBER`` / ``+48...`` (external), or a bare
+    account user, extension or group name.
+    """
+    prefix, sep, rest = target.partition(":")
+    if sep:
+        if prefix == "tel":
+            return None
+        if prefix == "gateway":
+            gw = rest.partition("/")[0]
+            return None if gw in names.get("gateway", set()) else f"gateway {gw!r} does not exist"
+        kind = _TARGET_KINDS.get(prefix)
+        if kind is None:
+            return f"unknown target kind {prefix!r} in {target!r} (sip:, user:, ext:, group:, gateway:, tel:)"
+        return None if rest in names.get(kind, set()) else f"{kind} {rest!r} does not exist"
+    if _EXTERNAL.match(target):
+        return None
+    if any(target in names.get(k, set()) for k in ("account", "extension", "group")):
+        return None
+    return f"target {target!r} is no account, extension, group or external number"
+
+
+def validate_bundle(bundle: Bundle, known: Known | None = None) -> Report:
+    """Check everything in ``bundle``; ``known`` is what the store already has (None: nothing)."""
+    known = known or Known()
+    report = Report()
+    names = _names(bundle, known)
+    _check_directory(bundle, known, names, report)
+    _check_numbers(bundle, known, report)
+    seen = Counter(doc.spec.name for doc in bundle.scenarios)
+    for doc in bundle.scenarios:
+        if seen[doc.spec.name] > 1:
+            report.errors.append(f"{bundle.where((*doc.path, 'scenario'))}: scenario {doc.spec.name!r} "
+                                 "appears more than once")
+        _check_scenario(bundle, doc, names, report)
+    return report
+
+
+def _names(bundle: Bundle, known: Known) -> dict[str, set[str]]:
+    d = bundle.directory
+    names = {kind: set(v) for kind, v in known.names.items()}
+    for kind, values in (
+        ("account", (a.user for a in d.accounts)),
+        ("extension", (a.extension for a in d.accounts if a.extension)),
+        ("group", (g.name for g in d.groups)), ("queue", (q.name for q in d.queues)),
+        ("mailbox", (m.box for m in d.mailboxes)), ("prompt", (p.name for p in d.prompts)),
+        ("gateway", (g.name for g in d.gateways)), ("scenario", (s.spec.name for s in bundle.scenarios)),
+    ):
+        names.setdefault(kind, set()).update(values)
+    # Extensions given up by accounts the bundle updates no longer exist.
+    bundle_users = {a.user for a in d.accounts}
+    names["extension"] -= {e for e, user in known.extensions.items() if user in bundle_users}
+    names["extension"] |= {a.extension for a in d.accounts if a.extension}
+    return names
+
+
+def _check_directory(bundle: Bundle, known: Known, names: dict[str, set[str]], report: Report) -> None:
+    d = bundle.directory
+    err = report.errors.append
+
+    def dupes(section: str, keys: Iterable[str | None], what: str) -> None:
+        seen: set[str] = set()
+        for i, key in enumerate(keys):
+            if key is None:
+                continue
+            if key in seen:
+                err(f"{bundle.where((section, i))}: {section}[{i}]: {what} {key!r} appears more than once")
+            seen.add(key)
+
+    dupes("accounts", (a.user for a in d.accounts), "user")
+    dupes("accounts", (a.extension for a in d.accounts), "extension")
+    dupes("groups", (g.name for g in d.groups), "group")
+    dupes("queues", (q.name for q in d.queues), "queue")
+    dupes("mailboxes", (m.box for m in d.mailboxes), "mailbox")
+    dupes("prompts", (p.name for p in d.prompts), "prompt")
+    dupes("gateways", (g.name for g in d.gateways), "gateway")
+    # Contacts expand `numbers:` into several entries, so their indexes are not the file's.
+    counts = Counter(c.number for c in d.contacts)
+    for number in sorted(n for n, c in counts.items() if c > 1):
+        err(f"{bundle.where(('contacts',))}: contacts: number {number!r} appears more than once")
+
+    bundle_users = {a.user for a in d.accounts}
+    for i, a in enumerate(d.accounts):
+        path: DocPath = ("accounts", i)
+        holder = known.extensions.get(a.extension) if a.extension else None
+        if holder is not None and holder != a.user and holder not in bundle_users:
+            err(f"{bundle.where((*path, 'extension'))}: accounts[{i}].extension: {a.extension!r} already "
+                f"belongs to account {holder!r}")
+        if a.mailbox and a.mailbox not in names["mailbox"]:
+            err(f"{bundle.where((*path, 'mailbox'))}: accounts[{i}].mailbox: mailbox {a.mailbox!r} does not exist")
+    for i, g in enumerate(d.groups):
+        for j, m in enumerate(g.members):
+            path = ("groups", i, "members", j)
+            if m.account not in names["account"]:
+                err(f"{bundle.where(path)}: group {g.name}: member account {m.account!r} does not exist")
+        for user, n in Counter(m.account for m in g.members).items():
+            if n > 1:
+                err(f"{bundle.where(('groups', i, 'members'))}: group {g.name}: account {user!r} is a member twice")
+    for i, q in enumerate(d.queues):
+        for j, a in enumerate(q.agents):
+            if a.account not in names["account"]:
+                err(f"{bundle.where(('queues', i, 'agents', j))}: queue {q.name}: agent account {a.account!r} "
+                    "does not exist")
+        for user, n in Counter(a.account for a in q.agents).items():
+            if n > 1:
+                err(f"{bundle.where(('queues', i, 'agents'))}: queue {q.name}: account {user!r} is an agent twice")
+    for c in d.contacts:
+        for role, user in (("owner", c.owner), ("backup_owner", c.backup_owner)):
+            if user and user not in names["account"]:
+                err(f"{bundle.where(('contacts',))}: contact {c.number}: {role} account {user!r} does not exist")
+
+
+def _check_numbers(bundle: Bundle, known: Known, report: Report) -> None:
+    in_bundle = {doc.spec.name for doc in bundle.scenarios}
+    owner: dict[str, str] = {}
+    for doc in bundle.scenarios:
+        for i, number in enumerate(doc.spec.numbers):
+            where = bundle.where((*doc.path, "numbers", i))
+            if number in owner and owner[number] != doc.spec.name:
+                report.errors.append(f"{where}: {doc.spec.name}.numbers: {number!r} is also a number of scenario "
+                                     f"{owner[number]!r}; a number runs one scenario")
+                continue
+            owner[number] = doc.spec.name
+            current = known.routes.get(number)
+            if current is not None and current != doc.spec.name and current not in in_bundle:
+                report.errors.append(f"{where}: {doc.spec.name}.numbers: {number!r} already runs scenario "
+                                     f"{current!r}; remove it there first")
+
+
+def _check_scenario(bundle: Bundle, doc: ScenarioDoc, names: dict[str, set[str]], report: Report) -> None:
+    spec = doc.spec
+    try:
+        compiled = compile_scenario(spec)
+    except ValidationFailed as exc:
+        report.errors.extend(_located(bundle, doc, e) for e in exc.errors)
+        report.warnings.extend(_prefixed(bundle, doc, w) for w in exc.warnings)
+        return
+    report.warnings.extend(_prefixed(bundle, doc, w) for w in compiled.warnings)
+    errors_before = len(report.errors)
+    for node_id, ref in compiled.refs():
+        if ref.kind == "target":
+            problem = check_target(ref.name, names)
+        elif ref.name in names.get(ref.kind, set()):
+            problem = None
+        else:
+            problem = f"{ref.kind} {ref.name!r} does not exist"
+        if problem:
+            report.errors.append(_located(bundle, doc, ScenarioError(problem, scenario=spec.name, node=node_id,
+                                                                    field=ref.field)))
+    if len(report.errors) == errors_before:
+        report.compiled[spec.name] = compiled
+
+
+def _located(bundle: Bundle, doc: ScenarioDoc, e: ScenarioError) -> str:
+    fields = tuple(e.field.split(".")) if e.field else ()
+    path = (*doc.path, "nodes", e.node, *fields) if e.node else (*doc.path, *fields)
+    return f"{bundle.where(path)}: {e}"
+
+
+def _prefixed(bundle: Bundle, doc: ScenarioDoc, warning: str) -> str:
+    # Compile warnings are text ("name.nodes.id: ..."); recover the node for the line number.
+    m = re.match(rf"^{re.escape(doc.spec.name)}\.nodes\.([^:]+):", warning)
+    path = (*doc.path, "nodes", m.group(1)) if m else doc.path
+    return f"{bundle.where(path)}: {warning}"

@@ -1,0 +1,122 @@
+"""Reading and writing scenario YAML safely and predictably.
+
+Safe loading only (no object construction), and a stricter reading of plain scalars than PyYAML's
+YAML 1.1 default, which silently turns phone-system data into something else: ``+48221234567``
+into the integer 48221234567 (the plus is lost), ``0221234567`` into an octal number, ``no`` (a
+menu key or a name) into False, ``2026-12-25`` into a date that JSON cannot store. Here, as in
+YAML 1.2's core schema, only ``true``/``false`` are booleans, only plain decimal numbers are
+numbers, and dates stay text. Duplicate keys are errors, since the second one silently winning is
+how a node loses an outcome.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+from yaml.constructor import ConstructorError
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+#: Path of a value inside the document (mapping keys and list indexes) -> its 1-based line.
+Lines = dict[tuple[str | int, ...], int]
+
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+class YamlError(ValueError):
+    """Unreadable YAML; the message names the file and line."""
+
+    def __init__(self, message: str, filename: str | None = None, line: int | None = None) -> None:
+        self.filename, self.line = filename, line
+        where = ":".join(str(p) for p in (filename, line) if p is not None)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class StrictLoader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2-like scalars and no duplicate keys."""
+
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == _MERGE:
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.get(key)
+                except TypeError:
+                    raise ConstructorError("while constructing a mapping", node.start_mark,
+                                           "found an unhashable key", key_node.start_mark) from None
+                if first is not None:
+                    raise ConstructorError(
+                        None, None, f"duplicate key {key!r} (first on line {first})", key_node.start_mark)
+                seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+StrictLoader.yaml_implicit_resolvers = {}
+for _tag, _regexp, _first in (
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ("tag:yaml.org,2002:int", r"^-?(?:0|[1-9][0-9]*)$", "-0123456789"),
+    # Exponents need a sign, as in YAML 1.1, so that every string PyYAML's dumper leaves unquoted
+    # reads back as a string here.
+    ("tag:yaml.org,2002:float", r"^-?(?:0|[1-9][0-9]*)\.[0-9]*(?:[eE][-+][0-9]+)?$", "-0123456789"),
+    ("tag:yaml.org,2002:float", r"^-?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$", "-."),
+    (_MERGE, r"^(?:<<)$", "<"),
+):
+    StrictLoader.add_implicit_resolver(_tag, re.compile(_regexp), list(_first))
+
+
+def load_yaml(text: str, filename: str | None = None) -> tuple[Any, Lines]:
+    """Parse one YAML document; return the data and where each of its values is."""
+    loader = StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = " ".join(p for p in (exc.context, exc.problem) if p)
+        raise YamlError(problem or str(exc), filename, mark.line + 1 if mark else None) from None
+    except yaml.YAMLError as exc:
+        raise YamlError(str(exc), filename) from None
+    finally:
+        loader.dispose()
+    lines: Lines = {}
+    if node is not None:
+        _index(node, (), lines)
+    return data, lines
+
+
+def _index(node: Node, path: tuple[str | int, ...], lines: Lines) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, MappingNode):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, ScalarNode) and key_node.tag != _MERGE:
+                sub = (*path, str(key_node.value))
+                lines.setdefault(sub, key_node.start_mark.line + 1)
+                _index(value_node, sub, lines)
+    elif isinstance(node, SequenceNode):
+        for i, item in enumerate(node.value):
+            _index(item, (*path, i), lines)
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _str_presenter(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # Multi-line text (TTS prompts, templates) reads better as a block.
+    if "\n" in value:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_str(value)
+
+
+_Dumper.add_representer(str, _str_presenter)
+
+
+def dump_yaml(data: Any) -> str:
+    """YAML that :func:`load_yaml` reads back to ``data`` (keys in the given order)."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False,
+                     width=100)

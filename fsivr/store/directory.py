@@ -1,0 +1,300 @@
+"""The directory (accounts, groups, queues, mailboxes, prompts, contacts, gateways) as plain data.
+
+These dataclasses are what a YAML bundle describes and what the server, the renderer and the nodes
+read: plain values, safe to hand between greenlets and threads, unlike ORM objects bound to a
+session. Things refer to each other by the names users write (an account's ``user``, a group's
+``name``), never by row id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from fsivr.store.models import (
+    AccountRow,
+    ContactRow,
+    GatewayRow,
+    GroupMemberRow,
+    GroupRow,
+    MailboxRow,
+    PromptRow,
+    QueueAgentRow,
+    QueueRow,
+)
+
+GROUP_STRATEGIES = ("simultaneous", "sequential", "random_weighted")
+
+
+@dataclass
+class Mailbox:
+    box: str
+    email: str | None = None
+    pin: str | None = None
+
+
+@dataclass
+class Account:
+    """A SIP account; one with an extension is an employee."""
+
+    user: str
+    password: str | None = None
+    name: str | None = None
+    caller_id: str | None = None
+    extension: str | None = None
+    mobile: list[str] = field(default_factory=list)
+    email: str | None = None
+    #: Box of the account's mailbox.
+    mailbox: str | None = None
+
+    @property
+    def is_employee(self) -> bool:
+        return self.extension is not None
+
+
+@dataclass
+class GroupMember:
+    #: The member's account user.
+    account: str
+    #: Override of the group's ring_timeout.
+    ring_timeout: int | None = None
+    weight: int = 1
+
+
+@dataclass
+class Group:
+    name: str
+    strategy: str = "simultaneous"
+    ring_timeout: int = 20
+    #: In ring order (sequential strategy).
+    members: list[GroupMember] = field(default_factory=list)
+
+
+@dataclass
+class QueueAgent:
+    account: str
+    level: int = 1
+    position: int = 1
+
+
+@dataclass
+class Queue:
+    name: str
+    strategy: str = "longest-idle-agent"
+    music: str | None = None
+    max_wait: int = 0
+    tier_rules_apply: bool = False
+    params: dict[str, Any] = field(default_factory=dict)
+    agents: list[QueueAgent] = field(default_factory=list)
+
+
+@dataclass
+class Contact:
+    number: str
+    name: str | None = None
+    #: Account users of the responsible employees.
+    owner: str | None = None
+    backup_owner: str | None = None
+
+
+@dataclass
+class Gateway:
+    name: str
+    proxy: str | None = None
+    realm: str | None = None
+    username: str | None = None
+    password: str | None = None
+    register: bool = False
+    transport: str | None = None
+    caller_id: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Prompt:
+    name: str
+    #: Relative to the prompts directory.
+    file: str | None = None
+    text: str | None = None
+    language: str | None = None
+    voice: str | None = None
+
+
+@dataclass
+class Directory:
+    accounts: list[Account] = field(default_factory=list)
+    groups: list[Group] = field(default_factory=list)
+    queues: list[Queue] = field(default_factory=list)
+    mailboxes: list[Mailbox] = field(default_factory=list)
+    prompts: list[Prompt] = field(default_factory=list)
+    contacts: list[Contact] = field(default_factory=list)
+    gateways: list[Gateway] = field(default_factory=list)
+
+    def is_empty(self) -> bool:
+        return not any((self.accounts, self.groups, self.queues, self.mailboxes, self.prompts,
+                        self.contacts, self.gateways))
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+def _users(session: Session) -> dict[int, str]:
+    return dict(session.execute(select(AccountRow.id, AccountRow.user)).tuples().all())
+
+
+def load_accounts(session: Session) -> dict[str, Account]:
+    """Accounts by user."""
+    boxes = dict(session.execute(select(MailboxRow.id, MailboxRow.box)).tuples().all())
+    return {
+        r.user: Account(user=r.user, password=r.password, name=r.name, caller_id=r.caller_id,
+                        extension=r.extension, mobile=list(r.mobile or []), email=r.email,
+                        mailbox=boxes.get(r.mailbox_id) if r.mailbox_id is not None else None)
+        for r in session.scalars(select(AccountRow).order_by(AccountRow.user))
+    }
+
+
+def load_groups(session: Session) -> dict[str, Group]:
+    """Groups by name, members in ring order."""
+    users = _users(session)
+    groups = {r.id: Group(name=r.name, strategy=r.strategy, ring_timeout=r.ring_timeout)
+              for r in session.scalars(select(GroupRow).order_by(GroupRow.name))}
+    members = select(GroupMemberRow).order_by(GroupMemberRow.group_id, GroupMemberRow.position)
+    for m in session.scalars(members):
+        groups[m.group_id].members.append(
+            GroupMember(account=users[m.account_id], ring_timeout=m.ring_timeout, weight=m.weight))
+    return {g.name: g for g in groups.values()}
+
+
+def load_queues(session: Session) -> dict[str, Queue]:
+    users = _users(session)
+    queues = {r.id: Queue(name=r.name, strategy=r.strategy, music=r.music, max_wait=r.max_wait,
+                          tier_rules_apply=r.tier_rules_apply, params=dict(r.params or {}))
+              for r in session.scalars(select(QueueRow).order_by(QueueRow.name))}
+    for a in session.scalars(select(QueueAgentRow).order_by(QueueAgentRow.queue_id, QueueAgentRow.id)):
+        queues[a.queue_id].agents.append(QueueAgent(account=users[a.account_id], level=a.level,
+                                                    position=a.position))
+    return {q.name: q for q in queues.values()}
+
+
+def load_mailboxes(session: Session) -> dict[str, Mailbox]:
+    return {r.box: Mailbox(box=r.box, email=r.email, pin=r.pin)
+            for r in session.scalars(select(MailboxRow).order_by(MailboxRow.box))}
+
+
+def load_contacts(session: Session) -> dict[str, Contact]:
+    """Contacts by number."""
+    users: dict[int | None, str] = dict(_users(session))
+    return {
+        r.number: Contact(number=r.number, name=r.name, owner=users.get(r.owner_id),
+                          backup_owner=users.get(r.backup_owner_id))
+        for r in session.scalars(select(ContactRow).order_by(ContactRow.number))
+    }
+
+
+def load_gateways(session: Session) -> dict[str, Gateway]:
+    return {r.name: Gateway(name=r.name, proxy=r.proxy, realm=r.realm, username=r.username,
+                            password=r.password, register=r.register, transport=r.transport,
+                            caller_id=r.caller_id, params=dict(r.params or {}))
+            for r in session.scalars(select(GatewayRow).order_by(GatewayRow.name))}
+
+
+def load_prompts(session: Session) -> dict[str, Prompt]:
+    return {r.name: Prompt(name=r.name, file=r.file, text=r.text, language=r.language, voice=r.voice)
+            for r in session.scalars(select(PromptRow).order_by(PromptRow.name))}
+
+
+def load_directory(session: Session) -> Directory:
+    return Directory(
+        accounts=list(load_accounts(session).values()), groups=list(load_groups(session).values()),
+        queues=list(load_queues(session).values()), mailboxes=list(load_mailboxes(session).values()),
+        prompts=list(load_prompts(session).values()), contacts=list(load_contacts(session).values()),
+        gateways=list(load_gateways(session).values()))
+
+
+def directory_names(session: Session) -> dict[str, set[str]]:
+    """Names that exist, per reference kind (see fsivr.engine.node.REF_KINDS), for validation."""
+    return {
+        "account": set(session.scalars(select(AccountRow.user))),
+        "extension": {e for e in session.scalars(select(AccountRow.extension)) if e is not None},
+        "group": set(session.scalars(select(GroupRow.name))),
+        "queue": set(session.scalars(select(QueueRow.name))),
+        "mailbox": set(session.scalars(select(MailboxRow.box))),
+        "prompt": set(session.scalars(select(PromptRow.name))),
+        "gateway": set(session.scalars(select(GatewayRow.name))),
+    }
+
+
+# --- saving ----------------------------------------------------------------------------------
+
+
+def save_directory(session: Session, directory: Directory) -> None:
+    """Create or update every entry of ``directory`` by its name; entries not named stay as they are.
+
+    Group members and queue agents are replaced by the given lists. Names referred to (an account's
+    mailbox, a member's account) must exist after the save; check them first (fsivr.scenario.validate)
+    to get a readable error instead of a ValueError.
+    """
+    for mb in directory.mailboxes:
+        _upsert(session, MailboxRow, "box", mb.box, email=mb.email, pin=mb.pin)
+    session.flush()
+    boxes = dict(session.execute(select(MailboxRow.box, MailboxRow.id)).tuples().all())
+
+    # Extensions are unique: free the ones being reassigned first, or swapping two would collide.
+    users = [a.user for a in directory.accounts]
+    if users:
+        session.execute(update(AccountRow).where(AccountRow.user.in_(users)).values(extension=None))
+    for a in directory.accounts:
+        mailbox_id = _need(boxes, a.mailbox, f"account {a.user}: mailbox") if a.mailbox else None
+        _upsert(session, AccountRow, "user", a.user, password=a.password, name=a.name, caller_id=a.caller_id,
+                extension=a.extension, mobile=list(a.mobile), email=a.email, mailbox_id=mailbox_id)
+    session.flush()
+    ids = dict(session.execute(select(AccountRow.user, AccountRow.id)).tuples().all())
+
+    for g in directory.groups:
+        row = _upsert(session, GroupRow, "name", g.name, strategy=g.strategy, ring_timeout=g.ring_timeout)
+        session.flush()
+        session.execute(delete(GroupMemberRow).where(GroupMemberRow.group_id == row.id))
+        session.add_all(
+            GroupMemberRow(group_id=row.id, account_id=_need(ids, m.account, f"group {g.name}: member"),
+                           position=i, ring_timeout=m.ring_timeout, weight=m.weight)
+            for i, m in enumerate(g.members))
+    for q in directory.queues:
+        row = _upsert(session, QueueRow, "name", q.name, strategy=q.strategy, music=q.music,
+                      max_wait=q.max_wait, tier_rules_apply=q.tier_rules_apply, params=dict(q.params))
+        session.flush()
+        session.execute(delete(QueueAgentRow).where(QueueAgentRow.queue_id == row.id))
+        session.add_all(
+            QueueAgentRow(queue_id=row.id, account_id=_need(ids, a.account, f"queue {q.name}: agent"),
+                          level=a.level, position=a.position)
+            for a in q.agents)
+    for c in directory.contacts:
+        owner = _need(ids, c.owner, f"contact {c.number}: owner") if c.owner else None
+        backup = _need(ids, c.backup_owner, f"contact {c.number}: backup_owner") if c.backup_owner else None
+        _upsert(session, ContactRow, "number", c.number, name=c.name, owner_id=owner, backup_owner_id=backup)
+    for gw in directory.gateways:
+        _upsert(session, GatewayRow, "name", gw.name, proxy=gw.proxy, realm=gw.realm, username=gw.username,
+                password=gw.password, register=gw.register, transport=gw.transport, caller_id=gw.caller_id,
+                params=dict(gw.params))
+    for p in directory.prompts:
+        _upsert(session, PromptRow, "name", p.name, file=p.file, text=p.text, language=p.language,
+                voice=p.voice)
+    session.flush()
+
+
+def _upsert(session: Session, model: Any, key: str, value: str, **values: Any) -> Any:
+    row = session.scalars(select(model).where(getattr(model, key) == value)).one_or_none()
+    if row is None:
+        row = model(**{key: value})
+        session.add(row)
+    for name, v in values.items():
+        setattr(row, name, v)
+    return row
+
+
+def _need(ids: dict[str, int], name: str | None, what: str) -> int:
+    if name is None or name not in ids:
+        raise ValueError(f"{what} {name!r} does not exist")
+    return ids[name]
