@@ -55,6 +55,11 @@ class Bundle:
     directory: Directory = field(default_factory=Directory)
     filename: str | None = None
     lines: Lines = field(default_factory=dict)
+    #: id() of a directory entry -> where it was written (``numbers:`` makes several contacts of one).
+    origins: dict[int, DocPath] = field(default_factory=dict)
+
+    def origin(self, entry: object, default: DocPath = ()) -> DocPath:
+        return self.origins.get(id(entry), default)
 
     def line(self, path: DocPath) -> int | None:
         """The line of ``path``, or of its nearest ancestor that has one."""
@@ -197,7 +202,9 @@ class _Parser:
                     continue
                 entry = parse(_str_keys(raw), path)
                 if entry is not None:
-                    into.extend(entry if isinstance(entry, list) else [entry])
+                    entries = entry if isinstance(entry, list) else [entry]
+                    into.extend(entries)
+                    self.out.origins.update((id(e), path) for e in entries)
 
     def mailbox(self, raw: dict[str, Any], path: DocPath) -> Mailbox | None:
         self.keys(raw, path, ("box", "email", "pin"))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fsivr.engine.node import ScenarioError
+from fsivr.engine.node import Ref, ScenarioError
 from fsivr.engine.scenario import CompiledScenario, ValidationFailed, compile_scenario
 from fsivr.scenario.bundle import Bundle, DocPath, ScenarioDoc
 from fsivr.store.directory import directory_names
@@ -148,9 +148,12 @@ def _check_directory(bundle: Bundle, known: Known, names: dict[str, set[str]], r
     dupes("prompts", (p.name for p in d.prompts), "prompt")
     dupes("gateways", (g.name for g in d.gateways), "gateway")
     # Contacts expand `numbers:` into several entries, so their indexes are not the file's.
-    counts = Counter(c.number for c in d.contacts)
-    for number in sorted(n for n, c in counts.items() if c > 1):
-        err(f"{bundle.where(('contacts',))}: contacts: number {number!r} appears more than once")
+    seen_numbers: set[str] = set()
+    for c in d.contacts:
+        if c.number in seen_numbers:
+            where = bundle.where(bundle.origin(c, ("contacts",)))
+            err(f"{where}: contacts: number {c.number!r} appears more than once")
+        seen_numbers.add(c.number)
 
     bundle_users = {a.user for a in d.accounts}
     for i, a in enumerate(d.accounts):
@@ -180,7 +183,8 @@ def _check_directory(bundle: Bundle, known: Known, names: dict[str, set[str]], r
     for c in d.contacts:
         for role, user in (("owner", c.owner), ("backup_owner", c.backup_owner)):
             if user and user not in names["account"]:
-                err(f"{bundle.where(('contacts',))}: contact {c.number}: {role} account {user!r} does not exist")
+                where = bundle.where((*bundle.origin(c, ("contacts",)), role))
+                err(f"{where}: contact {c.number}: {role} account {user!r} does not exist")
 
 
 def _check_numbers(bundle: Bundle, known: Known, report: Report) -> None:
@@ -210,7 +214,7 @@ def _check_scenario(bundle: Bundle, doc: ScenarioDoc, names: dict[str, set[str]]
         return
     report.warnings.extend(_prefixed(bundle, doc, w) for w in compiled.warnings)
     errors_before = len(report.errors)
-    for node_id, ref in compiled.refs():
+    for node_id, ref in _refs(compiled):
         if ref.kind == "target":
             problem = check_target(ref.name, names)
         elif ref.name in names.get(ref.kind, set()):
@@ -222,6 +226,25 @@ def _check_scenario(bundle: Bundle, doc: ScenarioDoc, names: dict[str, set[str]]
                                                                     field=ref.field)))
     if len(report.errors) == errors_before:
         report.compiled[spec.name] = compiled
+
+
+def _refs(compiled: CompiledScenario) -> list[tuple[str, Ref]]:
+    """What each node refers to: what its compile() collected, plus every parameter declared with
+    ``ref=`` (so a node type cannot forget to report one)."""
+    out: list[tuple[str, Ref]] = []
+    for node_id, node in compiled.nodes.items():
+        refs = list(node.refs)
+        seen = {(r.kind, r.name) for r in refs}
+        for name, param in type(node).params.items():
+            value = node.p.get(name)
+            if not param.ref or value is None:
+                continue
+            for item in value if isinstance(value, (list, tuple)) else [value]:
+                if isinstance(item, str) and (param.ref, item) not in seen:
+                    seen.add((param.ref, item))
+                    refs.append(Ref(param.ref, item, name))
+        out += [(node_id, r) for r in refs]
+    return out
 
 
 def _located(bundle: Bundle, doc: ScenarioDoc, e: ScenarioError) -> str:

@@ -1,0 +1,219 @@
+"""Reading scenario and bundle YAML: shapes, strict scalars, and errors that say where."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fsivr.scenario.bundle import BundleError, load_file, parse_text
+from fsivr.scenario.validate import Known, validate_bundle
+
+OFFICE = """\
+scenario: office
+description: Office hours, greeting, sales, voicemail
+numbers: ["+48221234567", {number: "0221234568", exit_destination: "sip:100"}]
+start: welcome
+nodes:
+  welcome: {type: test_play, prompt: welcome, next: menu}
+  menu:
+    type: test_menu
+    prompt: main
+    options: {1: sales, 2: box}
+    timeout: sales
+  sales:
+    type: test_dial
+    targets: [sip:101, "+48600100200"]
+    no_answer: box
+  box: {type: test_voicemail, box: office, next: bye}
+  bye: {type: test_hangup}
+"""
+
+
+def test_single_scenario_file(tmp_path: Path) -> None:
+    path = tmp_path / "office.yaml"
+    path.write_text(OFFICE)
+    bundle = load_file(path)
+    assert len(bundle.scenarios) == 1
+    doc = bundle.scenarios[0]
+    spec = doc.spec
+    assert spec.name == "office" and spec.start == "welcome" and spec.after_call is None
+    assert spec.numbers == ["+48221234567", "0221234568"]  # the plus and the leading zero survive
+    assert doc.exits == {"0221234568": "sip:100"}
+    assert spec.nodes["menu"]["options"] == {"1": "sales", "2": "box"}  # keys are text
+    assert doc.source == OFFICE
+    assert bundle.directory.is_empty()
+
+
+def test_scalars_stay_what_users_mean() -> None:
+    bundle = parse_text("""\
+scenario: s
+start: a
+nodes:
+  a: {type: test_set, variables: {day: 2026-12-25, answer: no, code: 0123, n: 5, x: 1.5, on: yes}, next: b}
+  b: {type: test_hangup}
+""")
+    assert bundle.scenarios[0].spec.nodes["a"]["variables"] == {
+        "day": "2026-12-25", "answer": "no", "code": "0123", "n": 5, "x": 1.5, "on": "yes"}
+
+
+def test_duplicate_keys_are_errors_naming_the_line() -> None:
+    with pytest.raises(BundleError) as err:
+        parse_text("scenario: s\nstart: a\nnodes:\n  a: {type: test_hangup}\n  a: {type: test_hangup}\n", "dup.yaml")
+    assert err.value.problems == ["dup.yaml:5: duplicate key 'a' (first on line 4)"]
+
+
+def test_syntax_error_names_file_and_line() -> None:
+    with pytest.raises(BundleError) as err:
+        parse_text("scenario: s\nnodes: [\n  a: 1\n", "bad.yaml")
+    assert err.value.problems[0].startswith("bad.yaml:")
+
+
+def test_bundle_sections() -> None:
+    bundle = parse_text("""\
+accounts:
+  - {user: 101, password: p, name: Anna, extension: 101, mobile: "+48600100101", mailbox: office}
+  - {user: "102", extension: "102", mobile: ["+48600100102", "+48600100103"]}
+groups:
+  - {name: sales, strategy: random_weighted, ring_timeout: 15, members: ["101", {account: "102", weight: 4}]}
+queues:
+  - {name: support, strategy: longest-idle-agent, agents: ["101", {account: "102", level: 2}]}
+mailboxes:
+  - {box: office, email: office@example.com, pin: "1234"}
+contacts:
+  - {number: "+48501000001", name: ACME, owner: "102", backup_owner: "101"}
+  - {numbers: ["+48501000002", "+48501000003"], name: Beta, owner: "101"}
+prompts:
+  - {name: welcome, text: Welcome, language: en}
+  - {name: music, file: music/hold.wav}
+gateways:
+  - {name: trunk, proxy: sip.example.com, username: u, password: p, register: true}
+scenarios:
+  - {scenario: a, start: x, nodes: {x: {type: test_hangup}}}
+  - {scenario: b, start: x, nodes: {x: {type: test_goto, scenario: a}}}
+""")
+    d = bundle.directory
+    assert [a.user for a in d.accounts] == ["101", "102"]
+    assert d.accounts[0].extension == "101" and d.accounts[0].mobile == ["+48600100101"]
+    assert d.accounts[1].mobile == ["+48600100102", "+48600100103"]
+    assert [(m.account, m.weight) for m in d.groups[0].members] == [("101", 1), ("102", 4)]
+    assert d.groups[0].strategy == "random_weighted"
+    assert [(a.account, a.level) for a in d.queues[0].agents] == [("101", 1), ("102", 2)]
+    assert [c.number for c in d.contacts] == ["+48501000001", "+48501000002", "+48501000003"]
+    assert d.gateways[0].register is True
+    assert [s.spec.name for s in bundle.scenarios] == ["a", "b"]
+    assert all(s.source is None for s in bundle.scenarios)
+    assert validate_bundle(bundle).ok
+
+
+def test_shape_errors_are_all_reported_with_lines() -> None:
+    with pytest.raises(BundleError) as err:
+        parse_text("""\
+accounts:
+  - {user: "101", extension: "101", colour: red}
+groups:
+  - {name: sales, strategy: round_robin}
+prompts:
+  - {name: silent}
+scenarios:
+  - {scenario: a, nodes: {x: {type: test_hangup}}}
+extra: 1
+""", "b.yaml")
+    problems = err.value.problems
+    assert "b.yaml:2: accounts[0].colour: unknown key; allowed: user, password, name, caller_id, extension, " \
+           "mobile, email, mailbox" in problems
+    assert any(p.startswith("b.yaml:4: groups[0].strategy: must be one of simultaneous") for p in problems)
+    assert any(p.startswith("b.yaml:6: prompts[0]: a prompt needs `file`") for p in problems)
+    assert "b.yaml:8: scenarios[0]: `start` is required" in problems
+    assert any(p.startswith("b.yaml:9: extra: unknown key") for p in problems)
+
+
+def test_prompt_files_stay_inside_the_prompts_directory() -> None:
+    with pytest.raises(BundleError, match=r"prompts\[0\]\.file: must be a path inside"):
+        parse_text("prompts: [{name: x, file: ../../etc/passwd}]\n")
+
+
+def test_validation_errors_name_node_field_and_line() -> None:
+    bundle = parse_text("""\
+scenario: s
+start: a
+nodes:
+  a:
+    type: test_play
+    prompt: hello
+    volume: loud
+    next: b
+  b:
+    type: test_dial
+    targets: [sip:999, group:nobody, "+48600100200", ext:101]
+    answered: gone
+  c: {type: nosuch}
+""", "s.yaml")
+    report = validate_bundle(bundle)
+    assert not report.ok
+    assert "s.yaml:7: s.nodes.a.volume: must be int, got str 'loud'" in report.errors
+    assert "s.yaml:12: s.nodes.b.answered: points to a missing node 'gone'" in report.errors
+    assert "s.yaml:13: s.nodes.c.type: unknown node type 'nosuch'" in report.errors
+
+
+def test_references_must_exist_in_bundle_or_store() -> None:
+    text = """\
+scenario: s
+start: a
+nodes:
+  a: {type: test_play, prompt: hello, next: b}
+  b: {type: test_dial, targets: [sip:999, group:nobody, "+48600100200", ext:101], answered: c}
+  c: {type: test_voicemail, box: nobox, queue: q, gateway: gw, next: d}
+  d: {type: test_group, group: sales, answered: e}
+  e: {type: test_goto, scenario: other}
+"""
+    report = validate_bundle(parse_text(text, "s.yaml"))
+    assert report.errors == [
+        "s.yaml:4: s.nodes.a.prompt: prompt 'hello' does not exist",
+        "s.yaml:5: s.nodes.b.targets: account '999' does not exist",
+        "s.yaml:5: s.nodes.b.targets: group 'nobody' does not exist",
+        "s.yaml:5: s.nodes.b.targets: extension '101' does not exist",
+        "s.yaml:6: s.nodes.c.box: mailbox 'nobox' does not exist",
+        "s.yaml:6: s.nodes.c.queue: queue 'q' does not exist",
+        "s.yaml:6: s.nodes.c.gateway: gateway 'gw' does not exist",
+        "s.yaml:7: s.nodes.d.group: group 'sales' does not exist",
+        "s.yaml:8: s.nodes.e.scenario: scenario 'other' does not exist",
+    ]
+    known = Known(names={"prompt": {"hello"}, "account": {"999"}, "group": {"nobody", "sales"},
+                         "extension": {"101"}, "mailbox": {"nobox"}, "queue": {"q"}, "gateway": {"gw"},
+                         "scenario": {"other"}})
+    report = validate_bundle(parse_text(text, "s.yaml"), known)
+    assert report.ok, report.errors
+    assert any("outcome 'no_answer' has no next node" in w for w in report.warnings)
+    assert all(w.startswith("s.yaml:") for w in report.warnings)
+
+
+def test_numbers_run_one_scenario() -> None:
+    bundle = parse_text("""\
+scenarios:
+  - {scenario: a, numbers: ["100", "200"], start: x, nodes: {x: {type: test_hangup}}}
+  - {scenario: b, numbers: ["200"], start: x, nodes: {x: {type: test_hangup}}}
+""", "n.yaml")
+    report = validate_bundle(bundle, Known(routes={"100": "c"}))
+    assert report.errors == [
+        "n.yaml:2: a.numbers: '100' already runs scenario 'c'; remove it there first",
+        "n.yaml:3: b.numbers: '200' is also a number of scenario 'a'; a number runs one scenario",
+    ]
+
+
+def test_directory_references_are_checked() -> None:
+    bundle = parse_text("""\
+accounts:
+  - {user: "101", extension: "7", mailbox: nobox}
+  - {user: "102", extension: "7"}
+groups:
+  - {name: g, members: ["101", "999", "101"]}
+contacts:
+  - {number: "+48501000001", owner: "998"}
+""", "d.yaml")
+    report = validate_bundle(bundle, Known(extensions={}))
+    assert "d.yaml:3: accounts[1]: extension '7' appears more than once" in report.errors
+    assert "d.yaml:2: accounts[0].mailbox: mailbox 'nobox' does not exist" in report.errors
+    assert "d.yaml:5: group g: member account '999' does not exist" in report.errors
+    assert "d.yaml:5: group g: account '101' is a member twice" in report.errors
+    assert "d.yaml:7: contact +48501000001: owner account '998' does not exist" in report.errors
