@@ -59,6 +59,8 @@ class Call:
     next_scenario: str | None = None
     #: Set when the call left the IVR on purpose (exit node) and must not be hung up by us.
     released: bool = False
+    #: After a transfer the connection stays open until the call ends (see nodes/exit.py).
+    keep_until_hangup: bool = False
     answered_at: datetime | None = None
     _tts_ready: str = ""
 
@@ -116,7 +118,7 @@ class Call:
             self.execute("multiset", f"tts_engine={cfg.tts_engine} tts_voice={cfg.tts_voice}",
                          timeout=cfg.command_timeout * 3)
             self._tts_ready = want
-        return "say:" + " ".join(text.split())
+        return "say:" + fs_text(" ".join(text.split()))
 
     def play(self, playable: str) -> Event:
         return self.execute("playback", playable)
@@ -133,10 +135,13 @@ class Call:
         ])
         per_try = timeout + digit_timeout * max_digits + 600.0  # + prompt length, unknown here
         event = self.execute("play_and_get_digits", args, timeout=min(self.app_timeout, per_try * tries))
-        # Success sets <var>; bad input sets <var>_invalid while read_result still says "success"
-        # (trace 03), so the variables, not read_result, tell the three cases apart.
-        return Collected(digits=event.variable(var) or None, invalid=event.variable(var + "_invalid") or None,
-                         terminator=event.variable("read_terminator_used"))
+        # Bad input sets <var>_invalid while read_result still says "success" (trace 03); a timeout
+        # can leave partial digits in <var> with read_result=failure (switch_ivr_read), so both
+        # are needed to tell the three cases apart.
+        invalid = event.variable(var + "_invalid") or None
+        ok = event.variable("read_result") == "success" and not invalid
+        return Collected(digits=(event.variable(var) or None) if ok else None, invalid=invalid,
+                         terminator=event.variable("read_terminator_used") if ok else None)
 
     def bridge(self, dial_string: str, timeout: float) -> Event:
         return self.execute("bridge", dial_string, timeout=timeout)
@@ -145,6 +150,7 @@ class Call:
         if not values:
             return
         # multiset splits on spaces; values with spaces are set one by one with `set`.
+        values = {k: fs_text(v) for k, v in values.items()}
         simple = {k: v for k, v in values.items() if " " not in v and "\n" not in v}
         for key, value in values.items():
             if key not in simple:
@@ -159,6 +165,13 @@ class Call:
 
     def api(self, cmd: str) -> str:
         return self.conn.api(cmd)
+
+
+def fs_text(value: str) -> str:
+    """User text bound for an application argument: FreeSWITCH expands ``${...}`` there
+    (switch_channel_expand_variables in switch_core_session_exec), so a caller-supplied ``$`` is
+    escaped rather than allowed to read or inject channel variables."""
+    return value.replace("$", "\\$")
 
 
 def quote_arg(value: str) -> str:

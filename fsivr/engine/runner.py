@@ -120,7 +120,7 @@ class Runner:
                     return
                 scenario, node_id = target, target.start
                 call.scenario = target.name
-            elif node.terminal:
+            elif node.terminal and outcome != "error":
                 return
             else:
                 node_id = scenario.edges[node_id].get(outcome)
@@ -140,7 +140,9 @@ class Runner:
     def _finish(self, call: Call, record: CallRecord) -> None:
         conn = call.conn
         try:
-            if not conn.hungup.is_set() and not call.released and not conn.left_socket_app:
+            if call.keep_until_hangup:
+                conn.hungup.wait(self.services.config.app_timeout)
+            elif not conn.hungup.is_set() and not call.released and not conn.left_socket_app:
                 call.hangup("NORMAL_CLEARING")
                 conn.hungup.wait(HANGUP_CONFIRM)
             scenario = self.services.scenarios.get(record.scenario) if record.scenario else None

@@ -111,7 +111,7 @@ def _split_node(scenario: str, node_id: str, raw: Mapping[str, Any], errors: lis
             except ScenarioError as exc:
                 errors.append(exc)
         elif key in known_outcomes:
-            if cls.terminal:
+            if cls.terminal and key != "error":
                 errors.append(ScenarioError(f"a {cls.type} node ends the scenario; it has no outcome {key!r}",
                                             scenario=scenario, node=node_id, field=key))
             elif value is None:

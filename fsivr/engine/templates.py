@@ -25,6 +25,11 @@ class TemplateProblem(ValueError):
 class _Env(SandboxedEnvironment):
     intercepted_binops = frozenset(["*", "**"])
 
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
+        # The stock sandbox returns an Undefined that renders as "" with our lenient Undefined;
+        # a template reaching for internals is hostile and should be told so.
+        raise SecurityError(f"access to attribute {attribute!r} of a {type(obj).__name__} is not allowed")
+
     def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
         if operator_name == "**":
             if isinstance(right, (int, float)) and abs(right) > MAX_POWER:

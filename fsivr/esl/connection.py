@@ -21,7 +21,8 @@ from collections.abc import Callable
 from typing import Any
 
 import gevent
-from gevent.event import AsyncResult, Event as Flag
+from gevent.event import AsyncResult
+from gevent.event import Event as Flag
 
 from fsivr.esl import frames
 from fsivr.esl.errors import ChannelHangup, CommandFailed, CommandTimeout
@@ -34,6 +35,17 @@ EventListener = Callable[[Event], None]
 #: The socket application's own completion: the channel has left our control (transfer,
 #: callcenter, valet_park, hangup) even though the connection stays open (traces 07, 10).
 SOCKET_APP = "socket"
+
+
+class PendingApp:
+    """An application started on the channel, waiting for its CHANNEL_EXECUTE_COMPLETE."""
+
+    __slots__ = ("app", "result", "uuid")
+
+    def __init__(self, app: str, app_uuid: str) -> None:
+        self.app = app
+        self.uuid = app_uuid
+        self.result = AsyncResult()
 
 
 class OutboundConnection:
@@ -234,35 +246,36 @@ class OutboundConnection:
         frame: Frame = self._wait(waiter, timeout, "api " + cmd.split(" ", 1)[0])
         return frame.body.decode("utf-8", "replace")
 
-    def execute(self, app: str, arg: str | None = None, *, timeout: float, lock: bool = False) -> Event:
+    def execute(self, app: str, arg: str | None = None, *, timeout: float, lock: bool = True) -> Event:
         """Execute a dialplan application on the channel and wait for its CHANNEL_EXECUTE_COMPLETE.
 
         Raises ChannelHangup as soon as the channel hangs up (not when the app's completion
         arrives later), CommandTimeout when it does not complete within ``timeout``.
-        """
-        done = self.execute_async(app, arg, lock=lock)
-        return self.wait_app(done, timeout, app)
 
-    def execute_async(self, app: str, arg: str | None = None, *, lock: bool = False) -> AsyncResult:
-        """Start an application; the returned result is set with its CHANNEL_EXECUTE_COMPLETE."""
+        ``lock`` (event-lock) is on by default: without it a sendmsg arriving while an app runs is
+        executed *nested inside* that app (switch_ivr_parse_all_events from its media loop;
+        docs/freeswitch-notes.md §0), so commands would not run in the order sent.
+        """
+        return self.wait_app(self.execute_async(app, arg, lock=lock), timeout)
+
+    def execute_async(self, app: str, arg: str | None = None, *, lock: bool = True) -> PendingApp:
+        """Start an application; its result is set with its CHANNEL_EXECUTE_COMPLETE."""
         if self.hungup.is_set():
             raise ChannelHangup(self.hangup_cause, self.hangup_by)
-        app_uuid = str(uuidlib.uuid4())
-        done = AsyncResult()
-        done.app_uuid = app_uuid  # type: ignore[attr-defined]
-        self._apps[app_uuid] = done
+        pending = PendingApp(app, str(uuidlib.uuid4()))
+        self._apps[pending.uuid] = pending.result
         try:
-            self._send(frames.sendmsg(app, arg, app_uuid, lock=lock), None)
+            self._send(frames.sendmsg(app, arg, pending.uuid, lock=lock), None)
         except BaseException:
-            self._apps.pop(app_uuid, None)
+            self._apps.pop(pending.uuid, None)
             raise
-        return done
+        return pending
 
-    def wait_app(self, done: AsyncResult, timeout: float, what: str = "application") -> Event:
+    def wait_app(self, pending: PendingApp, timeout: float) -> Event:
         try:
-            return self._wait(done, timeout, what)
+            return self._wait(pending.result, timeout, pending.app)
         except CommandTimeout:
-            self._apps.pop(getattr(done, "app_uuid", ""), None)
+            self._apps.pop(pending.uuid, None)
             raise
 
     def wait_event(self, match: Callable[[Event], bool], timeout: float) -> Event:

@@ -137,9 +137,9 @@ class Rule:
         today = local.date()
         for r in self.hours:
             if not r.wraps:
-                if r.start <= now < r.end or (r.end == time.max and now >= r.start):
-                    if self._day_ok(today):
-                        return True
+                inside = r.start <= now < r.end or (r.end == time.max and now >= r.start)
+                if inside and self._day_ok(today):
+                    return True
             else:
                 # Past midnight: the evening part belongs to today, the morning part to the
                 # shift that started yesterday.

@@ -16,12 +16,13 @@ class Exit(Node):
     terminal = True
 
     def run(self, call: Call) -> str:
-        # `resume` makes the socket application return into the dialplan instead of hanging up
-        # when we close the connection (mod_event_socket.c, LFLAG_RESUME), so the actions after
-        # `socket` in the number's extension take the call. With an explicit destination we
-        # transfer there instead; the channel then leaves the socket app.
-        call.conn.command("resume")
+        # When the socket app returns (we send `exit`), FreeSWITCH runs the next action of the
+        # number's extension — the default destination rendered after `socket` (mod_event_socket.c
+        # listener_run; docs/freeswitch-notes.md §1). With an explicit destination we `transfer`
+        # instead, and keep the connection until the call ends: closing it early would stop a
+        # park or socket app in the target extension.
+        call.released = True
         if call.exit_destination:
             call.execute("transfer", call.exit_destination, timeout=call.services.config.command_timeout * 3)
-        call.released = True
+            call.keep_until_hangup = True
         return "exit"

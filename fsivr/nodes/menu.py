@@ -62,7 +62,7 @@ class Menu(Node):
         max_digits = 1
         if self.p["allow_extension"]:
             max_digits = max(1, self.p["extension_digits"])
-            alternatives.append(r"\d{2,%d}" % max_digits if max_digits >= 2 else r"\d")
+            alternatives.append(rf"\d{{2,{max_digits}}}" if max_digits >= 2 else r"\d")
         self.max_digits = max_digits
         self.regex = "^(" + "|".join(alternatives) + ")$"
         # '#' ends digit entry in FreeSWITCH unless it is itself an option.

@@ -1,0 +1,98 @@
+"""Wiring: config → store → scenario cache → runner → outbound server. Nothing here decides a call."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from dataclasses import dataclass
+from typing import Any
+
+import gevent
+
+from fsivr.config import Config
+from fsivr.engine.cache import ScenarioCache
+from fsivr.engine.runner import Runner
+from fsivr.engine.scenario import ScenarioSpec
+from fsivr.engine.services import PromptLibrary, Services
+from fsivr.esl.server import OutboundServer
+from fsivr.store.callrecords import CallRecordWriter
+from fsivr.store.db import Store
+
+log = logging.getLogger("fsivr")
+
+
+class StoreScenarioSource:
+    """The cache's view of the store; every call runs on the threadpool (never on the hub)."""
+
+    def __init__(self, store: Store) -> None:
+        from fsivr.scenario import repository
+
+        self.store = store
+        self.repo = repository
+
+    def versions(self) -> dict[str, int]:
+        return self.store.run(self.repo.scenario_versions)
+
+    def load(self) -> list[tuple[ScenarioSpec, int]]:
+        return self.store.run(self.repo.load_scenarios)
+
+    def routes(self) -> dict[str, tuple[str, str | None]]:
+        return self.store.run(self.repo.number_routes)
+
+    def prompts(self) -> dict[str, Any]:
+        return self.store.run(self.repo.load_prompts)
+
+
+@dataclass
+class App:
+    config: Config
+    store: Store
+    services: Services
+    runner: Runner
+    server: OutboundServer
+    records: CallRecordWriter
+
+    @classmethod
+    def build(cls, config: Config, *, port: int | None = None) -> App:
+        store = Store(config.database_url)
+        cache = ScenarioCache(StoreScenarioSource(store), interval=config.reload_interval)
+        prompts = PromptLibrary(config.prompts_dir)
+        cache.on_refresh.append(lambda: prompts.update(cache.prompts))
+        records = CallRecordWriter(store)
+        services = Services(config=config, scenarios=cache, records=records, prompts=prompts)
+        _attach_directory(services, store)
+        runner = Runner(services)
+        server = OutboundServer(runner.handle, config.listen_host,
+                                config.listen_port if port is None else port,
+                                allow=config.esl_allow, command_timeout=config.command_timeout)
+        return cls(config, store, services, runner, server, records)
+
+    def start(self) -> None:
+        self.services.scenarios.start()
+        self.server.start()
+
+    def stop(self) -> None:
+        log.info("stopping: no new calls; %d in progress", len(self.server.active))
+        self.server.stop(self.config.shutdown_grace)
+        self.services.scenarios.stop()
+        self.records.close()
+        self.store.close()
+
+    def serve_until_signalled(self) -> None:
+        """Run until SIGTERM/SIGINT, then drain calls (bounded) and exit."""
+        stop = gevent.event.Event()
+        gevent.signal_handler(signal.SIGTERM, stop.set)
+        gevent.signal_handler(signal.SIGINT, stop.set)
+        self.start()
+        stop.wait()
+        self.stop()
+
+
+def _attach_directory(services: Services, store: Store) -> None:
+    """Directory data (accounts, groups, contacts) for the ringing nodes, when that package exists."""
+    try:
+        from fsivr.engine.directory import DirectoryCache
+    except ImportError:
+        return
+    services.directory = DirectoryCache.for_store(store)
+    services.scenarios.on_refresh.append(services.directory.refresh)

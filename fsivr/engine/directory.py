@@ -1,0 +1,193 @@
+"""Directory data for the ringing nodes, held in memory: accounts, employees, groups, contacts, gateways.
+
+A call never reads the directory from the database. The cache is loaded off the hub (``Store.run``)
+and swapped in one assignment, so a call sees either the old or the new snapshot, never a mix.
+
+Change detection: the directory tables have no version column, so ``refresh`` compares a freshly
+loaded snapshot with the live one and swaps (and rebuilds the indexes) only when they differ. That
+is a full read of five small tables every ``interval`` seconds on a threadpool thread — cheap for
+a PBX's directory (thousands of rows), and nothing per call. The scenario cache's ``on_refresh``
+hooks only fire when scenarios, routes or prompts change, so the cache also runs its own tick
+(started by the first ``refresh``), which is what picks up an edited account or contact.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import gevent
+
+if TYPE_CHECKING:
+    from fsivr.store.db import Store
+    from fsivr.store.directory import Account, Contact, Gateway, Group
+
+log = logging.getLogger("fsivr.directory")
+
+#: Seconds between directory checks (the scenario cache polls every 2 s; the directory changes less).
+DEFAULT_INTERVAL = 10.0
+#: Caller IDs arrive as +48..., 48..., 0048... or national 5..; the last this many digits identify
+#: a number well enough to find a contact when the exact form differs (9 = a Polish national number).
+SUFFIX_DIGITS = 9
+
+
+@dataclass
+class Snapshot:
+    """One consistent view of the directory, with the indexes the nodes look things up by."""
+
+    accounts: dict[str, Account] = field(default_factory=dict)
+    groups: dict[str, Group] = field(default_factory=dict)
+    contacts: dict[str, Contact] = field(default_factory=dict)
+    gateways: dict[str, Gateway] = field(default_factory=dict)
+    by_extension: dict[str, Account] = field(default_factory=dict)
+    contacts_by_digits: dict[str, Contact] = field(default_factory=dict)
+    contacts_by_suffix: dict[str, list[Contact]] = field(default_factory=dict)
+
+    def index(self) -> Snapshot:
+        self.by_extension = {a.extension: a for a in self.accounts.values() if a.extension}
+        self.contacts_by_digits, self.contacts_by_suffix = {}, {}
+        for contact in self.contacts.values():
+            digits = number_digits(contact.number)
+            if not digits:
+                continue
+            self.contacts_by_digits[digits] = contact
+            if len(digits) >= SUFFIX_DIGITS:
+                self.contacts_by_suffix.setdefault(digits[-SUFFIX_DIGITS:], []).append(contact)
+        return self
+
+    def same_data(self, other: Snapshot) -> bool:
+        return (self.accounts, self.groups, self.contacts, self.gateways) == (
+            other.accounts, other.groups, other.contacts, other.gateways)
+
+
+def number_digits(number: str) -> str:
+    """``+48 (22) 123-45-67`` → ``48221234567``; ``0048...`` → ``48...`` (international prefix)."""
+    digits = re.sub(r"\D", "", number or "")
+    return digits[2:] if digits.startswith("00") else digits
+
+
+Loader = Callable[[], Snapshot]
+
+
+class DirectoryCache:
+    """The live directory snapshot plus the loop that keeps it current."""
+
+    def __init__(self, loader: Loader, interval: float = DEFAULT_INTERVAL) -> None:
+        self.loader = loader
+        self.interval = interval
+        self.snapshot = Snapshot()
+        self.loaded = False
+        self.loads = 0
+        self._greenlet: gevent.Greenlet | None = None
+        self._stopped = False
+
+    @classmethod
+    def for_store(cls, store: Store, interval: float = DEFAULT_INTERVAL) -> DirectoryCache:
+        def load() -> Snapshot:
+            return store.run(load_snapshot)
+
+        return cls(load, interval)
+
+    # ---- keeping current ---------------------------------------------------------------------
+
+    def refresh(self) -> bool:
+        """Load the directory; swap it in if it changed. Returns True when it changed.
+
+        Also starts the periodic tick on first use (the app calls this from the scenario cache's
+        refresh hook, which runs at start-up).
+        """
+        fresh = self.loader().index()
+        changed = not self.loaded or not fresh.same_data(self.snapshot)
+        if changed:
+            self.snapshot = fresh
+            self.loads += 1
+            log.info("directory: %d accounts, %d groups, %d contacts, %d gateways",
+                     len(fresh.accounts), len(fresh.groups), len(fresh.contacts), len(fresh.gateways))
+        self.loaded = True
+        self.start()
+        return changed
+
+    def start(self) -> None:
+        if self._greenlet is None and not self._stopped and self.interval > 0:
+            self._greenlet = gevent.spawn(self._loop)
+
+    def stop(self) -> None:
+        self._stopped = True
+        if self._greenlet is not None:
+            self._greenlet.kill(block=False)
+            self._greenlet = None
+
+    def _loop(self) -> None:
+        while not self._stopped:
+            gevent.sleep(self.interval)
+            try:
+                self.refresh()
+            except Exception as exc:  # the store may be briefly unreachable: keep the live snapshot
+                log.warning("refreshing the directory failed; keeping the cached one: %s", exc)
+
+    def current(self) -> Snapshot:
+        """The live snapshot; loaded once on demand if no refresh has run yet (e.g. a call that
+        arrives in the instant between start-up and the first refresh)."""
+        if not self.loaded:
+            try:
+                self.refresh()
+            except Exception:
+                log.exception("loading the directory failed")
+        return self.snapshot
+
+    # ---- look-ups (what the nodes ask) ---------------------------------------------------------
+
+    def account(self, user: str) -> Account | None:
+        return self.current().accounts.get(user)
+
+    def employee(self, extension: str) -> Account | None:
+        """The employee whose short number is ``extension``."""
+        return self.current().by_extension.get(extension)
+
+    def group(self, name: str) -> Group | None:
+        return self.current().groups.get(name)
+
+    def gateway(self, name: str | None = None) -> Gateway | None:
+        """The named gateway, or with no name the default one: ``default`` if it exists, else the
+        first by name (a PBX with a single trunk needs no ``gateway`` parameter anywhere)."""
+        gateways = self.current().gateways
+        if name:
+            return gateways.get(name)
+        if "default" in gateways:
+            return gateways["default"]
+        return gateways[min(gateways)] if gateways else None
+
+    def contact_for(self, number: str) -> Contact | None:
+        """The contact a caller's number belongs to: the same digits, or — when the caller ID and
+        the stored number are written differently (``+48...`` vs national) — the same last
+        SUFFIX_DIGITS digits, if that is unambiguous."""
+        snap = self.current()
+        digits = number_digits(number)
+        if not digits:
+            return None
+        found = snap.contacts_by_digits.get(digits)
+        if found is not None or len(digits) < SUFFIX_DIGITS:
+            return found
+        candidates = snap.contacts_by_suffix.get(digits[-SUFFIX_DIGITS:], [])
+        return candidates[0] if len(candidates) == 1 else None
+
+
+def load_snapshot(session: Any) -> Snapshot:
+    """Read the directory tables (runs inside ``Store.run``, on a threadpool thread)."""
+    from fsivr.store.directory import load_accounts, load_contacts, load_gateways, load_groups
+
+    return Snapshot(accounts=load_accounts(session), groups=load_groups(session),
+                    contacts=load_contacts(session), gateways=load_gateways(session))
+
+
+def static_cache(accounts: list[Account] | None = None, groups: list[Group] | None = None,
+                 contacts: list[Contact] | None = None, gateways: list[Gateway] | None = None) -> DirectoryCache:
+    """A cache over fixed data (tests, tools); it never ticks."""
+    snap = Snapshot(accounts={a.user: a for a in accounts or []}, groups={g.name: g for g in groups or []},
+                    contacts={c.number: c for c in contacts or []}, gateways={g.name: g for g in gateways or []})
+    cache = DirectoryCache(lambda: snap, interval=0)
+    cache.refresh()
+    return cache

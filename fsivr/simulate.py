@@ -1,0 +1,121 @@
+"""``fsivr simulate``: run one call through the real server against the built-in simulator.
+
+Real sockets and the real ``serve`` code: a server is started on an ephemeral loopback port, the
+simulator connects to it as FreeSWITCH would, and the path printed is read back from the call
+record the server wrote — so what this prints is what production would have recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+OUTCOMES = ("answered", "no_answer", "busy", "failed")
+
+
+def add_command(sub: Any) -> None:
+    p = sub.add_parser("simulate", help="run a call against the built-in FreeSWITCH simulator and print its path")
+    p.add_argument("target", metavar="FILE_OR_NAME", help="a scenario/bundle YAML file, or a stored scenario name")
+    p.add_argument("--number", help="dialled number (default: the scenario's first number)")
+    p.add_argument("--caller", default="+15550000001", help="caller's number")
+    p.add_argument("--at", help="arrival time, ISO 8601 with offset (default: now)")
+    p.add_argument("--digits", default=None,
+                   help="keys pressed per prompt that waits for keys, comma-separated; an empty entry = no key")
+    p.add_argument("--answer", action="append", default=[], metavar="TARGET=OUTCOME",
+                   help=f"how a ringing target behaves: {', '.join(OUTCOMES)} (default answered)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_simulate)
+
+
+def parse_at(text: str | None) -> datetime:
+    if not text:
+        return datetime.now(UTC)
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--at {text!r} is not an ISO 8601 time") from None
+    if at.tzinfo is None:
+        raise ValueError(f"--at {text!r} needs a UTC offset, e.g. 2026-11-23T09:00:00+01:00")
+    return at
+
+
+def parse_answers(items: list[str]) -> dict[str, str]:
+    answers = {}
+    for item in items:
+        target, sep, outcome = item.rpartition("=")
+        if not sep or not target:
+            raise ValueError(f"--answer {item!r}: use TARGET=OUTCOME, e.g. sip:101=busy")
+        if outcome not in OUTCOMES:
+            raise ValueError(f"--answer {item!r}: outcome must be one of {', '.join(OUTCOMES)}")
+        answers[target] = outcome
+    return answers
+
+
+def parse_digits(text: str | None) -> list[str]:
+    if text is None:
+        return []
+    entries = text.split(",")
+    for entry in entries:
+        if any(c not in "0123456789*#ABCD" for c in entry):
+            raise ValueError(f"--digits entry {entry!r}: keys are 0-9, *, #, A-D")
+    return entries
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from gevent import monkey
+
+    monkey.patch_all()
+    at = parse_at(args.at)
+    answers = parse_answers(args.answer)
+    digits = parse_digits(args.digits)
+    result = simulate(args.target, database=args.database, config_path=args.config, number=args.number,
+                      caller=args.caller, at=at, digits=digits, answers=answers)
+    if args.json:
+        print(json.dumps({"path": result["path"], "hangup_cause": result["hangup_cause"]}))
+    else:
+        print(f"call {result['caller']} -> {result['number']} at {at.isoformat()} (scenario {result['scenario']})")
+        for step in result["path"]:
+            print(f"  {step['node']:<24} {step['type']:<18} -> {step['outcome']}")
+        print(f"hangup: {result['hangup_cause']} (by {result['hangup_by']})")
+    return 0
+
+
+def simulate(target: str, *, database: str, config_path: str | None, number: str | None, caller: str,
+             at: datetime, digits: list[str], answers: dict[str, str]) -> dict[str, Any]:
+    from fsivr.config import Config
+    from fsivr.scenario import repository
+    from fsivr.scenario.bundle import load_file
+    from fsivr.testing import CallScript, Target
+    from fsivr.testing.harness import running
+
+    cfg = Config.load(config_path)
+    is_file = Path(target).is_file()
+    # A file is simulated in a throw-away database (database_url=None), never the configured one.
+    with running(Path(target) if is_file else None, database_url=None if is_file else database,
+                 config=cfg) as harness:
+        routes = harness.store.run(repository.number_routes)
+        versions = harness.store.run(repository.scenario_versions)
+        if is_file:
+            docs = load_file(target).scenarios
+            scenario_name = docs[0].spec.name if docs else ""
+        else:
+            scenario_name = target
+        if scenario_name not in versions:
+            where = f" in {target}" if is_file else " in the database"
+            raise ValueError(f"no scenario named {scenario_name!r}{where}")
+        if number is None:
+            mine = sorted(n for n, (s, _) in routes.items() if s == scenario_name)
+            number = mine[0] if mine else "simulated"
+        if number not in routes:
+            # A number the scenario does not own: run it as the default scenario.
+            cfg.default_scenario = scenario_name
+        placed = harness.call(CallScript(number=number, caller=caller, at=at, digits=digits,
+                                         targets={t: Target(o) for t, o in answers.items()}, timeout=60.0))
+    if placed.record is None:
+        print("fsivr simulate: the server left no call record", file=sys.stderr)
+        raise SystemExit(1)
+    return {**placed.record, "caller": caller, "number": number}

@@ -1,0 +1,92 @@
+"""Office-hours rules evaluated on local wall-clock time."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from fsivr.nodes import _timerules as tr
+
+WARSAW = ZoneInfo("Europe/Warsaw")
+
+
+def local(*args: int) -> datetime:
+    return datetime(*args, tzinfo=WARSAW)
+
+
+@pytest.mark.parametrize("text, days", [
+    ("mon-fri", {0, 1, 2, 3, 4}),
+    ("fri-mon", {4, 5, 6, 0}),
+    ("sun-sun", {6}),
+    ("mon,wed,fri", {0, 2, 4}),
+    ("Sat", {5}),
+])
+def test_day_ranges(text: str, days: set[int]) -> None:
+    assert tr.parse_days(text) == days
+
+
+@pytest.mark.parametrize("text", ["monday", "mon-", "xyz", ""])
+def test_bad_day_ranges(text: str) -> None:
+    with pytest.raises(ValueError):
+        tr.parse_days(text)
+
+
+def test_office_hours() -> None:
+    rule = tr.parse_rule({"days": "mon-fri", "hours": "08:00-16:00"})
+    assert rule.matches(local(2026, 11, 23, 8, 0))       # Monday 08:00, first minute in
+    assert rule.matches(local(2026, 11, 23, 15, 59))
+    assert not rule.matches(local(2026, 11, 23, 16, 0))  # end is exclusive
+    assert not rule.matches(local(2026, 11, 28, 10, 0))  # Saturday
+
+
+def test_hours_past_midnight_belong_to_the_day_they_start() -> None:
+    rule = tr.parse_rule({"days": "fri", "hours": "22:00-06:00"})
+    assert rule.matches(local(2026, 11, 27, 23, 0))      # Friday night
+    assert rule.matches(local(2026, 11, 28, 2, 0))       # Saturday 02:00, Friday's shift
+    assert not rule.matches(local(2026, 11, 27, 2, 0))   # Friday 02:00 is Thursday's shift
+    assert not rule.matches(local(2026, 11, 28, 6, 0))
+
+
+def test_whole_day_and_multiple_ranges() -> None:
+    rule = tr.parse_rule({"days": "sat", "hours": "00:00-24:00"})
+    assert rule.matches(local(2026, 11, 28, 23, 59))
+    split = tr.parse_rule({"hours": "08:00-12:00, 13:00-17:00"})
+    assert split.matches(local(2026, 11, 28, 9, 0))
+    assert not split.matches(local(2026, 11, 28, 12, 30))
+
+
+def test_dates() -> None:
+    assert tr.parse_date("12-24").matches(date(2031, 12, 24))
+    assert tr.parse_date("2026-12-24..2027-01-02").matches(date(2027, 1, 1))
+    assert not tr.parse_date("2026-12-24").matches(date(2027, 12, 24))
+    with pytest.raises(ValueError):
+        tr.parse_date("2026-02-30")
+    with pytest.raises(ValueError):
+        tr.parse_date("2027-01-02..2026-12-24")
+
+
+def test_holidays_as_dates_and_rrules() -> None:
+    christmas = tr.Holiday("FREQ=YEARLY;BYMONTH=12;BYMONTHDAY=25")
+    assert christmas.matches(date(2026, 12, 25)) and christmas.matches(date(2040, 12, 25))
+    assert not christmas.matches(date(2026, 12, 24))
+    first_monday = tr.Holiday("RRULE:FREQ=MONTHLY;BYDAY=1MO")
+    assert first_monday.matches(date(2026, 12, 7)) and not first_monday.matches(date(2026, 12, 14))
+    with pytest.raises(ValueError, match="RRULE"):
+        tr.Holiday("FREQ=SOMETIMES")
+
+
+def test_local_time_follows_dst() -> None:
+    rule = tr.parse_rule({"days": "mon-sun", "hours": "08:00-16:00"})
+    # 07:30 UTC is 08:30 in Warsaw in winter (CET, +1) but 09:30 in summer (CEST, +2);
+    # 06:30 UTC is outside in winter (07:30) and inside in summer (08:30).
+    winter = datetime(2026, 3, 28, 6, 30, tzinfo=UTC).astimezone(WARSAW)
+    summer = datetime(2026, 3, 30, 6, 30, tzinfo=UTC).astimezone(WARSAW)
+    assert not rule.matches(winter)
+    assert rule.matches(summer)
+    # The night of the change itself: 02:00-03:00 does not exist on 2026-03-29 in Warsaw.
+    night = tr.parse_rule({"hours": "01:00-04:00"})
+    assert night.matches(datetime(2026, 3, 29, 0, 30, tzinfo=UTC).astimezone(WARSAW))  # 01:30 CET
+    assert night.matches(datetime(2026, 3, 29, 1, 30, tzinfo=UTC).astimezone(WARSAW))  # 03:30 CEST
+    assert not night.matches(datetime(2026, 3, 29, 2, 30, tzinfo=UTC).astimezone(WARSAW))  # 04:30 CEST
