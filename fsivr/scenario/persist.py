@@ -184,7 +184,7 @@ def _load(session: Session, ids: list[int] | None = None) -> dict[int, tuple[Sce
 
 def load_scenarios(session: Session) -> list[tuple[ScenarioSpec, int]]:
     """Every scenario with its version, for the server to compile and cache."""
-    versions = dict(session.execute(select(ScenarioRow.id, ScenarioRow.version)).tuples().all())
+    versions = dict(session.execute(select(ScenarioRow.id, ScenarioRow.version)).all())
     return [(spec, versions[sid]) for sid, (spec, _) in _load(session).items()]
 
 

@@ -142,12 +142,12 @@ class Directory:
 
 
 def _users(session: Session) -> dict[int, str]:
-    return dict(session.execute(select(AccountRow.id, AccountRow.user)).tuples().all())
+    return dict(session.execute(select(AccountRow.id, AccountRow.user)).all())
 
 
 def load_accounts(session: Session) -> dict[str, Account]:
     """Accounts by user."""
-    boxes = dict(session.execute(select(MailboxRow.id, MailboxRow.box)).tuples().all())
+    boxes = dict(session.execute(select(MailboxRow.id, MailboxRow.box)).all())
     return {
         r.user: Account(user=r.user, password=r.password, name=r.name, caller_id=r.caller_id,
                         extension=r.extension, mobile=list(r.mobile or []), email=r.email,
@@ -240,7 +240,7 @@ def save_directory(session: Session, directory: Directory) -> None:
     for mb in directory.mailboxes:
         _upsert(session, MailboxRow, "box", mb.box, email=mb.email, pin=mb.pin)
     session.flush()
-    boxes = dict(session.execute(select(MailboxRow.box, MailboxRow.id)).tuples().all())
+    boxes = dict(session.execute(select(MailboxRow.box, MailboxRow.id)).all())
 
     # Extensions are unique: free the ones being reassigned first, or swapping two would collide.
     users = [a.user for a in directory.accounts]
@@ -251,7 +251,7 @@ def save_directory(session: Session, directory: Directory) -> None:
         _upsert(session, AccountRow, "user", a.user, password=a.password, name=a.name, caller_id=a.caller_id,
                 extension=a.extension, mobile=list(a.mobile), email=a.email, mailbox_id=mailbox_id)
     session.flush()
-    ids = dict(session.execute(select(AccountRow.user, AccountRow.id)).tuples().all())
+    ids = dict(session.execute(select(AccountRow.user, AccountRow.id)).all())
 
     for g in directory.groups:
         row = _upsert(session, GroupRow, "name", g.name, strategy=g.strategy, ring_timeout=g.ring_timeout)

@@ -10,11 +10,11 @@ from fsivr.store.models import NumberRow, ScenarioRow
 
 def scenario_versions(session: Session) -> dict[str, int]:
     """Scenario name -> version, in one query; a changed version means: recompile that scenario."""
-    return dict(session.execute(select(ScenarioRow.name, ScenarioRow.version)).tuples().all())
+    return dict(session.execute(select(ScenarioRow.name, ScenarioRow.version)).all())
 
 
 def number_routes(session: Session) -> dict[str, tuple[str, str | None]]:
     """Dialled number -> (scenario name, exit destination)."""
     rows = session.execute(select(NumberRow.number, ScenarioRow.name, NumberRow.exit_destination)
                            .join(ScenarioRow, NumberRow.scenario_id == ScenarioRow.id))
-    return {number: (scenario, exit_to) for number, scenario, exit_to in rows.tuples()}
+    return {number: (scenario, exit_to) for number, scenario, exit_to in rows}
