@@ -20,7 +20,6 @@ from fsivr.testing.profiles import (
     HOSTNAME,
     IPV4,
     IPV6,
-    OTHER_LEG_FIELDS,
     Q850,
     ChannelSpec,
     Profile,

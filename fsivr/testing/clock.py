@@ -9,7 +9,7 @@ this clock, starting at the script's ``at``.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 class VirtualClock:
@@ -17,7 +17,7 @@ class VirtualClock:
 
     def __init__(self, start: datetime, time_scale: float) -> None:
         if start.tzinfo is None:
-            start = start.replace(tzinfo=timezone.utc)
+            start = start.replace(tzinfo=UTC)
         self._us = int(start.timestamp() * 1_000_000)
         self.time_scale = time_scale
 

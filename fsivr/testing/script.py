@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 TARGET_BEHAVIOURS = ("answered", "no_answer", "busy", "failed", "unregistered", "rejected")
 
@@ -47,7 +47,7 @@ class Target:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass

@@ -1,0 +1,927 @@
+"""One simulated call: FreeSWITCH's socket application talking to the server under test.
+
+Two greenlets mirror FreeSWITCH's two threads (mod_event_socket.c):
+
+* the *listener* reads commands from the TCP connection and replies (``parse_command``);
+* the *session* runs the channel: park loop, queued ``sendmsg`` commands, applications
+  (``switch_ivr_park`` / ``switch_ivr_parse_event`` in switch_ivr.c).
+
+In sync mode (``socket … full`` without ``async``) the listener runs inside the session, so
+applications run while the command is being processed and their events follow the ``+OK``.
+Events fired while a command is being processed are held and sent after its reply, as
+FreeSWITCH only flushes its event queue between commands (read_packet).
+"""
+
+from __future__ import annotations
+
+import collections
+import socket
+import time
+import uuid as uuidlib
+from typing import TYPE_CHECKING
+
+import gevent
+import gevent.event
+import gevent.lock
+from gevent import socket as gsocket
+
+from fsivr.testing import apps, wire
+from fsivr.testing.channel import Channel
+from fsivr.testing.clock import VirtualClock, rfc2822
+from fsivr.testing.profiles import PROFILES, ChannelSpec, cause_from_str
+from fsivr.testing.script import AppRun, CallResult, CallScript
+
+if TYPE_CHECKING:
+    from fsivr.testing.simulator import Simulator
+
+# switch_event.c EVENT_NAMES (the ones a client may subscribe to by name).
+EVENT_NAMES = frozenset(
+    ["CUSTOM", "CLONE", "CHANNEL_CREATE", "CHANNEL_DESTROY", "CHANNEL_STATE", "CHANNEL_CALLSTATE", "CHANNEL_ANSWER", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HOLD", "CHANNEL_UNHOLD", "CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_OUTGOING", "CHANNEL_PARK", "CHANNEL_UNPARK", "CHANNEL_APPLICATION", "CHANNEL_ORIGINATE", "CHANNEL_UUID", "API", "LOG", "INBOUND_CHAN", "OUTBOUND_CHAN", "STARTUP", "SHUTDOWN", "PUBLISH", "UNPUBLISH", "TALK", "NOTALK", "SESSION_CRASH", "MODULE_LOAD", "MODULE_UNLOAD", "DTMF", "MESSAGE", "PRESENCE_IN", "NOTIFY_IN", "PRESENCE_OUT", "PRESENCE_PROBE", "MESSAGE_WAITING", "MESSAGE_QUERY", "ROSTER", "CODEC", "BACKGROUND_JOB", "DETECTED_SPEECH", "DETECTED_TONE", "PRIVATE_COMMAND", "HEARTBEAT", "TRAP", "ADD_SCHEDULE", "DEL_SCHEDULE", "EXE_SCHEDULE", "RE_SCHEDULE", "RELOADXML", "NOTIFY", "PHONE_FEATURE", "PHONE_FEATURE_SUBSCRIBE", "SEND_MESSAGE", "RECV_MESSAGE", "REQUEST_PARAMS", "CHANNEL_DATA", "GENERAL", "COMMAND", "SESSION_HEARTBEAT", "CLIENT_DISCONNECTED", "SERVER_DISCONNECTED", "SEND_INFO", "RECV_INFO", "RECV_RTCP_MESSAGE", "SEND_RTCP_MESSAGE", "CALL_SECURE", "NAT", "RECORD_START", "RECORD_STOP", "PLAYBACK_START", "PLAYBACK_STOP", "CALL_UPDATE", "FAILURE", "SOCKET_DATA", "MEDIA_BUG_START", "MEDIA_BUG_STOP", "CONFERENCE_DATA_QUERY", "CONFERENCE_DATA", "CALL_SETUP_REQ", "CALL_SETUP_RESULT", "CALL_DETAIL", "DEVICE_STATE", "TEXT", "SHUTDOWN_REQUESTED", "ALL"]
+)
+
+# mod_event_socket.c parse_command, "myevents".
+MYEVENTS = frozenset(
+    ["CHANNEL_ANSWER", "CHANNEL_APPLICATION", "CHANNEL_BRIDGE", "CHANNEL_CREATE", "CHANNEL_DATA", "CHANNEL_DESTROY", "CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "CHANNEL_ORIGINATE", "CHANNEL_UUID", "CHANNEL_OUTGOING", "CHANNEL_PARK", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_STATE", "CHANNEL_UNBRIDGE", "CHANNEL_UNPARK", "DETECTED_SPEECH", "DTMF", "NOTALK", "TALK"]
+)
+
+LOG_LEVELS = {
+    "console": 0, "alert": 1, "crit": 2, "err": 3, "error": 3, "warning": 4, "notice": 5, "info": 6,
+    "debug": 7, "debug1": 7, "0": 0, "1": 1, "2": 2, "3": 3, "4": 4, "5": 5, "6": 6, "7": 7,
+}
+
+STATUS_TEXT = (
+    "UP 0 years, 0 days, 0 hours, 1 minute, 3 seconds, 222 milliseconds, 845 microseconds\n"
+    "FreeSWITCH (Version 1.11.1-release  64bit) is ready\n"
+    "26 session(s) since startup\n"
+    "1 session(s) - peak 4, last 5min 4 \n"
+    "0 session(s) per Sec out of max 30, peak 4, last 5min 4 \n"
+    "1000 session(s) max\n"
+    "min idle cpu 0.00/94.20\n"
+    "Current Stack Size/Max 240K/8192K\n"
+)
+
+FIRST_PACKET_TIMEOUT = 25.0  # mod_event_socket.c listener_run: read_packet(listener, &ievent, 25)
+
+
+class CallSession:
+    def __init__(self, sim: Simulator, script: CallScript, address: tuple[str, int]) -> None:
+        self.sim = sim
+        self.script = script
+        self.address = address
+        self.result = CallResult()
+        self.clock = VirtualClock(script.at, sim.time_scale)
+        self.start_us = self.clock.now_us
+        profile = PROFILES.get(script.profile)
+        if profile is None:
+            raise ValueError(f"unknown profile {script.profile!r}")
+        args = script.socket_args.split()
+        self.async_mode = "async" in args
+        self.full = "full" in args
+        spec = ChannelSpec(
+            uuid=str(uuidlib.uuid4()), other_uuid=str(uuidlib.uuid4()), number=script.number,
+            caller=script.caller, caller_name=script.caller_name or script.caller, created_us=self.start_us,
+            session_id=sim.switch.next_session_id(), socket_arg=f"{address[0]}:{address[1]} {script.socket_args}",
+            extra_vars=dict(script.variables), call_id=str(uuidlib.uuid4()),
+            from_tag=uuidlib.uuid4().hex[:13], rfc2822=rfc2822(self.start_us),
+        )
+        self.channel = Channel(sim.switch, profile, spec, self.clock)
+        self.result.uuid = self.channel.uuid
+        self.socket_app_uuid = str(uuidlib.uuid4())
+        # listener (mod_event_socket listener_t) flags
+        self.sock: socket.socket | None = None
+        self._send_lock = gevent.lock.Semaphore()
+        self.running = True
+        self.connected = False
+        self.events_on = False
+        self.myevents = False
+        self.event_list: set[str] = set()
+        self.custom: set[str] = set()
+        self.format = "plain"
+        self.filters: list[tuple[str, str]] = []
+        self.linger = False
+        self.linger_timeout = -1
+        self.handle_disco = False
+        self.logging = False
+        self.resume = False
+        self._held: list[bytes] | None = None
+        # session (channel thread) state
+        self.queue: collections.deque[wire.Command] = collections.deque()
+        self.wake = gevent.event.Event()
+        self.event_lock = False
+        self.break_flag = False
+        self.controlled = True
+        self.transfer_to: str | None = None
+        self.channel_gone = gevent.event.Event()
+        self.finished = gevent.event.Event()
+        self.digits = collections.deque(script.digits)
+        self.idle_dtmf = collections.deque(sorted(script.idle_dtmf))
+        self.leftover_dtmf: list[str] = []
+        self.app_counts: collections.Counter[str] = collections.Counter()
+        self.armed_hangup: float | None = None  # virtual seconds into the current app
+        self.app_elapsed = 0.0
+        self.current: AppRun | None = None
+        self.hangup_after_us: int | None = (
+            self.start_us + int(script.hangup.after * 1_000_000)
+            if script.hangup is not None and script.hangup.after is not None else None
+        )
+        self.deadline = time.monotonic() + script.timeout
+
+    # ------------------------------------------------------------------ output
+
+    def send(self, data: bytes) -> None:
+        if self._held is not None:
+            self._held.append(data)
+            return
+        self._write(data)
+
+    def _write(self, data: bytes) -> None:
+        sock = self.sock
+        if sock is None:
+            return
+        if self.script.record:
+            self.result.wire.append(("recv", data))  # as the server receives it
+        with self._send_lock:
+            try:
+                sock.sendall(data)
+            except OSError:
+                self._lost_connection()
+
+    def reply(self, text: str) -> None:
+        self._write(wire.command_reply(text))
+
+    def _lost_connection(self) -> None:
+        self.running = False
+        self.sock = None
+        self.wake.set()
+
+    def wants(self, event_name: str, headers: dict[str, str] | None = None, subclass: str | None = None) -> bool:
+        """mod_event_socket.c event_handler: subscription, filters, myevents."""
+        if not self.events_on or not self.running or self.sock is None:
+            return False
+        if "ALL" not in self.event_list:
+            if event_name not in self.event_list:
+                return False
+            if event_name == "CUSTOM" and subclass and subclass not in self.custom:
+                return False
+        if self.filters:
+            hdrs = headers or {"Event-Name": event_name, "Unique-ID": self.channel.uuid}
+            send = False
+            for name, value in self.filters:
+                hval = hdrs.get(name)
+                if hval is None:
+                    continue
+                pos = True
+                comp = value
+                while comp and comp[0] in "+- ":
+                    if comp[0] == "-":
+                        pos = False
+                    elif comp[0] == "+":
+                        pos = True
+                    comp = comp[1:]
+                if send and pos:
+                    continue
+                import re
+
+                match = bool(re.search(comp[1:], hval)) if comp.startswith("/") else hval.lower() == comp.lower()
+                if match:
+                    if pos:
+                        send = True
+                    else:
+                        send = False
+                        break
+            if not send:
+                return False
+        return True
+
+    def fire(
+        self,
+        event_name: str,
+        pre: list[tuple[str, str]] | None = None,
+        post: list[tuple[str, str]] | None = None,
+        body: str | None = None,
+        channel_data: bool = True,
+    ) -> None:
+        headers: dict[str, str] | None = None
+        if self.filters:
+            headers = {"Event-Name": event_name, "Unique-ID": self.channel.uuid}
+            for k, v in (pre or []) + (post or []):
+                headers[k] = v
+            headers.update({"variable_" + k: v for k, v in self.channel.vars.items()})
+        if not self.wants(event_name, headers):
+            return
+        self.send(self.channel.render(event_name, self.format, pre, post, body, channel_data))
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def run(self) -> CallResult:
+        try:
+            self._run()
+        except Exception as exc:  # never crash the load generator; report instead
+            self.result.error.append(f"simulator error: {type(exc).__name__}: {exc}")
+        finally:
+            self._close()
+            self.finished.set()
+        r = self.result
+        r.variables = dict(self.channel.vars)
+        r.answered = self.channel.answered
+        end = self.channel.times["Channel-Hangup-Time"] or self.clock.now_us
+        r.duration = (end - self.start_us) / 1_000_000
+        r.transferred_to = self.transfer_to
+        return r
+
+    def _run(self) -> None:
+        try:
+            sock = gsocket.create_connection(self.address, timeout=self.script.timeout)
+        except OSError as exc:
+            self.result.error.append(f"connect to {self.address}: {exc}")
+            return
+        sock.settimeout(None)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = sock
+        reader = gevent.spawn(self._listener)
+        try:
+            if self.async_mode:
+                self._session_async()
+            else:
+                reader.join()
+            remaining = max(0.0, self.deadline - time.monotonic())
+            if not reader.join(timeout=remaining) and not reader.dead:
+                self.result.error.append(f"timeout: exchange not finished within {self.script.timeout}s")
+        finally:
+            reader.kill(block=False)
+
+    def _close(self) -> None:
+        sock, self.sock = self.sock, None
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+        self.running = False
+        if self.channel.ready:
+            # The call cannot outlive the simulation; nobody sees events any more.
+            self.hangup("NORMAL_CLEARING", "socket")
+        if not self.channel_gone.is_set():
+            self._report()
+
+    def time_left(self) -> float:
+        return self.deadline - time.monotonic()
+
+    # ------------------------------------------------------------------ listener
+
+    def _listener(self) -> None:
+        reader = wire.CommandReader()
+        first = True
+        sock = self.sock
+        assert sock is not None
+        linger_deadline: float | None = None
+        while self.running and self.sock is not None:
+            timeout = None
+            if first:
+                timeout = FIRST_PACKET_TIMEOUT
+            if linger_deadline is not None:
+                timeout = max(0.0, linger_deadline - time.monotonic())
+            timeout = min(timeout, self.time_left()) if timeout is not None else self.time_left()
+            if timeout <= 0:
+                if linger_deadline is not None and time.monotonic() >= linger_deadline:
+                    break  # linger timeout, closing socket
+                if self.time_left() <= 0:
+                    self.result.error.append(f"timeout: exchange not finished within {self.script.timeout}s")
+                break
+            # The disconnect check of read_packet needs waking when the channel goes away.
+            data = self._recv(sock, timeout)
+            if data is None:  # timeout or wake-up
+                if first and self.time_left() > 0 and not self.connected and timeout >= FIRST_PACKET_TIMEOUT:
+                    self.result.error.append("server sent nothing within 25 s of the connection")
+                    break
+                disco = self._check_disco()
+                if disco == "close":
+                    break
+                if disco is not None and linger_deadline is None:
+                    linger_deadline = disco
+                continue
+            if data == b"":
+                self._server_closed()
+                return
+            for cmd in reader.feed(data):
+                self.result.commands.append(cmd.raw)
+                if self.script.record:
+                    self.result.wire.append(("send", cmd.raw))
+                if first:
+                    first = False
+                    self._process(cmd, reply=False)
+                else:
+                    self._process(cmd, reply=True)
+                if not self.running:
+                    break
+            disco = self._check_disco()
+            if disco == "close":
+                break
+            if disco is not None and linger_deadline is None:
+                linger_deadline = disco
+            if not self.handle_disco:
+                linger_deadline = None
+        self._finish_listener()
+
+    def _recv(self, sock: socket.socket, timeout: float) -> bytes | None:
+        """Wait for data, or for the channel going down (so the notice goes out promptly)."""
+        waiter = gevent.spawn(self._recv_raw, sock)
+        watch = gevent.spawn(self._wait_gone)
+        done = gevent.wait([waiter, watch], timeout=timeout, count=1)
+        if waiter in done:
+            watch.kill(block=False)
+            return waiter.value
+        waiter.kill(block=False)
+        watch.kill(block=False)
+        return None
+
+    @staticmethod
+    def _recv_raw(sock: socket.socket) -> bytes:
+        try:
+            return sock.recv(65536)
+        except OSError:
+            return b""
+
+    def _wait_gone(self) -> None:
+        if self.handle_disco:
+            gevent.sleep(3600)
+        self.channel_gone.wait()
+
+    def _check_disco(self) -> float | str | None:
+        """read_packet's channel-down handling: linger notice, or close at once."""
+        if self.handle_disco:
+            return None
+        if not self.channel_gone.is_set():
+            return None
+        self.handle_disco = True
+        if self.linger:
+            self._write(wire.linger_notice(self.channel.uuid, self.channel.name, self.linger_timeout))
+            if self.linger_timeout == -1:
+                return time.monotonic() + max(0.0, self.time_left())
+            real = max(self.sim.linger_floor, self.linger_timeout * self.sim.time_scale)
+            return time.monotonic() + real
+        return "close"
+
+    def _server_closed(self) -> None:
+        self.running = False
+        self.sock = None
+        self.controlled = False
+        self.wake.set()
+
+    def _finish_listener(self) -> None:
+        """listener_run's end: final notice, close, release the channel from socket control."""
+        self.running = False
+        if self.sock is not None:
+            self._write(wire.disconnect_notice(self.channel.uuid))
+            sock, self.sock = self.sock, None
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+        self.controlled = False
+        self.wake.set()
+
+    # ------------------------------------------------------------------ commands
+
+    def _process(self, cmd: wire.Command, reply: bool) -> None:
+        self._held = []
+        try:
+            text = self._command(cmd)
+        except Exception as exc:
+            self.result.error.append(f"simulator error on {cmd.first_line!r}: {exc}")
+            text = "-ERR command not found"
+        held, self._held = self._held, None
+        if text == "":
+            text = "-ERR command not found"  # parse_command's "done:" for an empty reply
+        if text is not None and reply:
+            if text.startswith("~"):
+                self._write(text[1:].encode())
+            else:
+                self._write(wire.command_reply(text))
+        for data in held:
+            self._write(data)
+
+    def _command(self, cmd: wire.Command) -> str | None:
+        """mod_event_socket.c parse_command, outbound branch. Returns the reply (None = none)."""
+        line = cmd.first_line
+        low = line.lower()
+        if low.startswith("exit") or low.startswith("..."):
+            self.running = False
+            return "+OK bye"
+        if low.startswith("filter "):
+            return self._filter(line[7:])
+        if low.startswith("resume"):
+            self.resume = True
+            self.channel.set_var("socket_resume", "true")
+            return "+OK"
+        if low.startswith("connect"):
+            self.connected = True
+            self._write(self.channel.connect_reply("async" if self.async_mode else "static",
+                                                   "full" if self.full else "single-channel"))
+            self.wake.set()
+            return None
+        if low.startswith("getvar"):
+            parts = line.split(" ", 1)
+            value = self.channel.get_var(parts[1]) if len(parts) > 1 else None
+            return value or ""
+        if low.startswith("myevents"):
+            if self.myevents:
+                return "-ERR aready enabled."
+            self.event_list |= MYEVENTS
+            self.myevents = True
+            self.events_on = True
+            if "json" in cmd.text.lower():
+                self.format = "json"
+            elif "xml" in cmd.text.lower():
+                self.format = "xml"
+            return "+OK Events Enabled"
+        if low.startswith("divert_events"):
+            onoff = line[13:].strip()
+            if not onoff:
+                return "-ERR missing value."
+            return "+OK events diverted" if onoff.lower() == "on" else "+OK events not diverted"
+        if low.startswith("sendmsg"):
+            return self._sendmsg(cmd)
+        if not self.full:
+            return ""  # single-channel control: everything else is "command not found"
+        if low.startswith("sendevent"):
+            return f"+OK {uuidlib.uuid4()}"
+        if low.startswith("api "):
+            self._write(wire.api_response(self.api(line[4:])))
+            return None
+        if low.startswith("bgapi "):
+            return self._bgapi(cmd, line[6:])
+        if low.startswith("log"):
+            level = line[3:].strip().split(" ", 1)[0] if line[3:].strip() else "debug"
+            if level.lower() not in LOG_LEVELS:
+                return "-ERR invalid log level"
+            self.logging = True
+            return f"+OK log level {level} [{LOG_LEVELS[level.lower()]}]"
+        if low.startswith("linger"):
+            rest = line[6:]
+            if rest.startswith(" ") and rest[1:]:
+                try:
+                    self.linger_timeout = int(rest[1:].strip().split()[0])
+                except (ValueError, IndexError):
+                    self.linger_timeout = 0  # atoi()
+            else:
+                self.linger_timeout = -1
+            self.linger = True
+            if self.handle_disco and self.linger_timeout != -1:
+                # linger_timeout is now a small absolute epoch → already past (09c).
+                self.running = False
+            if self.linger_timeout != -1:
+                return f"+OK will linger {self.linger_timeout} seconds"
+            return "+OK will linger"
+        if low.startswith("nolinger"):
+            self.linger = False
+            return "+OK will not linger"
+        if low.startswith("nolog"):
+            if self.logging:
+                self.logging = False
+                return "+OK no longer logging"
+            return "-ERR not loging"
+        if low.startswith("event"):
+            return self._event_cmd(line)
+        if low.startswith("nixevent"):
+            return self._nixevent(line)
+        if low.startswith("noevents"):
+            if self.events_on:
+                self.events_on = False
+                self.event_list.clear()
+                self.custom.clear()
+                return "+OK no longer listening for events"
+            return "-ERR not listening for events"
+        return ""
+
+    def _filter(self, rest: str) -> str:
+        rest = rest.lstrip(" ")
+        name, _, value = rest.partition(" ")
+        has_value = " " in rest
+        if name.lower() == "delete" and has_value:
+            name, _, val = value.partition(" ")
+            val_given = " " in value
+            if name.lower() == "all":
+                self.filters = []
+            else:
+                self.filters = [
+                    (n, v) for n, v in self.filters if not (n.lower() == name.lower() and (not val or v == val))
+                ]
+            return f"+OK filter deleted. [{name}][{val if val_given else ''}]"
+        if has_value:
+            if name.lower() == "add":
+                name, _, value = value.partition(" ")
+            self.filters.append((name, value))
+            return f"+OK filter added. [{name}]=[{value}]"
+        return "-ERR invalid syntax"
+
+    def _event_cmd(self, line: str) -> str:
+        parts = line.split(" ")[1:]
+        key_count = 0
+        custom = False
+        for i, word in enumerate(parts):
+            if i == 0 and word.lower() in ("plain", "json", "xml"):
+                self.format = word.lower()
+                continue
+            if custom:
+                self.custom.add(word)
+                continue
+            name = word.upper()
+            if name in EVENT_NAMES:
+                key_count += 1
+                self.event_list.add(name)
+                if name == "CUSTOM":
+                    custom = True
+        if not key_count:
+            return "-ERR no keywords supplied"
+        self.events_on = True
+        return f"+OK event listener enabled {self.format}"
+
+    def _nixevent(self, line: str) -> str:
+        key_count = 0
+        custom = False
+        for word in line.split(" ")[1:]:
+            if custom:
+                self.custom.discard(word)
+                continue
+            name = word.upper()
+            if name in EVENT_NAMES:
+                key_count += 1
+                if name == "CUSTOM":
+                    custom = True
+                elif name == "ALL":
+                    self.event_list.clear()
+                else:
+                    if "ALL" in self.event_list:
+                        self.event_list = set(EVENT_NAMES) - {"ALL"}
+                    self.event_list.discard(name)
+        if not key_count:
+            return "-ERR no keywords supplied"
+        self.events_on = True
+        return "+OK events nixed"
+
+    def _sendmsg(self, cmd: wire.Command) -> str:
+        uuid = cmd.first_line[7:].strip() or (cmd.header("session-id") or "")
+        if uuid and uuid != self.channel.uuid:
+            return f"-ERR invalid session id [{uuid}]"
+        run_now = self.async_mode or (cmd.header("async") or "").lower() in ("true", "yes", "on", "1")
+        if not self.async_mode and not run_now:
+            # sync mode: the listener *is* the session thread; the app runs before the reply.
+            self.parse_event(cmd)
+            self.flush_leftover_dtmf()
+            return "+OK"
+        if not self.async_mode:
+            # "async: true" in sync mode queues to a thread that never parks: it never runs (02c).
+            return "+OK"
+        self.queue.append(cmd)
+        self.wake.set()
+        return "+OK"
+
+    def _bgapi(self, cmd: wire.Command, text: str) -> str:
+        job = cmd.header("job-uuid") or str(uuidlib.uuid4())
+        name, _, arg = text.partition(" ")
+        body = self.api(text)
+
+        def finish() -> None:
+            pre = [("Job-UUID", job), ("Job-Owner-UUID", self.channel.uuid), ("Job-Command", name)]
+            if arg:
+                pre.append(("Job-Command-Arg", arg))
+            if self.wants("BACKGROUND_JOB"):
+                self.send(self.channel.render("BACKGROUND_JOB", self.format, pre=pre, body=body, channel_data=False))
+
+        gevent.spawn(finish)
+        return f"~Content-Type: command/reply\nReply-Text: +OK Job-UUID: {job}\nJob-UUID: {job}\n\n"
+
+    # ------------------------------------------------------------------ api
+
+    def api(self, text: str) -> str:
+        name, _, arg = text.strip().partition(" ")
+        arg = arg.strip()
+        mine = self.channel.uuid
+        alive = self.channel.ready and not self.channel_gone.is_set()
+        if name in ("uuid_getvar", "uuid_setvar", "uuid_kill", "uuid_break", "uuid_exists", "uuid_transfer",
+                    "uuid_send_dtmf", "uuid_answer", "uuid_dump"):
+            target, _, rest = arg.partition(" ")
+            if name == "uuid_exists":
+                return "true" if target == mine and alive else "false"
+            if target != mine or not alive:
+                return "-ERR No such channel!\n"
+            if name == "uuid_getvar":
+                return self.channel.get_var(rest.strip()) or "_undef_"
+            if name == "uuid_setvar":
+                var, _, value = rest.strip().partition(" ")
+                self.channel.set_var(var, value or None)
+                return "+OK\n"
+            if name == "uuid_kill":
+                self.hangup(cause_from_str(rest.strip() or None), "server")
+                return "+OK\n"
+            if name == "uuid_break":
+                if self.current is not None:
+                    self.break_flag = True
+                    self.wake.set()
+                return "+OK\n"
+            if name == "uuid_answer":
+                return "+OK\n"
+            return "+OK\n"
+        if name == "status":
+            return STATUS_TEXT
+        if name == "show":
+            return "\n0 total.\n"
+        if name == "sofia_contact":
+            return self.sofia_contact(arg)
+        if name == "originate":
+            if "error/" in arg:
+                cause = arg.split("error/", 1)[1].split()[0].upper()
+                return f"-ERR {cause}\n"
+            return f"+OK {uuidlib.uuid4()}\n"
+        if name in ("reloadxml",):
+            return "+OK [Success]\n"
+        if name in ("eval", "echo"):
+            return arg
+        if name == "hostname":
+            return "vm"
+        if name == "global_getvar":
+            return ""
+        return f"-ERR {name} Command not found!\n"
+
+    def sofia_contact(self, arg: str) -> str:
+        """mod_sofia.c sofia_contact: ``sofia/<profile>/sip:<contact>`` or error/user_not_registered."""
+        text = arg.strip()
+        if "/" in text:
+            text = text.split("/", 1)[1]
+        user = text.split("@", 1)[0]
+        if not user or not self.script.registered.get(user, True):
+            return "error/user_not_registered"
+        return f"sofia/internal/sip:{user}@192.0.2.10:5060"
+
+    # ------------------------------------------------------------------ channel thread
+
+    def _session_async(self) -> None:
+        # socket_function: wait for the listener to get "connect" (or to die).
+        while not self.connected and self.running and self.channel.ready:
+            self.wake.clear()
+            if not self.wake.wait(timeout=max(0.0, min(self.time_left(), FIRST_PACKET_TIMEOUT + 1))):
+                break
+        self.wake.clear()
+        self.fire("CHANNEL_PARK")
+        self._park_loop()
+        self.fire("CHANNEL_UNPARK")
+        resp = self.channel.get_var("current_application_response") or "_none_"
+        self.fire(
+            "CHANNEL_EXECUTE_COMPLETE",
+            post=[("Application", "socket"), ("Application-Data", self.channel.spec.socket_arg),
+                  ("Application-Response", resp), ("Application-UUID", self.socket_app_uuid)],
+        )
+        if self.transfer_to is not None and self.channel.ready:
+            # The transfer destination's dialplan is outside the simulation: it ends the call.
+            self.hangup("NORMAL_CLEARING", "server")
+        if self.channel.ready:
+            # exit / TCP close: the socket app returns and the dialplan, empty here, hangs up.
+            self.hangup("NORMAL_CLEARING", "socket")
+        self._report()
+
+    def _park_loop(self) -> None:
+        while self.channel.ready and self.controlled and self.transfer_to is None:
+            if self.time_left() <= 0:
+                return
+            self.flush_leftover_dtmf()
+            self._idle_script()
+            if not self.channel.ready:
+                break
+            if self.queue and not self.event_lock:
+                self.parse_event(self.queue.popleft())
+                continue
+            self.wake.clear()
+            if self.queue or not self.channel.ready or not self.controlled:
+                continue
+            self.wake.wait(timeout=min(1.0, max(0.01, self.time_left())))
+
+    def _idle_script(self) -> None:
+        now = self.clock.now_us
+        if self.hangup_after_us is not None and now >= self.hangup_after_us:
+            self.hangup(cause_from_str(self.script.hangup.cause if self.script.hangup else None), "caller")
+            return
+        while self.idle_dtmf and self.start_us + int(self.idle_dtmf[0][0] * 1_000_000) <= now:
+            _, keys = self.idle_dtmf.popleft()
+            for key in keys:
+                self.fire_dtmf(key)
+
+    def _report(self) -> None:
+        """Hangup → reporting state machine (switch_core_state_machine.c), once."""
+        if self.channel_gone.is_set():
+            return
+        ch = self.channel
+        if ch.ready:
+            self.hangup("NORMAL_CLEARING", "socket")
+        if self.async_mode:
+            ch.set_running_state("CS_HANGUP", 10)
+            self.fire("CHANNEL_STATE")
+            ch.mark_hangup_time()
+            ch.set_callstate("HANGUP")
+            ch.set_running_state("CS_REPORTING", 11)
+            self.fire("CHANNEL_STATE")
+            ch.set_reporting_vars()
+            self.fire("CHANNEL_HANGUP_COMPLETE", pre=[("Hangup-Cause", ch.hangup_cause or "NORMAL_CLEARING")])
+        else:
+            ch.mark_hangup_time()
+        self.channel_gone.set()
+
+    def hangup(self, cause: str, by: str) -> None:
+        """switch_channel_perform_hangup: CHANNEL_HANGUP now, the app notices afterwards."""
+        ch = self.channel
+        if not ch.ready:
+            return
+        ch.mark_hangup(cause)
+        if ch.profile.hangup_ops:
+            ops = [(n, v.replace("cause=16", f"cause={ch_q850(cause)}").replace("NORMAL_CLEARING", cause)
+                    if v is not None else None) for n, v in ch.profile.hangup_ops]
+            ch.apply_ops(ops)
+        self.fire("CHANNEL_HANGUP")
+        if ch.profile.unpark_ops:
+            disposition = "recv_bye" if by == "caller" else "send_bye"
+            ch.apply_ops([(n, disposition if n == "sip_hangup_disposition" else v) for n, v in ch.profile.unpark_ops])
+        self.result.hangup_cause = cause
+        self.result.hangup_by = by
+        self.wake.set()
+        if not self.async_mode:
+            # sync mode: the session thread sits in listener_run; reporting happens after it.
+            self.channel_gone.set()
+
+    # ------------------------------------------------------------------ executing
+
+    def parse_event(self, cmd: wire.Command) -> None:
+        """switch_ivr.c switch_ivr_parse_event."""
+        ch = self.channel
+        call_command = (cmd.header("call-command") or "").strip().lower()
+        if not call_command:
+            self.result.error.append(f"sendmsg without call-command: {cmd.raw[:200]!r}")
+            return
+        locked = (cmd.header("event-lock") or "").lower() in ("true", "yes", "on", "1")
+        if locked:
+            self.event_lock = True
+        try:
+            if call_command == "execute":
+                app = cmd.header("execute-app-name")
+                arg = cmd.header("execute-app-arg")
+                ctype = (cmd.header("content-type") or "").lower()
+                if not arg and ctype == "text/plain":
+                    arg = cmd.body
+                if not app:
+                    self.result.error.append(f"sendmsg execute without execute-app-name: {cmd.raw[:200]!r}")
+                    return
+                try:
+                    loops = int((cmd.header("loops") or "1").strip() or "1")
+                except ValueError:
+                    loops = 0  # atoi() of garbage
+                event_uuid = cmd.header("event-uuid")
+                ch.flush_pending()
+                x = 0
+                while x < loops or loops < 0:
+                    b4 = self.clock.now_us
+                    ch.set_var("current_loop", str(x + 1))
+                    ch.set_var("total_loops", str(loops))
+                    if not self.execute(app.strip(), arg, event_uuid or str(uuidlib.uuid4())):
+                        break
+                    # switch_ivr_parse_event: a loop shorter than 0.5 s ends the loops.
+                    if not ch.ready or self.clock.now_us - b4 < 500_000:
+                        break
+                    x += 1
+                ch.set_var("current_loop", None)
+                ch.set_var("total_loops", None)
+            elif call_command == "hangup":
+                self.hangup(cause_from_str(cmd.header("hangup-cause")), "server")
+            elif call_command in ("nomedia", "unicast", "xferext"):
+                pass
+            else:
+                self.result.error.append(f"unknown call-command {call_command!r}")
+        finally:
+            if locked:
+                self.event_lock = False
+
+    def execute(self, app: str, arg: str | None, app_uuid: str) -> bool:
+        """switch_core_session_execute_application + switch_core_session_exec."""
+        ch = self.channel
+        func = apps.APPLICATIONS.get(app)
+        if func is None:
+            # switch_core_session_execute_application_get_flags: "Invalid Application".
+            if self.sim.strict_apps:
+                self.result.error.append(f"unknown application {app!r}")
+            self.hangup("DESTINATION_OUT_OF_ORDER", "server")
+            return False
+        if not ch.ready:
+            return False
+        expanded = apps.expand(ch, arg) if arg else None
+        if expanded == "":
+            expanded = None
+        ch.app_log.append((app, expanded))
+        ch.set_var("current_application", app)
+        ch.set_var("current_application_data", expanded)
+        ch.set_var("current_application_response", None)
+        run = AppRun(app, expanded, app_uuid=app_uuid, started=(self.clock.now_us - self.start_us) / 1e6)
+        self.result.apps.append(run)
+        post = [("Application", app)]
+        if expanded is not None:
+            post.append(("Application-Data", expanded))
+        post.append(("Application-UUID", app_uuid))
+        self.fire("CHANNEL_EXECUTE", post=post)
+        ch.set_var("current_application", app)
+        self.app_counts[app] += 1
+        self.armed_hangup = None
+        h = self.script.hangup
+        if h is not None and h.on_app == app and self.app_counts[app] == h.occurrence:
+            self.armed_hangup = max(0.0, h.offset)
+        self.app_elapsed = 0.0
+        self.current = run
+        self.break_flag = False
+        try:
+            func(self, expanded or "")
+        finally:
+            self.current = None
+            self.break_flag = False
+        if self.armed_hangup is not None and ch.ready:
+            self.hangup(cause_from_str(h.cause if h else None), "caller")
+        self.armed_hangup = None
+        resp = ch.get_var("current_application_response")
+        run.response = resp or "_none_"
+        run.duration = (self.clock.now_us - self.start_us) / 1e6 - run.started
+        post = [("Application", app)]
+        if expanded is not None:
+            post.append(("Application-Data", expanded))
+        post += [("Application-Response", resp or "_none_"), ("Application-UUID", app_uuid)]
+        self.fire("CHANNEL_EXECUTE_COMPLETE", post=post)
+        return True
+
+    def media(self, seconds: float) -> str:
+        """Let ``seconds`` of media pass. Returns "done", "break" or "hangup".
+
+        While the current app is not event-locked, queued sendmsgs are run nested, as
+        switch_ivr_play_file's loop calls switch_ivr_parse_all_events (09g: a sendmsg hangup
+        during an unlocked playback takes effect at once; 09f: with event-lock it waits).
+        """
+        ch = self.channel
+        remaining = max(0.0, seconds)
+        while True:
+            if not ch.ready:
+                return "hangup"
+            if self.break_flag:
+                self.break_flag = False
+                return "break"
+            if self.queue and not self.event_lock:
+                self.parse_event(self.queue.popleft())
+                continue
+            if remaining <= 0:
+                return "done"
+            step = remaining
+            hang = None
+            if self.armed_hangup is not None:
+                left = self.armed_hangup - self.app_elapsed
+                if left <= step:
+                    step, hang = max(0.0, left), "armed"
+            if self.hangup_after_us is not None:
+                left = (self.hangup_after_us - self.clock.now_us) / 1e6
+                if left <= step:
+                    step, hang = max(0.0, left), "after"
+            real = self.clock.real_seconds(step)
+            self.wake.clear()
+            t0 = time.monotonic()
+            if real > 0:
+                self.wake.wait(timeout=min(real, max(0.0, self.time_left())))
+            else:
+                gevent.sleep(0)
+            if self.time_left() <= 0:
+                return "hangup" if not ch.ready else "break"
+            if real > 0:
+                spent_real = time.monotonic() - t0
+                spent = min(step, spent_real / self.clock.time_scale) if spent_real < real else step
+            else:
+                spent = step
+            self.clock.advance(spent)
+            self.app_elapsed += spent
+            remaining -= spent
+            if hang is not None and spent >= step:
+                self.armed_hangup = None
+                cause = self.script.hangup.cause if self.script.hangup else None
+                self.hangup(cause_from_str(cause), "caller")
+                return "hangup"
+
+    def next_digits(self) -> str:
+        return self.digits.popleft() if self.digits else ""
+
+    def fire_dtmf(self, key: str) -> None:
+        self.channel.digits_dialed += key
+        self.fire("DTMF", post=[("DTMF-Digit", key), ("DTMF-Duration", "2000"), ("DTMF-Source", "UNKNOWN")])
+
+    def flush_leftover_dtmf(self) -> None:
+        """Keys an app did not consume reach the park loop, which dequeues them (03: '#')."""
+        if self.leftover_dtmf and self.channel.ready:
+            keys, self.leftover_dtmf = self.leftover_dtmf, []
+            for key in keys:
+                self.fire_dtmf(key)
+
+
+def ch_q850(cause: str) -> int:
+    from fsivr.testing.profiles import Q850
+
+    return Q850.get(cause, 16)

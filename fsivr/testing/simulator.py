@@ -1,0 +1,64 @@
+"""The simulator object: one simulated switch placing calls into a server under test."""
+
+from __future__ import annotations
+
+import gevent
+
+from fsivr.testing.channel import SwitchIdentity
+from fsivr.testing.script import CallResult, CallScript
+from fsivr.testing.session import CallSession
+
+
+class CallHandle:
+    """A call running in its own greenlet (``Simulator.start_call``)."""
+
+    def __init__(self, session: CallSession) -> None:
+        self.session = session
+        self.greenlet: gevent.Greenlet = gevent.spawn(session.run)
+
+    @property
+    def uuid(self) -> str:
+        return self.session.channel.uuid
+
+    def wait(self, timeout: float | None = None) -> CallResult:
+        """The call's result; if it is still running after ``timeout`` the result says so."""
+        limit = timeout if timeout is not None else self.session.script.timeout + 5.0
+        self.greenlet.join(timeout=limit)
+        if not self.greenlet.dead:
+            self.greenlet.kill(block=True, timeout=1.0)
+            result = self.session.result
+            result.error.append(f"timeout: call still running after {limit}s")
+            return result
+        value = self.greenlet.value
+        return value if isinstance(value, CallResult) else self.session.result
+
+    def done(self) -> bool:
+        return self.greenlet.dead
+
+
+class Simulator:
+    """FreeSWITCH as the server under test sees it through ``socket <address> async full``.
+
+    ``time_scale`` scales simulated media time to real sleeping (0.0 = instant).
+    ``linger_floor`` is the least real time a lingering socket stays open after the linger
+    notice, so the server can still send its post-hangup commands when time is instant.
+    """
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        time_scale: float = 0.0,
+        linger_floor: float = 0.05,
+        strict_apps: bool = False,
+    ) -> None:
+        self.address = address
+        self.time_scale = time_scale
+        self.linger_floor = linger_floor
+        self.strict_apps = strict_apps
+        self.switch = SwitchIdentity()
+
+    def start_call(self, script: CallScript) -> CallHandle:
+        return CallHandle(CallSession(self, script, self.address))
+
+    def run_call(self, script: CallScript) -> CallResult:
+        return self.start_call(script).wait()
