@@ -382,7 +382,9 @@ def _leg_plan(s: CallSession, leg: dialstring.Leg, timeout: float) -> tuple[str,
     return "failed", cause_from_str(target.cause, "NORMAL_TEMPORARY_FAILURE"), min(target.after, timeout)
 
 
-def _other_leg(s: CallSession, leg: dialstring.Leg, leg_uuid: str, created: int, answered: int) -> list[tuple[str, str]]:
+def _other_leg(
+    s: CallSession, leg: dialstring.Leg, leg_uuid: str, created: int, answered: int
+) -> list[tuple[str, str]]:
     key = leg.target
     number = key[4:] if key.startswith("sip:") else key
     source = "mod_loopback" if leg.endpoint.startswith("loopback/") else "mod_sofia"

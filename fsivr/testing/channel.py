@@ -3,7 +3,7 @@
 Variables behave like FreeSWITCH's channel variable list (switch_channel.c set_variable →
 switch_event.c del + add at the bottom): setting a variable moves it to the end, which is why
 header order in the traces shifts the way it does. Event header blocks are assembled from parts
-that are cached until the state they depend on changes, so a 3–4 KB event costs a few joins.
+that are cached until the state they depend on changes, so a 3-4 KB event costs a few joins.
 """
 
 from __future__ import annotations

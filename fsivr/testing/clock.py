@@ -27,7 +27,7 @@ class VirtualClock:
 
     def advance(self, seconds: float) -> None:
         if seconds > 0:
-            self._us += int(round(seconds * 1_000_000))
+            self._us += round(seconds * 1_000_000)
 
     def advance_us(self, us: int) -> None:
         if us > 0:
