@@ -50,6 +50,18 @@ class Config:
     tts_engine: str = "flite"
     tts_voice: str = "slt"
     log_level: str = "INFO"
+    #: What a caller hears while people are rung (a FreeSWITCH tone: 425 Hz, 1 s on / 4 s off,
+    #: the European ringback of ITU-T E.180; e.g. "%(2000,4000,440,480)" for the US one).
+    ringback: str = "%(1000,4000,425)"
+    #: How often the server re-reads accounts, groups, contacts and gateways.
+    directory_interval: float = 10.0
+    #: Address FreeSWITCH's dialplan sends calls to (``socket HOST:PORT async full``); empty =
+    #: listen_host:listen_port.
+    serve_address: str = ""
+    #: A second ``fsivr serve`` tried when the first does not accept the call; empty = none.
+    serve_failover: str = ""
+    #: Dialplan context the rendered numbers live in (calls from trunks arrive in ``public``).
+    dialplan_context: str = "public"
 
     SECRET_FIELDS = ("esl_password",)
 

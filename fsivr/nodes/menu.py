@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from fsivr.engine import ringing
 from fsivr.engine.call import Call
 from fsivr.engine.node import Node, Param, Ref
 from fsivr.engine.registry import register
@@ -40,6 +41,8 @@ class Menu(Node):
         "allow_extension": Param(bool, default=False,
                                  doc="the caller may dial an employee's extension while the prompt plays"),
         "extension_digits": Param(int, default=3, doc="longest extension number (with allow_extension)"),
+        "extension_ring_timeout": Param(int, default=20, check=ringing.ring_seconds,
+                                        doc="seconds a dialled extension rings (with allow_extension)"),
     }
     outcomes = ("timeout", "invalid", "extension")
     option_outcomes = True
@@ -95,7 +98,12 @@ class Menu(Node):
                 if got.digits in self.options:
                     return got.digits
                 call.vars["extension"] = got.digits
-                return "extension"
+                # Ring that employee here (shared with the extension node); the menu then takes
+                # `extension`, and call.last_ring tells a status_condition how it went. An
+                # extension nobody has counts as a wrong key: replay, as for any invalid input.
+                if ringing.ring_extension(call, got.digits, self.p["extension_ring_timeout"]) is not None:
+                    return "extension"
+                got.invalid = got.digits
             last = "invalid" if got.invalid else "timeout"
             if got.invalid:
                 call.vars["invalid_digits"] = got.invalid

@@ -1,0 +1,59 @@
+"""extension: collect an employee's short number and ring that employee."""
+
+from __future__ import annotations
+
+from fsivr.engine import ringing
+from fsivr.engine.call import Call
+from fsivr.engine.node import Node, Param, Ref
+from fsivr.engine.registry import register
+
+
+def _digits(value: int) -> int:
+    if not 1 <= value <= 10:
+        raise ValueError("must be between 1 and 10")
+    return value
+
+
+def _seconds(value: float) -> float:
+    if not 0 < value <= 60:
+        raise ValueError("must be between 0 and 60 seconds")
+    return value
+
+
+@register
+class Extension(Node):
+    type = "extension"
+    summary = "collect an employee's short number (ended by # or a pause) and ring that employee"
+    params = {
+        "prompt": Param(str, ref="prompt", doc="prompt asking for the extension (none: silence)"),
+        "text": Param(str, doc="text to speak instead of a stored prompt"),
+        "digits": Param(int, default=3, check=_digits, doc="longest extension number"),
+        "input_timeout": Param(float, default=5.0, check=_seconds, doc="seconds to wait for the first key"),
+        "digit_timeout": Param(float, default=3.0, check=_seconds, doc="seconds between keys"),
+        "ring_timeout": Param(int, default=20, check=ringing.ring_seconds, doc="seconds the employee rings"),
+    }
+    outcomes = (*ringing.RING_OUTCOMES, "invalid")
+    waits = True
+
+    def compile(self) -> None:
+        if self.p["prompt"] and self.p["text"]:
+            raise self.error("give prompt or text, not both", "prompt")
+        if self.p["prompt"]:
+            self.refs.append(Ref("prompt", self.p["prompt"], "prompt"))
+
+    def run(self, call: Call) -> str:
+        call.answer()
+        has_prompt = self.p["prompt"] or self.p["text"]
+        # "silence": play_and_get_digits plays nothing and just collects (mod_dptools.c).
+        prompt = call.playable(self.p["prompt"], self.p["text"]) if has_prompt else "silence"
+        got = call.collect(prompt, min_digits=1, max_digits=self.p["digits"], tries=1,
+                           timeout=self.p["input_timeout"], terminators="#", regex=r"\d+",
+                           digit_timeout=self.p["digit_timeout"])
+        if not got.digits:
+            return "invalid"
+        call.vars["extension"] = got.digits
+        result = ringing.ring_extension(call, got.digits, self.p["ring_timeout"])
+        if result is None:
+            call.vars["invalid_digits"] = got.digits
+            return "invalid"
+        return result.outcome
