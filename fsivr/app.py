@@ -75,6 +75,8 @@ class App:
         log.info("stopping: no new calls; %d in progress", len(self.server.active))
         self.server.stop(self.config.shutdown_grace)
         self.services.scenarios.stop()
+        if self.services.directory is not None:
+            self.services.directory.stop()
         self.records.close()
         self.store.close()
 
@@ -94,5 +96,5 @@ def _attach_directory(services: Services, store: Store) -> None:
         from fsivr.engine.directory import DirectoryCache
     except ImportError:
         return
-    services.directory = DirectoryCache.for_store(store)
+    services.directory = DirectoryCache.for_store(store, interval=services.config.directory_interval)
     services.scenarios.on_refresh.append(services.directory.refresh)
