@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fsivr.engine.node import Ref, ScenarioError
-from fsivr.engine.scenario import CompiledScenario, ValidationFailed, compile_scenario
+from fsivr.engine.node import Param, Ref, ScenarioError
+from fsivr.engine.registry import node_type
+from fsivr.engine.scenario import CompiledScenario, ScenarioSpec, ValidationFailed, compile_scenario
 from fsivr.scenario.bundle import Bundle, DocPath, ScenarioDoc
 from fsivr.store.directory import directory_names
 from fsivr.store.models import AccountRow, ScenarioRow
@@ -206,15 +208,20 @@ def _check_numbers(bundle: Bundle, known: Known, report: Report) -> None:
 
 def _check_scenario(bundle: Bundle, doc: ScenarioDoc, names: dict[str, set[str]], report: Report) -> None:
     spec = doc.spec
+    compiled: CompiledScenario | None = None
     try:
         compiled = compile_scenario(spec)
     except ValidationFailed as exc:
         report.errors.extend(_located(bundle, doc, e) for e in exc.errors)
         report.warnings.extend(_prefixed(bundle, doc, w) for w in exc.warnings)
-        return
-    report.warnings.extend(_prefixed(bundle, doc, w) for w in compiled.warnings)
+        # Still report missing prompts, groups... so the user sees every error in one run; without
+        # compiled nodes, only what the parameters declare (``ref=``) can be checked.
+        refs = _declared_refs(spec)
+    else:
+        report.warnings.extend(_prefixed(bundle, doc, w) for w in compiled.warnings)
+        refs = _refs(compiled)
     errors_before = len(report.errors)
-    for node_id, ref in _refs(compiled):
+    for node_id, ref in refs:
         if ref.kind == "target":
             problem = check_target(ref.name, names)
         elif ref.name in names.get(ref.kind, set()):
@@ -224,26 +231,38 @@ def _check_scenario(bundle: Bundle, doc: ScenarioDoc, names: dict[str, set[str]]
         if problem:
             report.errors.append(_located(bundle, doc, ScenarioError(problem, scenario=spec.name, node=node_id,
                                                                     field=ref.field)))
-    if len(report.errors) == errors_before:
+    if compiled is not None and len(report.errors) == errors_before:
         report.compiled[spec.name] = compiled
+
+
+def _param_refs(params: Mapping[str, Param], values: Mapping[str, Any], known: list[Ref]) -> list[Ref]:
+    """``known`` plus a Ref for every string value of a parameter declared with ``ref=``."""
+    refs = list(known)
+    seen = {(r.kind, r.name) for r in refs}
+    for name, param in params.items():
+        value = values.get(name)
+        if not param.ref or value is None:
+            continue
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, str) and (param.ref, item) not in seen:
+                seen.add((param.ref, item))
+                refs.append(Ref(param.ref, item, name))
+    return refs
 
 
 def _refs(compiled: CompiledScenario) -> list[tuple[str, Ref]]:
     """What each node refers to: what its compile() collected, plus every parameter declared with
     ``ref=`` (so a node type cannot forget to report one)."""
+    return [(node_id, ref) for node_id, node in compiled.nodes.items()
+            for ref in _param_refs(type(node).params, node.p, node.refs)]
+
+
+def _declared_refs(spec: ScenarioSpec) -> list[tuple[str, Ref]]:
     out: list[tuple[str, Ref]] = []
-    for node_id, node in compiled.nodes.items():
-        refs = list(node.refs)
-        seen = {(r.kind, r.name) for r in refs}
-        for name, param in type(node).params.items():
-            value = node.p.get(name)
-            if not param.ref or value is None:
-                continue
-            for item in value if isinstance(value, (list, tuple)) else [value]:
-                if isinstance(item, str) and (param.ref, item) not in seen:
-                    seen.add((param.ref, item))
-                    refs.append(Ref(param.ref, item, name))
-        out += [(node_id, r) for r in refs]
+    for node_id, raw in spec.nodes.items():
+        cls = node_type(raw.get("type")) if isinstance(raw, Mapping) and isinstance(raw.get("type"), str) else None
+        if cls is not None:
+            out += [(str(node_id), ref) for ref in _param_refs(cls.params, raw, [])]
     return out
 
 

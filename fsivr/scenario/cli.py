@@ -1,0 +1,276 @@
+"""``fsivr db upgrade``, ``fsivr import``, ``fsivr scenario ...`` and ``fsivr calls``.
+
+Each command is ``set_defaults(func=handler)``; a handler takes the parsed arguments (with
+``args.database`` set by the main parser, or None for the default) and returns the exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from fsivr.scenario.bundle import BundleError, load_file
+from fsivr.scenario.graph import scenario_dot, write_graph
+from fsivr.scenario.persist import export_scenario, import_bundle, load_scenario, split_node
+from fsivr.scenario.validate import BundleInvalid, Known, known_in_store, validate_bundle
+from fsivr.store import migrate
+from fsivr.store.callrecords import recent_calls
+from fsivr.store.db import Store, default_url
+from fsivr.store.models import NumberRow, ScenarioNodeRow, ScenarioRow
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def add_commands(sub: Any) -> None:
+    """Register the commands on the main parser's subparsers object."""
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_sub.add_parser("upgrade", help="migrate the database schema to the latest version").set_defaults(
+        func=cmd_db_upgrade)
+
+    imp = sub.add_parser("import", help="import a scenario or bundle YAML file (all or nothing)")
+    imp.add_argument("file", type=Path)
+    imp.set_defaults(func=cmd_import)
+
+    sc = sub.add_parser("scenario", help="import, export, validate, list, show, graph scenarios")
+    sc_sub = sc.add_subparsers(dest="scenario_command", required=True, metavar="ACTION")
+    p = sc_sub.add_parser("import", help="same as `fsivr import`")
+    p.add_argument("file", type=Path)
+    p.set_defaults(func=cmd_import)
+    p = sc_sub.add_parser("export", help="write a stored scenario as YAML")
+    p.add_argument("name")
+    p.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
+    p.set_defaults(func=cmd_export)
+    p = sc_sub.add_parser("validate", help="check a scenario or bundle file against itself and the database")
+    p.add_argument("file", type=Path)
+    p.set_defaults(func=cmd_validate)
+    sc_sub.add_parser("list", help="stored scenarios").set_defaults(func=cmd_list)
+    p = sc_sub.add_parser("show", help="a stored scenario's nodes and where each outcome leads")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_show)
+    p = sc_sub.add_parser("graph", help="a stored scenario as a Graphviz graph")
+    p.add_argument("name")
+    p.add_argument("-o", "--output", type=Path, help="FILE.svg (rendered with Graphviz `dot`) or FILE.dot; "
+                                                     "default: DOT text on standard output")
+    p.set_defaults(func=cmd_graph)
+
+    calls = sub.add_parser("calls", help="recent call records with their paths")
+    calls.add_argument("--limit", type=int, default=20)
+    calls.set_defaults(func=cmd_calls)
+
+
+def _err(message: str) -> None:
+    print(f"fsivr: {message}", file=sys.stderr)
+
+
+@contextmanager
+def _store(args: argparse.Namespace) -> Iterator[Store]:
+    store = Store(getattr(args, "database", None) or default_url())
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _require_schema(store: Store) -> bool:
+    if migrate.is_up_to_date(store.engine):
+        return True
+    _err("the database schema is not up to date: run `fsivr db upgrade` first")
+    return False
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        store.upgrade()
+        print(f"database {store.url.render_as_string(hide_password=True)} is at revision "
+              f"{migrate.current_revision(store.engine)}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    try:
+        bundle = load_file(args.file)
+    except BundleError as exc:
+        for problem in exc.problems:
+            _err(problem)
+        return 1
+    with _store(args) as store:
+        if not _require_schema(store):
+            return 1
+        try:
+            result = import_bundle(store, bundle)
+        except BundleInvalid as exc:
+            for line in exc.report.errors:
+                _err(line)
+            _err(f"{args.file}: nothing imported ({len(exc.report.errors)} error(s))")
+            return 1
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    d = bundle.directory
+    counts = [f"{len(v)} {k}" for k, v in (("accounts", d.accounts), ("groups", d.groups), ("queues", d.queues),
+                                          ("mailboxes", d.mailboxes), ("prompts", d.prompts),
+                                          ("contacts", d.contacts), ("gateways", d.gateways)) if v]
+    if counts:
+        print("directory: " + ", ".join(counts))
+    for name, version in result.versions.items():
+        state = "updated" if name in result.changed and version > 1 else \
+            "created" if name in result.changed else "unchanged"
+        print(f"scenario {name}: version {version} ({state})")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    try:
+        bundle = load_file(args.file)
+    except BundleError as exc:
+        for problem in exc.problems:
+            print(problem)
+        return 1
+    known, note = _known(args)
+    report = validate_bundle(bundle, known)
+    for e in report.errors:
+        print(f"error: {e}")
+    for w in report.warnings:
+        print(f"warning: {w}")
+    if note:
+        print(f"note: {note}")
+    if report.errors:
+        print(f"{args.file}: {len(report.errors)} error(s), {len(report.warnings)} warning(s)")
+        return 1
+    print(f"{args.file}: valid ({len(bundle.scenarios)} scenario(s), {len(report.warnings)} warning(s))")
+    return 0
+
+
+def _known(args: argparse.Namespace) -> tuple[Known, str | None]:
+    """What the database has, for references; a file is still checked alone when there is none."""
+    url = getattr(args, "database", None) or default_url()
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return Known(), "no database yet: references were checked against the file alone"
+    try:
+        with _store(args) as store:
+            if not migrate.is_up_to_date(store.engine):
+                return Known(), "database schema not up to date: references were checked against the file alone"
+            with store.session() as session:
+                return known_in_store(session), None
+    except SQLAlchemyError as exc:
+        return Known(), f"database unreachable ({exc.__class__.__name__}): references checked against the file alone"
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        if not _require_schema(store):
+            return 1
+        try:
+            with store.session() as session:
+                text = export_scenario(session, args.name)
+        except LookupError as exc:
+            _err(str(exc.args[0]))
+            return 1
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        if not _require_schema(store):
+            return 1
+        with store.session() as session:
+            rows = session.scalars(select(ScenarioRow).order_by(ScenarioRow.name)).all()
+            numbers: dict[int, list[str]] = {}
+            for n in session.scalars(select(NumberRow).order_by(NumberRow.number)):
+                numbers.setdefault(n.scenario_id, []).append(n.number)
+            node_counts: dict[int, int] = {}
+            for sid in session.scalars(select(ScenarioNodeRow.scenario_id)):
+                node_counts[sid] = node_counts.get(sid, 0) + 1
+    if not rows:
+        print("no scenarios (import one with `fsivr import FILE`)")
+        return 0
+    table = [("NAME", "VERSION", "NODES", "NUMBERS", "UPDATED", "DESCRIPTION")]
+    for r in rows:
+        table.append((r.name, str(r.version), str(node_counts.get(r.id, 0)), " ".join(numbers.get(r.id, [])) or "-",
+                      r.updated_at.strftime("%Y-%m-%d %H:%M"), r.description.splitlines()[0] if r.description else ""))
+    _print_table(table)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        if not _require_schema(store):
+            return 1
+        with store.session() as session:
+            found = load_scenario(session, args.name)
+    if found is None:
+        _err(f"no scenario {args.name!r}")
+        return 1
+    spec, version = found
+    print(f"scenario {spec.name} (version {version})")
+    if spec.description:
+        print(f"  {spec.description}")
+    print(f"numbers: {', '.join(spec.numbers) or '-'}")
+    print(f"start: {spec.start}" + (f"    after_call: {spec.after_call}" if spec.after_call else ""))
+    for node_id, raw in spec.nodes.items():
+        type_name, params, outcomes, options = split_node(raw)
+        print(f"\n{node_id}  [{type_name}]")
+        for name, value in params.items():
+            print(f"    {name} = {value!r}")
+        for key, target in options.items():
+            print(f"    key {key} -> {target}")
+        for outcome, target in outcomes.items():
+            print(f"    {outcome} -> {target}")
+    return 0
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        if not _require_schema(store):
+            return 1
+        with store.session() as session:
+            found = load_scenario(session, args.name)
+    if found is None:
+        _err(f"no scenario {args.name!r}")
+        return 1
+    dot_text = scenario_dot(found[0])
+    if args.output is None:
+        sys.stdout.write(dot_text)
+        return 0
+    written, why = write_graph(dot_text, args.output)
+    if why:
+        print(why, file=sys.stderr)
+    else:
+        print(f"wrote {written}", file=sys.stderr)
+    return 0
+
+
+def cmd_calls(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        if not _require_schema(store):
+            return 1
+        with store.session() as session:
+            records = recent_calls(session, args.limit)
+    if not records:
+        print("no calls recorded")
+        return 0
+    for r in records:
+        duration = f"{(r.ended_at - r.started_at).total_seconds():.0f}s" if r.ended_at else "-"
+        print(f"{r.started_at:%Y-%m-%d %H:%M:%S}  {r.caller or '-'} -> {r.number or '-'}  {r.scenario or '-'}  "
+              f"{r.status}  {r.hangup_cause or '-'} (by {r.hangup_by or '-'})  {duration}  {r.uuid}")
+        if r.steps:
+            print("    " + " > ".join(f"{s.node}:{s.outcome or '-'}" for s in r.steps))
+    return 0
+
+
+def _print_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
