@@ -12,6 +12,8 @@ import logging
 import time
 from datetime import UTC, datetime
 
+from gevent.event import Event as Flag
+
 from fsivr.engine.call import Call
 from fsivr.engine.scenario import CompiledScenario
 from fsivr.engine.services import Services
@@ -35,6 +37,9 @@ class Runner:
         self.services = services
         self.calls_active = 0
         self.calls_total = 0
+        #: Set whenever no call is in progress (its record queued); tests and shutdown wait on it.
+        self.idle = Flag()
+        self.idle.set()
 
     # ---- session --------------------------------------------------------------------------
 
@@ -43,20 +48,23 @@ class Runner:
         cfg = self.services.config
         self.calls_active += 1
         self.calls_total += 1
+        self.idle.clear()
         call: Call | None = None
         record: CallRecord | None = None
         try:
             channel = conn.connect()
             number = (channel.get("variable_fsivr_number") or channel.get("Caller-Destination-Number")
                       or channel.get("Channel-Destination-Number") or "")
-            # myevents: only this channel's events; linger: keep the socket after hangup long
-            # enough to finish the record and post-call work (we end it with `exit` earlier).
-            conn.command("myevents")
-            conn.command(f"linger {int(cfg.linger_seconds)}")
+            # The record exists from the first moment we know the call, so a caller who hangs up
+            # before we even subscribed still leaves one.
             call = Call.from_channel(conn, self.services, number)
             record = CallRecord(uuid=call.uuid, caller=call.caller, number=number, scenario="",
                                 started_at=call.arrived_at, answered_at=None, ended_at=None,
                                 hangup_cause="", hangup_by="", steps=[])
+            # myevents: only this channel's events; linger: keep the socket after hangup long
+            # enough to finish the record and post-call work (we end it with `exit` earlier).
+            conn.command("myevents")
+            conn.command(f"linger {int(cfg.linger_seconds)}")
             found = self._scenario_for(number)
             if found is None:
                 log.info("call %s to %s: no scenario for this number; hanging up", call.uuid, number)
@@ -70,9 +78,13 @@ class Runner:
         except (EslError, OSError) as exc:
             log.warning("call %s: FreeSWITCH session failed: %s", conn.uuid or conn.peer, exc)
         finally:
-            self.calls_active -= 1
-            if call is not None and record is not None:
-                self._finish(call, record)
+            try:
+                if call is not None and record is not None:
+                    self._finish(call, record)
+            finally:
+                self.calls_active -= 1
+                if not self.calls_active:
+                    self.idle.set()
 
     def _scenario_for(self, number: str) -> tuple[CompiledScenario, str | None] | None:
         cache = self.services.scenarios

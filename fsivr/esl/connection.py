@@ -114,6 +114,8 @@ class OutboundConnection:
         """End the session: ``exit`` (FreeSWITCH replies and closes), then our side of the socket."""
         if not self.closed.is_set():
             try:
+                # FreeSWITCH answers "+OK bye", then the disconnect notice, then closes.
+                self._replies.append(None)
                 self.sock.sendall(frames.command("exit"))
                 self.closed.wait(2.0)
             except OSError:

@@ -109,6 +109,51 @@ def export(s: CallSession, arg: str) -> None:
         s.channel.set_var("export_vars", ",".join(names))
 
 
+def separate_string(arg: str, max_parts: int) -> list[str]:
+    """Split an application argument as switch_separate_string does with a blank delimiter
+    (switch_utils.c, separate_string_blank_delim + cleanup_separated_string): runs of blanks
+    separate, single quotes group (and are removed), a backslash escapes the next character,
+    and the last part takes the rest of the line unsplit."""
+    parts: list[str] = []
+    i, n = 0, len(arg)
+    while i < n and len(parts) < max_parts:
+        while i < n and arg[i] in " \t":
+            i += 1
+        if i >= n:
+            break
+        if len(parts) == max_parts - 1:
+            rest = arg[i:]
+            parts.append(_unquote_part(rest))
+            break
+        start, quoted = i, False
+        while i < n:
+            c = arg[i]
+            if c == "\\" and i + 1 < n:
+                i += 2
+                continue
+            if c == "'":
+                quoted = not quoted
+            elif c in " \t" and not quoted:
+                break
+            i += 1
+        parts.append(_unquote_part(arg[start:i]))
+    return parts
+
+
+def _unquote_part(text: str) -> str:
+    out, i = [], 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\" and i + 1 < len(text):
+            out.append(text[i + 1])
+            i += 2
+            continue
+        if c != "'":
+            out.append(c)
+        i += 1
+    return "".join(out)
+
+
 def unset(s: CallSession, arg: str) -> None:
     if arg.strip():
         s.channel.set_var(arg.strip(), None)
@@ -245,7 +290,7 @@ def play_and_get_digits(s: CallSession, arg: str) -> None:
     Arguments: min max tries timeout terminators prompt invalid_prompt var regex digit_timeout
     [transfer_on_failure].
     """
-    argv = arg.split(" ")
+    argv = separate_string(arg, 11)
     ch = s.channel
 
     def num(i: int, default: int) -> int:
@@ -293,7 +338,7 @@ def play_and_get_digits(s: CallSession, arg: str) -> None:
 
 def read(s: CallSession, arg: str) -> None:
     """mod_dptools read: min max sound_file variable_name timeout terminators [digit_timeout]."""
-    argv = arg.split(" ")
+    argv = separate_string(arg, 7)
 
     def num(i: int, default: int) -> int:
         try:

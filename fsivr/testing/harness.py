@@ -48,6 +48,8 @@ class Harness:
     def call(self, script: CallScript | None = None, **kwargs: Any) -> Placed:
         script = script or CallScript(**kwargs)
         result = self.simulator.run_call(script)
+        # The simulator can be done (socket closed) before the server has seen the EOF.
+        assert self.app.runner.idle.wait(10.0), "the server did not finish the call within 10 s"
         assert self.app.records.flush(10.0), "call records were not written within 10 s"
         uuid = result.uuid
         record = self.store.run(lambda s: repository.call_path(s, uuid))

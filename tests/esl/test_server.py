@@ -46,5 +46,5 @@ def test_allowed_connection_reaches_the_handler_and_gets_connect() -> None:
 
 
 def test_allow_list_entries_are_checked() -> None:
-    with pytest.raises(ValueError, match="'fs.example' is not an IP address"):
+    with pytest.raises(ValueError, match=r"'fs\.example' is not an IP address"):
         parse_allow(["127.0.0.1", "fs.example"])
