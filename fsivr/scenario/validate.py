@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from fsivr.engine.node import Param, Ref, ScenarioError
 from fsivr.engine.registry import node_type
+from fsivr.engine.ringing import parse_target
 from fsivr.engine.scenario import CompiledScenario, ScenarioSpec, ValidationFailed, compile_scenario
 from fsivr.scenario.bundle import Bundle, DocPath, ScenarioDoc
 from fsivr.store.directory import directory_names
@@ -65,34 +66,31 @@ class BundleInvalid(ValueError):
         super().__init__(f"{len(report.errors)} error(s):\n" + "\n".join(f"  {e}" for e in report.errors))
 
 
-_EXTERNAL = re.compile(r"^\+?[0-9]{7,20}$")
-_TARGET_KINDS = {"sip": "account", "user": "account", "ext": "extension", "extension": "extension",
-                 "group": "group"}
+_TARGET_KINDS = {"sip": ("account",), "ext": ("extension",), "group": ("group",),
+                 "bare": ("account", "extension", "group")}
 
 
 def check_target(target: str, names: dict[str, set[str]]) -> str | None:
-    """Why a dial target names nothing that exists, or None if it is fine.
+    """Why a dial target is wrong or names nothing that exists, or None if it is fine.
 
-    Targets: ``sip:USER`` / ``user:USER`` (an account), ``ext:NNN`` (an employee's extension),
-    ``group:NAME``, ``gateway:NAME/NUMBER`` / ``tel:NUMBER`` / ``+48...`` (external), or a bare
+    The syntax is the ringing nodes' own (``fsivr.engine.ringing.parse_target``): ``sip:USER``,
+    ``ext:NNN``, ``group:NAME``, ``+48...`` / ``tel:NUMBER``, ``gateway:NAME/NUMBER``, or a bare
     account user, extension or group name.
     """
-    prefix, sep, rest = target.partition(":")
-    if sep:
-        if prefix == "tel":
-            return None
-        if prefix == "gateway":
-            gw = rest.partition("/")[0]
-            return None if gw in names.get("gateway", set()) else f"gateway {gw!r} does not exist"
-        kind = _TARGET_KINDS.get(prefix)
-        if kind is None:
-            return f"unknown target kind {prefix!r} in {target!r} (sip:, user:, ext:, group:, gateway:, tel:)"
-        return None if rest in names.get(kind, set()) else f"{kind} {rest!r} does not exist"
-    if _EXTERNAL.match(target):
+    try:
+        t = parse_target(target)
+    except ValueError as exc:
+        return str(exc)
+    if t.kind == "number":
+        if t.gateway is not None and t.gateway not in names.get("gateway", set()):
+            return f"gateway {t.gateway!r} does not exist"
         return None
-    if any(target in names.get(k, set()) for k in ("account", "extension", "group")):
+    kinds = _TARGET_KINDS.get(t.kind, ())
+    if any(t.value in names.get(k, set()) for k in kinds):
         return None
-    return f"target {target!r} is no account, extension, group or external number"
+    if t.kind == "bare":
+        return f"target {target!r} is no account, extension, group or external number"
+    return f"{kinds[0]} {t.value!r} does not exist"
 
 
 def validate_bundle(bundle: Bundle, known: Known | None = None) -> Report:

@@ -61,11 +61,19 @@ class Store:
         """Run ``fn(session)`` in one transaction on gevent's threadpool; the calling greenlet waits,
         the hub does not. Exceptions from ``fn`` are raised here."""
 
-        def job() -> T:
-            with self.session() as session:
-                return fn(session)
+        def job() -> tuple[bool, Any]:
+            # Errors travel back as values: raised inside the pool, gevent would also print each one
+            # (an import rejected by validation, a retried write) as if it were a crash.
+            try:
+                with self.session() as session:
+                    return True, fn(session)
+            except Exception as exc:
+                return False, exc
 
-        return gevent.get_hub().threadpool.apply(job)
+        ok, value = gevent.get_hub().threadpool.apply(job)
+        if not ok:
+            raise value
+        return value
 
     def upgrade(self, revision: str = "head") -> None:
         """Migrate the schema (alembic) to ``revision``."""

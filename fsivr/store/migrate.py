@@ -6,9 +6,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect, text
 
 #: migrations/ sits beside the package in the source tree (an editable install uses it in place).
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -35,8 +34,11 @@ def downgrade(engine: Engine, revision: str = "base") -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
+    # Read alembic's table directly: MigrationContext would log its set-up at INFO on every command.
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def head_revision() -> str | None:

@@ -217,3 +217,17 @@ contacts:
     assert "d.yaml:5: group g: member account '999' does not exist" in report.errors
     assert "d.yaml:5: group g: account '101' is a member twice" in report.errors
     assert "d.yaml:7: contact +48501000001: owner account '998' does not exist" in report.errors
+
+
+def test_dial_targets() -> None:
+    from fsivr.scenario.validate import check_target
+
+    names = {"account": {"101"}, "extension": {"21"}, "group": {"sales"}, "gateway": {"trunk"}}
+    for ok in ("sip:101", "ext:21", "group:sales", "+48600100200", "tel:0600100200", "gateway:trunk/+4860010",
+               "101", "21", "sales"):
+        assert check_target(ok, names) is None, ok
+    assert check_target("sip:102", names) == "account '102' does not exist"
+    assert check_target("ext:22", names) == "extension '22' does not exist"
+    assert check_target("gateway:other/+4860010", names) == "gateway 'other' does not exist"
+    assert "no account, extension, group" in (check_target("nobody", names) or "")
+    assert "unknown target kind" in (check_target("fax:1", names) or "")

@@ -179,3 +179,12 @@ def test_store_run_does_not_block_the_hub(store: Store) -> None:
     assert store.run(slow) == 1
     assert len(ticks) >= 4  # the ticker greenlet kept running while the DB call blocked its thread
     g.join()
+
+
+def test_store_run_raises_what_fn_raised(store: Store) -> None:
+    def boom(session: Session) -> None:
+        raise LookupError("nothing here")
+
+    with pytest.raises(LookupError, match="nothing here"):
+        store.run(boom)
+    assert store.run(lambda s: 7) == 7  # the pool and the engine are still fine
