@@ -124,6 +124,8 @@ class CallRecordWriter:
         self._wake = Event()
         self._progress = Event()
         self._closing = False
+        #: The batch being written (still ours to report if the writer is stopped mid-way).
+        self._inflight: list[CallRecord] = []
         self._greenlet = gevent.spawn(self._loop)
 
     def submit(self, record: CallRecord) -> None:
@@ -149,17 +151,20 @@ class CallRecordWriter:
             return True
         return False
 
-    def close(self, timeout: float | None = None) -> bool:
-        """Flush, then stop the writer. Returns False if records were still unwritten at timeout."""
+    def close(self, timeout: float | None = 30.0) -> bool:
+        """Flush, then stop the writer. Bounded, so a dead database cannot hang a shutdown: records
+        still unwritten at ``timeout`` are logged in full at ERROR level. Returns whether all were written."""
         flushed = self.flush(timeout)
         self._closing = True
         self._wake.set()
-        self._greenlet.join(timeout=0 if not flushed else timeout)
+        if flushed:
+            self._greenlet.join(timeout)
         if not self._greenlet.dead:
             self._greenlet.kill()
-        if self._queue:
-            log.error("call record writer closed with %d record(s) unwritten: %s", len(self._queue),
-                      "; ".join(_dump(r) for r in self._queue))
+        unwritten = self._inflight + list(self._queue)
+        if unwritten:
+            log.error("call record writer closed with %d record(s) unwritten: %s", len(unwritten),
+                      "; ".join(_dump(r) for r in unwritten))
         return flushed
 
     def _loop(self) -> None:
@@ -168,7 +173,9 @@ class CallRecordWriter:
             self._wake.clear()
             while self._queue:
                 batch = [self._queue.popleft() for _ in range(min(self.batch_size, len(self._queue)))]
+                self._inflight = batch
                 self._write_batch(batch)
+                self._inflight = []
                 self._advance(len(batch))
             if self._closing:
                 return

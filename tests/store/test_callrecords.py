@@ -188,3 +188,15 @@ def test_store_run_raises_what_fn_raised(store: Store) -> None:
     with pytest.raises(LookupError, match="nothing here"):
         store.run(boom)
     assert store.run(lambda s: 7) == 7  # the pool and the engine are still fine
+
+
+def test_close_is_bounded_when_the_database_stays_down(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    flaky: Any = FlakyStore(store, failures=10**9)
+    writer = CallRecordWriter(flaky, retry_delay=0.01)
+    writer.submit(record(0))
+    writer.submit(record(1))
+    with caplog.at_level(logging.ERROR, "fsivr.store.callrecords"):
+        assert writer.close(timeout=0.2) is False
+    assert counts(store) == (0, 0)
+    lost = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(lost) == 1 and "call-000000" in lost[0] and "call-000001" in lost[0]
