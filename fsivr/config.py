@@ -49,6 +49,8 @@ class Config:
     #: Language and voice for text prompts (mod_flite by default).
     tts_engine: str = "flite"
     tts_voice: str = "slt"
+    #: Voice per language for text prompts with a ``language``: "pl=jola,de=kal" (env) or a list.
+    tts_voices: list[str] = field(default_factory=list)
     log_level: str = "INFO"
     #: What a caller hears while people are rung (a FreeSWITCH tone: 425 Hz, 1 s on / 4 s off,
     #: the European ringback of ITU-T E.180; e.g. "%(2000,4000,440,480)" for the US one).
@@ -62,6 +64,8 @@ class Config:
     serve_failover: str = ""
     #: Dialplan context the rendered numbers live in (calls from trunks arrive in ``public``).
     dialplan_context: str = "public"
+    #: Sofia profile the rendered gateways belong to (its ``gateways`` section includes them).
+    gateway_profile: str = "external"
 
     SECRET_FIELDS = ("esl_password",)
 
@@ -92,6 +96,14 @@ class Config:
         for name, value in data.items():
             setattr(cfg, name, _coerce(name, known[name].type, value))
         return cfg
+
+    def voice_for(self, language: str | None) -> str:
+        if language:
+            for entry in self.tts_voices:
+                lang, _, voice = entry.partition("=")
+                if lang.strip().lower() == language.lower() and voice.strip():
+                    return voice.strip()
+        return self.tts_voice
 
     def redacted(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}

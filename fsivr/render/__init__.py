@@ -1,0 +1,1 @@
+"""FreeSWITCH configuration rendered from the store (directory, dialplan, gateways)."""

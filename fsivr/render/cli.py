@@ -1,0 +1,92 @@
+"""``fsivr render-conf``: render the FreeSWITCH XML from the database and ask FreeSWITCH to reload it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fsivr.config import Config
+
+
+def add_commands(sub: Any) -> None:
+    p = sub.add_parser("render-conf", help="render FreeSWITCH XML (directory, dialplan, gateways) from the "
+                                           "database and reloadxml")
+    p.add_argument("--out-dir", required=True, help="FreeSWITCH configuration directory to write into "
+                                                    "(e.g. /etc/freeswitch)")
+    p.add_argument("--templates", help="template directory (default: freeswitch_conf/ of fsivr)")
+    p.add_argument("--no-reload", action="store_true", help="only write the files; do not contact FreeSWITCH")
+    p.set_defaults(func=cmd_render_conf)
+
+
+@dataclass
+class Outcome:
+    changed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    reloaded: bool = False
+    #: What happened with FreeSWITCH, for the operator.
+    message: str = ""
+    ok: bool = True
+    #: FreeSWITCH could not be reached: not an error (the files are in place for its next start).
+    warning: bool = False
+
+
+def render_conf(cfg: Config, out_dir: str | Path, *, templates: str | Path | None = None,
+                reload: bool = True) -> Outcome:
+    """Render → check → write what changed → reloadxml (and rescan the gateways' profile when they
+    changed: reloadxml does not reload sofia gateways, docs/freeswitch-notes.md §5)."""
+    from fsivr.esl.inbound import InboundClient, InboundError, Unreachable
+    from fsivr.render.conf import load_data, render, write
+    from fsivr.store.db import Store
+
+    store = Store(cfg.database_url)
+    try:
+        data = store.run(load_data)
+    finally:
+        store.close()
+    files = render(data, cfg, Path(templates) if templates else None)
+    changed = write(files, out_dir)
+    out = Outcome(changed=changed, unchanged=sorted(set(files) - set(changed)))
+    if not changed:
+        out.message = "configuration unchanged; FreeSWITCH not asked to reload"
+        return out
+    if not reload:
+        out.message = "files written; not reloading (--no-reload)"
+        return out
+    client = InboundClient(cfg.esl_host, cfg.esl_port, cfg.esl_password, timeout=cfg.command_timeout)
+    try:
+        client.reloadxml()
+        out.reloaded = True
+        out.message = f"FreeSWITCH at {client.where} reloaded its XML"
+        if any(path.startswith("sip_profiles/") for path in changed):
+            reply = client.api(f"sofia profile {cfg.gateway_profile} rescan").strip()
+            out.message += f"; sofia profile {cfg.gateway_profile} rescan: {reply or 'no reply'}"
+            out.message += (" (new gateways are loaded; a changed existing gateway needs "
+                            f"'sofia profile {cfg.gateway_profile} killgw NAME' and another rescan)")
+    except Unreachable as exc:
+        out.warning = True
+        out.message = (f"files written, but {exc}; run 'fs_cli -x reloadxml' (or this command again) "
+                       "once FreeSWITCH is up")
+    except InboundError as exc:
+        out.ok = False
+        out.message = f"files written, but reloading failed: {exc}"
+    return out
+
+
+def cmd_render_conf(args: argparse.Namespace) -> int:
+    from gevent import monkey
+
+    # greenswitch's inbound client reads its socket from a greenlet: it needs gevent's sockets.
+    monkey.patch_all()
+    from fsivr.cli import load_config
+
+    cfg = load_config(args)
+    out = render_conf(cfg, args.out_dir, templates=args.templates, reload=not args.no_reload)
+    for path in out.changed:
+        print(f"wrote {Path(args.out_dir) / path}")
+    for path in out.unchanged:
+        print(f"unchanged {Path(args.out_dir) / path}")
+    print(out.message, file=sys.stdout if out.ok and not out.warning else sys.stderr)
+    return 0 if out.ok else 3

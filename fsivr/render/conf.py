@@ -1,0 +1,208 @@
+"""Render FreeSWITCH XML from the store, check it, and replace the live files only when it changed.
+
+Output layout (fragments that drop into a vanilla FreeSWITCH configuration, whose main files
+include these directories with ``X-PRE-PROCESS include``):
+
+* ``directory/default/fsivr.xml`` — one ``<user>`` per SIP account (vanilla directory/default.xml
+  includes ``default/*.xml`` inside the default domain's ``<users>``, whose domain params already
+  carry the dial-string that ``user/101`` dials);
+* ``dialplan/<context>/fsivr.xml`` — one extension per number (vanilla dialplan/public.xml includes
+  ``public/*.xml``);
+* ``sip_profiles/<profile>/fsivr.xml`` — one ``<gateway>`` per trunk (vanilla external.xml includes
+  ``external/*.xml`` inside ``<gateways>``).
+
+Safety: every value reaches the XML through one function (``_xml_value``, Jinja's ``finalize``)
+that XML-escapes it, turns ``$`` into ``&#36;`` (FreeSWITCH's preprocessor expands ``$${...}``
+in the raw text before parsing, switch_xml.c preprocess, so a user named ``$${...}`` could read
+global variables into the config) and replaces control characters (the preprocessor works line by
+line). Names that end up in dial strings or regular expressions must also match strict patterns,
+or nothing is written. Every file is parsed with an XML parser before any file is replaced.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup, escape
+
+from fsivr.config import Config
+
+#: freeswitch_conf/ at the top of the repository.
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "freeswitch_conf"
+
+#: Identifiers that FreeSWITCH uses as keys or in dial strings: account users, gateway names.
+SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
+#: Numbers (DIDs) routed to the socket; they become an anchored, escaped regular expression.
+SAFE_NUMBER = re.compile(r"^[A-Za-z0-9+*#_.-]{1,64}$")
+#: Sofia gateway parameter names (sofia.c parse_gateways compares them literally).
+PARAM_NAME = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+SERVE_ADDRESS = re.compile(r"^[A-Za-z0-9.:\[\]_-]+:[0-9]{1,5}$")
+
+
+class RenderError(ValueError):
+    """The data cannot be rendered safely; nothing was written. ``problems`` lists each one."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("cannot render the FreeSWITCH configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def _xml_value(value: Any) -> Markup:
+    if isinstance(value, Markup):
+        return value
+    if value is None:
+        return Markup("")
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    text = _CONTROL.sub(" ", str(value))
+    return Markup(str(escape(text)).replace("$", "&#36;"))
+
+
+def environment(templates: Path | None = None) -> Environment:
+    env = Environment(loader=FileSystemLoader(str(templates or TEMPLATES_DIR)), autoescape=True,
+                      finalize=_xml_value, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                      keep_trailing_newline=True)
+    env.filters["regex"] = lambda v: re.escape(str(v))
+    return env
+
+
+@dataclass
+class ConfData:
+    """What the templates need, as plain data."""
+
+    accounts: list[Any] = field(default_factory=list)
+    gateways: list[Any] = field(default_factory=list)
+    #: (number, exit destination or None), sorted by number.
+    numbers: list[tuple[str, str | None]] = field(default_factory=list)
+    mailbox_pins: dict[str, str] = field(default_factory=dict)
+
+
+def load_data(session: Any) -> ConfData:
+    """Read what the templates need (inside ``Store.run`` / a session)."""
+    from fsivr.store.directory import load_accounts, load_gateways, load_mailboxes
+    from fsivr.store.routing import number_routes
+
+    routes = number_routes(session)
+    return ConfData(accounts=list(load_accounts(session).values()), gateways=list(load_gateways(session).values()),
+                    numbers=sorted((n, exit_to) for n, (_, exit_to) in routes.items()),
+                    mailbox_pins={b: m.pin for b, m in load_mailboxes(session).items() if m.pin})
+
+
+def serve_hosts(cfg: Config) -> str:
+    """The socket application's host list: ``primary|failover``.
+
+    mod_event_socket's ``socket`` tries each ``|``-separated host in turn until one accepts the
+    TCP connection (mod_event_socket.c socket_function, FS-7603, in 1.11.1), so a second
+    ``fsivr serve`` takes the calls when the first is down — and only then: a second ``socket``
+    action would also run after the first session returned normally (the exit node), handing
+    the call to fsivr twice.
+    """
+    primary = cfg.serve_address or f"{cfg.listen_host}:{cfg.listen_port}"
+    hosts = [primary] + ([cfg.serve_failover] if cfg.serve_failover else [])
+    for host in hosts:
+        if not SERVE_ADDRESS.match(host):
+            raise RenderError([f"serve address {host!r} must be HOST:PORT"])
+    return "|".join(hosts)
+
+
+def check_data(data: ConfData, cfg: Config) -> list[str]:
+    problems = []
+    for a in data.accounts:
+        if not SAFE_ID.match(a.user):
+            problems.append(f"account user {a.user!r}: use letters, digits and _ . + - only")
+    for gw in data.gateways:
+        if not SAFE_ID.match(gw.name):
+            problems.append(f"gateway {gw.name!r}: name must be letters, digits and _ . + - only")
+        if gw.register and (not gw.username or not gw.password):
+            # sofia.c parse_gateways skips a registering gateway without them.
+            problems.append(f"gateway {gw.name!r}: register needs a username and a password")
+        for key in gw.params or {}:
+            if not PARAM_NAME.match(str(key)):
+                problems.append(f"gateway {gw.name!r}: parameter name {key!r} is not a sofia gateway parameter")
+    for number, _ in data.numbers:
+        if not SAFE_NUMBER.match(number):
+            problems.append(f"number {number!r}: only letters, digits and + * # _ . - can be routed")
+    if not SAFE_ID.match(cfg.dialplan_context) or not SAFE_ID.match(cfg.gateway_profile):
+        problems.append("dialplan_context / gateway_profile must be plain names")
+    return problems
+
+
+def render(data: ConfData, cfg: Config, templates: Path | None = None) -> dict[str, str]:
+    """Relative path → XML text. Raises RenderError for unsafe data or output that does not parse."""
+    problems = check_data(data, cfg)
+    if problems:
+        raise RenderError(problems)
+    env = environment(templates)
+    context = {"accounts": data.accounts, "gateways": data.gateways, "numbers": data.numbers,
+               "pins": data.mailbox_pins, "socket_hosts": serve_hosts(cfg), "context": cfg.dialplan_context}
+    files = {
+        "directory/default/fsivr.xml": env.get_template("directory.xml.j2").render(context),
+        f"dialplan/{cfg.dialplan_context}/fsivr.xml": env.get_template("dialplan.xml.j2").render(context),
+        f"sip_profiles/{cfg.gateway_profile}/fsivr.xml": env.get_template("gateways.xml.j2").render(context),
+    }
+    check_xml(files)
+    return files
+
+
+def check_xml(files: dict[str, str]) -> None:
+    """Every file must be well-formed XML with an ``<include>`` root (what FreeSWITCH's
+    X-PRE-PROCESS include expects of an included file)."""
+    problems = []
+    for path, text in files.items():
+        try:
+            root = ET.fromstring(text)
+        except ET.ParseError as exc:
+            problems.append(f"{path}: not well-formed XML: {exc}")
+            continue
+        if root.tag != "include":
+            problems.append(f"{path}: root element is <{root.tag}>, not <include>")
+    if problems:
+        raise RenderError(problems)
+
+
+def write(files: dict[str, str], out_dir: str | os.PathLike[str]) -> list[str]:
+    """Replace the files whose content changed; return their relative paths.
+
+    Each file is written to a temporary file in its own directory and renamed over the live one
+    (os.replace is atomic on POSIX), so FreeSWITCH never reads half a file. Unchanged files are
+    not touched (not even their mtime).
+    """
+    root = Path(out_dir)
+    changed = []
+    for rel, text in sorted(files.items()):
+        target = root / rel
+        data = text.encode("utf-8")
+        try:
+            if target.read_bytes() == data:
+                continue
+        except FileNotFoundError:
+            pass
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            mode = target.stat().st_mode & 0o777
+        except FileNotFoundError:
+            mode = 0o644
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, mode)
+            os.replace(tmp, target)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+        changed.append(rel)
+    return changed
