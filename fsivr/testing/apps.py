@@ -141,14 +141,28 @@ def separate_string(arg: str, max_parts: int) -> list[str]:
 
 
 def _unquote_part(text: str) -> str:
-    out, i = [], 0
-    while i < len(text):
+    """cleanup_separated_string (switch_utils.c): a backslash escapes only quotes, a blank, itself
+    and n/r/t/s; before anything else it stays (so a regex like ``^\\d+$`` survives, trace 03).
+    A single quote groups only when another one follows."""
+    _unesc = {"n": "\n", "r": "\r", "t": "\t", "s": " "}
+    out: list[str] = []
+    i, inside = 0, False
+    n = len(text)
+    while i < n:
         c = text[i]
-        if c == "\\" and i + 1 < len(text):
-            out.append(text[i + 1])
-            i += 2
-            continue
-        if c != "'":
+        if c == "\\" and i + 1 < n:
+            e = text[i + 1]
+            if e in "'\" \\":
+                out.append(e)
+                i += 2
+                continue
+            if e in _unesc:
+                out.append(_unesc[e])
+                i += 2
+                continue
+        if c == "'" and (inside or "'" in text[i + 1:]):
+            inside = not inside
+        else:
             out.append(c)
         i += 1
     return "".join(out)
@@ -463,6 +477,7 @@ def bridge(s: CallSession, arg: str) -> None:
     winner: tuple[dialstring.Leg, BridgeLeg, str] | None = None
     final_cause = "NORMAL_CLEARING"
     created_legs: list[tuple[str, str]] = []  # (uuid, cause) of legs that got a channel
+    last_sofia: dialstring.Leg | None = None
     for gi, group in enumerate(groups):
         start = (s.clock.now_us - s.start_us) / 1e6
         plans = []
@@ -473,10 +488,15 @@ def bridge(s: CallSession, arg: str) -> None:
             order += 1
             run.legs.append(rec)
             plans.append((leg, rec, at))
-            if leg.endpoint.lower().startswith("user/"):
+            if leg.endpoint.lower().startswith("user/") and cause != "SUBSCRIBER_ABSENT":
+                # an unknown user fails in the directory lookup, before these are set (04)
                 user, _, domain = leg.endpoint.split("/", 1)[1].partition("@")
                 ch.set_var("dialed_user", user)
                 ch.set_var("dialed_domain", domain or None)
+        # a ringing leg marks the caller's progress time (no event: the caller is answered)
+        rang = any(p[2] > 0 and p[1].outcome in ("answered", "no_answer") for p in plans)
+        if rang and not ch.times["Channel-Progress-Time"]:
+            ch.mark_ring_ready()
         answered = [p for p in plans if p[1].outcome == "answered"]
         first = min(answered, key=lambda p: p[2]) if answered else None
         span = first[2] if first else max((p[2] for p in plans), default=0.0)
@@ -490,8 +510,11 @@ def bridge(s: CallSession, arg: str) -> None:
             final_cause = "ORIGINATOR_CANCEL"
             break
         for leg, rec, at in plans:
-            if rec.outcome not in ("unregistered",) and not leg.endpoint.lower().startswith("error/"):
+            # Directory lookups (user/) and error/ fail before any channel exists: they leave
+            # originated_legs and last_bridge_hangup_cause alone (04: stale values).
+            if rec.cause not in _NO_CHANNEL_CAUSES and not leg.endpoint.lower().startswith("error/"):
                 created_legs.append((str(uuidlib.uuid4()), rec.cause))
+                last_sofia = leg if leg.endpoint.lower().startswith("sofia/") else None
             if first is not None and rec is not first[1] and at >= first[2]:
                 rec.outcome, rec.cause, rec.ended = "cancelled", "LOSE_RACE", start + first[2]
         if first is not None:
@@ -503,10 +526,19 @@ def bridge(s: CallSession, arg: str) -> None:
     if winner is None:
         run.result = final_cause
         if created_legs:
-            ch.set_var("originated_legs", _array([f"{u};Outbound Call;{run.legs[-1].target}" for u, _ in created_legs]))
-            ch.set_var("originate_causes", _array([f"{u};{c}" for u, c in created_legs]))
+            for u, c in created_legs:
+                ch.push_var("originated_legs", f"{u};Outbound Call;{run.legs[-1].target}")
+                ch.push_var("originate_causes", f"{u};{c}")
             ch.set_var("originate_signal_bond", created_legs[-1][0])
+            if last_sofia is not None:
+                code, phrase = _SIP_FAILURE.get(final_cause, (480, "Temporarily Unavailable"))
+                ch.set_var("sip_invite_failure_status", str(code))
+                ch.set_var("sip_invite_failure_phrase", phrase)
+                ch.set_var("sip_reason", f'Q.850;cause={Q850.get(final_cause, 16)};text="{final_cause}"')
+                ch.set_var("sip_hangup_phrase", phrase)
             ch.set_var("last_bridge_hangup_cause", final_cause)
+            if last_sofia is not None:
+                ch.set_var("last_bridge_proto_specific_hangup_cause", f"sip:{code}")
         ch.set_var("originate_disposition", final_cause)
         ch.set_var("DIALSTATUS", _dialstatus(final_cause))
         ch.set_var("originate_failed_cause", final_cause)
@@ -518,10 +550,11 @@ def bridge(s: CallSession, arg: str) -> None:
     run.winner = rec.target
     target = s.script.targets.get(rec.target, Target())
     created = s.clock.now_us - int(rec.ended - rec.started) * 1_000_000
-    ch.set_var("originated_legs", f"{leg_uuid};Outbound Call;{rec.target}")
+    ch.push_var("originated_legs", f"{leg_uuid};Outbound Call;{rec.target}")
     ch.set_var("originate_disposition", "SUCCESS")
     ch.set_var("DIALSTATUS", "SUCCESS")
-    ch.set_var("originate_causes", f"{leg_uuid};NONE")
+    ch.push_var("originate_causes", f"{leg_uuid};NONE")
+    ch.set_var("originate_signal_bond", None)
     ch.set_var("signal_bond", leg_uuid)
     ch.mark_bridged(_other_leg(s, leg, leg_uuid, created, s.clock.now_us))
     bridge_ids = [("Bridge-A-Unique-ID", ch.uuid), ("Bridge-B-Unique-ID", leg_uuid)]
@@ -542,8 +575,14 @@ def bridge(s: CallSession, arg: str) -> None:
         s.hangup("NORMAL_CLEARING", "far_end")
 
 
-def _array(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else "ARRAY::" + "|:".join(items)
+_NO_CHANNEL_CAUSES = frozenset({"USER_NOT_REGISTERED", "SUBSCRIBER_ABSENT"})
+
+# What a SIP far end answers for a failure cause (mod_sofia's hangup_cause_to_sip, reversed).
+_SIP_FAILURE = {
+    "NORMAL_CLEARING": (480, "Temporarily Unavailable"), "NO_ANSWER": (480, "Temporarily Unavailable"),
+    "USER_BUSY": (486, "Busy Here"), "CALL_REJECTED": (603, "Decline"),
+    "NORMAL_TEMPORARY_FAILURE": (503, "Service Unavailable"), "UNALLOCATED_NUMBER": (404, "Not Found"),
+}
 
 
 def _handle_cause(s: CallSession, cause: str) -> None:

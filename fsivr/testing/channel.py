@@ -70,6 +70,16 @@ def _source(event_name: str) -> tuple[str, Pairs]:
     return cached
 
 
+# switch_caller_get_field_by_name (switch_caller.c): names getvar resolves via the caller profile.
+_PROFILE_VARS = {
+    "caller_id_name": "Caller-ID-Name", "caller_id_number": "Caller-ID-Number",
+    "orig_caller_id_name": "Orig-Caller-ID-Name", "orig_caller_id_number": "Orig-Caller-ID-Number",
+    "callee_id_name": "Callee-ID-Name", "callee_id_number": "Callee-ID-Number", "ani": "ANI",
+    "destination_number": "Destination-Number", "source": "Source", "context": "Context",
+    "chan_name": "Channel-Name", "dialplan": "Dialplan", "username": "Username", "network_addr": "Network-Addr",
+}
+
+
 class Channel:
     """One leg under socket control, with FreeSWITCH-shaped state and event rendering."""
 
@@ -117,8 +127,23 @@ class Channel:
         self.vars[name] = value
         self._vlines[name] = wire.plain_line("variable_" + name, value)
 
+    def push_var(self, name: str, value: str) -> None:
+        """SWITCH_STACK_PUSH onto an existing variable: it becomes ARRAY:: and keeps its place."""
+        old = self.vars.get(name)
+        if old is None:
+            self.set_var(name, value)
+            return
+        items = old[7:].split("|:") if old.startswith("ARRAY::") else [old]
+        new = "ARRAY::" + "|:".join([*items, value])
+        self.vars[name] = new
+        self._vlines[name] = wire.plain_line("variable_" + name, new)
+
     def get_var(self, name: str) -> str | None:
-        return self.vars.get(name)
+        """switch_channel_get_variable: channel variables, then caller-profile fields."""
+        value = self.vars.get(name)
+        if value is None and name in _PROFILE_VARS:
+            value = self._profile_values.get(_PROFILE_VARS[name]) or None
+        return value
 
     def apply_ops(self, ops: Iterable[tuple[str, str | None]]) -> None:
         for name, value in fill_ops(list(ops), self.spec):

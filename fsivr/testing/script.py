@@ -15,7 +15,8 @@ class Hangup:
     ``Hangup(on_app="playback", occurrence=1, offset=0.5)``: during the 1st run of playback,
     0.5 simulated seconds into it (clamped to the app's media time). ``Hangup(after=12.5)``:
     12.5 simulated seconds after the channel was created (checked during media and between
-    commands, since the virtual clock only moves with media).
+    commands, since the virtual clock only moves with media). ``Hangup(after_apps=3)``: once
+    three applications have completed and the channel sits idle.
     """
 
     on_app: str | None = None
@@ -23,6 +24,9 @@ class Hangup:
     offset: float = 0.0
     after: float | None = None
     cause: str = "NORMAL_CLEARING"
+    # the caller hangs up as soon as the channel is idle (parked in the socket app) after this
+    # many applications have completed
+    after_apps: int | None = None
 
 
 @dataclass
@@ -70,8 +74,8 @@ class CallScript:
     # file path → seconds (None = missing) for playback of paths the simulator cannot stat
     files: dict[str, float | None] = field(default_factory=dict)
     record: bool = False
-    # DTMF the caller presses while no key-collecting app runs: (virtual seconds after start, keys)
-    idle_dtmf: list[tuple[float, str]] = field(default_factory=list)
+    # DTMF the caller presses while the channel is idle: (after this many completed apps, keys)
+    idle_dtmf: list[tuple[int, str]] = field(default_factory=list)
 
 
 @dataclass

@@ -128,6 +128,7 @@ class CallSession:
         self.logging = False
         self.resume = False
         self._held: list[bytes] | None = None
+        self.pending_disco: float | str | None = None
         # session (channel thread) state
         self.queue: collections.deque[wire.Command] = collections.deque()
         self.wake = gevent.event.Event()
@@ -143,6 +144,7 @@ class CallSession:
         self.app_counts: collections.Counter[str] = collections.Counter()
         self.armed_hangup: float | None = None  # virtual seconds into the current app
         self.app_elapsed = 0.0
+        self.apps_completed = 0
         self.current: AppRun | None = None
         self.hangup_after_us: int | None = (
             self.start_us + int(script.hangup.after * 1_000_000)
@@ -339,7 +341,8 @@ class CallSession:
                     self._process(cmd, reply=True)
                 if not self.running:
                     break
-            disco = self._check_disco()
+            disco = self.pending_disco if self.pending_disco is not None else self._check_disco()
+            self.pending_disco = None
             if disco == "close":
                 break
             if disco is not None and linger_deadline is None:
@@ -424,6 +427,10 @@ class CallSession:
                 self._write(text[1:].encode())
             else:
                 self._write(wire.command_reply(text))
+        if not self.async_mode and held and self.channel_gone.is_set():
+            # Sync mode: the session thread notices the hangup before the event thread has
+            # queued CHANNEL_HANGUP to the listener, so the linger notice comes first (02c).
+            self.pending_disco = self._check_disco()
         for data in held:
             self._write(data)
 
@@ -715,6 +722,12 @@ class CallSession:
             if not self.channel.ready:
                 break
             if self.queue and not self.event_lock:
+                if self.sim.pickup_delay:
+                    # The park loop reads a frame every 20 ms and only then looks at its queue,
+                    # so back-to-back sendmsgs all get their +OK before the first app starts (02).
+                    gevent.sleep(self.sim.pickup_delay)
+                    if not self.channel.ready or not self.queue:
+                        continue
                 self.parse_event(self.queue.popleft())
                 continue
             self.wake.clear()
@@ -723,14 +736,18 @@ class CallSession:
             self.wake.wait(timeout=min(1.0, max(0.01, self.time_left())))
 
     def _idle_script(self) -> None:
-        now = self.clock.now_us
-        if self.hangup_after_us is not None and now >= self.hangup_after_us:
-            self.hangup(cause_from_str(self.script.hangup.cause if self.script.hangup else None), "caller")
-            return
-        while self.idle_dtmf and self.start_us + int(self.idle_dtmf[0][0] * 1_000_000) <= now:
+        h = self.script.hangup
+        while self.idle_dtmf and self.idle_dtmf[0][0] <= self.apps_completed:
             _, keys = self.idle_dtmf.popleft()
             for key in keys:
                 self.fire_dtmf(key)
+        if h is None:
+            return
+        due = self.hangup_after_us is not None and self.clock.now_us >= self.hangup_after_us
+        if h.after_apps is not None and self.apps_completed >= h.after_apps:
+            due = True
+        if due:
+            self.hangup(cause_from_str(h.cause), "caller")
 
     def _report(self) -> None:
         """Hangup → reporting state machine (switch_core_state_machine.c), once."""
@@ -875,6 +892,7 @@ class CallSession:
             post.append(("Application-Data", expanded))
         post += [("Application-Response", resp or "_none_"), ("Application-UUID", app_uuid)]
         self.fire("CHANNEL_EXECUTE_COMPLETE", post=post)
+        self.apps_completed += 1
         return True
 
     def media(self, seconds: float) -> str:

@@ -42,6 +42,8 @@ class Simulator:
     ``time_scale`` scales simulated media time to real sleeping (0.0 = instant).
     ``linger_floor`` is the least real time a lingering socket stays open after the linger
     notice, so the server can still send its post-hangup commands when time is instant.
+    ``pickup_delay`` is the real latency before the channel thread starts a queued sendmsg.
+    ``strict_apps`` reports unknown applications in ``result.error`` (they always hang up).
     """
 
     def __init__(
@@ -50,11 +52,13 @@ class Simulator:
         time_scale: float = 0.0,
         linger_floor: float = 0.05,
         strict_apps: bool = False,
+        pickup_delay: float = 0.001,
     ) -> None:
         self.address = address
         self.time_scale = time_scale
         self.linger_floor = linger_floor
         self.strict_apps = strict_apps
+        self.pickup_delay = pickup_delay
         self.switch = SwitchIdentity()
 
     def start_call(self, script: CallScript) -> CallHandle:
