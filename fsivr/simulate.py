@@ -66,16 +66,23 @@ def parse_digits(text: str | None) -> list[str]:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    import logging
+
     from gevent import monkey
 
     monkey.patch_all()
+    if not args.verbose:
+        # The printed path is the output; the server's own log lines would drown it.
+        logging.getLogger().setLevel(logging.WARNING)
     at = parse_at(args.at)
     answers = parse_answers(args.answer)
     digits = parse_digits(args.digits)
     result = simulate(args.target, database=args.database, config_path=args.config, number=args.number,
                       caller=args.caller, at=at, digits=digits, answers=answers)
     if args.json:
-        print(json.dumps({"path": result["path"], "hangup_cause": result["hangup_cause"]}))
+        # Exactly the shape of the spec (section 7): node and outcome per step, and the cause.
+        path = [{"node": step["node"], "outcome": step["outcome"]} for step in result["path"]]
+        print(json.dumps({"path": path, "hangup_cause": result["hangup_cause"]}))
     else:
         print(f"call {result['caller']} -> {result['number']} at {at.isoformat()} (scenario {result['scenario']})")
         for step in result["path"]:

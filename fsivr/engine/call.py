@@ -97,25 +97,27 @@ class Call:
         self.conn.answered = True
         self.answered_at = datetime.now(UTC)
 
-    def playable(self, prompt: str | None = None, text: str | None = None) -> str:
+    def playable(self, prompt: str | None = None, text: str | None = None, *,
+                 language: str | None = None, voice: str | None = None) -> str:
         """What FreeSWITCH's playback takes for a stored prompt name or a text to speak."""
         if prompt:
             resolved = self.services.prompts.resolve(prompt)
             if resolved.text is not None:
-                return self._tts(resolved.text)
+                return self._tts(resolved.text, voice or self.services.config.voice_for(
+                    language or resolved.language))
             return resolved.path
         if text is not None:
-            return self._tts(text)
+            return self._tts(text, voice or self.services.config.voice_for(language))
         raise ValueError("neither a prompt nor a text to play")
 
-    def _tts(self, text: str) -> str:
+    def _tts(self, text: str, voice: str) -> str:
         # "say:" makes playback speak with the channel's tts_engine/tts_voice
         # (switch_ivr_play_say.c, switch_ivr_play_file), so text prompts work everywhere a file
-        # does, including play_and_get_digits.
+        # does, including play_and_get_digits. The voice is set only when it changes.
         cfg = self.services.config
-        want = f"{cfg.tts_engine}|{cfg.tts_voice}"
+        want = f"{cfg.tts_engine}|{voice}"
         if self._tts_ready != want:
-            self.execute("multiset", f"tts_engine={cfg.tts_engine} tts_voice={cfg.tts_voice}",
+            self.execute("multiset", f"tts_engine={cfg.tts_engine} tts_voice={fs_text(voice)}",
                          timeout=cfg.command_timeout * 3)
             self._tts_ready = want
         return "say:" + fs_text(" ".join(text.split()))

@@ -22,6 +22,7 @@ class RecordSink(Protocol):
 class Resolved:
     path: str | None = None
     text: str | None = None
+    language: str | None = None
 
 
 class PromptLibrary:
@@ -41,7 +42,7 @@ class PromptLibrary:
             return Resolved(path=self.file_path(name if "." in name else name + ".wav"))
         text = getattr(row, "text", None)
         if text:
-            return Resolved(text=text)
+            return Resolved(text=text, language=getattr(row, "language", None))
         return Resolved(path=self.file_path(getattr(row, "file", None) or name))
 
     def file_path(self, relative: str) -> str:

@@ -38,6 +38,7 @@ class Menu(Node):
         "max_attempts": Param(int, default=3, check=_attempts, doc="prompt plays at most this many times"),
         "invalid_prompt": Param(str, ref="prompt", doc="prompt played before a replay after no key or a wrong key"),
         "invalid_text": Param(str, doc="text spoken before a replay (instead of invalid_prompt)"),
+        "language": Param(str, doc="language of text prompts: picks the TTS voice configured for it"),
         "allow_extension": Param(bool, default=False,
                                  doc="the caller may dial an employee's extension while the prompt plays"),
         "extension_digits": Param(int, default=3, doc="longest extension number (with allow_extension)"),
@@ -76,10 +77,11 @@ class Menu(Node):
 
     def run(self, call: Call) -> str:
         call.answer()
-        prompt = call.playable(self.p["prompt"], self.p["text"])
+        lang = self.p["language"]
+        prompt = call.playable(self.p["prompt"], self.p["text"], language=lang)
         invalid = None
         if self.p["invalid_prompt"] or self.p["invalid_text"]:
-            invalid = call.playable(self.p["invalid_prompt"], self.p["invalid_text"])
+            invalid = call.playable(self.p["invalid_prompt"], self.p["invalid_text"], language=lang)
         last = "timeout"
         # One play_and_get_digits per attempt (rather than FreeSWITCH's own retries) so that the
         # outcome reflects the *last* attempt and the invalid prompt precedes each replay only.

@@ -20,7 +20,8 @@ class Play(Node):
     params = {
         "prompt": Param(str, doc="name of a stored prompt", ref="prompt"),
         "text": Param(str, doc="text to speak instead of a prompt"),
-        "voice": Param(str, doc="TTS voice for text (default from the configuration)"),
+        "language": Param(str, doc="language of a text prompt: picks the TTS voice configured for it"),
+        "voice": Param(str, doc="TTS voice for text (overrides the language's voice)"),
         "duration": Param(float, check=_positive, doc="stop after this many seconds"),
         "answer": Param(bool, default=True, doc="answer the call first (false: early media)"),
     }
@@ -38,10 +39,8 @@ class Play(Node):
             call.answer()
         elif not call.conn.answered:
             call.execute("pre_answer", timeout=call.services.config.command_timeout * 3)
-        playable = call.playable(self.p["prompt"], self.p["text"])
-        if self.p["voice"]:
-            call.set_channel_vars({"tts_voice": self.p["voice"]})
-            call._tts_ready = ""  # the next text prompt restores the configured voice
+        playable = call.playable(self.p["prompt"], self.p["text"], language=self.p["language"],
+                                 voice=self.p["voice"])
         if self.p["duration"]:
             # playback stops itself after playback_timeout_sec (switch_ivr_play_say.c).
             call.set_channel_vars({"playback_timeout_sec": str(int(self.p["duration"]))})

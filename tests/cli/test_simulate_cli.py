@@ -1,0 +1,75 @@
+"""``fsivr simulate`` as a user runs it: a real process, the real server, the simulator."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+BUNDLE = """
+scenarios:
+  - scenario: hours
+    numbers: ["+48221234567"]
+    start: check
+    nodes:
+      check:
+        type: time_condition
+        timezone: Europe/Warsaw
+        rules: [{days: mon-fri, hours: "08:00-16:00"}]
+        match: menu
+        nomatch: closed
+      menu:
+        type: menu
+        text: "Press 1 or 2"
+        options: {"1": one, "2": two}
+        max_attempts: 2
+        timeout: closed
+        invalid: closed
+      one: {type: play, text: "One", next: bye}
+      two: {type: play, text: "Two", next: bye}
+      closed: {type: play, text: "Closed", next: bye}
+      bye: {type: hangup}
+"""
+
+
+def simulate(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "b.yaml"
+    path.write_text(BUNDLE)
+    return subprocess.run([sys.executable, "-m", "fsivr", "simulate", str(path), *args],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+
+
+@pytest.mark.parametrize("at, digits, path", [
+    ("2026-11-23T09:00:00+01:00", "2", [("check", "match"), ("menu", "2"), ("two", "next"), ("bye", "hangup")]),
+    ("2026-11-23T09:00:00+01:00", ",", [("check", "match"), ("menu", "timeout"), ("closed", "next"),
+                                        ("bye", "hangup")]),
+    ("2026-11-23T09:00:00+01:00", "7,", [("check", "match"), ("menu", "timeout"), ("closed", "next"),
+                                         ("bye", "hangup")]),
+    ("2026-11-23T09:00:00+01:00", ",5", [("check", "match"), ("menu", "invalid"), ("closed", "next"),
+                                         ("bye", "hangup")]),
+    # 17:30 in Warsaw is after hours; the same instant written in UTC must give the same answer.
+    ("2026-11-23T16:30:00+00:00", "1", [("check", "nomatch"), ("closed", "next"), ("bye", "hangup")]),
+])
+def test_json_path(tmp_path: Path, at: str, digits: str, path: list[tuple[str, str]]) -> None:
+    done = simulate(tmp_path, "--at", at, "--digits", digits, "--json")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert set(out) == {"path", "hangup_cause"}
+    assert [(s["node"], s["outcome"]) for s in out["path"]] == path
+    assert all(set(s) == {"node", "outcome"} for s in out["path"])
+    assert out["hangup_cause"] == "NORMAL_CLEARING"
+
+
+def test_human_output_and_bad_arguments(tmp_path: Path) -> None:
+    done = simulate(tmp_path, "--at", "2026-11-23T09:00:00+01:00", "--digits", "1")
+    assert done.returncode == 0, done.stderr
+    assert "menu" in done.stdout and "-> 1" in done.stdout and "hangup: NORMAL_CLEARING" in done.stdout
+    bad = simulate(tmp_path, "--at", "2026-11-23T09:00:00")
+    assert bad.returncode == 2 and "needs a UTC offset" in bad.stderr
+    bad = simulate(tmp_path, "--answer", "sip:101=maybe")
+    assert bad.returncode == 2 and "outcome must be one of" in bad.stderr
