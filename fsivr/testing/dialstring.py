@@ -33,19 +33,24 @@ class DialString:
 
 
 def _split_top(text: str, sep: str) -> list[str]:
-    """Split on ``sep`` outside {} [] <> brackets (variables may contain separators)."""
+    """Split on ``sep`` outside {} [] <> brackets and '...' (variables may contain separators)."""
     out: list[str] = []
     depth = 0
+    quoted = False
     cur: list[str] = []
     i = 0
     n = len(sep)
     while i < len(text):
         ch = text[i]
-        if ch in "{[<":
+        if ch == "'":
+            quoted = not quoted  # switch_separate_string: single quotes protect separators
+        elif quoted:
+            pass
+        elif ch in "{[<":
             depth += 1
         elif ch in "}]>" and depth:
             depth -= 1
-        if depth == 0 and text.startswith(sep, i):
+        if depth == 0 and not quoted and text.startswith(sep, i):
             out.append("".join(cur))
             cur = []
             i += n
