@@ -36,6 +36,14 @@ QUEUE_STRATEGIES = ("ring-all", "longest-idle-agent", "round-robin", "top-down",
                     "agent-with-fewest-calls", "sequentially-by-agent-order", "random", "ring-progressively")
 
 
+#: Longest text per field, as the columns hold it (fsivr.store.models); other names: _NAME_LIMIT.
+_NAME_LIMIT = 200
+_LIMITS = {"user": 64, "extension": 64, "number": 64, "numbers": 64, "caller_id": 64, "mobile": 64,
+           "members": 64, "agents": 64, "account": 64, "owner": 64, "backup_owner": 64, "pin": 64,
+           "email": 320, "file": 500, "music": 500, "proxy": 255, "realm": 255, "voice": 100, "language": 32}
+_UNLIMITED = {"text", "description"}
+
+
 @dataclass
 class ScenarioDoc:
     """A scenario as read from a file, with what the spec itself does not carry."""
@@ -158,6 +166,8 @@ class _Parser:
             self.fail((*path, "nodes"), "is required: a mapping of node id to node")
             nodes = {}
         for node_id, node in nodes.items():
+            if len(node_id) > _NAME_LIMIT:
+                self.fail((*path, "nodes", node_id), f"node id is too long (at most {_NAME_LIMIT} characters)")
             self.json_safe(node, (*path, "nodes", node_id))
         numbers: list[str] = []
         exits: dict[str, str] = {}
@@ -323,11 +333,17 @@ class _Parser:
     def scalar_text(self, value: Any, path: DocPath) -> str | None:
         # YAML reads `user: 101` as a number; the user meant the text.
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return str(value)
-        if isinstance(value, str) and value.strip():
-            return value
-        self.fail(path, f"must be text, got {value!r}")
-        return None
+            value = str(value)
+        if not isinstance(value, str) or not value.strip():
+            self.fail(path, f"must be text, got {value!r}")
+            return None
+        name = next((p for p in reversed(path) if isinstance(p, str)), "")
+        limit = None if name in _UNLIMITED else _LIMITS.get(name, _NAME_LIMIT)
+        if limit is not None and len(value) > limit:
+            # The column would reject it (PostgreSQL) or keep it where nothing else fits (SQLite).
+            self.fail(path, f"is too long ({len(value)} characters, at most {limit})")
+            return None
+        return value
 
     def text(self, raw: Mapping[str, Any], key: str, path: DocPath, required: bool = False) -> str | None:
         if raw.get(key) is None:

@@ -231,3 +231,10 @@ def test_dial_targets() -> None:
     assert check_target("gateway:other/+4860010", names) == "gateway 'other' does not exist"
     assert "no account, extension, group" in (check_target("nobody", names) or "")
     assert "unknown target kind" in (check_target("fax:1", names) or "")
+
+
+def test_values_longer_than_their_columns_are_refused() -> None:
+    with pytest.raises(BundleError) as err:
+        parse_text(f'accounts: [{{user: "{"1" * 65}"}}]\nscenario: s\nstart: a\nnodes: {{a: {{type: test_hangup}}}}\n'
+                   f'description: "{"x" * 5000}"\n', "l.yaml")
+    assert err.value.problems == ["l.yaml:1: accounts[0].user: is too long (65 characters, at most 64)"]
