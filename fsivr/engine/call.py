@@ -139,9 +139,12 @@ class Call:
         event = self.execute("play_and_get_digits", args, timeout=min(self.app_timeout, per_try * tries))
         # Bad input sets <var>_invalid while read_result still says "success" (trace 03); a timeout
         # can leave partial digits in <var> with read_result=failure (switch_ivr_read), so both
-        # are needed to tell the three cases apart.
+        # are needed to tell the three cases apart. read_result=timeout is the inter-digit
+        # timeout after at least min_digits keys ("1" and a pause where up to 3 digits may come):
+        # play_and_get_digits accepts that input (switch_ivr_play_say.c,
+        # switch_play_and_get_digits: TIMEOUT with enough digits becomes SUCCESS).
         invalid = event.variable(var + "_invalid") or None
-        ok = event.variable("read_result") == "success" and not invalid
+        ok = event.variable("read_result") in ("success", "timeout") and not invalid
         return Collected(digits=(event.variable(var) or None) if ok else None, invalid=invalid,
                          terminator=event.variable("read_terminator_used") if ok else None)
 
