@@ -64,6 +64,9 @@ class Config:
     serve_failover: str = ""
     #: Dialplan context the rendered numbers live in (calls from trunks arrive in ``public``).
     dialplan_context: str = "public"
+    #: Gateway for external numbers when a node names none; empty = the gateway named "default",
+    #: else the only one, else the first by name.
+    default_gateway: str = ""
     #: Sofia profile the rendered gateways belong to (its ``gateways`` section includes them).
     gateway_profile: str = "external"
 

@@ -151,8 +151,9 @@ class DirectoryCache:
         return self.current().groups.get(name)
 
     def gateway(self, name: str | None = None) -> Gateway | None:
-        """The named gateway, or with no name the default one: ``default`` if it exists, else the
-        first by name (a PBX with a single trunk needs no ``gateway`` parameter anywhere)."""
+        """The named gateway, or with no name the default one: the one named ``default`` if it
+        exists, else the first by name — so a PBX with a single trunk needs no ``gateway``
+        parameter anywhere (with several, set ``default_gateway`` in the configuration)."""
         gateways = self.current().gateways
         if name:
             return gateways.get(name)

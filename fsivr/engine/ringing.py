@@ -477,7 +477,8 @@ def resolver_for(call: Call, *, gateway: str | None = None, caller_id: str | Non
     directory = call.services.directory
     if directory is None:
         raise RuntimeError("no directory loaded: ringing nodes need fsivr.engine.directory")
-    return Resolver(directory, call.services.config.sip_domain, gateway=gateway, caller_id=caller_id)
+    cfg = call.services.config
+    return Resolver(directory, cfg.sip_domain, gateway=gateway or cfg.default_gateway or None, caller_id=caller_id)
 
 
 # ---- presence -------------------------------------------------------------------------------------
