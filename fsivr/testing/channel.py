@@ -160,6 +160,10 @@ class Channel:
         self._basic = None
         self._caller = None
 
+    def _dirty_state(self) -> None:
+        # states do not feed the caller-profile block, only the basic block
+        self._basic = None
+
     @property
     def ready(self) -> bool:
         return self.hangup_cause is None
@@ -182,17 +186,17 @@ class Channel:
 
     def set_callstate(self, callstate: str) -> None:
         self.callstate = callstate
-        self._dirty()
+        self._dirty_state()
 
     def mark_hangup(self, cause: str) -> None:
         self.hangup_cause = cause
         self.state_number = 10
-        self._dirty()
+        self._dirty_state()
 
     def set_running_state(self, state: str, number: int) -> None:
         self.running_state = state
         self.state_number = number
-        self._dirty()
+        self._dirty_state()
 
     def mark_hangup_time(self) -> None:
         self.times["Channel-Hangup-Time"] = self.clock.now_us

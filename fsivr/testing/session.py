@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import gevent
 import gevent.event
 import gevent.lock
+import gevent.queue
 from gevent import socket as gsocket
 
 from fsivr.testing import apps, wire
@@ -129,6 +130,8 @@ class CallSession:
         self.resume = False
         self._held: list[bytes] | None = None
         self.pending_disco: float | str | None = None
+        self._inbox: gevent.queue.Queue[bytes | None] = gevent.queue.Queue()
+        self._pump: gevent.Greenlet | None = None
         # session (channel thread) state
         self.queue: collections.deque[wire.Command] = collections.deque()
         self.wake = gevent.event.Event()
@@ -275,6 +278,8 @@ class CallSession:
                 self.result.error.append(f"timeout: exchange not finished within {self.script.timeout}s")
         finally:
             reader.kill(block=False)
+            if self._pump is not None:
+                self._pump.kill(block=False)
 
     def _close(self) -> None:
         sock, self.sock = self.sock, None
@@ -352,28 +357,28 @@ class CallSession:
         self._finish_listener()
 
     def _recv(self, sock: socket.socket, timeout: float) -> bytes | None:
-        """Wait for data, or for the channel going down (so the notice goes out promptly)."""
-        waiter = gevent.spawn(self._recv_raw, sock)
-        watch = gevent.spawn(self._wait_gone)
-        done = gevent.wait([waiter, watch], timeout=timeout, count=1)
-        if waiter in done:
-            watch.kill(block=False)
-            return waiter.value
-        waiter.kill(block=False)
-        watch.kill(block=False)
-        return None
-
-    @staticmethod
-    def _recv_raw(sock: socket.socket) -> bytes:
+        """Next data from the server, or None on timeout / when the channel went away (so the
+        disconnect notice goes out promptly). One pump greenlet per call feeds ``_inbox``."""
+        if self._pump is None:
+            self._pump = gevent.spawn(self._pump_socket, sock)
         try:
-            return sock.recv(65536)
-        except OSError:
-            return b""
+            item = self._inbox.get(timeout=timeout)
+        except gevent.queue.Empty:
+            return None
+        return item
 
-    def _wait_gone(self) -> None:
-        if self.handle_disco:
-            gevent.sleep(3600)
-        self.channel_gone.wait()
+    def _pump_socket(self, sock: socket.socket) -> None:
+        while True:
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                data = b""
+            self._inbox.put(data)
+            if not data:
+                return
+
+    def _poke_listener(self) -> None:
+        self._inbox.put(None)
 
     def _check_disco(self) -> float | str | None:
         """read_packet's channel-down handling: linger notice, or close at once."""
@@ -768,6 +773,7 @@ class CallSession:
         else:
             ch.mark_hangup_time()
         self.channel_gone.set()
+        self._poke_listener()
 
     def hangup(self, cause: str, by: str) -> None:
         """switch_channel_perform_hangup: CHANNEL_HANGUP now, the app notices afterwards."""
@@ -789,6 +795,7 @@ class CallSession:
         if not self.async_mode:
             # sync mode: the session thread sits in listener_run; reporting happens after it.
             self.channel_gone.set()
+            self._poke_listener()
 
     # ------------------------------------------------------------------ executing
 

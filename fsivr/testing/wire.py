@@ -43,7 +43,7 @@ def url_encode(value: str) -> str:
     i = 0
     while i < n:
         b = raw[i]
-        if b == 0x25 and i + 2 < n + 0 and raw[i + 1] in _HEX and raw[i + 2] in _HEX:
+        if b == 0x25 and i + 2 < n and raw[i + 1] in _HEX and raw[i + 2] in _HEX:
             out.append("%")
         else:
             out.append(_ENC_TABLE[b])
@@ -54,10 +54,22 @@ def url_encode(value: str) -> str:
     return result
 
 
+_LINE_CACHE: dict[tuple[str, str], str] = {}
+
+
 def plain_line(name: str, value: str) -> str:
-    """One serialized header; FreeSWITCH prints ``_undef_`` for an empty value."""
-    enc = url_encode(value)
-    return f"{name}: {enc if enc else '_undef_'}\n"
+    """One serialized header; FreeSWITCH prints ``_undef_`` for an empty value.
+
+    Memoised: most header lines (static variables, states, codec names) repeat across calls.
+    """
+    key = (name, value)
+    line = _LINE_CACHE.get(key)
+    if line is None:
+        enc = url_encode(value)
+        line = f"{name}: {enc if enc else '_undef_'}\n"
+        if len(_LINE_CACHE) < 200000:
+            _LINE_CACHE[key] = line
+    return line
 
 
 def command_reply(text: str) -> bytes:
