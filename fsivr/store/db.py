@@ -17,6 +17,9 @@ T = TypeVar("T")
 
 DEFAULT_URL = "sqlite:///var/fsivr.sqlite3"
 URL_ENV = "FSIVR_DATABASE_URL"
+#: Benchmark aid (bench/): append one line per SQL statement executed to this file, so the
+#: benchmark can count database round trips of a running ``fsivr serve`` from outside it.
+SQL_LOG_ENV = "FSIVR_SQL_LOG"
 
 
 def default_url() -> str:
@@ -44,6 +47,8 @@ class Store:
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.url.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        if os.environ.get(SQL_LOG_ENV):
+            _log_statements(self.engine, os.environ[SQL_LOG_ENV])
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
@@ -86,6 +91,22 @@ class Store:
 
     def __repr__(self) -> str:
         return f"Store({self.url.render_as_string(hide_password=True)!r})"
+
+
+def _log_statements(engine: Engine, path: str) -> None:
+    """One line per statement: wall time, rows it carries (executemany, or the VALUES groups of a
+    multi-row insert), the statement's first 200 chars."""
+    import time
+
+    # O_APPEND writes of one short line are atomic, so threadpool threads need no lock.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+
+    def before(_conn: Any, _cursor: Any, statement: str, params: Any, _context: Any, many: bool) -> None:
+        rows = len(params) if many and params is not None else statement.count("), (") + 1
+        text = " ".join(statement.split())[:200]
+        os.write(fd, f"{time.time():.6f}\t{rows}\t{text}\n".encode())
+
+    event.listen(engine, "before_cursor_execute", before)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
