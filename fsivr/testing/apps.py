@@ -91,7 +91,8 @@ def set_(s: CallSession, arg: str) -> None:
     name, sep, value = arg.partition("=")
     if not name.strip():
         return
-    s.channel.set_var(name.strip(), value if sep else None)
+    # mod_dptools.c base_set: an empty value unsets the variable.
+    s.channel.set_var(name.strip(), value if sep and value else None)
 
 
 def export(s: CallSession, arg: str) -> None:
@@ -413,6 +414,35 @@ def _timeout_for(leg: dialstring.Leg, ds: dialstring.DialString, ch: Channel) ->
     return 60.0
 
 
+def _next_behaviour(s: CallSession, key: str) -> Target:
+    """The target's behaviour for this attempt: a list in ``CallScript.targets`` gives one entry per
+    time the target is rung on this call (the last one repeats), e.g. busy, then free."""
+    spec = s.script.targets.get(key, Target())
+    if isinstance(spec, list):
+        counts: dict[str, int] = s.__dict__.setdefault("_target_attempts", {})
+        n = counts.get(key, 0)
+        counts[key] = n + 1
+        spec = spec[min(n, len(spec) - 1)] if spec else Target()
+    s.__dict__.setdefault("_target_current", {})[key] = spec
+    return spec
+
+
+def _current_behaviour(s: CallSession, key: str) -> Target:
+    """The behaviour _next_behaviour picked for the target's latest attempt."""
+    current: dict[str, Target] = s.__dict__.get("_target_current", {})
+    return current.get(key) or Target()
+
+
+def _delay_for(leg: dialstring.Leg, ds: dialstring.DialString) -> float:
+    for source in (leg.variables, ds.global_vars):
+        if "leg_delay_start" in source:
+            try:
+                return max(0.0, float(source["leg_delay_start"]))
+            except ValueError:
+                return 0.0
+    return 0.0
+
+
 def _leg_plan(s: CallSession, leg: dialstring.Leg, timeout: float) -> tuple[str, str, float]:
     """(outcome, cause, seconds until it happens) for one leg."""
     endpoint = leg.endpoint
@@ -424,7 +454,7 @@ def _leg_plan(s: CallSession, leg: dialstring.Leg, timeout: float) -> tuple[str,
         user = key[4:]
         if not s.script.registered.get(user, True):
             return "unregistered", "USER_NOT_REGISTERED", 0.0
-    target = s.script.targets.get(key, Target())
+    target = _next_behaviour(s, key)
     b = target.behaviour
     if b == "answered":
         if target.answer_after >= timeout:
@@ -484,6 +514,13 @@ def bridge(s: CallSession, arg: str) -> None:
         for leg in group:
             timeout = _timeout_for(leg, ds, ch)
             outcome, cause, at = _leg_plan(s, leg, timeout)
+            delay = _delay_for(leg, ds)
+            if delay:
+                # switch_ivr_originate.c check_per_channel_timeouts: a delayed leg starts
+                # leg_delay_start s into the originate; its leg_timeout counts from the start.
+                at = min(at + delay, timeout)
+                if outcome == "answered" and at >= timeout:
+                    outcome, cause = "no_answer", "NO_ANSWER"
             rec = BridgeLeg(leg.endpoint, leg.target, outcome, cause, order, gi, start, start + at, timeout)
             order += 1
             run.legs.append(rec)
@@ -548,7 +585,7 @@ def bridge(s: CallSession, arg: str) -> None:
     leg, rec, leg_uuid = winner
     run.result = "SUCCESS"
     run.winner = rec.target
-    target = s.script.targets.get(rec.target, Target())
+    target = _current_behaviour(s, rec.target)
     created = s.clock.now_us - int(rec.ended - rec.started) * 1_000_000
     ch.push_var("originated_legs", f"{leg_uuid};Outbound Call;{rec.target}")
     ch.set_var("originate_disposition", "SUCCESS")

@@ -62,7 +62,8 @@ class CallScript:
     # keys per key-collecting prompt: one entry per attempt of play_and_get_digits / read
     digits: list[str] = field(default_factory=list)
     hangup: Hangup | None = None
-    targets: dict[str, Target] = field(default_factory=dict)
+    # a list = one behaviour per time the target is rung on this call (the last one repeats)
+    targets: dict[str, Target | list[Target]] = field(default_factory=dict)
     registered: dict[str, bool] = field(default_factory=dict)
     variables: dict[str, str] = field(default_factory=dict)
     timeout: float = 30.0
