@@ -137,12 +137,10 @@ class Call:
         ])
         per_try = timeout + digit_timeout * max_digits + 600.0  # + prompt length, unknown here
         event = self.execute("play_and_get_digits", args, timeout=min(self.app_timeout, per_try * tries))
-        # Bad input sets <var>_invalid while read_result still says "success" (trace 03); a timeout
-        # can leave partial digits in <var> with read_result=failure (switch_ivr_read), so both
-        # are needed to tell the three cases apart. read_result=timeout is the inter-digit
-        # timeout after at least min_digits keys ("1" and a pause where up to 3 digits may come):
-        # play_and_get_digits accepts that input (switch_ivr_play_say.c,
-        # switch_play_and_get_digits: TIMEOUT with enough digits becomes SUCCESS).
+        # switch_play_and_get_digits (switch_ivr_play_say.c): bad input sets <var>_invalid while
+        # read_result says "success" (trace 03); keys ended by the inter-digit timeout are accepted
+        # (and regex-checked) but read_result stays "timeout"; too few keys leave them in <var>
+        # with read_result "failure". <var>_invalid is cleared at the start of each call.
         invalid = event.variable(var + "_invalid") or None
         ok = event.variable("read_result") in ("success", "timeout") and not invalid
         return Collected(digits=(event.variable(var) or None) if ok else None, invalid=invalid,

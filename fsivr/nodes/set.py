@@ -44,7 +44,8 @@ class Set(Node):
     def run(self, call: Call) -> str:
         values = {name: templates.render(source, call.vars) for name, source in self.p["variables"].items()}
         call.vars.update(values)
-        if self.p["channel"]:
+        # After the call (after_call chain) there is no channel left to set anything on.
+        if self.p["channel"] and not call.conn.hungup.is_set():
             # Prefixed so a scenario cannot overwrite FreeSWITCH's own variables (e.g. hangup_after_bridge).
             call.set_channel_vars({f"fsivr_{k}": v for k, v in values.items()})
         return "next"

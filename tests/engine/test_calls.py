@@ -194,5 +194,30 @@ def test_nothing_is_left_behind(server: Harness) -> None:
     gc.collect()
     call_greenlets = [g for g in gc.get_objects()
                       if isinstance(g, gevent.Greenlet) and not g.dead
-                      and "OutboundConnection" in repr(getattr(g, "_run", ""))]
+                      and any(name in repr(getattr(g, "_run", "")) for name in ("OutboundConnection",
+                                                                                 "OutboundServer._handle"))]
     assert call_greenlets == []
+
+
+AFTER_CALL = """
+scenarios:
+  - scenario: post
+    numbers: ["500"]
+    start: hello
+    after_call: note
+    nodes:
+      hello: {type: play, text: "Hello", next: bye}
+      bye: {type: hangup}
+      note: {type: set, variables: {summary: "{{ caller }} called {{ number }}"}, next: done}
+      done: {type: hangup}
+"""
+
+
+def test_after_call_chain_runs_once_the_caller_is_gone() -> None:
+    with running(AFTER_CALL) as harness:
+        for hangup in (None, Hangup(on_app="playback")):
+            placed = harness.call(number="500", at=MONDAY_10, hangup=hangup)
+            main = [("hello", "next"), ("bye", "hangup")] if hangup is None else [("hello", "hangup")]
+            assert placed.path == [*main, ("note", "next"), ("done", "hangup")]
+            # Nothing was sent to the dead channel for the post-call set.
+            assert not [a for a in placed.result.apps if a.name in ("set", "multiset") and "summary" in (a.arg or "")]
