@@ -43,6 +43,14 @@ scenarios:
           answered: s, no_answer: s, busy: s, failed: s}
       s: {type: status_condition, answered: bye, no_answer: bye, busy: bye, failed: bye}
       bye: {type: hangup}
+  - scenario: twice
+    numbers: ["1009"]
+    start: d1
+    nodes:
+      d1: {type: dial, targets: [sip:101], answered: d2, no_answer: d2, busy: d2, failed: d2}
+      d2: {type: dial, targets: [sip:102], answered: s, no_answer: s, busy: s, failed: s}
+      s: {type: status_condition, answered: bye, no_answer: bye, busy: bye, failed: bye}
+      bye: {type: hangup}
   - scenario: dial-mixed
     numbers: ["1002"]
     start: d
