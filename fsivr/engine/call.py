@@ -7,7 +7,7 @@ completion (by Application-UUID) and raises ChannelHangup the moment the caller 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from fsivr.esl.connection import OutboundConnection
@@ -62,6 +62,9 @@ class Call:
     #: After a transfer the connection stays open until the call ends (see nodes/exit.py).
     keep_until_hangup: bool = False
     answered_at: datetime | None = None
+    #: The channel's clock minus ours at connect: FreeSWITCH's timestamps are authoritative, and
+    #: our own (step times) are shifted onto them so a record reads as one timeline.
+    clock_offset: timedelta = timedelta(0)
     _tts_ready: str = ""
 
     @classmethod
@@ -73,13 +76,21 @@ class Call:
             arrived = datetime.fromtimestamp(int(created) / 1_000_000, UTC) if int(created) else None
         except ValueError:
             arrived = None
+        now = datetime.now(UTC)
         call = cls(conn=conn, services=services, uuid=conn.uuid,
                    caller=ch.get("Caller-Caller-ID-Number") or "",
                    caller_name=ch.get("Caller-Caller-ID-Name") or "",
-                   number=number, arrived_at=arrived or datetime.now(UTC))
+                   number=number, arrived_at=arrived or now)
+        channel_now = channel_time(ch.get("Event-Date-Timestamp"))
+        if channel_now is not None:
+            call.clock_offset = channel_now - now
         call.vars.update(caller=call.caller, caller_name=call.caller_name, number=call.number,
                          uuid=call.uuid, arrived_at=call.arrived_at.isoformat())
         return call
+
+    def now(self) -> datetime:
+        """Now, on the channel's clock."""
+        return datetime.now(UTC) + self.clock_offset
 
     # ---- media --------------------------------------------------------------------------------
 
@@ -95,7 +106,7 @@ class Call:
             return
         self.execute("answer", timeout=self.services.config.command_timeout * 3)
         self.conn.answered = True
-        self.answered_at = datetime.now(UTC)
+        self.answered_at = self.now()
 
     def playable(self, prompt: str | None = None, text: str | None = None, *,
                  language: str | None = None, voice: str | None = None) -> str:
@@ -168,6 +179,15 @@ class Call:
 
     def api(self, cmd: str) -> str:
         return self.conn.api(cmd)
+
+
+def channel_time(micros: str | None) -> datetime | None:
+    """A FreeSWITCH timestamp (microseconds since the epoch; "0" = never) as an aware datetime."""
+    try:
+        value = int(micros or 0)
+    except ValueError:
+        return None
+    return datetime.fromtimestamp(value / 1_000_000, UTC) if value else None
 
 
 def fs_text(value: str) -> str:

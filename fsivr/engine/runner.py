@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
 
 from gevent.event import Event as Flag
 
-from fsivr.engine.call import Call
+from fsivr.engine.call import Call, channel_time
 from fsivr.engine.scenario import CompiledScenario
 from fsivr.engine.services import Services
 from fsivr.esl.connection import OutboundConnection
@@ -104,7 +103,7 @@ class Runner:
         call.scenario = record.scenario = record.scenario or scenario.name
         while node_id is not None:
             node = scenario.nodes[node_id]
-            started = datetime.now(UTC)
+            started = call.now()
             t0 = time.monotonic()
             detail: dict[str, str] | None = None
             try:
@@ -120,7 +119,7 @@ class Runner:
             # Node ids are unique within a scenario; after a goto, qualify them with their scenario.
             step_node = node_id if scenario.name == record.scenario else f"{scenario.name}.{node_id}"
             record.steps.append(StepRecord(seq=len(record.steps), node=step_node, node_type=node.type,
-                                           outcome=outcome, started_at=started, ended_at=datetime.now(UTC),
+                                           outcome=outcome, started_at=started, ended_at=call.now(),
                                            detail=detail))
             if outcome == HANGUP and not after_call:
                 return
@@ -163,8 +162,11 @@ class Runner:
         except Exception:
             log.exception("call %s: post-call work failed", call.uuid)
         finally:
-            record.ended_at = datetime.now(UTC)
-            record.answered_at = call.answered_at or _answered_at(conn)
+            final = conn.hangup_complete or conn.hangup_event
+            record.ended_at = ((final is not None and channel_time(final.get("Caller-Channel-Hangup-Time")))
+                               or call.now())
+            record.answered_at = ((final is not None and channel_time(final.get("Caller-Channel-Answered-Time")))
+                                  or call.answered_at)
             record.hangup_cause = conn.hangup_cause or ("RELEASED" if call.released else "")
             record.hangup_by = conn.hangup_by or ("ivr_exit" if call.released else "")
             try:
@@ -172,14 +174,3 @@ class Runner:
             except Exception:
                 log.exception("call %s: could not queue the call record", call.uuid)
 
-
-def _answered_at(conn: OutboundConnection) -> datetime | None:
-    event = conn.hangup_complete or conn.hangup_event
-    if event is None:
-        return None
-    raw = event.get("Caller-Channel-Answered-Time") or "0"
-    try:
-        micros = int(raw)
-    except ValueError:
-        return None
-    return datetime.fromtimestamp(micros / 1_000_000, UTC) if micros else None

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import gevent
 import pytest
 
 from fsivr.config import Config
+from fsivr.store.callrecords import get_call
 from fsivr.testing import Hangup
 from fsivr.testing.harness import Harness, running
 
@@ -85,6 +86,11 @@ def test_open_hours_menu_key_one(server: Harness) -> None:
     played = [a.arg for a in apps(placed, "playback")]
     assert played[0] == "say:Welcome to the office" and played[-1] == "say:Connecting you to sales"
     assert placed.result.ok, placed.result.error
+    # One timeline, on the channel's clock (the simulator's virtual time starts at `at`).
+    record = server.store.run(lambda s: get_call(s, placed.result.uuid))
+    assert record.started_at == MONDAY_10
+    assert record.started_at <= record.answered_at <= record.steps[0].started_at <= record.ended_at
+    assert record.ended_at - record.started_at < timedelta(minutes=5)
 
 
 def test_set_renders_templates_into_channel_variables(server: Harness) -> None:
