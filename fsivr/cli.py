@@ -56,6 +56,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from fsivr.app import App
 
     cfg = load_config(args)
+    if not args.verbose:
+        logging.getLogger().setLevel(cfg.log_level.upper())
     if args.listen:
         host, _, port = args.listen.rpartition(":")
         cfg.listen_host, cfg.listen_port = host or cfg.listen_host, int(port)

@@ -45,3 +45,11 @@ def test_secrets_never_shown() -> None:
     shown = repr(cfg.redacted())
     assert "s3cret" not in shown and "hunter2" not in shown
     assert redact_url("sqlite:///var/x.db") == "sqlite:///var/x.db"
+
+
+def test_readme_documents_every_setting(repo_root: Path) -> None:
+    from dataclasses import fields
+
+    readme = (repo_root / "README.md").read_text()
+    missing = [f.name for f in fields(Config) if f"`{f.name}`" not in readme]
+    assert missing == [], f"README's configuration table lacks {missing}"
