@@ -428,6 +428,8 @@ def ring(call: Call, legs: Sequence[Leg], strategy: str = "simultaneous", *, rng
     bridged: list[Event] = []
 
     def on_event(event: Event) -> None:
+        # myevents includes CHANNEL_BRIDGE (mod_event_socket.c parse_command, "myevents"): it
+        # tells us the caller is talking, so a hang-up from now on ends an *answered* call.
         if event.get("Event-Name") == "CHANNEL_BRIDGE":
             bridged.append(event)
 
