@@ -164,8 +164,11 @@ def compile_scenario(spec: ScenarioSpec, version: int = 0) -> CompiledScenario:
     edges: dict[str, dict[str, str]] = {}
     for node_id, raw in spec.nodes.items():
         node_id = str(node_id)
+        before = len(errors)
         split = _split_node(name, node_id, raw, errors)
-        if split is None:
+        if split is None or len(errors) > before:
+            # A parameter failed its check (so it is missing from params): compiling the node
+            # would only fail again, less clearly (a KeyError in its compile()).
             continue
         cls, params, node_edges = split
         try:

@@ -21,7 +21,7 @@ class Dial(Node):
     type = "dial"
     summary = "ring SIP accounts, employees, groups or external numbers"
     params = {
-        "targets": Param(list, required=True, check=_targets,
+        "targets": Param(list, required=True, check=_targets, ref="target",
                          doc="sip:USER, ext:NNN (or a bare short number), group:NAME, +48... / tel:NUMBER, "
                              "gateway:NAME/NUMBER; or {target: ..., ring_timeout: N, weight: N}"),
         "strategy": Param(str, default="simultaneous", choices=ringing.STRATEGIES,
