@@ -417,6 +417,7 @@ def ring(call: Call, legs: Sequence[Leg], strategy: str = "simultaneous", *, rng
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}")
+    call.vars["ring_seconds"] = 0.0
     if not legs:
         result = RingResult(FAILED, "NO_TARGETS", label)
         call.last_ring = result
