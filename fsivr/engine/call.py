@@ -53,6 +53,9 @@ class Call:
     scenario: str = ""
     exit_destination: str | None = None
     last_ring: RingResult | None = None
+    #: What the running node wants kept in its step of the call record (e.g. a ring's cause);
+    #: the runner takes it after each node and starts the next one empty.
+    step_detail: dict[str, Any] = field(default_factory=dict)
     #: Employees (account users) rung earlier on this call's path, for any_manager.
     met_employees: list[str] = field(default_factory=list)
     #: Set by a goto node: the scenario the runner continues in.

@@ -473,6 +473,9 @@ def _winner(event: Event, legs: Sequence[Leg]) -> str:
 
 def _note(call: Call, result: RingResult, dial: str) -> None:
     call.vars.update(ring_outcome=result.outcome, ring_cause=result.cause, ring_target=result.target)
+    # Kept in this node's step of the call record, so a record says who was rung and why it failed.
+    call.step_detail.setdefault("rings", []).append(
+        {"outcome": result.outcome, "cause": result.cause, "target": result.target, "dial": dial})
     log.info("call %s: rang %s → %s (%s)", call.uuid, dial or "nobody", result.outcome, result.cause)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from gevent.event import Event as Flag
 
@@ -105,7 +106,8 @@ class Runner:
             node = scenario.nodes[node_id]
             started = call.now()
             t0 = time.monotonic()
-            detail: dict[str, str] | None = None
+            detail: dict[str, Any] | None = None
+            call.step_detail = {}
             try:
                 outcome = node.run(call)
             except ChannelHangup:
@@ -116,6 +118,8 @@ class Runner:
             except Exception as exc:
                 outcome, detail = "error", {"error": f"{type(exc).__name__}: {exc}"}
                 log.exception("call %s: node %s.%s raised", call.uuid, scenario.name, node_id)
+            if call.step_detail:
+                detail = {**call.step_detail, **(detail or {})}
             # Node ids are unique within a scenario; after a goto, qualify them with their scenario.
             step_node = node_id if scenario.name == record.scenario else f"{scenario.name}.{node_id}"
             record.steps.append(StepRecord(seq=len(record.steps), node=step_node, node_type=node.type,

@@ -43,7 +43,8 @@ def call_path(session: Session, uuid: str) -> dict[str, Any] | None:
         return None
     return {
         "uuid": record.uuid, "caller": record.caller, "number": record.number, "scenario": record.scenario,
-        "path": [{"node": s.node, "type": s.node_type, "outcome": s.outcome} for s in record.steps],
+        "path": [{"node": s.node, "type": s.node_type, "outcome": s.outcome, "detail": s.detail}
+                 for s in record.steps],
         "hangup_cause": record.hangup_cause, "hangup_by": record.hangup_by, "status": record.status,
     }
 

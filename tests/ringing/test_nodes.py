@@ -30,6 +30,15 @@ def test_dial_outcomes(pbx: Harness, outcome: str) -> None:
     assert placed.result.ok, placed.result.error
 
 
+def test_ring_details_are_kept_in_the_call_record(pbx: Harness) -> None:
+    placed = pbx.call(number="1001", targets={"sip:101": Target("busy"), "sip:102": Target("busy")})
+    step = placed.record["path"][0]
+    assert (step["node"], step["outcome"]) == ("d", "busy")
+    [ring] = step["detail"]["rings"]
+    assert (ring["outcome"], ring["cause"]) == ("busy", "USER_BUSY")
+    assert ring["dial"].endswith("user/101,user/102")
+
+
 def test_dial_unregistered_account_fails(pbx: Harness) -> None:
     placed = pbx.call(number="1001", registered={"101": False, "102": False})
     assert placed.outcomes["d"] == "failed"
