@@ -61,6 +61,10 @@ def add_commands(sub: Any) -> None:
                                                      "default: DOT text on standard output")
     p.set_defaults(func=cmd_graph)
 
+    p = sc_sub.add_parser("reference", help="the node type reference (Markdown), from the node declarations")
+    p.add_argument("-o", "--output", help="write to this file instead of standard output")
+    p.set_defaults(func=cmd_reference)
+
     calls = sub.add_parser("calls", help="recent call records with their paths")
     calls.add_argument("--limit", type=int, default=20)
     calls.set_defaults(func=cmd_calls)
@@ -249,6 +253,17 @@ def cmd_graph(args: argparse.Namespace) -> int:
         print(why, file=sys.stderr)
     else:
         print(f"wrote {written}", file=sys.stderr)
+    return 0
+
+
+def cmd_reference(args: argparse.Namespace) -> int:
+    from fsivr.scenario.docs import node_reference_markdown
+
+    text = node_reference_markdown()
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        print(text, end="")
     return 0
 
 

@@ -20,8 +20,10 @@ def _kind(param: Param) -> str:
 
 
 def node_reference_markdown(types: Mapping[str, type[Node]] | None = None) -> str:
-    """Markdown: one section per node type (summary, parameters, outcomes)."""
-    types = node_types() if types is None else types
+    """Markdown: one section per node type (summary, parameters, outcomes); by default the built-in
+    types only (plugins or tests may register more)."""
+    if types is None:
+        types = {n: c for n, c in node_types().items() if c.__module__.startswith("fsivr.nodes.")}
     out = ["# Node reference", "",
            "Generated from the node type declarations (`fsivr.scenario.docs`). In YAML a node is a mapping: "
            "`type`, its parameters, and one key per outcome naming the next node. An outcome left out ends "

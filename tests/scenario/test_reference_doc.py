@@ -1,0 +1,25 @@
+"""docs/nodes.md is generated from the node declarations; it must not drift from them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fsivr.engine.registry import node_types
+from fsivr.scenario.docs import node_reference_markdown
+
+
+def test_published_reference_is_current(repo_root: Path) -> None:
+    published = (repo_root / "docs" / "nodes.md").read_text()
+    assert published == node_reference_markdown(), "run: fsivr scenario reference -o docs/nodes.md"
+
+
+def test_every_node_type_documents_every_parameter_and_outcome() -> None:
+    text = node_reference_markdown()
+    for name, cls in node_types().items():
+        if not cls.__module__.startswith("fsivr.nodes."):
+            continue  # test-only types registered by other tests
+        assert f"## `{name}`" in text
+        for param in cls.params:
+            assert f"`{param}`" in text, (name, param)
+        for outcome in cls.outcomes:
+            assert f"`{outcome}`" in text, (name, outcome)
