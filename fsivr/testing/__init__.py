@@ -11,7 +11,16 @@ templates taken from shared/esl-traces), ``channel`` (variables, state, event re
     result = sim.run_call(CallScript(number="+48221234567", digits=["1"]))
 """
 
-from fsivr.testing.script import AppRun, BridgeLeg, BridgeRun, CallResult, CallScript, Hangup, Target
+from fsivr.testing.script import (
+    AppRun,
+    BridgeLeg,
+    BridgeRun,
+    CallResult,
+    CallScript,
+    Hangup,
+    Speech,
+    Target,
+)
 from fsivr.testing.simulator import CallHandle, Simulator
 
 __all__ = [
@@ -23,5 +32,6 @@ __all__ = [
     "CallScript",
     "Hangup",
     "Simulator",
+    "Speech",
     "Target",
 ]

@@ -188,6 +188,8 @@ def play_file(s: CallSession, target: str) -> str:
     if seconds is None:
         return "missing"
     before = s.clock.now_us
+    info = _playback_info(target)
+    s.fire("PLAYBACK_START", post=info)
     outcome = s.media(seconds)
     played_ms = (s.clock.now_us - before) // 1000
     samples = played_ms * 8
@@ -196,7 +198,18 @@ def play_file(s: CallSession, target: str) -> str:
     ch.set_var("playback_seconds", str(played_ms // 1000))
     ch.set_var("playback_ms", str(played_ms))
     ch.set_var("playback_samples", str(samples))
+    s.fire("PLAYBACK_STOP", post=[*info, ("Playback-Status", "break" if outcome == "break" else "done")])
     return "ok" if outcome == "done" else outcome
+
+
+def _playback_info(target: str) -> list[tuple[str, str]]:
+    """Playback-File-Type (only for these two) and -Path (switch_ivr_play_file)."""
+    low = target[:13].lower()
+    if low.startswith("local_stream:"):
+        return [("Playback-File-Type", "local_stream"), ("Playback-File-Path", target)]
+    if low.startswith("tone_stream:"):
+        return [("Playback-File-Type", "tone_stream"), ("Playback-File-Path", target)]
+    return [("Playback-File-Path", target)]
 
 
 def playback(s: CallSession, arg: str) -> None:
@@ -637,6 +650,10 @@ def _handle_cause(s: CallSession, cause: str) -> None:
         return
     s.hangup(cause, "server")
 
+
+# API commands emulated outside session.py (callcenter_config, valet_info, ...): name → handler.
+ApiCommand = Callable[["CallSession", str], str]
+API_COMMANDS: dict[str, ApiCommand] = {}
 
 APPLICATIONS: dict[str, App] = {
     "answer": answer,

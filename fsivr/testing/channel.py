@@ -70,6 +70,19 @@ def _source(event_name: str) -> tuple[str, Pairs]:
     return cached
 
 
+_SOURCE_OF_CACHE: dict[tuple[str, str, str], tuple[str, Pairs]] = {}
+
+
+def _source_of(source: tuple[str, str, str]) -> tuple[str, Pairs]:
+    cached = _SOURCE_OF_CACHE.get(source)
+    if cached is None:
+        f, fn, line = source
+        pairs = [("Event-Calling-File", f), ("Event-Calling-Function", fn), ("Event-Calling-Line-Number", line)]
+        cached = ("".join(wire.plain_line(k, v) for k, v in pairs), pairs)
+        _SOURCE_OF_CACHE[source] = cached
+    return cached
+
+
 # switch_caller_get_field_by_name (switch_caller.c): names getvar resolves via the caller profile.
 _PROFILE_VARS = {
     "caller_id_name": "Caller-ID-Name", "caller_id_number": "Caller-ID-Number",
@@ -238,8 +251,11 @@ class Channel:
         created = str(self.spec.created_us)
         out: Pairs = []
         for field in self.profile.fields:
-            if field in ("Profile-Created-Time", "Channel-Created-Time"):
+            if field == "Channel-Created-Time":
                 value = created
+            elif field == "Profile-Created-Time":
+                # a new caller profile (transfer, uuid_bridge) has its own creation time
+                value = self._profile_values.get(field) or created
             elif field in self.times:
                 value = str(self.times[field])
             elif field == "Screen-Bit":
@@ -271,13 +287,22 @@ class Channel:
         post: Pairs | None = None,
         body: str | None = None,
         channel_data: bool = True,
+        subclass: str | None = None,
+        source: tuple[str, str, str] | None = None,
     ) -> bytes:
-        """A complete framed event (Content-Length, Content-Type, body) in plain or json."""
+        """A complete framed event (Content-Length, Content-Type, body) in plain or json.
+
+        ``subclass`` (CUSTOM events) goes first, as switch_event_create_subclass adds it before
+        Event-Name; ``source`` overrides the (file, function, line) of Event-Calling-*.
+        """
         us = self.clock.now_us
         local, gmt, stamp = fs_date_fields(us)
         seq = str(self.switch.next_seq())
         prefix_text, prefix_pairs = self.switch.prefix(event_name)
-        src_text, src_pairs = _source(event_name)
+        if subclass is not None:
+            prefix_text = wire.plain_line("Event-Subclass", subclass) + prefix_text
+            prefix_pairs = [("Event-Subclass", subclass), *prefix_pairs]
+        src_text, src_pairs = _source(event_name) if source is None else _source_of(source)
         with_vars = channel_data and event_name in EVENTS_WITH_VARIABLES
         if fmt == "json":
             pairs: Pairs = [*prefix_pairs, ("Event-Date-Local", local), ("Event-Date-GMT", gmt),

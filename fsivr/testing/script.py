@@ -30,6 +30,20 @@ class Hangup:
 
 
 @dataclass
+class Speech:
+    """What the caller does during one ``record`` (mod_dptools record → switch_ivr_record_file).
+
+    Talks ``talk`` seconds, then ``then``: ``"silence"`` (quiet: the silence detection or the time
+    limit ends the recording), ``"key"`` (presses ``key``; a playback terminator ends it),
+    ``"talk"`` (keeps talking until the time limit), ``"hangup"``.
+    """
+
+    talk: float = 3.0
+    then: str = "silence"
+    key: str = "#"
+
+
+@dataclass
 class Target:
     """How a ringing bridge target behaves.
 
@@ -77,6 +91,8 @@ class CallScript:
     record: bool = False
     # DTMF the caller presses while the channel is idle: (after this many completed apps, keys)
     idle_dtmf: list[tuple[int, str]] = field(default_factory=list)
+    # one entry per ``record`` run (missing = silence from the start)
+    speech: list[Speech] = field(default_factory=list)
 
 
 @dataclass

@@ -18,6 +18,7 @@ import collections
 import socket
 import time
 import uuid as uuidlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import gevent
@@ -149,6 +150,11 @@ class CallSession:
         self.app_elapsed = 0.0
         self.apps_completed = 0
         self.current: AppRun | None = None
+        # set by an app that takes the channel out of the socket app (valet_park, callcenter:
+        # uuid_bridge); run once the socket app has returned
+        self.after_socket: Callable[[CallSession], None] | None = None
+        # run in switch_core_session_hangup_state (media bugs such as record_session close there)
+        self.hangup_hooks: list[Callable[[CallSession], None]] = []
         self.hangup_after_us: int | None = (
             self.start_us + int(script.hangup.after * 1_000_000)
             if script.hangup is not None and script.hangup.after is not None else None
@@ -680,6 +686,9 @@ class CallSession:
             return "vm"
         if name == "global_getvar":
             return ""
+        handler = apps.API_COMMANDS.get(name)
+        if handler is not None:
+            return handler(self, arg)
         return f"-ERR {name} Command not found!\n"
 
     def sofia_contact(self, arg: str) -> str:
@@ -710,6 +719,8 @@ class CallSession:
             post=[("Application", "socket"), ("Application-Data", self.channel.spec.socket_arg),
                   ("Application-Response", resp), ("Application-UUID", self.socket_app_uuid)],
         )
+        if self.after_socket is not None and self.channel.ready:
+            self.after_socket(self)
         if self.transfer_to is not None and self.channel.ready:
             # The transfer destination's dialplan is outside the simulation: it ends the call.
             self.hangup("NORMAL_CLEARING", "server")
@@ -719,7 +730,7 @@ class CallSession:
         self._report()
 
     def _park_loop(self) -> None:
-        while self.channel.ready and self.controlled and self.transfer_to is None:
+        while self.channel.ready and self.controlled and self.transfer_to is None and self.after_socket is None:
             if self.time_left() <= 0:
                 return
             self.flush_leftover_dtmf()
@@ -765,6 +776,8 @@ class CallSession:
             ch.set_running_state("CS_HANGUP", 10)
             self.fire("CHANNEL_STATE")
             ch.mark_hangup_time()
+            for hook in self.hangup_hooks:
+                hook(self)
             ch.set_callstate("HANGUP")
             ch.set_running_state("CS_REPORTING", 11)
             self.fire("CHANNEL_STATE")
@@ -772,6 +785,8 @@ class CallSession:
             self.fire("CHANNEL_HANGUP_COMPLETE", pre=[("Hangup-Cause", ch.hangup_cause or "NORMAL_CLEARING")])
         else:
             ch.mark_hangup_time()
+            for hook in self.hangup_hooks:
+                hook(self)
         self.channel_gone.set()
         self._poke_listener()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gevent
 
+from fsivr.testing import modules  # noqa: F401  (registers mod_* applications and API commands)
 from fsivr.testing.channel import SwitchIdentity
 from fsivr.testing.script import CallResult, CallScript
 from fsivr.testing.session import CallSession

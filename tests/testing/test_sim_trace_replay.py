@@ -22,14 +22,13 @@ import gevent
 import pytest
 from simharness import Collector, Message, load_trace, msg_from_record, traces_path
 
-from fsivr.testing import CallScript, Hangup, Simulator, Target
+from fsivr.testing import CallScript, Hangup, Simulator, Speech, Target
 
 TIME_SCALE = 0.01
 
 # Traces that need applications the simulator does not emulate (yet).
 NOT_REPLAYABLE = {
     "00-inbound-auth": "inbound-only trace (no outbound socket connection)",
-    "06-record": "record / record_session (RECORD_START/STOP, PLAYBACK_*) are not emulated",
     "07-callcenter": "mod_callcenter (queue, agent legs, uuid_bridge) is not emulated",
     "07b-callcenter-server-hangup": "mod_callcenter is not emulated",
     "07c-callcenter-abandon": "mod_callcenter is not emulated",
@@ -118,6 +117,8 @@ def build_script(records: list[dict], conn: str) -> CallScript:
     completed = 0
     occurrences: dict[str, int] = {}
     gone = False
+    # per `record` run: what the caller sent into it (uuid_broadcast audio, uuid_send_dtmf keys)
+    rec_runs: list[dict] = []
     for r in records:
         if r.get("conn") == conn and r.get("dir") in ("eof", "close"):
             gone = True  # helper actions after this concern a channel that is already gone
@@ -134,6 +135,10 @@ def build_script(records: list[dict], conn: str) -> CallScript:
                 occurrences[app] = occurrences.get(app, 0) + 1
                 keys: list[str] = []
                 running[d.get("Application-UUID", "")] = (app, d.get("Application-Data", ""), r["t"], keys)
+                if app == "record":
+                    rec_runs.append({"t0": r["t"], "key": None, "key_t": None, "audio": None, "ms": None})
+            elif name == "RECORD_STOP" and rec_runs and rec_runs[-1]["ms"] is None and "variable_record_ms" in d:
+                rec_runs[-1]["ms"] = int(d["variable_record_ms"])
             elif name == "CHANNEL_EXECUTE_COMPLETE" and d.get("Application") != "socket":
                 entry = running.pop(d.get("Application-UUID", ""), None)
                 completed += 1
@@ -144,10 +149,16 @@ def build_script(records: list[dict], conn: str) -> CallScript:
                     digits.extend(entry[3] if entry[3] else [""] * max(1, tries))
         elif r.get("conn") == "inbound" and r.get("dir") == "send":
             text = r["data"]
+            m = re.match(r"api uuid_broadcast ([0-9a-f-]{36}) (\S+)", text)
+            current = list(running.values())
+            if m and m.group(1) in a_legs and current and current[-1][0] == "record":
+                rec_runs[-1]["audio"] = m.group(2)
             m = re.match(r"api uuid_send_dtmf ([0-9a-f-]{36}) (\S+)", text)
             if m and m.group(1) in a_legs:
                 current = list(running.values())
-                if current and current[-1][0] in ("play_and_get_digits", "read"):
+                if current and current[-1][0] == "record":
+                    rec_runs[-1]["key"], rec_runs[-1]["key_t"] = m.group(2), r["t"]
+                elif current and current[-1][0] in ("play_and_get_digits", "read"):
                     current[-1][3].append(m.group(2))
                 else:
                     idle_dtmf.append((completed, m.group(2)))
@@ -159,6 +170,18 @@ def build_script(records: list[dict], conn: str) -> CallScript:
                     hangup = Hangup(on_app=app, occurrence=occurrences[app], offset=r["t"] - t0)
                 else:
                     hangup = Hangup(after_apps=completed)
+    speech: list[Speech] = []
+    for rec in rec_runs:
+        tone = re.match(r"tone_stream://%\((\d+),", rec["audio"] or "")
+        if rec["key"]:
+            speech.append(Speech(talk=rec["key_t"] - rec["t0"], then="key", key=rec["key"][0]))
+        elif tone:
+            speech.append(Speech(talk=int(tone.group(1)) / 1000, then="talk"))
+        elif rec["audio"]:
+            # the caller's file: as long as what FreeSWITCH recorded of it
+            speech.append(Speech(talk=(rec["ms"] or 0) / 1000, then="silence"))
+        else:
+            speech.append(Speech(talk=0.0))
     targets = {
         "busy": Target("busy"),
         "noanswer": Target("no_answer"),
@@ -173,6 +196,7 @@ def build_script(records: list[dict], conn: str) -> CallScript:
         at=datetime.fromtimestamp(created / 1e6, UTC) if created else datetime.now(UTC),
         digits=digits,
         idle_dtmf=idle_dtmf,
+        speech=speech,
         hangup=hangup,
         targets=targets,
         registered={"1000": False},
