@@ -18,6 +18,7 @@ from fsivr.testing.script import (
     CallResult,
     CallScript,
     Hangup,
+    Retrieve,
     Speech,
     Target,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "CallResult",
     "CallScript",
     "Hangup",
+    "Retrieve",
     "Simulator",
     "Speech",
     "Target",

@@ -74,7 +74,7 @@ def hold(s: CallSession, until: Callable[[], bool], limit: float | None = None, 
     while True:
         if until():
             return "event"
-        if limit is not None and waited >= limit:
+        if limit is not None and waited >= limit - 1e-6:  # the clock counts whole microseconds
             return "done"
         left = None if limit is None else limit - waited
         before = s.clock.now_us
@@ -170,6 +170,8 @@ class Partner:
     last_sent_callee: tuple[str, str] = ("0000000000", "0000000000")
     # called when the bridge ended (partner gone or caller hung up), before our channel hangs up
     on_end: Callable[[CallSession, str], None] | None = None
+    # the partner is another simulated call: the bridge also ends when this becomes true
+    until: Callable[[], bool] | None = None
 
 
 def uuid_bridge_in(s: CallSession, partner: Partner) -> None:
@@ -234,7 +236,10 @@ def uuid_bridge_out(partner: Partner) -> Callable[[CallSession], None]:
         ch._dirty()
         ids = [("Bridge-A-Unique-ID", ch.uuid), ("Bridge-B-Unique-ID", partner.uuid)]
         s.fire("CHANNEL_BRIDGE", pre=ids)
-        outcome = hold(s, lambda: False) if partner.talk is None else s.media(partner.talk)
+        if partner.until is not None or partner.talk is None:
+            outcome = hold(s, partner.until or (lambda: False), limit=partner.talk)
+        else:
+            outcome = s.media(partner.talk)
         ended_by = "caller" if outcome == "hangup" else "partner"
         ch.set_var("last_bridge_to", partner.uuid)
         ch.set_var("bridge_channel", partner.channel_name)

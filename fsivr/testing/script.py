@@ -44,6 +44,18 @@ class Speech:
 
 
 @dataclass
+class Retrieve:
+    """A channel outside the simulation takes this call out of its valet lot slot
+    (``valet_park <lot> <ext>`` on ``loopback/<number>``, trace 10): ``after`` seconds into
+    valet_park; they talk ``talk`` seconds, then the retriever hangs up (None: until this caller does).
+    """
+
+    after: float = 2.0
+    talk: float | None = 5.0
+    number: str = "valet_retrieve"
+
+
+@dataclass
 class Target:
     """How a ringing bridge target behaves.
 
@@ -93,6 +105,8 @@ class CallScript:
     idle_dtmf: list[tuple[int, str]] = field(default_factory=list)
     # one entry per ``record`` run (missing = silence from the start)
     speech: list[Speech] = field(default_factory=list)
+    # one entry per ``valet_park`` run that parks this call (missing = nobody comes for it)
+    valet_retrieve: list[Retrieve] = field(default_factory=list)
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gevent
 
-from fsivr.testing import modules  # noqa: F401  (registers mod_* applications and API commands)
+from fsivr.testing import mod_valet, modules  # noqa: F401  (modules registers mod_* applications)
 from fsivr.testing.channel import SwitchIdentity
 from fsivr.testing.script import CallResult, CallScript
 from fsivr.testing.session import CallSession
@@ -61,9 +61,21 @@ class Simulator:
         self.strict_apps = strict_apps
         self.pickup_delay = pickup_delay
         self.switch = SwitchIdentity()
+        # module state shared by all calls of this switch
+        self.valet = mod_valet.ValetLots()
 
     def start_call(self, script: CallScript) -> CallHandle:
         return CallHandle(CallSession(self, script, self.address))
 
     def run_call(self, script: CallScript) -> CallResult:
         return self.start_call(script).wait()
+
+    # --- mod_valet_parking --------------------------------------------------------------------
+
+    def valet_info(self, lot: str = "") -> str:
+        """``api valet_info [<lot>]``."""
+        return self.valet.info(lot)
+
+    def valet_retrieve(self, lot: str, ext: str, talk: float | None = 5.0) -> bool:
+        """A channel outside the simulation runs ``valet_park <lot> <ext>``; False if the slot is empty."""
+        return self.valet.retrieve(lot, ext, talk=talk)

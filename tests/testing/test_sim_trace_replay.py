@@ -22,7 +22,7 @@ import gevent
 import pytest
 from simharness import Collector, Message, load_trace, msg_from_record, traces_path
 
-from fsivr.testing import CallScript, Hangup, Simulator, Speech, Target
+from fsivr.testing import CallScript, Hangup, Retrieve, Simulator, Speech, Target
 
 TIME_SCALE = 0.01
 
@@ -36,7 +36,6 @@ NOT_REPLAYABLE = {
     "08-fax": "mod_spandsp txfax/rxfax is not emulated",
     "08b-fax-fail": "mod_spandsp txfax is not emulated",
     "08c-fax-getvars": "mod_spandsp txfax is not emulated",
-    "10-valet-park": "mod_valet_parking is not emulated",
 }
 
 # Replays that run but are known to differ in details, with the reason.
@@ -102,8 +101,12 @@ def _conns(records: list[dict]) -> list[str]:
 def build_script(records: list[dict], conn: str) -> CallScript:
     """The caller's behaviour and the channel's identity, read off the trace."""
     a_legs = set()
+    retrievers: dict[str, float] = {}  # valet retriever leg → when it was originated
     for r in records:
         if r.get("conn") == "inbound" and r.get("dir") == "send":
+            if "valet_retrieve" in r["data"]:
+                retrievers.update((u, r["t"]) for u in re.findall(r"origination_uuid=([0-9a-f-]{36})", r["data"]))
+                continue
             a_legs.update(re.findall(r"origination_uuid=([0-9a-f-]{36})", r["data"]))
     first = next(r for r in records if r.get("conn") == conn and r.get("dir") == "recv")
     data = dict(msg_from_record(first).event() or [])
@@ -119,6 +122,7 @@ def build_script(records: list[dict], conn: str) -> CallScript:
     gone = False
     # per `record` run: what the caller sent into it (uuid_broadcast audio, uuid_send_dtmf keys)
     rec_runs: list[dict] = []
+    valet: list[Retrieve] = []
     for r in records:
         if r.get("conn") == conn and r.get("dir") in ("eof", "close"):
             gone = True  # helper actions after this concern a channel that is already gone
@@ -162,7 +166,14 @@ def build_script(records: list[dict], conn: str) -> CallScript:
                     current[-1][3].append(m.group(2))
                 else:
                     idle_dtmf.append((completed, m.group(2)))
+            m = re.search(r"originate \{origination_uuid=([0-9a-f-]{36})\}loopback/valet_retrieve", text)
+            current = list(running.values())
+            if m and current and current[-1][0] == "valet_park":
+                # a second call runs valet_park on the slot: retrieval, t into valet_park
+                valet.append(Retrieve(after=r["t"] - current[-1][2], talk=None))
             m = re.match(r"api uuid_kill ([0-9a-f-]{36})", text)
+            if m and m.group(1) in retrievers and valet and valet[-1].talk is None:
+                valet[-1].talk = r["t"] - retrievers[m.group(1)]  # the retriever hangs up
             if m and m.group(1) in a_legs and hangup is None:
                 current = list(running.values())
                 if current:
@@ -197,6 +208,7 @@ def build_script(records: list[dict], conn: str) -> CallScript:
         digits=digits,
         idle_dtmf=idle_dtmf,
         speech=speech,
+        valet_retrieve=valet,
         hangup=hangup,
         targets=targets,
         registered={"1000": False},
