@@ -56,6 +56,26 @@ class Retrieve:
 
 
 @dataclass
+class FaxPeer:
+    """The fax machine at the far end of ``txfax`` / ``rxfax`` (mod_spandsp).
+
+    ``pages``: pages in the TIFF we send (txfax) or that the far end sends (rxfax).
+    ``answers``: False = no fax machine (T.30 T0 timeout, fax_result_code 2).
+    ``hangup_after``: it hangs up right after the fax, so the ``*faxresult`` event comes after
+    CHANNEL_HANGUP (08); otherwise it stays on the line (08c).
+    ``drop_at_page``: it hangs up during that page (fax_result_code 49, call dropped).
+    """
+
+    pages: int = 1
+    answers: bool = True
+    hangup_after: bool = False
+    drop_at_page: int | None = None
+    station_id: str = "SpanDSP Fax Ident"
+    rate: int = 14400
+    hangup_cause: str = "NORMAL_CLEARING"
+
+
+@dataclass
 class Target:
     """How a ringing bridge target behaves.
 
@@ -107,6 +127,8 @@ class CallScript:
     speech: list[Speech] = field(default_factory=list)
     # one entry per ``valet_park`` run that parks this call (missing = nobody comes for it)
     valet_retrieve: list[Retrieve] = field(default_factory=list)
+    # the far end of txfax / rxfax
+    fax: FaxPeer = field(default_factory=FaxPeer)
 
 
 @dataclass

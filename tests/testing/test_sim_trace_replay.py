@@ -22,7 +22,7 @@ import gevent
 import pytest
 from simharness import Collector, Message, load_trace, msg_from_record, traces_path
 
-from fsivr.testing import CallScript, Hangup, Retrieve, Simulator, Speech, Target
+from fsivr.testing import CallScript, FaxPeer, Hangup, Retrieve, Simulator, Speech, Target
 
 TIME_SCALE = 0.01
 
@@ -33,9 +33,6 @@ NOT_REPLAYABLE = {
     "07b-callcenter-server-hangup": "mod_callcenter is not emulated",
     "07c-callcenter-abandon": "mod_callcenter is not emulated",
     "07d-callcenter-server-hangup-nolock": "mod_callcenter is not emulated",
-    "08-fax": "mod_spandsp txfax/rxfax is not emulated",
-    "08b-fax-fail": "mod_spandsp txfax is not emulated",
-    "08c-fax-getvars": "mod_spandsp txfax is not emulated",
 }
 
 # Replays that run but are known to differ in details, with the reason.
@@ -181,6 +178,11 @@ def build_script(records: list[dict], conn: str) -> CallScript:
                     hangup = Hangup(on_app=app, occurrence=occurrences[app], offset=r["t"] - t0)
                 else:
                     hangup = Hangup(after_apps=completed)
+    fax = FaxPeer()
+    for r in records:
+        if r.get("conn") == "inbound" and r.get("dir") == "send" and "rxfax" in r["data"]:
+            # '&rxfax(...)': the A-leg hangs up when its fax is done; 'rxfax:...,sleep:8000 inline' stays
+            fax = FaxPeer(pages=2, hangup_after="&rxfax(" in r["data"])
     speech: list[Speech] = []
     for rec in rec_runs:
         tone = re.match(r"tone_stream://%\((\d+),", rec["audio"] or "")
@@ -212,7 +214,8 @@ def build_script(records: list[dict], conn: str) -> CallScript:
         hangup=hangup,
         targets=targets,
         registered={"1000": False},
-        files={"/tmp/esltest/prompt.wav": 1.5},
+        files={"/tmp/esltest/prompt.wav": 1.5, "/tmp/esltest/fax.tif": 0.0, "/tmp/esltest/missing.tif": None},
+        fax=fax,
         profile=profile,
         socket_args=socket_arg.split(" ", 1)[1] if " " in socket_arg else "async full",
         timeout=20.0,
