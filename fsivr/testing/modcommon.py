@@ -236,10 +236,9 @@ def uuid_bridge_out(partner: Partner) -> Callable[[CallSession], None]:
         ch._dirty()
         ids = [("Bridge-A-Unique-ID", ch.uuid), ("Bridge-B-Unique-ID", partner.uuid)]
         s.fire("CHANNEL_BRIDGE", pre=ids)
-        if partner.until is not None or partner.talk is None:
-            outcome = hold(s, partner.until or (lambda: False), limit=partner.talk)
-        else:
-            outcome = s.media(partner.talk)
+        # small steps: the virtual clock only moves when a step ends, and api replies during the
+        # bridge (callcenter_config ... members) show epochs
+        outcome = hold(s, partner.until or (lambda: False), limit=partner.talk, step=0.1)
         ended_by = "caller" if outcome == "hangup" else "partner"
         ch.set_var("last_bridge_to", partner.uuid)
         ch.set_var("bridge_channel", partner.channel_name)

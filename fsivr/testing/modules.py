@@ -7,9 +7,9 @@ Kept apart from apps.py / session.py so those stay small: each mod_* module expo
 
 from __future__ import annotations
 
-from fsivr.testing import apps, mod_record, mod_spandsp, mod_valet
+from fsivr.testing import apps, mod_callcenter, mod_record, mod_spandsp, mod_valet
 
-MODULES = (mod_record, mod_valet, mod_spandsp)
+MODULES = (mod_record, mod_valet, mod_spandsp, mod_callcenter)
 
 for _mod in MODULES:
     apps.APPLICATIONS.update(_mod.APPLICATIONS)

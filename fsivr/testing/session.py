@@ -386,11 +386,11 @@ class CallSession:
     def _poke_listener(self) -> None:
         self._inbox.put(None)
 
-    def _check_disco(self) -> float | str | None:
+    def _check_disco(self, down: bool = False) -> float | str | None:
         """read_packet's channel-down handling: linger notice, or close at once."""
         if self.handle_disco:
             return None
-        if not self.channel_gone.is_set():
+        if not self.channel_gone.is_set() and not down:
             return None
         self.handle_disco = True
         if self.linger:
@@ -424,6 +424,7 @@ class CallSession:
     # ------------------------------------------------------------------ commands
 
     def _process(self, cmd: wire.Command, reply: bool) -> None:
+        was_up = self.channel.ready
         self._held = []
         try:
             text = self._command(cmd)
@@ -444,6 +445,11 @@ class CallSession:
             self.pending_disco = self._check_disco()
         for data in held:
             self._write(data)
+        if self.async_mode and was_up and not self.channel.ready and self.linger:
+            # The listener hung the channel up itself (api uuid_kill <own uuid>): its next
+            # read_packet round sees the channel down before the session thread has fired the
+            # rest, so the linger notice follows CHANNEL_HANGUP (07b).
+            self.pending_disco = self._check_disco(down=True)
 
     def _command(self, cmd: wire.Command) -> str | None:
         """mod_event_socket.c parse_command, outbound branch. Returns the reply (None = none)."""

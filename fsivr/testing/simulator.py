@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import gevent
 
-from fsivr.testing import mod_valet, modules  # noqa: F401  (modules registers mod_* applications)
+from fsivr.testing import mod_callcenter, mod_valet, modules  # noqa: F401  (modules registers mod_* apps)
 from fsivr.testing.channel import SwitchIdentity
-from fsivr.testing.script import CallResult, CallScript
+from fsivr.testing.script import CallResult, CallScript, Target
 from fsivr.testing.session import CallSession
 
 
@@ -63,12 +65,33 @@ class Simulator:
         self.switch = SwitchIdentity()
         # module state shared by all calls of this switch
         self.valet = mod_valet.ValetLots()
+        self.callcenter = mod_callcenter.CallCenter()
 
     def start_call(self, script: CallScript) -> CallHandle:
         return CallHandle(CallSession(self, script, self.address))
 
     def run_call(self, script: CallScript) -> CallResult:
         return self.start_call(script).wait()
+
+    # --- mod_callcenter ----------------------------------------------------------------------
+
+    def callcenter_config(self, command: str, at: datetime | None = None) -> str:
+        """``api callcenter_config <command>`` as over inbound ESL (e.g. ``agent set status a@d 'Logged Out'``);
+        ``at`` = the switch's clock for epochs (default: now)."""
+        at_us = int(at.timestamp() * 1_000_000) if at is not None else None
+        return self.callcenter.config(command, at_us=at_us)
+
+    def add_queue(self, name: str, **settings: object) -> mod_callcenter.Queue:
+        """A callcenter.conf.xml queue (callcenter_config cannot create queues)."""
+        return self.callcenter.add_queue(name, **settings)
+
+    def set_agent_behaviour(self, agent: str, target: Target) -> None:
+        """How the agent's phone answers offered calls (answer_after, talk; no_answer, busy ...)."""
+        self.callcenter.set_agent_target(agent, target)
+
+    def queue_position(self, call_uuid: str) -> int | None:
+        """1-based position of a waiting caller in its queue (members by score), None if not waiting."""
+        return self.callcenter.position(call_uuid, self.callcenter.now())
 
     # --- mod_valet_parking --------------------------------------------------------------------
 

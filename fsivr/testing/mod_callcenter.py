@@ -1,0 +1,675 @@
+"""mod_callcenter (src/mod/applications/mod_callcenter/mod_callcenter.c), traces 07, 07b, 07c, 07d.
+
+State shared by all calls of one Simulator (``Simulator.callcenter``): queues, agents (status,
+state, tiers) and members ordered by score (``(now - joined_epoch) + base_score + skill_score``,
+``queue list members`` → ORDER BY score DESC). ``callcenter_config`` answers as
+cc_config_api_function does, over the outbound socket or through ``Simulator.callcenter_config``.
+
+The ``callcenter <queue>`` app (callcenter_function): member-queue-start (CUSTOM callcenter::info,
+reaches the outbound socket since it carries the caller's Unique-ID), queue music until an agent
+answers — then cc_agent_uuid, switch_ivr_uuid_bridge (the caller leaves the socket app, see
+modcommon.uuid_bridge_out), cc_cause=answered; member-queue-end (Terminated) comes from the agent
+thread after the caller's hangup (07) — or until the caller hangs up / uuid_kill / uuid_break:
+member-queue-end Cancel BREAK_OUT, cc_cause=cancel (07b/c/d).
+
+Agents are not simulated calls: each has a behaviour (``Target``: answers after ``answer_after``,
+talks ``talk``; no_answer/busy/failed → the member waits for the next dispatch). Agent events
+(agent-offering, bridge-agent-*, agent-state-change, members-count) only reach inbound listeners in
+FreeSWITCH; here they are appended to ``CallCenter.events``.
+"""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import gevent
+
+from fsivr.testing import apps
+from fsivr.testing.modcommon import (
+    Partner,
+    fire_ex,
+    hold,
+    other_leg_pairs,
+    uuid_bridge_in,
+    uuid_bridge_out,
+)
+from fsivr.testing.script import Target
+
+if TYPE_CHECKING:
+    from fsivr.testing.session import CallSession
+
+SUBCLASS = "callcenter::info"
+_SRC = "mod_callcenter.c"
+DISPATCH_DELAY = 0.5  # the agent dispatch thread offers a waiting member about every 0.5 s (07)
+INSTANCE = "single_box"
+
+AGENT_STATUSES = ("Logged Out", "Available", "Available (On Demand)", "On Break")
+AGENT_STATES = ("Idle", "Waiting", "Receiving", "In a queue call")
+TIER_STATES = ("Unknown", "No Answer", "Ready", "Offering", "Active Inbound", "Standby")
+AGENT_TYPES = ("callback", "uuid-standby")
+
+QUEUE_FIELDS = (
+    "name|strategy|moh_sound|time_base_score|tier_rules_apply|tier_rule_wait_second|tier_rule_wait_multiply_level|"
+    "tier_rule_no_agent_no_wait|discard_abandoned_after|abandoned_resume_allowed|max_wait_time|"
+    "max_wait_time_with_no_agent|max_wait_time_with_no_agent_time_reached|record_template|calls_answered|"
+    "calls_abandoned|ring_progressively_delay|skip_agents_with_external_calls|agent_no_answer_status\n"
+)
+AGENT_FIELDS = (
+    "name|instance_id|uuid|type|contact|status|state|max_no_answer|wrap_up_time|reject_delay_time|busy_delay_time|"
+    "no_answer_delay_time|last_bridge_start|last_bridge_end|last_offered_call|last_status_change|no_answer_count|"
+    "calls_answered|talk_time|ready_time|external_calls_count\n"
+)
+MEMBER_FIELDS = (
+    "queue|instance_id|uuid|session_uuid|cid_number|cid_name|system_epoch|joined_epoch|rejoined_epoch|bridge_epoch|"
+    "abandoned_epoch|base_score|skill_score|serving_agent|serving_system|state|score\n"
+)
+TIER_FIELDS = "queue|agent|state|level|position\n"
+
+
+@dataclass
+class Queue:
+    name: str
+    strategy: str = "longest-idle-agent"
+    moh_sound: str = "tone_stream://%(2000,4000,440,480);loops=-1"
+    time_base_score: str = "system"
+    tier_rules_apply: bool = False
+    tier_rule_wait_second: int = 300
+    tier_rule_wait_multiply_level: bool = True
+    tier_rule_no_agent_no_wait: bool = False
+    discard_abandoned_after: int = 60
+    abandoned_resume_allowed: bool = False
+    max_wait_time: int = 0
+    max_wait_time_with_no_agent: int = 0
+    max_wait_time_with_no_agent_time_reached: int = 5
+    record_template: str = ""
+    calls_answered: int = 0
+    calls_abandoned: int = 0
+    ring_progressively_delay: int = 0
+    skip_agents_with_external_calls: bool = True
+    agent_no_answer_status: str = "On Break"
+
+    def row(self) -> str:
+        def b(v: bool) -> str:
+            return "true" if v else "false"
+
+        return "|".join([
+            self.name, self.strategy, self.moh_sound, self.time_base_score, b(self.tier_rules_apply),
+            str(self.tier_rule_wait_second), b(self.tier_rule_wait_multiply_level), b(self.tier_rule_no_agent_no_wait),
+            str(self.discard_abandoned_after), b(self.abandoned_resume_allowed), str(self.max_wait_time),
+            str(self.max_wait_time_with_no_agent), str(self.max_wait_time_with_no_agent_time_reached),
+            self.record_template, str(self.calls_answered), str(self.calls_abandoned),
+            str(self.ring_progressively_delay), b(self.skip_agents_with_external_calls), self.agent_no_answer_status,
+        ]) + "\n"
+
+
+@dataclass
+class Agent:
+    name: str
+    type: str = "callback"
+    contact: str = ""
+    status: str = "Logged Out"
+    state: str = "Waiting"
+    uuid: str = ""
+    max_no_answer: int = 0
+    wrap_up_time: int = 0
+    reject_delay_time: int = 0
+    busy_delay_time: int = 0
+    no_answer_delay_time: int = 0
+    last_bridge_start: int = 0
+    last_bridge_end: int = 0
+    last_offered_call: int = 0
+    last_status_change: int = 0
+    no_answer_count: int = 0
+    calls_answered: int = 0
+    talk_time: int = 0
+    ready_time: int = 0
+    external_calls_count: int = 0
+    # how the agent's phone behaves when offered a call (simulation only)
+    target: Target = field(default_factory=lambda: Target("answered", answer_after=0.0, talk=30.0))
+
+    def row(self) -> str:
+        return "|".join(str(x) for x in (
+            self.name, INSTANCE, self.uuid, self.type, self.contact, self.status, self.state, self.max_no_answer,
+            self.wrap_up_time, self.reject_delay_time, self.busy_delay_time, self.no_answer_delay_time,
+            self.last_bridge_start, self.last_bridge_end, self.last_offered_call, self.last_status_change,
+            self.no_answer_count, self.calls_answered, self.talk_time, self.ready_time, self.external_calls_count,
+        )) + "\n"
+
+
+@dataclass
+class Tier:
+    queue: str
+    agent: str
+    state: str = "Ready"
+    level: int = 1
+    position: int = 1
+
+    def row(self) -> str:
+        return f"{self.queue}|{self.agent}|{self.state}|{self.level}|{self.position}\n"
+
+
+@dataclass
+class Member:
+    queue: str
+    uuid: str
+    session_uuid: str
+    cid_number: str
+    cid_name: str
+    system_epoch: int
+    joined_epoch: int
+    base_score: int = 0
+    skill_score: int = 0
+    rejoined_epoch: int = 0
+    bridge_epoch: int = 0
+    abandoned_epoch: int = 0
+    serving_agent: str = ""
+    serving_system: str = ""
+    state: str = "Waiting"
+    session: CallSession | None = None
+
+    def score(self, now: int) -> int:
+        return (now - self.joined_epoch) + self.base_score + self.skill_score
+
+    def row(self, now: int) -> str:
+        return "|".join(str(x) for x in (
+            self.queue, INSTANCE, self.uuid, self.session_uuid, self.cid_number, self.cid_name, self.system_epoch,
+            self.joined_epoch, self.rejoined_epoch, self.bridge_epoch, self.abandoned_epoch, self.base_score,
+            self.skill_score, self.serving_agent, self.serving_system, self.state, self.score(now),
+        )) + "\n"
+
+
+class CallCenter:
+    """mod_callcenter's database (queues, agents, tiers, members) for one simulated switch."""
+
+    def __init__(self, clock: Callable[[], int] | None = None) -> None:
+        self.queues: dict[str, Queue] = {}
+        self.agents: dict[str, Agent] = {}
+        self.tiers: list[Tier] = []
+        self.members: list[Member] = []
+        # (action, headers) of callcenter::info events that only inbound listeners would see
+        self.events: list[tuple[str, list[tuple[str, str]]]] = []
+        self._clock = clock
+
+    # --- configuration --------------------------------------------------------------------
+
+    def add_queue(self, name: str, **settings: object) -> Queue:
+        """A queue of callcenter.conf.xml (queues are not created by callcenter_config)."""
+        q = Queue(name)
+        for k, v in settings.items():
+            if not hasattr(q, k):
+                raise ValueError(f"unknown queue setting {k!r}")
+            setattr(q, k, v)
+        self.queues[name] = q
+        return q
+
+    def set_agent_target(self, name: str, target: Target) -> None:
+        self.agents[name].target = target
+
+    def now(self, at_us: int | None = None) -> int:
+        if at_us is not None:
+            return at_us // 1_000_000
+        if self._clock is not None:
+            return self._clock()
+        import time
+
+        return int(time.time())
+
+    def _event(self, action: str, headers: list[tuple[str, str]]) -> None:
+        self.events.append((action, headers))
+
+    # --- callcenter_config -----------------------------------------------------------------
+
+    def config(self, text: str, at_us: int | None = None) -> str:
+        """``callcenter_config <args>`` (cc_config_api_function); ``at_us`` = the switch's time."""
+        now = self.now(at_us)
+        argv = apps.separate_string(text.strip(), 10)
+        if len(argv) < 2:
+            return "-ERR Invalid!\n"
+        section, action, args = argv[0].lower(), argv[1].lower(), argv[2:]
+        if section == "agent":
+            return self._agent_cmd(action, args, now)
+        if section == "tier":
+            return self._tier_cmd(action, args)
+        if section == "queue":
+            return self._queue_cmd(action, args, now)
+        return "-ERR Invalid!\n"
+
+    def _agent_cmd(self, action: str, args: list[str], now: int) -> str:
+        if action == "add":
+            if len(args) < 2:
+                return "-ERR Invalid!\n"
+            name, typ = args[0], args[1]
+            if name in self.agents:
+                return "-ERR Agent already exist!\n"
+            if typ not in AGENT_TYPES:
+                return "-ERR Agent type invalid!\n"
+            self.agents[name] = Agent(name, type=typ, last_status_change=0)
+            self._event("agent-add", [("CC-Agent", name), ("CC-Agent-Type", typ), ("CC-Action", "agent-add")])
+            return "+OK\n"
+        if action == "del":
+            if len(args) < 1:
+                return "-ERR Invalid!\n"
+            self.agents.pop(args[0], None)
+            self.tiers = [t for t in self.tiers if t.agent != args[0]]
+            return "+OK\n"
+        if action == "reload":
+            return "+OK\n" if args else "-ERR Invalid!\n"
+        if action == "set":
+            if len(args) < 3:
+                return "-ERR Invalid!\n"
+            return self._agent_update(args[0].lower(), args[2], args[1], now)
+        if action == "get":
+            if len(args) < 2:
+                return "-ERR Invalid!\n"
+            key, name = args[0].lower(), args[1]
+            agent = self.agents.get(name)
+            if key not in ("status", "state", "uuid"):
+                return "-ERR Invalid Agent Update KEY!\n"
+            if agent is None:
+                return "-ERR Agent not found!\n"
+            self._event("agent-status-get", [("CC-Agent", name), ("CC-Action", f"agent-{key}-get")])
+            return str(getattr(agent, key))  # no LF (07: 'Logged Out')
+        if action == "list":
+            if len(args) > 1:
+                return "-ERR Invalid!\n"
+            rows = [a for a in self.agents.values() if not args or a.name == args[0]]
+            return AGENT_FIELDS + "".join(a.row() for a in rows) + "+OK\n"
+        return "-ERR Invalid!\n"
+
+    def _agent_update(self, key: str, value: str, name: str, now: int) -> str:
+        """cc_agent_update: the status/state names must match exactly (unquoted 'Logged Out' → 'Logged')."""
+        agent = self.agents.get(name)
+        if key == "status":
+            if value not in AGENT_STATUSES:
+                return "-ERR Invalid Agent Status!\n"
+            if agent is None:
+                return "-ERR Agent not found!\n"
+            agent.status = value
+            agent.last_status_change = now
+            self._event("agent-status-change", [("CC-Agent", name), ("CC-Action", "agent-status-change"),
+                                                ("CC-Agent-Status", value)])
+            return "+OK\n"
+        if key == "state":
+            if value not in AGENT_STATES:
+                return "-ERR Invalid Agent State!\n"
+            if agent is None:
+                return "-ERR Agent not found!\n"
+            agent.state = value
+            self._event("agent-state-change", [("CC-Agent", name), ("CC-Action", "agent-state-change"),
+                                               ("CC-Agent-State", value)])
+            return "+OK\n"
+        if key == "type" and value not in AGENT_TYPES:
+            return "-ERR Invalid Agent Type!\n"
+        numeric = ("max_no_answer", "wrap_up_time", "reject_delay_time", "busy_delay_time", "no_answer_delay_time",
+                   "ready_time")
+        if key not in ("contact", "type", *numeric):
+            return "-ERR Invalid Agent Update KEY!\n"
+        if agent is None:
+            return "-ERR Agent not found!\n"
+        if key in numeric:
+            setattr(agent, key, _atoi(value))
+        else:
+            setattr(agent, key, value)
+        if key == "contact":
+            self._event("agent-contact-change", [("CC-Agent", name), ("CC-Action", "agent-contact-change"),
+                                                 ("CC-Agent-Contact", value)])
+        return "+OK\n"
+
+    def _tier_cmd(self, action: str, args: list[str]) -> str:
+        if action == "add":
+            if len(args) < 2:
+                return "-ERR Invalid!\n"
+            queue, agent = args[0], args[1]
+            if queue not in self.queues:
+                return "-ERR Queue not found!\n"
+            if agent not in self.agents:
+                return "-ERR Agent not found!\n"
+            if any(t.queue == queue and t.agent == agent for t in self.tiers):
+                return "-ERR Tier already exist!\n"
+            level = _atoi(args[2]) if len(args) > 2 else 1
+            position = _atoi(args[3]) if len(args) > 3 else 1
+            self.tiers.append(Tier(queue, agent, "Ready", level or 1, position or 1))
+            return "+OK\n"
+        if action == "set":
+            if len(args) < 4:
+                return "-ERR Invalid!\n"
+            key, queue, agent, value = args[0].lower(), args[1], args[2], args[3]
+            tier = next((t for t in self.tiers if t.queue == queue and t.agent == agent), None)
+            if key == "state":
+                if value not in TIER_STATES:
+                    return "-ERR Invalid Tier State!\n"
+            elif key not in ("level", "position"):
+                return "-ERR Invalid Tier Update KEY!\n"
+            if tier is None:
+                return "-ERR Agent not found!\n"
+            setattr(tier, key, value if key == "state" else _atoi(value))
+            return "+OK\n"
+        if action == "del":
+            if len(args) < 2:
+                return "-ERR Invalid!\n"
+            self.tiers = [t for t in self.tiers if not (t.queue == args[0] and t.agent == args[1])]
+            return "+OK\n"
+        if action == "reload":
+            return "+OK\n" if args else "-ERR Invalid!\n"
+        if action == "list":
+            rows = sorted(self.tiers, key=lambda t: (t.level, t.position))
+            return TIER_FIELDS + "".join(t.row() for t in rows) + "+OK\n"
+        return "-ERR Invalid!\n"
+
+    def _queue_cmd(self, action: str, args: list[str], now: int) -> str:
+        if action in ("load", "reload"):
+            if not args:
+                return "-ERR Invalid!\n"
+            return "+OK\n" if args[0] in self.queues else "-ERR Invalid Queue not found!\n"
+        if action == "unload":
+            return "+OK\n" if args else "-ERR Invalid!\n"
+        if action == "list":
+            if not args:
+                return QUEUE_FIELDS + "".join(q.row() for q in self.queues.values()) + "+OK\n"
+            sub, queue = args[0].lower(), (args[1] if len(args) > 1 else "")
+            if sub == "agents":
+                rows = self.queue_agents(queue, *args[2:4])
+                return AGENT_FIELDS + "".join(a.row() for a in rows) + "+OK\n"
+            if sub == "members":
+                return MEMBER_FIELDS + "".join(m.row(now) for m in self.queue_members(queue, now)) + "+OK\n"
+            if sub == "tiers":
+                return TIER_FIELDS + "".join(t.row() for t in self.tiers if t.queue == queue) + "+OK\n"
+            return "-ERR Invalid!\n"
+        if action == "count":
+            if not args:
+                return f"{len(self.queues)}\n"
+            sub, queue = args[0].lower(), (args[1] if len(args) > 1 else "")
+            if sub == "agents":
+                return f"{len(self.queue_agents(queue, *args[2:4]))}\n"
+            if sub == "members":
+                return f"{len(self.queue_members(queue, now))}\n"
+            if sub == "tiers":
+                return f"{sum(1 for t in self.tiers if t.queue == queue)}\n"
+            return "-ERR Invalid!\n"
+        return "-ERR Invalid!\n"
+
+    # --- queries ----------------------------------------------------------------------------
+
+    def queue_agents(self, queue: str, status: str | None = None, state: str | None = None) -> list[Agent]:
+        names = [t.agent for t in self.tiers if t.queue == queue]
+        out = [self.agents[n] for n in names if n in self.agents]
+        if status is not None:
+            out = [a for a in out if a.status == status]
+        if state is not None:
+            out = [a for a in out if a.state == state]
+        return out
+
+    def queue_members(self, queue: str, now: int) -> list[Member]:
+        """Members of a queue, best score first (the order agents are offered them)."""
+        rows = [m for m in self.members if m.queue == queue or not queue]
+        return sorted(rows, key=lambda m: -m.score(now))
+
+    def position(self, session_uuid: str, now: int) -> int | None:
+        """1-based position of a caller among the waiting members of its queue."""
+        me = next((m for m in self.members if m.session_uuid == session_uuid), None)
+        if me is None:
+            return None
+        waiting = [m for m in self.queue_members(me.queue, now) if m.state == "Waiting"]
+        return waiting.index(me) + 1 if me in waiting else None
+
+    def free_agent(self, queue: str, now: int) -> Agent | None:
+        """An agent that can be offered a call now (status Available, state Waiting, tier Ready,
+        wrap-up over), longest idle first (strategy longest-idle-agent), by tier level/position."""
+        cands = []
+        for t in self.tiers:
+            a = self.agents.get(t.agent)
+            if t.queue != queue or a is None or t.state not in ("Ready", "No Answer"):
+                continue
+            if a.status not in ("Available", "Available (On Demand)") or a.state != "Waiting":
+                continue
+            if a.last_bridge_end and now < a.last_bridge_end + a.wrap_up_time:
+                continue
+            cands.append((t.level, a.last_bridge_end, t.position, a))
+        cands.sort(key=lambda c: c[:3])
+        return cands[0][3] if cands else None
+
+    def first_waiting(self, queue: str, now: int) -> Member | None:
+        for m in self.queue_members(queue, now):
+            if m.state == "Waiting":
+                return m
+        return None
+
+
+def _atoi(text: str) -> int:
+    digits = ""
+    for i, c in enumerate(text.strip()):
+        if not c.isdigit() and not (i == 0 and c == "-"):
+            break
+        digits += c
+    try:
+        return int(digits)
+    except ValueError:
+        return 0
+
+
+def _cc(s: CallSession) -> CallCenter:
+    return s.sim.callcenter
+
+
+def _post(s: CallSession, action: str, line: str, headers: list[tuple[str, str]], fn: str = "callcenter_function",
+          ) -> None:
+    fire_ex(s, "CUSTOM", post=headers, subclass=SUBCLASS, source=(_SRC, fn, line))
+
+
+def _agent_partner(s: CallSession, agent: Agent, member: Member) -> Partner:
+    """The agent's leg as Other-Leg (07: a SIP leg from switch_ivr_originate.c, context default)."""
+    contact = agent.contact
+    while contact[:1] in "[{<":
+        close = {"[": "]", "{": "}", "<": ">"}[contact[0]]
+        contact = contact.split(close, 1)[1] if close in contact else ""
+    leg_name = contact or f"loopback/{agent.name}"
+    user = leg_name.rsplit("/", 1)[-1].split("@", 1)[0]
+    if leg_name.startswith("user/"):
+        leg_name = f"sofia/internal/{user}"
+    now = s.clock.now_us
+    leg_uuid = agent.uuid or str(uuidlib.uuid4())
+    agent.uuid = leg_uuid
+    values = {
+        "Direction": "outbound", "Logical-Direction": "inbound", "Caller-ID-Name": member.cid_name,
+        "Caller-ID-Number": member.cid_number, "Orig-Caller-ID-Name": member.cid_name,
+        "Orig-Caller-ID-Number": member.cid_number, "Callee-ID-Name": user, "Callee-ID-Number": user,
+        "Network-Addr": "127.0.0.1" if leg_name.startswith("sofia/") else "", "ANI": member.cid_number,
+        "Destination-Number": user, "Unique-ID": leg_uuid, "Source": "src/switch_ivr_originate.c",
+        "Context": "default", "Channel-Name": leg_name,
+    }
+    sip = leg_name.startswith("sofia/")
+    return Partner(
+        uuid=leg_uuid, channel_name=leg_name, other_leg=other_leg_pairs(values, now - 20_000, now - 20_000, now),
+        callee_name=user, callee_number=user, talk=agent.target.talk,
+        end_vars=[("cc_agent_bridged", "true"), ("cc_agent", agent.name),
+                  ("cc_queue_answered_epoch", str(now // 1_000_000))],
+        end_vars_late=[("sip_reason", 'Q.850;cause=16;text="NORMAL_CLEARING"'), ("sip_hangup_phrase", "OK")] if sip
+        else [],
+        last_sent_callee=(user, user),
+    )
+
+
+def callcenter(s: CallSession, arg: str) -> None:
+    """callcenter <queue> (callcenter_function)."""
+    ch = s.channel
+    cc = _cc(s)
+    queue_name = arg.strip()
+    queue = cc.queues.get(queue_name)
+    if queue is None:
+        return  # "Queue %s not found"
+    now = s.clock.now_us // 1_000_000
+    member = Member(queue=queue_name, uuid=str(uuidlib.uuid4()), session_uuid=ch.uuid,
+                    cid_number=ch.get_var("caller_id_number") or "", cid_name=ch.get_var("caller_id_name") or "",
+                    system_epoch=ch.spec.created_us // 1_000_000, joined_epoch=now, session=s)
+    base = ch.get_var("cc_base_score")
+    if base:
+        member.base_score += _atoi(base)
+    if queue.time_base_score == "system":
+        member.base_score += now - ch.spec.created_us // 1_000_000
+    ch.set_var("cc_side", "member")
+    ch.set_var("cc_member_uuid", member.uuid)
+    ch.set_var("cc_agent_found", None)
+    ch.set_var("cc_agent_bridged", None)
+    ch.set_var("cc_queue_joined_epoch", str(now))
+    ch.set_var("cc_queue", queue_name)
+    cc.members.append(member)
+    ids = [("CC-Member-UUID", member.uuid), ("CC-Member-Session-UUID", ch.uuid),
+           ("CC-Member-CID-Name", member.cid_name), ("CC-Member-CID-Number", member.cid_number)]
+    _post(s, "member-queue-start", "3113", [("CC-Queue", queue_name), ("CC-Action", "member-queue-start"), *ids])
+    cc._event("members-count", [("CC-Queue", queue_name), ("CC-Action", "members-count"),
+                                ("CC-Count", str(len(cc.queue_members(queue_name, now)))),
+                                ("CC-Selection", "Single-Queue")])
+    music = ch.get_var("cc_moh_override") or queue.moh_sound
+    info = apps._playback_info(music)
+    s.fire("PLAYBACK_START", post=info)
+    started = s.clock.now_us
+    agent: Agent | None = None
+    outcome = "done"
+    while ch.ready:
+        # the dispatch thread: every DISPATCH_DELAY s the best-scored waiting member is offered
+        outcome = s.media(DISPATCH_DELAY)
+        if outcome != "done":
+            break
+        now = s.clock.now_us // 1_000_000
+
+        def offer(now: int = now) -> Agent | None:
+            if cc.first_waiting(queue_name, now) is not member:
+                return None
+            return cc.free_agent(queue_name, now)
+
+        outcome = hold(s, lambda: offer() is not None)
+        if outcome != "event":
+            break
+        now = s.clock.now_us // 1_000_000
+        cand = offer(now)
+        if cand is None:
+            continue
+        if _ring_agent(s, cc, cand, member, queue):
+            agent = cand
+            break
+    played_ms = (s.clock.now_us - started) // 1000
+    if agent is not None:
+        partner = _agent_partner(s, agent, member)
+        ch.set_var("cc_agent_uuid", partner.uuid)
+        uuid_bridge_in(s, partner)
+    _playback_vars(s, played_ms)
+    s.fire("PLAYBACK_STOP", post=[*info, ("Playback-Status", "break" if outcome != "done" else "done")])
+    now = s.clock.now_us // 1_000_000
+    if agent is None:
+        # "Canceled for some reason": hangup, uuid_break, uuid_kill (BREAK_OUT, 07b/c/d)
+        if member in cc.members:
+            cc.members.remove(member)
+        queue.calls_abandoned += 1
+        _post(s, "member-queue-end", "3274", [
+            ("CC-Queue", queue_name), ("CC-Action", "member-queue-end"), ("CC-Member-Leaving-Time", str(now)),
+            ("CC-Member-Joined-Time", str(member.joined_epoch)), ("CC-Cause", "Cancel"),
+            ("CC-Cancel-Reason", "BREAK_OUT"), *ids])
+        ch.set_var("cc_queue_canceled_epoch", str(now))
+        ch.set_var("cc_cause", "cancel")
+        ch.set_var("cc_cancel_reason", "BREAK_OUT")
+        cc._event("members-count", [("CC-Queue", queue_name), ("CC-Action", "members-count"),
+                                    ("CC-Count", str(len(cc.queue_members(queue_name, now)))),
+                                    ("CC-Selection", "Single-Queue")])
+        return
+    ch.set_var("cc_cause", "answered")
+    queue.calls_answered += 1
+    partner = _agent_partner(s, agent, member)
+    partner.on_end = _bridge_ended(cc, agent, member, queue_name, ids)
+    s.after_socket = uuid_bridge_out(partner)
+
+
+def _playback_vars(s: CallSession, played_ms: int) -> None:
+    ch = s.channel
+    samples = played_ms * 8
+    ch.set_var("playback_last_offset_pos", str(samples))
+    ch.set_var("playback_seconds", str(played_ms // 1000))
+    ch.set_var("playback_ms", str(played_ms))
+    ch.set_var("playback_samples", str(samples))
+
+
+def _ring_agent(s: CallSession, cc: CallCenter, agent: Agent, member: Member, queue: Queue) -> bool:
+    """outbound_agent_thread_run: offer the member to the agent's contact; True if answered."""
+    now = s.clock.now_us // 1_000_000
+    agent.state = "Receiving"
+    agent.last_offered_call = now
+    member.state = "Trying"
+    cc._event("agent-offering", [("CC-Queue", queue.name), ("CC-Action", "agent-offering"), ("CC-Agent", agent.name)])
+    t = agent.target
+    if t.behaviour == "answered":
+        outcome = s.media(t.answer_after)
+        if outcome != "done":
+            agent.state = "Waiting"
+            member.state = "Waiting"
+            return False
+        now = s.clock.now_us // 1_000_000
+        agent.state = "In a queue call"
+        agent.uuid = agent.uuid or str(uuidlib.uuid4())
+        agent.last_bridge_start = now
+        agent.calls_answered += 1
+        agent.no_answer_count = 0
+        member.state = "Answered"
+        member.bridge_epoch = now
+        member.serving_agent = agent.name
+        member.serving_system = INSTANCE
+        cc._event("bridge-agent-start", [("CC-Queue", queue.name), ("CC-Action", "bridge-agent-start"),
+                                         ("CC-Agent", agent.name)])
+        return True
+    # no answer / busy / failed: the agent is skipped for a while (no_answer/busy delay)
+    s.media(min(t.after or 0.0, 60.0) if t.behaviour != "no_answer" else 60.0)
+    now = s.clock.now_us // 1_000_000
+    agent.state = "Waiting"
+    member.state = "Waiting"
+    if t.behaviour == "no_answer":
+        agent.no_answer_count += 1
+        if agent.max_no_answer and agent.no_answer_count >= agent.max_no_answer:
+            agent.status = queue.agent_no_answer_status
+            agent.last_status_change = now
+    agent.last_bridge_end = now  # keeps it out of the rotation for the wrap-up/delay time
+    return False
+
+
+def _bridge_ended(cc: CallCenter, agent: Agent, member: Member, queue_name: str,
+                  ids: list[tuple[str, str]]) -> Callable[[CallSession, str], None]:
+    def ended(s: CallSession, by: str) -> None:
+        now = s.clock.now_us // 1_000_000
+        agent.state = "Waiting"
+        agent.last_bridge_end = now
+        agent.talk_time += max(0, now - agent.last_bridge_start)
+        if member in cc.members:
+            cc.members.remove(member)
+        called = str(agent.last_offered_call)
+        headers = [
+            ("CC-Queue", queue_name), ("CC-Action", "member-queue-end"), ("CC-Hangup-Cause", "SUCCESS"),
+            ("CC-Cause", "Terminated"), ("CC-Agent", agent.name), ("CC-Agent-System", INSTANCE),
+            ("CC-Agent-UUID", agent.uuid), ("CC-Agent-Called-Time", called),
+            ("CC-Agent-Answered-Time", str(member.bridge_epoch)), ("CC-Member-Leaving-Time", str(now)),
+            ("CC-Member-Joined-Time", str(member.joined_epoch)), *ids,
+        ]
+        gevent.spawn(_member_queue_end_after_hangup, s, headers, now)
+
+    return ended
+
+
+def _member_queue_end_after_hangup(s: CallSession, headers: list[tuple[str, str]], now: int) -> None:
+    """The agent thread fires member-queue-end once the member channel is gone (07: after
+    CHANNEL_HANGUP_COMPLETE and the linger notice, Channel-State-Number 12 = CS_DESTROY)."""
+    s.channel_gone.wait(timeout=max(0.0, s.time_left()))
+    for _ in range(100):
+        if s.handle_disco or not s.running:
+            break
+        gevent.sleep(0.005)
+    ch = s.channel
+    ch.set_running_state(ch.running_state, 12)
+    ch.set_var("cc_queue_terminated_epoch", str(now))
+    _post(s, "member-queue-end", "2098", headers, fn="outbound_agent_thread_run")
+
+
+def callcenter_config(s: CallSession, arg: str) -> str:
+    return _cc(s).config(arg, at_us=s.clock.now_us)
+
+
+APPLICATIONS = {"callcenter": callcenter}
+API_COMMANDS: dict[str, apps.ApiCommand] = {"callcenter_config": callcenter_config}
