@@ -31,11 +31,22 @@ class PromptLibrary:
     def __init__(self, prompts_dir: str) -> None:
         self.root = Path(prompts_dir).resolve()
         self.rows: dict[str, Any] = {}
+        # Path.resolve() is a realpath(): an lstat per path component on every prompt played.
+        # The answer only changes with the rows (or the files on disk, which the refresh that
+        # calls update() covers as well as anything could), so it is kept until then.
+        self._resolved: dict[str, Resolved] = {}
 
     def update(self, rows: dict[str, Any]) -> None:
         self.rows = rows
+        self._resolved = {}
 
     def resolve(self, name: str) -> Resolved:
+        found = self._resolved.get(name)
+        if found is None:
+            found = self._resolved[name] = self._resolve(name)
+        return found
+
+    def _resolve(self, name: str) -> Resolved:
         row = self.rows.get(name)
         if row is None:
             # Not in the store: a file of that name under prompts/ (the demo ships some).
