@@ -235,9 +235,9 @@ class OutboundConnection:
         waiter = AsyncResult()
         self._send(frames.command("connect"), waiter)
         frame: Frame = self._wait(waiter, timeout, "connect")
-        self.channel = Event(b"", headers=frame.headers)
-        self.uuid = frame.headers.get("Unique-ID") or frame.headers.get("Channel-Unique-ID") or ""
-        if frame.headers.get("Answer-State") == "answered":
+        self.channel = frame.header_event()
+        self.uuid = self.channel.get("Unique-ID") or self.channel.get("Channel-Unique-ID") or ""
+        if self.channel.get("Answer-State") == "answered":
             self.answered = True
         return self.channel
 

@@ -23,6 +23,9 @@ MAX_BODY = 16 * 1024 * 1024
 #: Refuse header blocks larger than this (the connect reply, the largest, is ~4-90 KB in the traces).
 MAX_HEAD = 1024 * 1024
 _RECV = 65536
+#: Header blocks longer than this (in practice only the connect reply, a whole CHANNEL_DATA event
+#: of ~4 KB) are checked line by line but decoded lazily, one header at a time, like events.
+_LAZY_HEAD = 1024
 
 
 class ProtocolError(Exception):
@@ -49,6 +52,28 @@ def _parse_block(block: bytes, *, decode: bool) -> dict[str, str]:
     return headers
 
 
+def _check_block(block: bytes) -> None:
+    """What _parse_block would refuse, without decoding anything."""
+    for line in block.split(b"\n"):
+        if line and b": " not in line and not line.endswith(b":"):
+            raise ProtocolError(f"header line without ': ' separator: {line[:80]!r}")
+
+
+def _last_value(block: bytes, name: bytes) -> str | None:
+    """The value _parse_block would give for ``name``: the last such line wins, as in a dict."""
+    key = b"\n" + name + b": "
+    pos = block.rfind(key)
+    if pos >= 0:
+        start = pos + len(key)
+    elif block.startswith(key[1:]):
+        start = len(key) - 1
+    else:
+        return None
+    end = block.find(b"\n", start)
+    text = (block[start:] if end < 0 else block[start:end]).decode("utf-8", "replace")
+    return unquote(text) if "%" in text else text
+
+
 class Event:
     """One event (plain or JSON), with lazy header access.
 
@@ -65,12 +90,15 @@ class Event:
 
     @classmethod
     def from_plain(cls, data: bytes) -> Event:
-        head, sep, rest = data.partition(b"\n\n")
-        body = b""
-        if sep and rest:
-            # An event with a body carries "Content-Length: M" in its own headers, then the body.
-            body = rest
-        return cls(head if sep else data.rstrip(b"\n"), body)
+        end = data.find(b"\n\n")
+        if end < 0:
+            return cls(data.rstrip(b"\n"))
+        if end + 2 == len(data):
+            # The usual case, no body: keep the block as it is (the trailing empty line is
+            # harmless to get() and headers) rather than copy 3-5 KB per event.
+            return cls(data)
+        # An event with a body carries "Content-Length: M" in its own headers, then the body.
+        return cls(data[:end], data[end + 2:])
 
     @classmethod
     def from_json(cls, data: bytes) -> Event:
@@ -127,14 +155,33 @@ class Event:
 
 
 class Frame:
-    """One ESL message: its outer headers and its body."""
+    """One ESL message: its outer headers and its body.
 
-    __slots__ = ("body", "content_type", "headers")
+    ``headers`` is parsed on first use when the reader kept the block raw (``head``).
+    """
 
-    def __init__(self, headers: dict[str, str], body: bytes) -> None:
-        self.headers = headers
+    __slots__ = ("_head", "_headers", "body", "content_type")
+
+    def __init__(self, headers: dict[str, str] | None, body: bytes, head: bytes = b"",
+                 content_type: str | None = None) -> None:
+        self._headers = headers
+        self._head = head
         self.body = body
-        self.content_type = headers.get("Content-Type", "")
+        if content_type is None:
+            content_type = self.headers.get("Content-Type", "")
+        self.content_type = content_type
+
+    @property
+    def headers(self) -> dict[str, str]:
+        if self._headers is None:
+            self._headers = _parse_block(self._head, decode=True)
+        return self._headers
+
+    def header_event(self) -> Event:
+        """The header block read as an event: the connect reply *is* a CHANNEL_DATA event."""
+        if self._headers is None:
+            return Event(self._head)
+        return Event(b"", headers=self._headers)
 
     @property
     def reply_text(self) -> str:
@@ -188,12 +235,21 @@ class FrameReader:
             self._pos = end + 2
         # The connect reply is a whole CHANNEL_DATA event in the header block, URL-encoded (traces,
         # 01-connect): decode values of every header block; outer headers of other messages hold
-        # no '%', so decoding costs nothing there.
-        headers = _parse_block(head, decode=True)
+        # no '%', so decoding costs nothing there. That block is large and the engine reads a
+        # few of its headers, so it is only checked here and decoded header by header later.
+        headers: dict[str, str] | None
+        if len(head) > _LAZY_HEAD:
+            _check_block(head)
+            headers = None
+            content_type = _last_value(head, b"Content-Type") or ""
+            length_text = _last_value(head, b"Content-Length")
+        else:
+            headers = _parse_block(head, decode=True)
+            content_type = headers.get("Content-Type", "")
+            length_text = headers.get("Content-Length")
         self._pos = end + 2
-        length_text = headers.get("Content-Length")
         if length_text is None:
-            return Frame(headers, b"")
+            return Frame(headers, b"", head, content_type)
         try:
             length = int(length_text)
         except ValueError:
@@ -207,7 +263,7 @@ class FrameReader:
         self._pos = start + length
         if self._pos == len(self._buf):
             self._buf, self._pos = b"", 0
-        return Frame(headers, body)
+        return Frame(headers, body, head, content_type)
 
 
 def encode_value(value: str) -> str:
