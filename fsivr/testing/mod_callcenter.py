@@ -191,6 +191,8 @@ class CallCenter:
         self.members: list[Member] = []
         # (action, headers) of callcenter::info events that only inbound listeners would see
         self.events: list[tuple[str, list[tuple[str, str]]]] = []
+        # called with (action, headers) for each of them (fsivr.testing.inbound delivers them)
+        self.subscribers: list[Callable[[str, list[tuple[str, str]]], None]] = []
         self._clock = clock
 
     # --- configuration --------------------------------------------------------------------
@@ -219,6 +221,8 @@ class CallCenter:
 
     def _event(self, action: str, headers: list[tuple[str, str]]) -> None:
         self.events.append((action, headers))
+        for subscriber in list(self.subscribers):
+            subscriber(action, headers)
 
     # --- callcenter_config -----------------------------------------------------------------
 

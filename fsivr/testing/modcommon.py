@@ -34,6 +34,9 @@ def fire_ex(
     channel_data: bool = True,
 ) -> None:
     """CallSession.fire plus subclass/source; CUSTOM events need ``event plain CUSTOM <subclass>``."""
+    if s.sim.inbound:  # inbound ESL listeners of this switch (fsivr.testing.inbound)
+        for sink in s.sim.inbound:
+            sink.channel_event(s, event_name, pre, post, None, channel_data, subclass, source)
     headers: dict[str, str] | None = None
     if s.filters:
         headers = {"Event-Name": event_name, "Unique-ID": s.channel.uuid}

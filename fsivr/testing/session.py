@@ -236,6 +236,9 @@ class CallSession:
         body: str | None = None,
         channel_data: bool = True,
     ) -> None:
+        if self.sim.inbound:  # inbound ESL listeners of this switch (fsivr.testing.inbound)
+            for sink in self.sim.inbound:
+                sink.channel_event(self, event_name, pre, post, body, channel_data)
         headers: dict[str, str] | None = None
         if self.filters:
             headers = {"Event-Name": event_name, "Unique-ID": self.channel.uuid}

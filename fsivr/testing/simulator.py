@@ -66,9 +66,41 @@ class Simulator:
         # module state shared by all calls of this switch
         self.valet = mod_valet.ValetLots()
         self.callcenter = mod_callcenter.CallCenter()
+        # inbound ESL listeners sharing this switch (fsivr.testing.inbound.InboundSwitch): they see
+        # every event the calls fire (session.fire / modcommon.fire_ex call ``channel_event``)
+        self.inbound: list = []
+        # calls still running: socket-leg uuid → session, loopback A-leg uuid → session
+        self._sessions: dict[str, CallSession] = {}
+        self._a_legs: dict[str, CallSession] = {}
+        self.calls_started = 0
+        self.peak_sessions = 0
 
-    def start_call(self, script: CallScript) -> CallHandle:
-        return CallHandle(CallSession(self, script, self.address))
+    def start_call(self, script: CallScript, address: tuple[str, int] | None = None) -> CallHandle:
+        """Place a call into the socket server at ``address`` (default: the simulator's)."""
+        session = CallSession(self, script, address or self.address)
+        uuid, a_leg = session.channel.uuid, session.channel.spec.other_uuid
+        self._sessions[uuid] = session
+        self._a_legs[a_leg] = session
+        self.calls_started += 1
+        self.peak_sessions = max(self.peak_sessions, len(self._sessions))
+        handle = CallHandle(session)
+
+        def gone(_: object) -> None:
+            self._sessions.pop(uuid, None)
+            self._a_legs.pop(a_leg, None)
+
+        handle.greenlet.link(gone)
+        return handle
+
+    def find_session(self, uuid: str) -> CallSession | None:
+        """A call whose channel is up, by its socket-leg uuid or its loopback A-leg's uuid."""
+        s = self._sessions.get(uuid) or self._a_legs.get(uuid)
+        if s is None or not s.channel.ready or s.channel_gone.is_set():
+            return None
+        return s
+
+    def live_sessions(self) -> list[CallSession]:
+        return [s for s in self._sessions.values() if s.channel.ready and not s.channel_gone.is_set()]
 
     def run_call(self, script: CallScript) -> CallResult:
         return self.start_call(script).wait()

@@ -1,5 +1,10 @@
 """Replay the recorded server side of each trace against the simulator; compare with FreeSWITCH.
 
+A trace without an outbound connection (00-inbound-auth) is replayed against the inbound side
+instead (``InboundSwitch`` sharing a Simulator): every connection's recorded commands are sent
+the same way and FreeSWITCH's messages compared the same way (api bodies exact with UUIDs masked,
+``status`` by its shape: numbers masked, the lines and their protocol text kept).
+
 For every ``outbound#N`` connection of a trace, a raw gevent server sends the recorded ``send``
 records in order (each after as many messages as FreeSWITCH had sent by then, or a short
 timeout), while the recorder's inbound helper actions become the caller's script:
@@ -20,9 +25,11 @@ from pathlib import Path
 
 import gevent
 import pytest
+from gevent import socket as gsocket
 from simharness import Collector, Message, load_trace, msg_from_record, traces_path
 
 from fsivr.testing import CallScript, FaxPeer, Hangup, Retrieve, Simulator, Speech, Target
+from fsivr.testing.inbound import InboundSwitch
 
 TIME_SCALE = 0.01
 # Traces whose server sends commands while media runs need the media to last long enough in real
@@ -30,9 +37,7 @@ TIME_SCALE = 0.01
 TIME_SCALES = {"07-callcenter": 0.1}
 
 # Traces that need applications the simulator does not emulate (yet).
-NOT_REPLAYABLE = {
-    "00-inbound-auth": "inbound-only trace (no outbound socket connection)",
-}
+NOT_REPLAYABLE: dict[str, str] = {}
 
 # Replays that run but are known to differ in details, with the reason.
 KNOWN_DIFFERENCES: dict[str, str] = {}
@@ -47,6 +52,20 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 
 def _mask(text: str) -> str:
     return _UUID.sub("<uuid>", text)
+
+
+_UNITS = re.compile(r"\b(year|day|hour|minute|second|millisecond|microsecond)s?\b")
+
+
+def status_shape(body: str) -> str:
+    """``status`` output with its numbers masked (uptime, counters, CPU) and units singular, so the
+    lines and their protocol text are compared but not the switch's uptime."""
+    return _UNITS.sub(r"\1", re.sub(r"\d+(\.\d+)?", "#", body))
+
+
+def _api_body(body: str) -> str:
+    body = _mask(body)
+    return status_shape(body) if body.startswith("UP ") else body
 
 
 @dataclass
@@ -70,28 +89,62 @@ def signature(m: Message) -> Sig:
     if ev is not None:
         d = dict(ev)
         key = (d.get("Event-Name"), tuple((k, d[k]) for k in PROTOCOL_KEYS if k in d))
+        if d.get("Event-Name") == "BACKGROUND_JOB" and m.content_type == "text/event-plain":
+            # the job's output is the event's own body (after its header block)
+            key += (_api_body(m.body.decode("latin-1").split("\n\n", 1)[1]),)
         return Sig("event", key, tuple(k for k, _ in ev))
     ct = m.content_type
     head = m.head
+    names = tuple(k for k, _ in m.headers)  # the envelope's headers, in order
     if ct == "command/reply":
-        return Sig("reply", (_mask(head.get("Reply-Text", "")),))
+        return Sig("reply", (_mask(head.get("Reply-Text", "")), _mask(head.get("Job-UUID", ""))), names)
     if ct == "api/response":
-        body = _mask(m.body.decode("latin-1"))
-        if body.startswith("UP "):
-            body = "<status>"
-        return Sig("api", (body,))
+        return Sig("api", (_api_body(m.body.decode("latin-1")),), names)
     if ct == "text/disconnect-notice":
-        return Sig("notice", (head.get("Content-Disposition"), head.get("Linger-Time"), m.body.decode()))
-    return Sig("other", (ct,))
+        return Sig("notice", (head.get("Content-Disposition"), head.get("Linger-Time"), m.body.decode()), names)
+    return Sig("other", (ct,), names)
 
 
-def _conns(records: list[dict]) -> list[str]:
+def _conns(records: list[dict], kind: str = "outbound") -> list[str]:
     seen: list[str] = []
     for r in records:
         c = r.get("conn", "")
-        if c.startswith("outbound") and c not in seen:
+        if c.startswith(kind) and c not in seen:
             seen.append(c)
     return seen
+
+
+def replay_inbound(
+    records: list[dict], conn: str, address: tuple[str, int]
+) -> tuple[list[Message], list[Message], str]:
+    """The recorder's side of one inbound connection against an InboundSwitch: each recorded
+    command once as many messages have arrived as FreeSWITCH had sent by then (or after 2 s).
+    Also returns a problem if FreeSWITCH closed the connection (``eof``) and the switch did not."""
+    mine = [r for r in records if r.get("conn") == conn]
+    expected = [msg_from_record(r) for r in mine if r.get("dir") == "recv"]
+    col = Collector(gsocket.create_connection(address, timeout=5.0))
+    col.start()
+    received = 0
+    try:
+        for r in mine:
+            if r.get("dir") == "recv":
+                received += 1
+            elif r.get("dir") == "send":
+                col.wait_count(received, timeout=2.0)
+                col.send(r["data"].encode("latin-1"))
+            elif r.get("dir") == "close":
+                col.wait_count(received, timeout=2.0)
+                break
+        closes = mine[-1].get("dir") == "eof"
+        if closes:
+            col.wait_closed(timeout=5.0)
+        else:
+            col.wait_count(received, timeout=2.0)
+        gevent.sleep(0.05)
+        problem = "" if col.closed or not closes else "FreeSWITCH closed the connection, the switch did not"
+    finally:
+        col.close()
+    return expected, list(col.messages), problem
 
 
 def build_script(records: list[dict], conn: str) -> CallScript:
@@ -331,8 +384,18 @@ def test_replay_matches_freeswitch(stem: str, esl_server) -> None:
     path: Path = traces_path() / f"{stem}.jsonl"
     records = load_trace(path)
     conns = _conns(records)
-    assert conns, "no outbound connection in this trace"
     problems: list[str] = []
+    if not conns:
+        # inbound-only trace: every inbound connection against the inbound side
+        inbound = _conns(records, "inbound")
+        assert inbound, "no connection in this trace"
+        sim = Simulator(("127.0.0.1", 9), time_scale=TIME_SCALE)
+        with InboundSwitch(sim=sim) as switch:
+            for conn in inbound:
+                expected, got, problem = replay_inbound(records, conn, switch.address)
+                problems.extend(f"[{conn}] {p}" for p in [*compare(expected, got), problem] if p)
+        assert not problems, "\n\n".join(problems)
+        return
     for conn in conns:
         expected, got, result = replay(records, conn, esl_server, stem)
         for p in compare(expected, got):
