@@ -118,6 +118,10 @@ def check_data(data: ConfData, cfg: Config) -> list[str]:
     for a in data.accounts:
         if not SAFE_ID.match(a.user):
             problems.append(f"account user {a.user!r}: use letters, digits and _ . + - only")
+        if not a.password:
+            # FreeSWITCH accepts any REGISTER for a user without a password (sofia_reg.c
+            # sofia_reg_parse_auth: allow_empty_password defaults to true).
+            problems.append(f"account user {a.user!r}: has no password; anyone could register as it")
     for gw in data.gateways:
         if not SAFE_ID.match(gw.name):
             problems.append(f"gateway {gw.name!r}: name must be letters, digits and _ . + - only")

@@ -231,7 +231,12 @@ class _Parser:
                                                  else (*path, "mobile")))]
         if user is None:
             return None
-        return Account(user=user, password=self.text(raw, "password", path), name=self.text(raw, "name", path),
+        password = self.text(raw, "password", path)
+        if password is None:
+            # FreeSWITCH lets anyone register as a directory user without a password
+            # (sofia_reg.c sofia_reg_parse_auth, allow_empty_password defaults to true).
+            self.fail(path, f"account {user!r}: `password` is required (without one anyone could register as it)")
+        return Account(user=user, password=password, name=self.text(raw, "name", path),
                        caller_id=self.text(raw, "caller_id", path), extension=self.text(raw, "extension", path),
                        mobile=mobile_list, email=self.text(raw, "email", path),
                        mailbox=self.text(raw, "mailbox", path))

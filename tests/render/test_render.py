@@ -95,7 +95,7 @@ def test_hostile_account_name_renders_valid_xml_without_new_elements(tmp_path: P
     files = render(data, config("sqlite://"))
     directory = files["directory/default/fsivr.xml"]
     root = ET.fromstring(directory)
-    assert [el.tag for el in root.iter()] == ["include", "user", "params", "param", "variables",
+    assert [el.tag for el in root.iter()] == ["include", "user", "params", "param", "param", "variables",
                                               "variable", "variable", "variable", "variable"]
     values = {el.get("name"): el.get("value") for el in root.iter("variable")}
     # The text survives as text (control characters become spaces); only its meaning is gone.
@@ -108,9 +108,21 @@ def test_hostile_account_name_renders_valid_xml_without_new_elements(tmp_path: P
     assert actions == ["set", "socket", "transfer"]
 
 
+def test_every_user_refuses_an_empty_password(tmp_path: Path) -> None:
+    # sofia_reg.c sofia_reg_parse_auth: allow_empty_password is true unless a user param says no.
+    root = ET.fromstring(rendered(tmp_path, SMALL)["directory/default/fsivr.xml"])
+    users = root.findall("user")
+    assert len(users) == 2
+    for user in users:
+        params = {p.get("name"): p.get("value") for p in user.iter("param")}
+        assert params["allow-empty-password"] == "false" and params["password"]
+
+
 @pytest.mark.parametrize("data, problem", [
     (ConfData(accounts=[Account("10 1")]), "account user '10 1'"),
     (ConfData(accounts=[Account("a,b")]), "account user 'a,b'"),
+    (ConfData(accounts=[Account("101")]), "account user '101': has no password"),
+    (ConfData(accounts=[Account("101", password="")]), "account user '101': has no password"),
     (ConfData(numbers=[("1000$", None)]), "number '1000$'"),
     (ConfData(gateways=[Gateway("trunk/x")]), "gateway 'trunk/x'"),
     (ConfData(gateways=[Gateway("t", register=True)]), "register needs a username and a password"),

@@ -73,7 +73,7 @@ def test_bundle_sections() -> None:
     bundle = parse_text("""\
 accounts:
   - {user: 101, password: p, name: Anna, extension: 101, mobile: "+48600100101", mailbox: office}
-  - {user: "102", extension: "102", mobile: ["+48600100102", "+48600100103"]}
+  - {user: "102", password: "pw", extension: "102", mobile: ["+48600100102", "+48600100103"]}
 groups:
   - {name: sales, strategy: random_weighted, ring_timeout: 15, members: ["101", {account: "102", weight: 4}]}
 queues:
@@ -204,8 +204,8 @@ scenarios:
 def test_directory_references_are_checked() -> None:
     bundle = parse_text("""\
 accounts:
-  - {user: "101", extension: "7", mailbox: nobox}
-  - {user: "102", extension: "7"}
+  - {user: "101", password: "pw", extension: "7", mailbox: nobox}
+  - {user: "102", password: "pw", extension: "7"}
 groups:
   - {name: g, members: ["101", "999", "101"]}
 contacts:
@@ -238,3 +238,12 @@ def test_values_longer_than_their_columns_are_refused() -> None:
         parse_text(f'accounts: [{{user: "{"1" * 65}"}}]\nscenario: s\nstart: a\nnodes: {{a: {{type: test_hangup}}}}\n'
                    f'description: "{"x" * 5000}"\n', "l.yaml")
     assert err.value.problems == ["l.yaml:1: accounts[0].user: is too long (65 characters, at most 64)"]
+
+
+def test_an_account_needs_a_password() -> None:
+    # FreeSWITCH lets anyone register as a directory user without a password (sofia_reg.c).
+    with pytest.raises(BundleError) as err:
+        parse_text('accounts:\n  - {user: "101", password: "pw"}\n  - {user: "reception", name: Desk}\n', "p.yaml")
+    assert err.value.problems == [
+        "p.yaml:3: accounts[1]: account 'reception': `password` is required "
+        "(without one anyone could register as it)"]

@@ -26,7 +26,7 @@ DIRECTORY = """\
 accounts:
   - {user: "101", password: p1, name: Anna, extension: "101", mobile: "+48600100101", mailbox: office}
   - {user: "102", password: p2, name: Piotr, extension: "102"}
-  - {user: "103", name: Ewa}
+  - {user: "103", password: "pw-103", name: Ewa}
 groups:
   - name: sales
     strategy: sequential
@@ -190,7 +190,7 @@ def test_extensions_can_be_swapped(store: Store) -> None:
     with store.session() as s:
         accounts = load_accounts(s)
     assert (accounts["101"].extension, accounts["102"].extension) == ("102", "101")
-    taken = 'accounts: [{user: "104", extension: "101"}]\n'
+    taken = 'accounts: [{user: "104", password: "pw", extension: "101"}]\n'
     with pytest.raises(BundleInvalid, match=r"'101' already belongs to account '102'"):
         imported(store, taken)
 
