@@ -6,11 +6,13 @@ completion (by Application-UUID) and raises ChannelHangup the moment the caller 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from fsivr.esl.connection import OutboundConnection
+from fsivr.esl.errors import CommandFailed
 from fsivr.esl.frames import Event
 
 if TYPE_CHECKING:
@@ -19,16 +21,11 @@ if TYPE_CHECKING:
 
 @dataclass
 class Collected:
-    """Result of collecting keys (play_and_get_digits)."""
+    """Result of collecting keys (play_and_get_digits); neither set means no key (timeout)."""
 
     digits: str | None
     #: Keys entered that did not match (FreeSWITCH's ``<var>_invalid``).
     invalid: str | None
-    terminator: str | None = None
-
-    @property
-    def timed_out(self) -> bool:
-        return not self.digits and not self.invalid
 
 
 @dataclass
@@ -64,6 +61,9 @@ class Call:
     released: bool = False
     #: After a transfer the connection stays open until the call ends (see nodes/exit.py).
     keep_until_hangup: bool = False
+    #: Channel variables this IVR set, so they can be cleared before the call goes back to the
+    #: dialplan (exit node): they would change what the number's default destination does.
+    channel_vars: set[str] = field(default_factory=set)
     answered_at: datetime | None = None
     #: The channel's clock minus ours at connect: FreeSWITCH's timestamps are authoritative, and
     #: our own (step times) are shifted onto them so a record reads as one timeline.
@@ -101,13 +101,19 @@ class Call:
     def app_timeout(self) -> float:
         return self.services.config.app_timeout
 
+    @property
+    def quick_timeout(self) -> float:
+        """For applications that complete at once (answer, set, transfer): FreeSWITCH's command
+        time plus room for a busy box."""
+        return self.services.config.command_timeout * 3
+
     def execute(self, app: str, arg: str | None = None, timeout: float | None = None) -> Event:
         return self.conn.execute(app, arg, timeout=self.app_timeout if timeout is None else timeout)
 
     def answer(self) -> None:
         if self.conn.answered:
             return
-        self.execute("answer", timeout=self.services.config.command_timeout * 3)
+        self.execute("answer", timeout=self.quick_timeout)
         self.conn.answered = True
         self.answered_at = self.now()
 
@@ -131,24 +137,25 @@ class Call:
         cfg = self.services.config
         want = f"{cfg.tts_engine}|{voice}"
         if self._tts_ready != want:
-            self.execute("multiset", f"tts_engine={cfg.tts_engine} tts_voice={fs_text(voice)}",
-                         timeout=cfg.command_timeout * 3)
+            self.set_channel_vars({"tts_engine": cfg.tts_engine, "tts_voice": voice})
             self._tts_ready = want
-        return "say:" + fs_text(" ".join(text.split()))
+        return "say:" + " ".join(text.split())
 
     def play(self, playable: str) -> Event:
-        return self.execute("playback", playable)
+        return self.execute("playback", expand_escape(playable))
 
     def collect(self, playable: str, *, min_digits: int = 1, max_digits: int = 1, tries: int = 1,
                 timeout: float = 5.0, terminators: str = "#", invalid: str = "silence_stream://250",
                 regex: str = "", digit_timeout: float = 3.0) -> Collected:
         """play_and_get_digits; FreeSWITCH replays the prompt and the invalid prompt itself."""
         var = "fsivr_digits"
-        args = " ".join([
+        # Expansion runs over the whole argument (switch_core_session_exec) before the splitting,
+        # so the escape is applied once to the joined string, after quoting each part.
+        args = expand_escape(" ".join([
             str(min_digits), str(max_digits), str(tries), str(int(timeout * 1000)), terminators or "none",
             quote_arg(playable), quote_arg(invalid), var, quote_arg(regex or r"\d+"),
             str(int(digit_timeout * 1000)),
-        ])
+        ]))
         per_try = timeout + digit_timeout * max_digits + 600.0  # + prompt length, unknown here
         event = self.execute("play_and_get_digits", args, timeout=min(self.app_timeout, per_try * tries))
         # switch_play_and_get_digits (switch_ivr_play_say.c): bad input sets <var>_invalid while
@@ -157,25 +164,44 @@ class Call:
         # with read_result "failure". <var>_invalid is cleared at the start of each call.
         invalid = event.variable(var + "_invalid") or None
         ok = event.variable("read_result") in ("success", "timeout") and not invalid
-        return Collected(digits=(event.variable(var) or None) if ok else None, invalid=invalid,
-                         terminator=event.variable("read_terminator_used") if ok else None)
+        return Collected(digits=(event.variable(var) or None) if ok else None, invalid=invalid)
 
     def bridge(self, dial_string: str, timeout: float) -> Event:
         return self.execute("bridge", dial_string, timeout=timeout)
 
     def set_channel_vars(self, values: dict[str, str]) -> None:
+        """Set channel variables; what FreeSWITCH would expand or split goes through uuid_setvar.
+
+        ``multiset``/``set`` arguments are variable-expanded twice (at exec and again in base_set,
+        mod_dptools.c), so a value from a caller (a caller-ID name like ``${system(...)}``) must
+        never travel that way. ``api uuid_setvar`` stores the value as given (mod_commands.c,
+        var_check off); only values of plain characters use the one-round-trip ``multiset``.
+        """
         if not values:
             return
-        # multiset splits on spaces; values with spaces are set one by one with `set`.
-        values = {k: fs_text(v) for k, v in values.items()}
-        simple = {k: v for k, v in values.items() if " " not in v and "\n" not in v}
+        plain = {k: v for k, v in values.items() if PLAIN_VALUE.match(v)}
         for key, value in values.items():
-            if key not in simple:
-                self.execute("set", f"{key}={value.replace(chr(10), ' ')}",
-                             timeout=self.services.config.command_timeout * 3)
-        if simple:
-            self.execute("multiset", " ".join(f"{k}={v}" for k, v in simple.items()),
-                         timeout=self.services.config.command_timeout * 3)
+            if not VAR_NAME.match(key):
+                raise ValueError(f"bad channel variable name {key!r}")
+            if key not in plain:
+                # The value is the last of three blank-separated parts: quoted so
+                # switch_separate_string keeps spaces and quotes (newlines cannot cross ESL). It is
+                # stored escaped: FreeSWITCH expands a variable's value again wherever it is
+                # referenced (${fsivr_x} in the dialplan), and that must give the text, not run it.
+                stored = expand_escape(" ".join(value.splitlines()))
+                reply = self.api(f"uuid_setvar {self.uuid} {key} {quote_arg(stored)}")
+                if not reply.startswith("+OK"):
+                    raise CommandFailed(f"uuid_setvar {key}: {reply.strip()}")
+        if plain:
+            self.execute("multiset", " ".join(f"{k}={v}" for k, v in plain.items()), timeout=self.quick_timeout)
+        self.channel_vars.update(values)
+
+    def clear_channel_vars(self) -> None:
+        """Unset every variable this IVR set (before the dialplan takes the call back)."""
+        if self.channel_vars:
+            self.execute("multiunset", " ".join(sorted(self.channel_vars)), timeout=self.quick_timeout)
+            self.channel_vars.clear()
+            self._tts_ready = ""
 
     def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
         self.conn.kill(cause)
@@ -193,15 +219,30 @@ def channel_time(micros: str | None) -> datetime | None:
     return datetime.fromtimestamp(value / 1_000_000, UTC) if value else None
 
 
-def fs_text(value: str) -> str:
-    """User text bound for an application argument: FreeSWITCH expands ``${...}`` there
-    (switch_channel_expand_variables in switch_core_session_exec), so a caller-supplied ``$`` is
-    escaped rather than allowed to read or inject channel variables."""
-    return value.replace("$", "\\$")
+#: Channel variable names we set (FreeSWITCH accepts more; we never need more).
+VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+#: Values multiset can carry as they are: no blank (multiset splits on it), no `$` or backslash
+#: (expansion), no quote (separate_string).
+PLAIN_VALUE = re.compile(r"^[A-Za-z0-9_.:@/+=,%()#*-]*$")
+
+
+def expand_escape(arg: str) -> str:
+    r"""Protect text inside an application argument from FreeSWITCH's variable expansion.
+
+    switch_core_session_exec expands ``${...}`` in the whole argument before the application sees
+    it (switch_channel_expand_variables_check, switch_channel.c): there ``\\`` becomes ``\`` and
+    ``\$`` a literal ``$``, and ``$$x`` loses a ``$``. It runs only when the text holds ``${`` or a
+    backslash escape, so text with neither is left alone; otherwise every backslash is doubled and
+    every ``$`` escaped. Applied last (after ``quote_arg``), this gives the application exactly the
+    text we meant, with no variable or API (``${system(...)}``) reachable from user text.
+    """
+    if "\\" not in arg and "${" not in arg:
+        return arg
+    return arg.replace("\\", "\\\\").replace("$", "\\$")
 
 
 def quote_arg(value: str) -> str:
-    """Quote one argument of a space-separated application argument string.
+    """Quote one argument of a blank-separated application argument string (then ``expand_escape``).
 
     play_and_get_digits splits its argument with switch_separate_string, which keeps text in single
     quotes together and honours backslash escapes (switch_utils.c), so a TTS prompt with spaces stays

@@ -24,11 +24,114 @@ App = Callable[["CallSession", str], None]
 _VAR_RE = re.compile(r"\$\{([^}]+)\}")
 
 
-def expand(ch: Channel, text: str) -> str:
-    """switch_channel_expand_variables for plain ``${name}`` references."""
-    if "${" not in text:
+def _var_check(text: str) -> bool:
+    """switch_string_var_check_const (switch_utils.h): a ``$`` followed (through backslashes) by ``{``."""
+    dollar = False
+    for c in text:
+        if c == "$":
+            dollar = True
+        elif dollar:
+            if c == "{":
+                return True
+            if c != "\\":
+                dollar = False
+    return False
+
+
+def _has_escaped(text: str) -> bool:
+    """switch_string_has_escaped_data (switch_utils.h)."""
+    i = text.find("\\")
+    while i >= 0 and i + 1 < len(text):
+        if text[i + 1] in "\\nst'":
+            return True
+        i = text.find("\\", i + 1)
+    return False
+
+
+#: Globals a stock install defines (vars.xml); enough for ``$${domain}`` in dial strings.
+GLOBALS = {"domain": "127.0.0.1", "domain_name": "127.0.0.1", "hold_music": "local_stream://moh"}
+
+
+def expand(ch: Channel, text: str, api: Callable[[str, str], str] | None = None, depth: int = 0) -> str:
+    """switch_channel_expand_variables_check (switch_channel.c), the parts that matter here:
+    ``\\\\`` → ``\\``, ``\\$`` → ``$``, ``\\'`` dropped, ``${var}`` (its value expanded again),
+    ``$${global}``, ``${var:offset:len}``, and ``${api(args)}`` / ``${api args}`` which runs an API
+    command (through ``api``, so tests can see that one ran)."""
+    if depth > 100 or not text or not (_var_check(text) or _has_escaped(text)):
         return text
-    return _VAR_RE.sub(lambda m: ch.get_var(m.group(1)) or "", text)
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\" and i + 1 < n:
+            nxt = text[i + 1]
+            if nxt == "$":
+                i += 1
+                if i + 1 < n and text[i + 1] == "$":
+                    i += 1
+                out.append(text[i])
+                i += 1
+                continue
+            if nxt == "'":
+                i += 2
+                continue
+            if nxt == "\\":
+                out.append("\\")
+                i += 2
+                continue
+        if c == "$" and i + 1 < n:
+            j, is_global = i + 1, False
+            if text[j] == "$":
+                is_global, j = True, j + 1
+            if is_global and (j >= n or text[j] != "{"):
+                # "$$x": the first "$" is taken as the global marker and dropped.
+                out.append("$")
+                i = j
+                continue
+            if j < n and text[j] == "{":
+                k, depth_b = j + 1, 1
+                while k < n and depth_b:
+                    if text[k] == "{":
+                        depth_b += 1
+                    elif text[k] == "}":
+                        depth_b -= 1
+                    k += 1
+                inner = text[j + 1:k - 1] if depth_b == 0 else text[j + 1:]
+                out.append(_lookup(ch, inner, is_global, api, depth))
+                i = k
+                continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _lookup(ch: Channel, inner: str, is_global: bool, api: Callable[[str, str], str] | None, depth: int) -> str:
+    if is_global:
+        return GLOBALS.get(inner, "")
+    paren = inner.find("(")
+    space = inner.find(" ")
+    if paren > 0 and inner.endswith(")") and (space < 0 or paren < space):
+        name, args = inner[:paren], inner[paren + 1:-1]
+    elif space > 0:
+        name, args = inner[:space], inner[space + 1:]
+    else:
+        name, args = "", ""
+    if name:
+        args = expand(ch, args, api, depth + 1)
+        return api(name, args) if api is not None else ""
+    name = expand(ch, inner, api, depth + 1)
+    offset = length = None
+    if ":" in name:
+        name, _, rest = name.partition(":")
+        off, _, ln = rest.partition(":")
+        offset, length = int(off or 0), int(ln) if ln else None
+    value = ch.get_var(name) or ""
+    value = expand(ch, value, api, depth + 1)
+    if offset is not None:
+        value = value[offset:]  # a negative offset counts from the end, as in FreeSWITCH
+        if length:
+            value = value[:length]
+    return value
 
 
 def _true(value: str | None) -> bool:
@@ -177,6 +280,12 @@ def unset(s: CallSession, arg: str) -> None:
 def multiset(s: CallSession, arg: str) -> None:
     for item in arg.split():
         set_(s, item)
+
+
+def multiunset(s: CallSession, arg: str) -> None:
+    """mod_dptools multiunset: names separated by blanks (the ^^<delim> form is not used by fsivr)."""
+    for name in arg.split():
+        s.channel.set_var(name, None)
 
 
 # ----------------------------------------------------------------------------- media
@@ -671,6 +780,7 @@ APPLICATIONS: dict[str, App] = {
     "export": export,
     "unset": unset,
     "multiset": multiset,
+    "multiunset": multiunset,
     "transfer": transfer,
     "bridge": bridge,
     "park": park,

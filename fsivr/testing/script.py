@@ -174,6 +174,8 @@ class CallResult:
     bridges: list[BridgeRun] = field(default_factory=list)
     error: list[str] = field(default_factory=list)
     wire: list[tuple[str, bytes]] = field(default_factory=list)
+    #: API commands run through ``${api(args)}`` expansion of an application argument.
+    api_expansions: list[str] = field(default_factory=list)
     variables: dict[str, str] = field(default_factory=dict)
     answered: bool = False
     duration: float = 0.0  # virtual seconds from creation to hangup

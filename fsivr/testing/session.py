@@ -647,6 +647,13 @@ class CallSession:
 
     # ------------------------------------------------------------------ api
 
+    def _expansion_api(self, name: str, args: str) -> str:
+        """An API command reached through ``${name(args)}`` in an application argument: real
+        FreeSWITCH runs it (api-expansion is on by default), so the simulator does too and keeps a
+        note of it - from user text it would be an injection."""
+        self.result.api_expansions.append(f"{name} {args}".strip())
+        return self.api(f"{name} {args}").rstrip("\n")
+
     def api(self, text: str) -> str:
         name, _, arg = text.strip().partition(" ")
         arg = arg.strip()
@@ -662,8 +669,12 @@ class CallSession:
             if name == "uuid_getvar":
                 return self.channel.get_var(rest.strip()) or "_undef_"
             if name == "uuid_setvar":
-                var, _, value = rest.strip().partition(" ")
-                self.channel.set_var(var, value or None)
+                # mod_commands uuid_setvar: switch_separate_string into 3 parts (quotes and
+                # escapes of the value resolved), stored as given - no variable expansion.
+                parts = apps.separate_string(arg, 3)
+                if len(parts) < 2:
+                    return "-USAGE: <uuid> <var> [value]\n"
+                self.channel.set_var(parts[1], parts[2] if len(parts) > 2 and parts[2] else None)
                 return "+OK\n"
             if name == "uuid_kill":
                 self.hangup(cause_from_str(rest.strip() or None), "server")
@@ -884,7 +895,7 @@ class CallSession:
             return False
         if not ch.ready:
             return False
-        expanded = apps.expand(ch, arg) if arg else None
+        expanded = apps.expand(ch, arg, self._expansion_api) if arg else None
         if expanded == "":
             expanded = None
         ch.app_log.append((app, expanded))

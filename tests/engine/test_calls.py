@@ -153,7 +153,9 @@ def test_unknown_number_is_refused_politely(server: Harness) -> None:
     # time_condition takes no time; the caller is gone when the next node starts (at its answer)
     (Hangup(on_app="answer"), [("hours", "match"), ("welcome", "hangup")]),
     (Hangup(on_app="playback", occurrence=1, offset=0.5), [("hours", "match"), ("welcome", "hangup")]),
-    (Hangup(on_app="set", occurrence=1), [("hours", "match"), ("welcome", "next"), ("greet", "hangup")]),
+    # greet sets one value by uuid_setvar (it has a blank) and one by multiset (the 2nd multiset;
+    # the 1st set the TTS voice)
+    (Hangup(on_app="multiset", occurrence=2), [("hours", "match"), ("welcome", "next"), ("greet", "hangup")]),
     (Hangup(on_app="play_and_get_digits", occurrence=1, offset=1.0),
      [("hours", "match"), ("welcome", "next"), ("greet", "next"), ("menu", "hangup")]),
     (Hangup(on_app="playback", occurrence=2, offset=0.1),
