@@ -345,7 +345,9 @@ class _Listener:
         except Exception as exc:  # never kill the switch; say what went wrong like a failed command
             reply = f"-ERR {type(exc).__name__}: {exc}"
         held, self._held = self._held, None
-        if reply is not None:
+        if isinstance(reply, bytes):
+            self.write(reply)  # api/response
+        elif reply is not None:
             if reply == "":
                 reply = "-ERR command not found"  # parse_command's "done:"
             self.write(reply[1:].encode() if reply.startswith("~") else command_reply(reply))
@@ -354,7 +356,9 @@ class _Listener:
         if not self.running:
             self.close()
 
-    def _command(self, cmd: wire.Command, line: str) -> str | None:
+    def _command(self, cmd: wire.Command, line: str) -> str | bytes | None:
+        """The reply text (``~`` = a raw header block), bytes for an api/response, None for none.
+        Events fired meanwhile (e.g. by the api command) are held and follow the reply."""
         low = line.lower()
         if low.startswith("exit") or low.startswith("..."):
             self.running = False
@@ -379,8 +383,7 @@ class _Listener:
             return f"+OK {uuidlib.uuid4()}"
         if low.startswith("api "):
             name, _, arg = line[4:].partition(" ")
-            self.write(api_response(self.owner.run_api(name, arg)))
-            return None
+            return api_response(self.owner.run_api(name, arg))
         if low.startswith("bgapi "):
             return self._bgapi(cmd, line[6:])
         if low.startswith("log"):

@@ -274,7 +274,9 @@ class CallCenter:
                 return "-ERR Invalid Agent Update KEY!\n"
             if agent is None:
                 return "-ERR Agent not found!\n"
-            self._event("agent-status-get", [("CC-Agent", name), ("CC-Action", f"agent-{key}-get")])
+            header = "CC-Agent-UUID" if key == "uuid" else f"CC-Agent-{key.capitalize()}"
+            self._event(f"agent-{key}-get", [("CC-Agent", name), ("CC-Action", f"agent-{key}-get"),
+                                             (header, str(getattr(agent, key)))])
             return str(getattr(agent, key))  # no LF (07: 'Logged Out')
         if action == "list":
             if len(args) > 1:
@@ -466,7 +468,7 @@ def _post(s: CallSession, action: str, line: str, headers: list[tuple[str, str]]
 def _agent_partner(s: CallSession, agent: Agent, member: Member) -> Partner:
     """The agent's leg as Other-Leg (07: a SIP leg from switch_ivr_originate.c, context default)."""
     contact = agent.contact
-    while contact[:1] in "[{<":
+    while contact and contact[0] in "[{<":  # an agent without a contact: loopback/<name>
         close = {"[": "]", "{": "}", "<": ">"}[contact[0]]
         contact = contact.split(close, 1)[1] if close in contact else ""
     leg_name = contact or f"loopback/{agent.name}"
@@ -594,22 +596,38 @@ def _playback_vars(s: CallSession, played_ms: int) -> None:
     ch.set_var("playback_samples", str(samples))
 
 
+def _agent_state(cc: CallCenter, agent: Agent, state: str) -> None:
+    """cc_agent_update("state", ...) from the agent thread: the agent-state-change event (07)."""
+    agent.state = state
+    cc._event("agent-state-change", [("CC-Agent", agent.name), ("CC-Action", "agent-state-change"),
+                                     ("CC-Agent-State", state)])
+
+
+def _member_ids(member: Member) -> list[tuple[str, str]]:
+    return [("CC-Member-UUID", member.uuid), ("CC-Member-Session-UUID", member.session_uuid),
+            ("CC-Member-CID-Name", member.cid_name), ("CC-Member-CID-Number", member.cid_number)]
+
+
 def _ring_agent(s: CallSession, cc: CallCenter, agent: Agent, member: Member, queue: Queue) -> bool:
-    """outbound_agent_thread_run: offer the member to the agent's contact; True if answered."""
+    """outbound_agent_thread_run: offer the member to the agent's contact; True if answered.
+
+    Agent events as in 07 (mod_callcenter.c outbound_agent_thread_run): agent-state-change Receiving,
+    agent-offering; answered: bridge-agent-start, members-count, agent-state-change 'In a queue call';
+    not answered: bridge-agent-fail, agent-state-change Waiting."""
     now = s.clock.now_us // 1_000_000
-    agent.state = "Receiving"
+    _agent_state(cc, agent, "Receiving")
     agent.last_offered_call = now
     member.state = "Trying"
-    cc._event("agent-offering", [("CC-Queue", queue.name), ("CC-Action", "agent-offering"), ("CC-Agent", agent.name)])
+    cc._event("agent-offering", [("CC-Queue", queue.name), ("CC-Action", "agent-offering"), ("CC-Agent", agent.name),
+                                 ("CC-Agent-Type", agent.type), ("CC-Agent-System", INSTANCE), *_member_ids(member)])
     t = agent.target
     if t.behaviour == "answered":
         outcome = s.media(t.answer_after)
         if outcome != "done":
-            agent.state = "Waiting"
+            _agent_state(cc, agent, "Waiting")
             member.state = "Waiting"
             return False
         now = s.clock.now_us // 1_000_000
-        agent.state = "In a queue call"
         agent.uuid = agent.uuid or str(uuidlib.uuid4())
         agent.last_bridge_start = now
         agent.calls_answered += 1
@@ -618,13 +636,25 @@ def _ring_agent(s: CallSession, cc: CallCenter, agent: Agent, member: Member, qu
         member.bridge_epoch = now
         member.serving_agent = agent.name
         member.serving_system = INSTANCE
-        cc._event("bridge-agent-start", [("CC-Queue", queue.name), ("CC-Action", "bridge-agent-start"),
-                                         ("CC-Agent", agent.name)])
+        cc._event("bridge-agent-start", [
+            ("CC-Queue", queue.name), ("CC-Action", "bridge-agent-start"), ("CC-Agent", agent.name),
+            ("CC-Agent-System", INSTANCE), ("CC-Agent-UUID", agent.uuid), ("CC-Agent-Called-Time", str(now)),
+            ("CC-Agent-Answered-Time", str(now)), ("CC-Member-Joined-Time", str(member.joined_epoch)),
+            *_member_ids(member)])
+        waiting = sum(1 for m in cc.members if m.queue == queue.name and m.state in ("Waiting", "Trying"))
+        cc._event("members-count", [("CC-Queue", queue.name), ("CC-Action", "members-count"),
+                                    ("CC-Count", str(waiting)), ("CC-Selection", "Single-Queue")])
+        _agent_state(cc, agent, "In a queue call")
         return True
     # no answer / busy / failed: the agent is skipped for a while (no_answer/busy delay)
     s.media(min(t.after or 0.0, 60.0) if t.behaviour != "no_answer" else 60.0)
     now = s.clock.now_us // 1_000_000
-    agent.state = "Waiting"
+    cause = {"no_answer": "NO_ANSWER", "busy": "USER_BUSY"}.get(t.behaviour, t.cause or "NORMAL_TEMPORARY_FAILURE")
+    cc._event("bridge-agent-fail", [
+        ("CC-Queue", queue.name), ("CC-Action", "bridge-agent-fail"), ("CC-Hangup-Cause", cause),
+        ("CC-Agent", agent.name), ("CC-Agent-System", INSTANCE), ("CC-Agent-Called-Time", str(agent.last_offered_call)),
+        ("CC-Agent-Aborted-Time", str(now)), *_member_ids(member), ("CC-Member-Joined-Time", str(member.joined_epoch))])
+    _agent_state(cc, agent, "Waiting")
     member.state = "Waiting"
     if t.behaviour == "no_answer":
         agent.no_answer_count += 1
@@ -645,6 +675,12 @@ def _bridge_ended(cc: CallCenter, agent: Agent, member: Member, queue_name: str,
         if member in cc.members:
             cc.members.remove(member)
         called = str(agent.last_offered_call)
+        cc._event("bridge-agent-end", [
+            ("CC-Queue", queue_name), ("CC-Action", "bridge-agent-end"), ("CC-Hangup-Cause", "NORMAL_CLEARING"),
+            ("CC-Agent", agent.name), ("CC-Agent-System", INSTANCE), ("CC-Agent-UUID", agent.uuid),
+            ("CC-Agent-Bridged", "true"), ("CC-Agent-Called-Time", called),
+            ("CC-Agent-Answered-Time", str(member.bridge_epoch)), ("CC-Member-Joined-Time", str(member.joined_epoch)),
+            ("CC-Bridge-Terminated-Time", str(now)), *_member_ids(member)])
         headers = [
             ("CC-Queue", queue_name), ("CC-Action", "member-queue-end"), ("CC-Hangup-Cause", "SUCCESS"),
             ("CC-Cause", "Terminated"), ("CC-Agent", agent.name), ("CC-Agent-System", INSTANCE),
@@ -652,12 +688,13 @@ def _bridge_ended(cc: CallCenter, agent: Agent, member: Member, queue_name: str,
             ("CC-Agent-Answered-Time", str(member.bridge_epoch)), ("CC-Member-Leaving-Time", str(now)),
             ("CC-Member-Joined-Time", str(member.joined_epoch)), *ids,
         ]
-        gevent.spawn(_member_queue_end_after_hangup, s, headers, now)
+        gevent.spawn(_member_queue_end_after_hangup, s, headers, now, cc, agent)
 
     return ended
 
 
-def _member_queue_end_after_hangup(s: CallSession, headers: list[tuple[str, str]], now: int) -> None:
+def _member_queue_end_after_hangup(s: CallSession, headers: list[tuple[str, str]], now: int,
+                                   cc: CallCenter | None = None, agent: Agent | None = None) -> None:
     """The agent thread fires member-queue-end once the member channel is gone (07: after
     CHANNEL_HANGUP_COMPLETE and the linger notice, Channel-State-Number 12 = CS_DESTROY)."""
     s.channel_gone.wait(timeout=max(0.0, s.time_left()))
@@ -669,6 +706,9 @@ def _member_queue_end_after_hangup(s: CallSession, headers: list[tuple[str, str]
     ch.set_running_state(ch.running_state, 12)
     ch.set_var("cc_queue_terminated_epoch", str(now))
     _post(s, "member-queue-end", "2098", headers, fn="outbound_agent_thread_run")
+    if cc is not None and agent is not None:
+        cc._event("agent-state-change", [("CC-Agent", agent.name), ("CC-Action", "agent-state-change"),
+                                         ("CC-Agent-State", "Waiting")])  # 07: after member-queue-end
 
 
 def callcenter_config(s: CallSession, arg: str) -> str:
