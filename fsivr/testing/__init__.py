@@ -4,7 +4,8 @@ Module map: ``wire`` (framing, URL encoding), ``clock`` (virtual time), ``profil
 templates taken from shared/esl-traces), ``channel`` (variables, state, event rendering),
 ``media`` (durations), ``dialstring`` (bridge targets), ``apps`` (dialplan applications),
 ``session`` (one call: listener + channel thread), ``simulator`` (public entry point),
-``script`` (what the caller does and what was observed).
+``script`` (what the caller does and what was observed), ``inbound`` (FreeSWITCH's inbound ESL
+port, optionally sharing a Simulator: ``InboundSwitch(sim=sim)``).
 
     from fsivr.testing import Simulator, CallScript, Hangup, Target, CallResult
     sim = Simulator(("127.0.0.1", port), time_scale=0.0)

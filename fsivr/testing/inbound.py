@@ -393,7 +393,7 @@ class _Listener:
             self.logging = True
             return f"+OK log level {level} [{LOG_LEVELS[level.lower()]}]"
         if low.startswith("linger") or low.startswith("nolinger"):
-            return ""  # only with a session (parse_command: listener->session checks)
+            return "-ERR not controlling a session"  # parse_command: linger/nolinger need listener->session
         if low.startswith("nolog"):
             if self.logging:
                 self.logging = False
@@ -709,19 +709,24 @@ class InboundSwitch:
 
     # uuid_* (mod_commands.c): "-ERR No such channel!\n" for an unknown or gone uuid
 
-    def _with_session(self, arg: str) -> tuple[CallSession | None, str, str]:
+    def _with_session(self, arg: str, a_leg: bool = False) -> tuple[CallSession | None, str, str]:
+        """The call of ``<uuid> <rest>``; the loopback A-leg's uuid only where ``a_leg`` (the A-leg
+        is not simulated as a channel of its own: killing it or sending keys into it is the caller)."""
         uuid, _, rest = arg.partition(" ")
-        return self.find_session(uuid), uuid, rest.strip()
+        s = self.find_session(uuid)
+        if s is not None and not a_leg and s.channel.uuid != uuid:
+            s = None
+        return s, uuid, rest.strip()
 
     def _api_uuid_exists(self, arg: str) -> str | None:
         if self.sim is None:
             return None
-        return "true" if self._with_session(arg)[0] is not None else "false"
+        return "true" if self._with_session(arg, a_leg=True)[0] is not None else "false"
 
     def _api_uuid_kill(self, arg: str) -> str | None:
         if self.sim is None:
             return None
-        s, uuid, cause = self._with_session(arg)
+        s, uuid, cause = self._with_session(arg, a_leg=True)
         if s is None:
             return "-ERR No such channel!\n"
         # killing the loopback A-leg is the caller hanging up (README); the socket leg: the switch did it
@@ -765,7 +770,7 @@ class InboundSwitch:
         (the simulator's apps take keys per attempt, not per key as they arrive)."""
         if self.sim is None:
             return None
-        s, _, keys = self._with_session(arg)
+        s, _, keys = self._with_session(arg, a_leg=True)
         if s is None:
             return "-ERR No such channel!\n"
         keys = "".join(k for k in keys.split(" ", 1)[0] if k in "0123456789*#ABCDabcd")

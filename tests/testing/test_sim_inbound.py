@@ -134,7 +134,8 @@ def test_replies_to_subscription_commands(client: Client) -> None:
     assert client.reply("filter x") == "-ERR invalid syntax"
     assert client.reply("noevents") == "+OK no longer listening for events"
     assert client.reply("noevents") == "-ERR not listening for events"
-    assert client.reply("linger") == "-ERR command not found"  # no session on an inbound listener
+    assert client.reply("linger") == "-ERR not controlling a session"  # no session on an inbound listener
+    assert client.reply("nolinger") == "-ERR not controlling a session"
     assert client.reply("divert_events on") == "-ERR not controlling a session."
     assert client.reply("sendmsg 00000000-0000-0000-0000-000000000000") == (
         "-ERR invalid session id [00000000-0000-0000-0000-000000000000]")
@@ -329,6 +330,8 @@ def test_killing_the_a_leg_is_the_caller_hanging_up(client: Client, sim: Simulat
     client.auth()
     handle = _running_call(sim, esl_server, [sendmsg("playback", "silence_stream://30000")])
     a_leg = handle.session.channel.spec.other_uuid
+    assert client.api(f"uuid_getvar {a_leg} greeting") == "-ERR No such channel!\n"  # not simulated as a channel
+    assert client.api(f"uuid_exists {a_leg}") == "true"
     assert client.api(f"uuid_kill {a_leg}") == "+OK\n"
     result = handle.wait(5)
     assert result.hangup_by == "caller" and result.hangup_cause == "NORMAL_CLEARING"
