@@ -494,7 +494,7 @@ class _Listener:
     def _sendmsg(self, cmd: wire.Command, uuid: str) -> str:
         uuid = uuid or (cmd.header("session-id") or "")
         session = self.owner.find_session(uuid) if uuid else None
-        if session is None:
+        if session is None or session.channel.uuid != uuid:  # the A-leg is not a simulated channel
             return f"-ERR invalid session id [{uuid}]"
         # switch_core_session_queue_private_event: the channel's park loop runs it.
         session.queue.append(cmd)
