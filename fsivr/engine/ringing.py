@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -35,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from fsivr.engine.call import RingResult
 from fsivr.esl.errors import ChannelHangup
 from fsivr.esl.frames import Event
+from fsivr.store.names import DIALABLE_NAME, DIALABLE_NUMBER, EXTERNAL_NUMBER
 
 if TYPE_CHECKING:
     from fsivr.engine.call import Call
@@ -134,12 +134,8 @@ def classify_event(event: Event) -> tuple[str, str]:
 
 # ---- targets -------------------------------------------------------------------------------------
 
-#: External numbers (what validation accepts too: fsivr.scenario.validate._EXTERNAL).
-EXTERNAL = re.compile(r"^\+?[0-9]{7,20}$")
-#: What may appear in a dial string as a SIP user, extension, gateway name: anything else could
-#: smuggle separators (``,`` ``|`` ``[`` ``{``) or another endpoint into the bridge argument.
-SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
-SAFE_NUMBER = re.compile(r"^\+?[0-9*#]{1,32}$")
+# The name/number rules (fsivr.store.names) are shared with bundle parsing and the renderer;
+# validation checks targets with parse_target below, so it accepts exactly what rings.
 TARGET_KINDS = {"sip": "sip", "user": "sip", "ext": "ext", "extension": "ext", "group": "group",
                 "tel": "number", "gateway": "gateway"}
 
@@ -167,23 +163,23 @@ def parse_target(text: str) -> Target:
                              "gateway:NAME/NUMBER, or a number)")
         if kind == "gateway":
             gw, _, number = rest.partition("/")
-            if not SAFE_NAME.match(gw) or not SAFE_NUMBER.match(number):
+            if not DIALABLE_NAME.match(gw) or not DIALABLE_NUMBER.match(number):
                 raise ValueError(f"target {text!r}: use gateway:NAME/NUMBER")
             return Target("number", number, text, gateway=gw)
         if kind == "number":
-            if not SAFE_NUMBER.match(rest):
+            if not DIALABLE_NUMBER.match(rest):
                 raise ValueError(f"target {text!r}: not a phone number")
             return Target("number", rest, text)
         if kind == "group":
             if not rest.strip():
                 raise ValueError(f"target {text!r}: group name missing")
             return Target("group", rest, text)
-        if not SAFE_NAME.match(rest):
+        if not DIALABLE_NAME.match(rest):
             raise ValueError(f"target {text!r}: {rest!r} is not a valid account user / extension")
         return Target(kind, rest, text)
-    if EXTERNAL.match(text):
+    if EXTERNAL_NUMBER.match(text):
         return Target("number", text, text)
-    if SAFE_NAME.match(text):
+    if DIALABLE_NAME.match(text):
         return Target("bare", text, text)
     raise ValueError(f"target {text!r} is not sip:USER, ext:NNN, group:NAME or a phone number")
 
@@ -203,21 +199,26 @@ class Leg:
     variables: dict[str, str] = field(default_factory=dict)
 
 
+def user_at_domain(user: str, domain: str) -> str:
+    """``101@domain``, or just ``101`` for FreeSWITCH's default domain.
+
+    Without ``@domain`` the user endpoint and sofia_contact use FreeSWITCH's default domain
+    (mod_dptools.c user_outgoing_channel → switch_core_get_domain). A ``$${...}`` preprocessor
+    variable means "the default domain" too: it is expanded only in XML, never in text sent over ESL.
+    """
+    return f"{user}@{domain}" if domain and not domain.startswith("$$") else user
+
+
 def sip_endpoint(user: str, domain: str) -> str:
     """``user/101`` (mod_dptools' user endpoint: looks the user up in the directory and dials its
-    dial-string, i.e. its registrations; an unregistered user fails USER_NOT_REGISTERED, trace 04).
-
-    Without ``@domain`` the endpoint uses FreeSWITCH's default domain (mod_dptools.c
-    user_outgoing_channel → switch_core_get_domain). A ``$${...}`` preprocessor variable means
-    "the default domain" too: it is expanded only in XML, never in a dial string sent over ESL.
-    """
-    if not SAFE_NAME.match(user):
+    dial-string, i.e. its registrations; an unregistered user fails USER_NOT_REGISTERED, trace 04)."""
+    if not DIALABLE_NAME.match(user):
         raise ValueError(f"account user {user!r} cannot be dialled")
-    return f"user/{user}@{domain}" if domain and not domain.startswith("$$") else f"user/{user}"
+    return f"user/{user_at_domain(user, domain)}"
 
 
 def gateway_endpoint(gateway: str, number: str) -> str:
-    if not SAFE_NAME.match(gateway) or not SAFE_NUMBER.match(number):
+    if not DIALABLE_NAME.match(gateway) or not DIALABLE_NUMBER.match(number):
         raise ValueError(f"cannot dial {number!r} through gateway {gateway!r}")
     return f"sofia/gateway/{gateway}/{number}"
 
@@ -240,9 +241,19 @@ class Resolver:
             log.warning("call %s: node %s: %s; ringing the others", call.uuid, node_id, problem)
         self.problems.clear()
 
-    def account_leg(self, account: Account, timeout: int, label: str | None = None, weight: int = 1) -> Leg:
-        return Leg(sip_endpoint(account.user, self.domain), timeout, label or f"sip:{account.user}",
-                   employee=account.user, weight=weight)
+    def account_leg(self, account: Account, timeout: int, label: str | None = None,
+                    weight: int = 1) -> Leg | None:
+        """The account's leg, or None (and a problem note) when its data cannot be rung: one bad
+        directory entry must not fail a whole group or dial node."""
+        if timeout < 1:
+            self.problems.append(f"account {account.user!r}: ring time {timeout} s is not at least 1 s")
+            return None
+        try:
+            endpoint = sip_endpoint(account.user, self.domain)
+        except ValueError as exc:
+            self.problems.append(str(exc))
+            return None
+        return Leg(endpoint, timeout, label or f"sip:{account.user}", employee=account.user, weight=weight)
 
     def number_leg(self, number: str, timeout: int, gateway: str | None = None, label: str | None = None,
                    delay: int = 0) -> Leg | None:
@@ -250,9 +261,14 @@ class Resolver:
         if gw is None:
             self.problems.append(f"no gateway {gateway or self.gateway or '(default)'} for {number}")
             return None
-        leg = Leg(gateway_endpoint(gw.name, number), timeout, label or number, delay=delay)
+        try:
+            endpoint = gateway_endpoint(gw.name, number)
+        except ValueError as exc:
+            self.problems.append(str(exc))
+            return None
+        leg = Leg(endpoint, timeout, label or number, delay=delay)
         caller_id = self.caller_id or gw.caller_id
-        if caller_id and SAFE_NUMBER.match(caller_id):
+        if caller_id and DIALABLE_NUMBER.match(caller_id):
             leg.variables["origination_caller_id_number"] = caller_id
         return leg
 
@@ -275,13 +291,15 @@ class Resolver:
             if account is None:
                 self.problems.append(f"no account {target.value!r}")
                 return []
-            return [self.account_leg(account, timeout, target.text, weight)]
+            leg = self.account_leg(account, timeout, target.text, weight)
+            return [leg] if leg else []
         if kind == "ext":
             account = d.employee(target.value)
             if account is None:
                 self.problems.append(f"no employee with extension {target.value!r}")
                 return []
-            return [self.account_leg(account, timeout, target.text, weight)]
+            leg = self.account_leg(account, timeout, target.text, weight)
+            return [leg] if leg else []
         if kind == "group":
             group = d.group(target.value)
             if group is None:
@@ -301,7 +319,9 @@ class Resolver:
             account = self.directory.account(m.account)
             if account is None:
                 continue
-            out.append(self.account_leg(account, m.ring_timeout or group.ring_timeout, weight=m.weight))
+            leg = self.account_leg(account, m.ring_timeout or group.ring_timeout, weight=m.weight)
+            if leg is not None:
+                out.append(leg)
         return out
 
 
@@ -499,10 +519,12 @@ def registered(call: Call, user: str) -> bool:
     at once with USER_NOT_REGISTERED (trace 04), which costs no round trip and cannot race with a
     registration that changes between the check and the ring.
     """
-    domain = call.services.config.sip_domain
-    where = f"{user}@{domain}" if domain and not domain.startswith("$$") else user
+    if not DIALABLE_NAME.match(user):
+        # Never put such a name into an API command; it cannot be rung either (Resolver skips it).
+        log.warning("call %s: account user %r cannot be dialled; treated as offline", call.uuid, user)
+        return False
     try:
-        reply = call.api(f"sofia_contact */{where}").strip()
+        reply = call.api(f"sofia_contact */{user_at_domain(user, call.services.config.sip_domain)}").strip()
     except ChannelHangup:
         raise
     except Exception as exc:
@@ -523,6 +545,9 @@ def ring_extension(call: Call, extension: str, ring_timeout: int) -> RingResult 
         return None
     resolver = resolver_for(call)
     leg = resolver.account_leg(account, ring_timeout, label=f"ext:{extension}")
+    resolver.report(call, f"ext:{extension}")
+    if leg is None:
+        return ring(call, [], "simultaneous", label=f"ext:{extension}")
     remember_employees(call, [leg])
     return ring(call, [leg], "simultaneous", label=leg.label)
 
@@ -544,6 +569,6 @@ def ring_seconds(value: int) -> int:
 
 
 def caller_id_check(value: str) -> str:
-    if not SAFE_NUMBER.match(value):
+    if not DIALABLE_NUMBER.match(value):
         raise ValueError("caller_id must be a phone number (digits, optionally starting with +)")
     return value

@@ -45,7 +45,9 @@ class AnyManager(Node):
             remaining = self.p["max_wait"] - waited
             if remaining < 1:
                 break
-            legs = [resolver.account_leg(a, int(min(self.p["ring_timeout"], remaining))) for a in accounts]
+            legs = [leg for a in accounts
+                    if (leg := resolver.account_leg(a, int(min(self.p["ring_timeout"], remaining)))) is not None]
+            resolver.report(call, self.id)
             result = ringing.ring(call, legs, "simultaneous", label="any_manager")
             if result.outcome == ringing.ANSWERED:
                 return "answered"

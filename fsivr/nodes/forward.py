@@ -6,11 +6,12 @@ from fsivr.engine import ringing
 from fsivr.engine.call import Call
 from fsivr.engine.node import Node, Param
 from fsivr.engine.registry import register
+from fsivr.store.names import DIALABLE_NUMBER
 
 
 def _number(value: str) -> str:
     value = value.strip()
-    if not ringing.SAFE_NUMBER.match(value):
+    if not DIALABLE_NUMBER.match(value):
         raise ValueError("must be a phone number: digits, optionally starting with +")
     return value
 

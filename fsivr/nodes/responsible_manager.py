@@ -49,7 +49,9 @@ class ResponsibleManager(Node):
             legs: list[ringing.Leg] = []
             if online:
                 # Keeps ringing while the mobile rings too (until the mobile's time is up).
-                legs.append(resolver.account_leg(person, ring_timeout + (after if mobile else 0)))
+                leg = resolver.account_leg(person, ring_timeout + (after if mobile else 0))
+                if leg is not None:
+                    legs.append(leg)
             if mobile:
                 # leg_delay_start: FreeSWITCH starts this leg `after` seconds into the same
                 # originate (switch_ivr_originate.c, per_channel_delay_start).

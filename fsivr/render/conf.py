@@ -33,14 +33,11 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from fsivr.config import Config
+from fsivr.store.names import DIALABLE_NAME, ROUTABLE_NUMBER
 
 #: freeswitch_conf/ at the top of the repository.
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "freeswitch_conf"
 
-#: Identifiers that FreeSWITCH uses as keys or in dial strings: account users, gateway names.
-SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
-#: Numbers (DIDs) routed to the socket; they become an anchored, escaped regular expression.
-SAFE_NUMBER = re.compile(r"^[A-Za-z0-9+*#_.-]{1,64}$")
 #: Sofia gateway parameter names (sofia.c parse_gateways compares them literally).
 PARAM_NAME = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -116,14 +113,14 @@ def serve_hosts(cfg: Config) -> str:
 def check_data(data: ConfData, cfg: Config) -> list[str]:
     problems = []
     for a in data.accounts:
-        if not SAFE_ID.match(a.user):
+        if not DIALABLE_NAME.match(a.user):
             problems.append(f"account user {a.user!r}: use letters, digits and _ . + - only")
         if not a.password:
             # FreeSWITCH accepts any REGISTER for a user without a password (sofia_reg.c
             # sofia_reg_parse_auth: allow_empty_password defaults to true).
             problems.append(f"account user {a.user!r}: has no password; anyone could register as it")
     for gw in data.gateways:
-        if not SAFE_ID.match(gw.name):
+        if not DIALABLE_NAME.match(gw.name):
             problems.append(f"gateway {gw.name!r}: name must be letters, digits and _ . + - only")
         if gw.register and (not gw.username or not gw.password):
             # sofia.c parse_gateways skips a registering gateway without them.
@@ -132,9 +129,9 @@ def check_data(data: ConfData, cfg: Config) -> list[str]:
             if not PARAM_NAME.match(str(key)):
                 problems.append(f"gateway {gw.name!r}: parameter name {key!r} is not a sofia gateway parameter")
     for number, _ in data.numbers:
-        if not SAFE_NUMBER.match(number):
+        if not ROUTABLE_NUMBER.match(number):
             problems.append(f"number {number!r}: only letters, digits and + * # _ . - can be routed")
-    if not SAFE_ID.match(cfg.dialplan_context) or not SAFE_ID.match(cfg.gateway_profile):
+    if not DIALABLE_NAME.match(cfg.dialplan_context) or not DIALABLE_NAME.match(cfg.gateway_profile):
         problems.append("dialplan_context / gateway_profile must be plain names")
     return problems
 

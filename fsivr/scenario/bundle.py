@@ -26,6 +26,7 @@ from fsivr.store.directory import (
     Queue,
     QueueAgent,
 )
+from fsivr.store.names import DIALABLE_NAME, DIALABLE_NAME_RULE, DIALABLE_NUMBER, DIALABLE_NUMBER_RULE
 
 DocPath = tuple[str | int, ...]
 
@@ -226,11 +227,20 @@ class _Parser:
         user = self.text(raw, "user", path, required=True)
         mobile = raw.get("mobile", [])
         mobiles = [mobile] if not isinstance(mobile, list) else mobile
-        mobile_list = [m for i, v in enumerate(mobiles)
-                       if (m := self.scalar_text(v, (*path, "mobile", i) if isinstance(mobile, list)
-                                                 else (*path, "mobile")))]
+        mobile_list = []
+        for i, v in enumerate(mobiles):
+            where = (*path, "mobile", i) if isinstance(mobile, list) else (*path, "mobile")
+            m = self.scalar_text(v, where)
+            # The ringing nodes dial mobiles through a gateway and users as user/NAME: what they
+            # cannot dial is refused here rather than failing a ringing node on a live call.
+            if m is not None and not DIALABLE_NUMBER.match(m):
+                self.fail(where, f"{m!r} is not a dialable number: use {DIALABLE_NUMBER_RULE}")
+            elif m is not None:
+                mobile_list.append(m)
         if user is None:
             return None
+        if not DIALABLE_NAME.match(user):
+            self.fail((*path, "user"), f"{user!r} cannot be dialled: use {DIALABLE_NAME_RULE}")
         password = self.text(raw, "password", path)
         if password is None:
             # FreeSWITCH lets anyone register as a directory user without a password
@@ -245,7 +255,8 @@ class _Parser:
         self.keys(raw, path, ("name", "strategy", "ring_timeout", "members"))
         name = self.text(raw, "name", path, required=True)
         strategy = self.choice(raw, "strategy", path, GROUP_STRATEGIES, "simultaneous")
-        ring_timeout = self.integer(raw, "ring_timeout", path, 20)
+        # 0 would be a leg that never rings (and an originate_timeout of 0 means FreeSWITCH's 60 s).
+        ring_timeout = self.integer(raw, "ring_timeout", path, 20, minimum=1)
         members: list[GroupMember] = []
         for i, m in self.items(raw.get("members", []), (*path, "members")):
             where = (*path, "members", i)
@@ -254,7 +265,7 @@ class _Parser:
                 self.keys(m, where, ("account", "ring_timeout", "weight"))
                 account = self.text(m, "account", where, required=True)
                 if account:
-                    members.append(GroupMember(account, self.integer(m, "ring_timeout", where, None),
+                    members.append(GroupMember(account, self.integer(m, "ring_timeout", where, None, minimum=1),
                                                self.integer(m, "weight", where, 1, minimum=0)))
             elif (account := self.scalar_text(m, where)) is not None:
                 members.append(GroupMember(account))
@@ -311,6 +322,9 @@ class _Parser:
         self.keys(raw, path, ("name", "proxy", "realm", "username", "password", "register", "transport",
                               "caller_id", "params"))
         name = self.text(raw, "name", path, required=True)
+        if name is not None and not DIALABLE_NAME.match(name):
+            # It is dialled as sofia/gateway/NAME/NUMBER.
+            self.fail((*path, "name"), f"gateway {name!r} cannot be dialled through: use {DIALABLE_NAME_RULE}")
         transport = raw.get("transport")
         if transport is not None and transport not in ("udp", "tcp", "tls"):
             self.fail((*path, "transport"), "must be one of udp, tcp, tls")

@@ -103,3 +103,29 @@ def test_a_call_reads_no_directory_from_the_database(pbx: Harness) -> None:
     finally:
         directory.loader = original
     assert loads == []  # the tick runs every 10 s; the calls took far less
+
+
+def test_one_undialable_entry_skips_its_leg_not_the_whole_node(caplog) -> None:  # type: ignore[no-untyped-def]
+    # Data written to the store before bundles checked these (or by hand) must cost one leg only.
+    from fsivr.engine.ringing import Resolver
+    from fsivr.store.directory import Group, GroupMember
+
+    cache = static_cache(accounts=[Account("101", extension="101"), Account("a b", extension="102")],
+                         groups=[Group("sales", members=[GroupMember("101"), GroupMember("a b")]),
+                                 Group("zero", ring_timeout=0, members=[GroupMember("101")])],
+                         gateways=[Gateway("trunk")])
+    resolver = Resolver(cache)
+    assert [leg.endpoint for leg in resolver.group_legs("sales")] == ["user/101"]
+    assert resolver.group_legs("zero") == []
+    assert resolver.legs(ringing_target("ext:102"), 20) == []
+    assert resolver.number_leg("+48 600", 20) is None
+    assert resolver.number_leg("+48600100200", 20).endpoint == "sofia/gateway/trunk/+48600100200"
+    assert any("'a b' cannot be dialled" in p for p in resolver.problems)
+    assert any("'+48 600'" in p for p in resolver.problems)
+    assert any("ring time 0 s" in p for p in resolver.problems)
+
+
+def ringing_target(text: str):  # type: ignore[no-untyped-def]
+    from fsivr.engine.ringing import parse_target
+
+    return parse_target(text)

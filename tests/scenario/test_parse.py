@@ -247,3 +247,27 @@ def test_an_account_needs_a_password() -> None:
     assert err.value.problems == [
         "p.yaml:3: accounts[1]: account 'reception': `password` is required "
         "(without one anyone could register as it)"]
+
+
+def test_directory_data_the_ringing_nodes_cannot_dial_is_refused() -> None:
+    with pytest.raises(BundleError) as err:
+        parse_text("""\
+accounts:
+  - {user: "10 1", password: "pw"}
+  - {user: "102", password: "pw", mobile: ["+48600100102", "+48 600,user/x"]}
+  - {user: "103", password: "pw", mobile: "0600-100"}
+groups:
+  - {name: g, ring_timeout: 0, members: [{account: "102", ring_timeout: 0}]}
+gateways:
+  - {name: "trunk/x"}
+""", "r.yaml")
+    problems = err.value.problems
+    assert "r.yaml:2: accounts[0].user: '10 1' cannot be dialled: use letters, digits and _ . + - " \
+           "(starting with a letter or digit, at most 64)" in problems
+    assert "r.yaml:3: accounts[1].mobile[1]: '+48 600,user/x' is not a dialable number: use digits, * and # " \
+           "(at most 32), optionally starting with +" in problems
+    assert any(p.startswith("r.yaml:4: accounts[2].mobile: '0600-100' is not a dialable number") for p in problems)
+    assert "r.yaml:6: groups[0].ring_timeout: must be a whole number >= 1, got 0" in problems
+    assert "r.yaml:6: groups[0].members[0].ring_timeout: must be a whole number >= 1, got 0" in problems
+    assert any(p.startswith("r.yaml:8: gateways[0].name: gateway 'trunk/x' cannot be dialled") for p in problems)
+    assert len(problems) == 6
