@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import gevent
+
 from fsivr.esl.connection import OutboundConnection
-from fsivr.esl.errors import CommandFailed
+from fsivr.esl.errors import CommandFailed, EslError
 from fsivr.esl.frames import Event
 
 if TYPE_CHECKING:
@@ -65,6 +67,9 @@ class Call:
     #: dialplan (exit node): they would change what the number's default destination does.
     channel_vars: set[str] = field(default_factory=set)
     answered_at: datetime | None = None
+    #: Runner bookkeeping for runaway detection (see Runner._runaway).
+    busy_steps: int = 0
+    completed_before: int = 0
     #: The channel's clock minus ours at connect: FreeSWITCH's timestamps are authoritative, and
     #: our own (step times) are shifted onto them so a record reads as one timeline.
     clock_offset: timedelta = timedelta(0)
@@ -143,6 +148,23 @@ class Call:
 
     def play(self, playable: str) -> Event:
         return self.execute("playback", expand_escape(playable))
+
+    def play_for(self, playable: str, seconds: float) -> Event:
+        """Play, but no longer than ``seconds``: a timer breaks the playback (api uuid_break)."""
+        pending = self.conn.execute_async("playback", expand_escape(playable))
+
+        def cut() -> None:
+            if not pending.result.ready():
+                try:
+                    self.conn.api(f"uuid_break {self.uuid}")
+                except EslError:
+                    pass  # the call ended meanwhile; the wait below says so
+
+        timer = gevent.spawn_later(seconds, cut)
+        try:
+            return self.conn.wait_app(pending, self.app_timeout)
+        finally:
+            timer.kill(block=False)
 
     def collect(self, playable: str, *, min_digits: int = 1, max_digits: int = 1, tries: int = 1,
                 timeout: float = 5.0, terminators: str = "#", invalid: str = "silence_stream://250",

@@ -9,25 +9,32 @@ fallbacks or hangup bookkeeping.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
+import gevent
 from gevent.event import Event as Flag
 
 from fsivr.engine.call import Call, channel_time
 from fsivr.engine.scenario import CompiledScenario
 from fsivr.engine.services import Services
 from fsivr.esl.connection import OutboundConnection
-from fsivr.esl.errors import ChannelHangup, CommandFailed, CommandTimeout, EslError
+from fsivr.esl.errors import ChannelHangup, ChannelLeft, CommandFailed, CommandTimeout, EslError
 from fsivr.store.callrecords import CallRecord, StepRecord
 
 log = logging.getLogger("fsivr.call")
 
 #: Outcome recorded for the node during which the caller hung up.
 HANGUP = "hangup"
-#: Nodes run in a row without any waiting node before the call is ended as runaway (validation
-#: rejects such loops inside a scenario; goto chains across scenarios are caught here).
+#: Outcome recorded for the node during which the channel left the socket application.
+LEFT = "left"
+#: Nodes run in a row without one completed FreeSWITCH application before the call is ended as
+#: runaway. Validation rejects such loops inside a scenario; this catches the rest (goto chains,
+#: ringing nodes that fail at once). Only an application that completed counts: a node that
+#: merely *can* wait (dial with nothing to ring) may return immediately.
 MAX_BUSY_STEPS = 200
+#: Steps one call may take at all: a human call never gets near; a loop through FreeSWITCH
+#: (a dial whose every leg fails at once, over and over) does.
+MAX_STEPS = 1000
 #: How long to wait, after our hangup, for FreeSWITCH's CHANNEL_HANGUP to confirm it.
 HANGUP_CONFIRM = 5.0
 
@@ -100,32 +107,12 @@ class Runner:
     def _walk(self, call: Call, scenario: CompiledScenario, start: str | None, record: CallRecord,
               *, after_call: bool = False) -> None:
         node_id = start
-        busy = 0
+        call.busy_steps = 0
         call.scenario = record.scenario = record.scenario or scenario.name
         while node_id is not None:
             node = scenario.nodes[node_id]
-            started = call.now()
-            t0 = time.monotonic()
-            detail: dict[str, Any] | None = None
-            call.step_detail = {}
-            try:
-                outcome = node.run(call)
-            except ChannelHangup:
-                outcome = HANGUP
-            except (CommandFailed, CommandTimeout) as exc:
-                outcome, detail = "error", {"error": str(exc)}
-                log.warning("call %s: node %s.%s failed: %s", call.uuid, scenario.name, node_id, exc)
-            except Exception as exc:
-                outcome, detail = "error", {"error": f"{type(exc).__name__}: {exc}"}
-                log.exception("call %s: node %s.%s raised", call.uuid, scenario.name, node_id)
-            if call.step_detail:
-                detail = {**call.step_detail, **(detail or {})}
-            # Node ids are unique within a scenario; after a goto, qualify them with their scenario.
-            step_node = node_id if scenario.name == record.scenario else f"{scenario.name}.{node_id}"
-            record.steps.append(StepRecord(seq=len(record.steps), node=step_node, node_type=node.type,
-                                           outcome=outcome, started_at=started, ended_at=call.now(),
-                                           detail=detail))
-            if outcome == HANGUP and not after_call:
+            outcome = self._run_node(call, scenario, node_id, record)
+            if outcome in (HANGUP, LEFT) and not after_call:
                 return
             if call.next_scenario is not None:
                 target = self.services.scenarios.get(call.next_scenario)
@@ -142,22 +129,72 @@ class Runner:
                 if node_id is None and outcome == "error":
                     log.info("call %s: %s.%s took 'error' with no next node; ending the call",
                              call.uuid, scenario.name, node.id)
-            busy = 0 if node.waits or time.monotonic() - t0 > 0.5 else busy + 1
-            if busy > MAX_BUSY_STEPS:
-                log.error("call %s: %d nodes in a row without waiting; ending the call as runaway",
-                          call.uuid, busy)
+            if self._runaway(call, record):
                 return
             if node_id is not None and call.conn.hungup.is_set() and not after_call:
                 return
+
+    def _run_node(self, call: Call, scenario: CompiledScenario, node_id: str, record: CallRecord) -> str:
+        """Run one node; whatever it raises becomes an outcome, and the step is recorded."""
+        node = scenario.nodes[node_id]
+        started = call.now()
+        detail: dict[str, Any] | None = None
+        call.step_detail = {}
+        call.completed_before = call.conn.apps_completed
+        try:
+            outcome = node.run(call)
+        except ChannelHangup:
+            outcome = HANGUP
+        except ChannelLeft:
+            outcome, detail = LEFT, {"left": "the channel left the socket application"}
+            log.info("call %s: left the IVR during %s.%s; following it until it ends", call.uuid,
+                     scenario.name, node_id)
+        except (CommandFailed, CommandTimeout) as exc:
+            outcome, detail = "error", {"error": str(exc)}
+            log.warning("call %s: node %s.%s failed: %s", call.uuid, scenario.name, node_id, exc)
+        except Exception as exc:
+            outcome, detail = "error", {"error": f"{type(exc).__name__}: {exc}"}
+            log.exception("call %s: node %s.%s raised", call.uuid, scenario.name, node_id)
+        if call.step_detail:
+            detail = {**call.step_detail, **(detail or {})}
+        # Node ids are unique within a scenario; after a goto, qualify them with their scenario.
+        step_node = node_id if scenario.name == record.scenario else f"{scenario.name}.{node_id}"
+        record.steps.append(StepRecord(seq=len(record.steps), node=step_node, node_type=node.type,
+                                       outcome=outcome, started_at=started, ended_at=call.now(),
+                                       detail=detail))
+        return outcome
+
+    def _runaway(self, call: Call, record: CallRecord) -> bool:
+        """True when the call must end: too many steps without FreeSWITCH doing anything, or at all.
+
+        A step that completed no application never left this greenlet, so we yield here: a loop
+        of such steps must not starve every other call on the hub while it is being counted.
+        """
+        if call.conn.apps_completed > call.completed_before:
+            call.busy_steps = 0
+        else:
+            call.busy_steps += 1
+            gevent.sleep(0)
+        if call.busy_steps > MAX_BUSY_STEPS or len(record.steps) >= MAX_STEPS:
+            log.error("call %s: %d steps (%d in a row without FreeSWITCH doing anything); ending the "
+                      "call as runaway", call.uuid, len(record.steps), call.busy_steps)
+            return True
+        return False
 
     # ---- the end --------------------------------------------------------------------------
 
     def _finish(self, call: Call, record: CallRecord) -> None:
         conn = call.conn
         try:
-            if call.keep_until_hangup:
+            if call.keep_until_hangup or conn.left_socket_app:
+                # Transferred, queued, parked: not ours to end. The connection stays (closing it
+                # would disturb what runs the call now) until FreeSWITCH reports the hangup.
                 conn.hungup.wait(self.services.config.app_timeout)
-            elif not conn.hungup.is_set() and not call.released and not conn.left_socket_app:
+            elif call.released:
+                # exit node: the number's dialplan goes on once the socket session ends; do that
+                # before any post-call work so the caller does not wait in silence meanwhile.
+                conn.close()
+            elif not conn.hungup.is_set():
                 call.hangup("NORMAL_CLEARING")
                 conn.hungup.wait(HANGUP_CONFIRM)
             scenario = self.services.scenarios.get(record.scenario) if record.scenario else None

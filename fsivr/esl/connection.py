@@ -25,7 +25,7 @@ from gevent.event import AsyncResult
 from gevent.event import Event as Flag
 
 from fsivr.esl import frames
-from fsivr.esl.errors import ChannelHangup, CommandFailed, CommandTimeout
+from fsivr.esl.errors import ChannelHangup, ChannelLeft, CommandFailed, CommandTimeout
 from fsivr.esl.frames import ConnectionClosed, Event, Frame, FrameReader, ProtocolError
 
 log = logging.getLogger("fsivr.esl")
@@ -71,8 +71,10 @@ class OutboundConnection:
         self.hangup_complete: Event | None = None
         self.answered = False
         self.left_socket_app = False
+        #: Applications whose completion we waited for and got: the engine's measure of whether a
+        #: step really went to FreeSWITCH (and so took time) or returned at once.
+        self.apps_completed = 0
         self.closed = Flag()
-        self.disconnect_notice = Flag()
         self.error: str | None = None
         self._reader_greenlet: gevent.Greenlet | None = None
 
@@ -136,7 +138,6 @@ class OutboundConnection:
         elif ctype == "command/reply" or ctype == "api/response":
             self._on_reply(frame)
         elif ctype == "text/disconnect-notice":
-            self.disconnect_notice.set()
             if frame.headers.get("Content-Disposition") != "linger" and not self.hungup.is_set():
                 self._mark_hungup(self.hangup_cause or "NORMAL_CLEARING", "socket")
         elif ctype == "text/rude-rejection":
@@ -160,9 +161,10 @@ class OutboundConnection:
             app_uuid = event.get("Application-UUID")
             waiter = self._apps.pop(app_uuid, None) if app_uuid else None
             if waiter is not None:
+                self.apps_completed += 1
                 waiter.set(event)
             elif event.get("Application") == SOCKET_APP:
-                self.left_socket_app = True
+                self._mark_left()
         elif name == "CHANNEL_HANGUP":
             self.hangup_event = event
             self._mark_hungup(event.get("Hangup-Cause") or "NORMAL_CLEARING", "caller")
@@ -170,7 +172,8 @@ class OutboundConnection:
             self.answered = True
         elif name == "CHANNEL_HANGUP_COMPLETE":
             self.hangup_complete = event
-        for listener in self._listeners:
+        # A copy: a listener may remove itself (or another) while we go through them.
+        for listener in tuple(self._listeners):
             try:
                 listener(event)
             except Exception:
@@ -188,6 +191,16 @@ class OutboundConnection:
             apps, self._apps = self._apps, {}
             for waiter in apps.values():
                 waiter.set_exception(exc)
+
+    def _mark_left(self) -> None:
+        """The socket application completed while the channel lives on: whatever waits for one of
+        our applications will not get it (the channel now runs someone else's)."""
+        self.left_socket_app = True
+        if self.hungup.is_set() or not self._apps:
+            return
+        apps, self._apps = self._apps, {}
+        for waiter in apps.values():
+            waiter.set_exception(ChannelLeft("the channel left the socket application"))
 
     def add_listener(self, listener: EventListener) -> None:
         self._listeners.append(listener)
@@ -264,6 +277,8 @@ class OutboundConnection:
         """Start an application; its result is set with its CHANNEL_EXECUTE_COMPLETE."""
         if self.hungup.is_set():
             raise ChannelHangup(self.hangup_cause, self.hangup_by)
+        if self.left_socket_app:
+            raise ChannelLeft(f"{app}: the channel has left the socket application")
         pending = PendingApp(app, str(uuidlib.uuid4()))
         self._apps[pending.uuid] = pending.result
         try:
@@ -279,28 +294,6 @@ class OutboundConnection:
         except CommandTimeout:
             self._apps.pop(pending.uuid, None)
             raise
-
-    def wait_event(self, match: Callable[[Event], bool], timeout: float) -> Event:
-        """Wait for the first event that ``match`` accepts (or hangup, or timeout)."""
-        if self.hungup.is_set():
-            raise ChannelHangup(self.hangup_cause, self.hangup_by)
-        result: AsyncResult = AsyncResult()
-
-        def listener(event: Event) -> None:
-            if not result.ready() and match(event):
-                result.set(event)
-
-        def on_hangup(_: Any) -> None:
-            if not result.ready():
-                result.set_exception(ChannelHangup(self.hangup_cause, self.hangup_by))
-
-        self.add_listener(listener)
-        self.hungup.rawlink(on_hangup)
-        try:
-            return self._wait(result, timeout, "event")
-        finally:
-            self.remove_listener(listener)
-            self.hungup.unlink(on_hangup)
 
     def kill(self, cause: str = "NORMAL_CLEARING") -> None:
         """Hang the channel up now, even while an application runs (``sendmsg hangup`` would wait

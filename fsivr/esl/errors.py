@@ -19,3 +19,9 @@ class CommandTimeout(EslError):
 
 class CommandFailed(EslError):
     """FreeSWITCH answered a command with -ERR."""
+
+
+class ChannelLeft(EslError):
+    """The channel left the socket application (a transfer, a queue, a park, a blind transfer by
+    the far end): it is alive but no longer ours to drive. The connection stays and keeps
+    delivering its events until it hangs up (traces 07, 10)."""

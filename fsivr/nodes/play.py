@@ -8,8 +8,8 @@ from fsivr.engine.registry import register
 
 
 def _positive(value: float) -> float:
-    if value <= 0:
-        raise ValueError("must be more than 0 seconds")
+    if not 0 < value <= 3600:
+        raise ValueError("must be more than 0 and at most 3600 seconds")
     return value
 
 
@@ -38,17 +38,14 @@ class Play(Node):
         if self.p["answer"]:
             call.answer()
         elif not call.conn.answered:
-            call.execute("pre_answer", timeout=call.services.config.command_timeout * 3)
+            call.execute("pre_answer", timeout=call.quick_timeout)
         playable = call.playable(self.p["prompt"], self.p["text"], language=self.p["language"],
                                  voice=self.p["voice"])
         if self.p["duration"]:
-            # playback stops itself after playback_timeout_sec (switch_ivr_play_say.c).
-            call.set_channel_vars({"playback_timeout_sec": str(int(self.p["duration"]))})
-            try:
-                call.play(playable)
-            finally:
-                if not call.conn.hungup.is_set():
-                    call.execute("unset", "playback_timeout_sec", timeout=call.services.config.command_timeout * 3)
+            # Not playback_timeout_sec: FreeSWITCH ignores it below 2 s and for "say:" text
+            # (switch_ivr_play_file returns through speak_text first, switch_ivr_play_say.c).
+            # uuid_break ends whatever plays, file or speech, at the moment we choose.
+            call.play_for(playable, self.p["duration"])
         else:
             call.play(playable)
         return "next"

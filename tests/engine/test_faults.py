@@ -111,3 +111,48 @@ def test_malformed_frame_mid_call(server: Harness, connect_reply: bytes, garbage
     peer.close()
     placed = server.call(number="sock", at=datetime(2026, 11, 23, 10, tzinfo=UTC))
     assert placed.path == [("hello", "next"), ("bye", "hangup")]
+
+
+def event(name: str, **headers: str) -> bytes:
+    body = f"Event-Name: {name}\nUnique-ID: {UUID}\n" + "".join(
+        f"{k.replace('_', '-')}: {v}\n" for k, v in headers.items()) + "\n"
+    return f"Content-Length: {len(body)}\nContent-Type: text/event-plain\n\n{body}".encode()
+
+
+def complete(peer: socket.socket, command: bytes) -> None:
+    app = command.split(b"execute-app-name: ", 1)[1].split(b"\n", 1)[0].decode()
+    app_uuid = command.split(b"event-uuid: ", 1)[1].split(b"\n", 1)[0].decode()
+    peer.sendall(OK + event("CHANNEL_EXECUTE_COMPLETE", Application=app, Application_UUID=app_uuid,
+                            Application_Response="_none_"))
+
+
+def test_channel_leaving_the_socket_app_is_followed_not_killed(server: Harness, connect_reply: bytes) -> None:
+    server.store.run(lambda s: s.execute(text("DELETE FROM calls")))
+    peer = socket.create_connection(server.app.server.address, timeout=5.0)
+    assert read_command(peer) == b"connect\n\n"
+    peer.sendall(connect_reply)
+    read_command(peer)
+    peer.sendall(b"Content-Type: command/reply\nReply-Text: +OK Events Enabled\n\n")
+    read_command(peer)
+    peer.sendall(b"Content-Type: command/reply\nReply-Text: +OK will linger\n\n")
+    while True:  # answer, the TTS voice: complete them; then the prompt starts
+        command = read_command(peer)
+        if b"execute-app-name: playback" in command:
+            break
+        complete(peer, command)
+    peer.sendall(OK)
+    # Mid-prompt the far end transfers the caller away: the socket application completes while
+    # the channel lives on (the pattern of traces 07 and 10).
+    peer.sendall(event("CHANNEL_EXECUTE_COMPLETE", Application="socket", Application_UUID="x",
+                       Application_Response="_none_"))
+    peer.settimeout(0.5)
+    with pytest.raises(TimeoutError):
+        peer.recv(1000)  # nothing comes: no hangup, no exit, no more commands
+    peer.settimeout(5.0)
+    peer.sendall(event("CHANNEL_HANGUP", Hangup_Cause="NORMAL_CLEARING"))
+    assert read_command(peer) == b"exit\n\n"
+    peer.sendall(b"Content-Type: command/reply\nReply-Text: +OK bye\n\n")
+    peer.close()
+    record = record_of(server, UUID)
+    assert [(s["node"], s["outcome"]) for s in record["path"]] == [("hello", "left")]
+    assert record["hangup_by"] == "caller"

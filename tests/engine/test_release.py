@@ -1,0 +1,78 @@
+"""Calls that leave the IVR: by our exit node (to the number's destination) or by FreeSWITCH taking
+the channel out of the socket application, and prompts cut to a duration."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import gevent
+
+from fsivr.testing import Hangup
+from fsivr.testing.harness import running
+
+NOW = datetime(2026, 11, 23, 10, tzinfo=UTC)
+
+EXIT_BUNDLE = """
+scenarios:
+  - scenario: leave
+    numbers: [{number: "700", exit_destination: "200 XML default"}, "701"]
+    start: hello
+    nodes:
+      hello: {type: play, text: "Hello", next: out}
+      out: {type: exit}
+"""
+
+
+def test_exit_to_a_destination_transfers_clears_our_variables_and_follows_the_call() -> None:
+    with running(EXIT_BUNDLE) as harness:
+        placed = harness.call(number="700", at=NOW)
+        result = placed.result
+        assert placed.path == [("hello", "next"), ("out", "exit")]
+        names = [a.name for a in result.apps]
+        # what we set for TTS is cleared before the dialplan gets the call back
+        assert names.index("multiunset") < names.index("transfer")
+        cleared = next(a.arg for a in result.apps if a.name == "multiunset").split()
+        assert {"tts_engine", "tts_voice"} <= set(cleared)
+        assert result.transferred_to == "200 XML default"
+        assert not any(c.startswith(b"api uuid_kill") for c in result.commands)
+        assert placed.record["hangup_by"] != "server"
+
+
+def test_exit_without_destination_ends_the_session_without_hanging_up() -> None:
+    with running(EXIT_BUNDLE) as harness:
+        placed = harness.call(number="701", at=NOW)
+        assert placed.path == [("hello", "next"), ("out", "exit")]
+        assert not any(c.startswith(b"api uuid_kill") for c in placed.result.commands)
+        assert placed.result.commands[-1].strip() == b"exit"
+        assert placed.record["hangup_by"] in ("ivr_exit", "socket")
+
+
+def test_caller_hangs_up_during_exit_transfer() -> None:
+    with running(EXIT_BUNDLE) as harness:
+        placed = harness.call(number="700", at=NOW, hangup=Hangup(on_app="transfer"))
+        assert placed.path[-1][0] == "out"
+        assert placed.record is not None
+
+
+DURATION_BUNDLE = """
+scenarios:
+  - scenario: short
+    numbers: ["710"]
+    start: promo
+    nodes:
+      promo: {type: play, text: "A very long advertisement", duration: 0.5, next: bye}
+      bye: {type: hangup}
+"""
+
+
+def test_play_duration_cuts_a_long_prompt() -> None:
+    # Real time (time_scale=1): the spoken text would take ~30 s; duration stops it after 0.5 s.
+    with running(DURATION_BUNDLE, time_scale=1.0) as harness:
+        started = gevent.get_hub().loop.now()
+        placed = harness.call(number="710", at=NOW, files={}, timeout=20.0)
+        elapsed = gevent.get_hub().loop.now() - started
+    assert placed.path == [("promo", "next"), ("bye", "hangup")]
+    [play] = [a for a in placed.result.apps if a.name == "playback"]
+    assert play.interrupted == "break"
+    assert any(c.startswith(b"api uuid_break") for c in placed.result.commands)
+    assert elapsed < 10.0
