@@ -131,23 +131,29 @@ class Rule:
     dates: tuple[DateSpec, ...] | None
 
     def matches(self, local: datetime) -> bool:
-        if self.hours is None:
-            return self._day_ok(local.date())
-        now = local.time()
+        return self.shift_day(local) is not None
+
+    def shift_day(self, local: datetime) -> date | None:
+        """The day whose opening hours ``local`` falls in (yesterday for the small hours of a shift
+        that runs past midnight), or None if no hours of this rule cover it."""
         today = local.date()
+        if self.hours is None:
+            return today if self._day_ok(today) else None
+        now = local.time()
         for r in self.hours:
             if not r.wraps:
                 inside = r.start <= now < r.end or (r.end == time.max and now >= r.start)
                 if inside and self._day_ok(today):
-                    return True
+                    return today
             else:
                 # Past midnight: the evening part belongs to today, the morning part to the
                 # shift that started yesterday.
                 if now >= r.start and self._day_ok(today):
-                    return True
-                if now < r.end and self._day_ok(today - timedelta(days=1)):
-                    return True
-        return False
+                    return today
+                yesterday = today - timedelta(days=1)
+                if now < r.end and self._day_ok(yesterday):
+                    return yesterday
+        return None
 
     def _day_ok(self, day: date) -> bool:
         if self.days is not None and day.weekday() not in self.days:
@@ -173,19 +179,31 @@ def parse_rule(raw: object) -> Rule:
     )
 
 
+#: RRULE frequencies a holiday may use: finer ones describe no holiday and cost a lot to expand.
+HOLIDAY_FREQS = ("YEARLY", "MONTHLY", "WEEKLY", "DAILY")
+
+
 class Holiday:
-    """A date spec or an RRULE; ``matches`` asks whether a local day is a holiday."""
+    """A date spec or an RRULE; ``matches`` asks whether a local day is a holiday.
+
+    An RRULE's dates are expanded once per year and kept, so a call costs a set lookup (expanding
+    from the rule's start on every call took tens of milliseconds for a DAILY rule, on the hub).
+    """
 
     def __init__(self, text: str) -> None:
         self.text = str(text).strip()
         self.spec: DateSpec | None = None
         self.rule = None
+        self._years: dict[int, frozenset[date]] = {}
         upper = self.text.upper()
         if upper.startswith("RRULE:") or upper.startswith("FREQ=") or upper.startswith("DTSTART"):
+            freq = re.search(r"FREQ=([A-Z]+)", upper)
+            if freq is None or freq.group(1) not in HOLIDAY_FREQS:
+                raise ValueError(f"RRULE {self.text!r}: FREQ must be one of {', '.join(HOLIDAY_FREQS)}")
             try:
-                # dtstart far in the past so yearly rules cover every year we will ever see.
-                self.rule = rrulestr(self.text, dtstart=datetime(1970, 1, 1), forceset=True,
-                                     ignoretz=True)
+                # dtstart in the past so yearly rules cover every year we will see; an explicit
+                # DTSTART in the text wins.
+                self.rule = rrulestr(self.text, dtstart=datetime(2000, 1, 1), forceset=True, ignoretz=True)
             except (ValueError, TypeError) as exc:
                 raise ValueError(f"bad RRULE {self.text!r}: {exc}") from None
         else:
@@ -194,6 +212,10 @@ class Holiday:
     def matches(self, day: date) -> bool:
         if self.spec is not None:
             return self.spec.matches(day)
-        start = datetime.combine(day, time.min)
-        hit = self.rule.after(start - timedelta(microseconds=1), inc=True)
-        return hit is not None and hit.date() == day
+        dates = self._years.get(day.year)
+        if dates is None:
+            start = datetime(day.year, 1, 1)
+            end = datetime(day.year, 12, 31, 23, 59, 59)
+            dates = frozenset(d.date() for d in self.rule.between(start, end, inc=True))
+            self._years[day.year] = dates
+        return day in dates

@@ -50,6 +50,10 @@ class TimeCondition(Node):
     def run(self, call: Call) -> str:
         local = call.arrived_at.astimezone(self.zone)
         call.vars["local_time"] = local.isoformat()
-        if any(h.matches(local.date()) for h in self.holidays):
-            return "nomatch"
-        return "match" if any(r.matches(local) for r in self.rules) else "nomatch"
+        # A holiday closes the day's hours, including the small hours of a night shift that
+        # started that day - and not those of one that started the day before.
+        for rule in self.rules:
+            day = rule.shift_day(local)
+            if day is not None and not any(h.matches(day) for h in self.holidays):
+                return "match"
+        return "nomatch"

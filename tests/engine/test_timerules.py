@@ -75,6 +75,38 @@ def test_holidays_as_dates_and_rrules() -> None:
     assert first_monday.matches(date(2026, 12, 7)) and not first_monday.matches(date(2026, 12, 14))
     with pytest.raises(ValueError, match="RRULE"):
         tr.Holiday("FREQ=SOMETIMES")
+    # Sub-daily rules describe no holiday and would be expensive to expand: refused.
+    for freq in ("HOURLY", "MINUTELY", "SECONDLY"):
+        with pytest.raises(ValueError, match="FREQ must be one of"):
+            tr.Holiday(f"FREQ={freq}")
+
+
+def test_rrule_holidays_are_cheap_per_call() -> None:
+    import time as clock
+
+    august = tr.Holiday("FREQ=DAILY;BYMONTH=8")
+    august.matches(date(2026, 8, 1))  # expands 2026 once
+    t0 = clock.perf_counter()
+    hits = sum(august.matches(date(2026, 8, d)) for d in range(1, 32) for _ in range(100))
+    assert hits == 3100
+    assert clock.perf_counter() - t0 < 1.0  # 3,100 lookups; expanding each time took ~45 ms apiece
+
+
+def test_a_night_shift_is_judged_by_the_day_it_started() -> None:
+    from fsivr.nodes.time_condition import TimeCondition
+
+    node = TimeCondition("n", {"timezone": "Europe/Warsaw", "rules": [{"days": "mon-sun", "hours": "22:00-06:00"}],
+                               "holidays": ["2026-12-25"]})
+
+    class FakeCall:
+        def __init__(self, at: datetime) -> None:
+            self.arrived_at, self.vars = at, {}
+
+    # 02:00 on the 25th belongs to the shift of the 24th: open. 02:00 on the 26th belongs to the
+    # holiday's own shift: closed. 23:00 on the 25th: the holiday's shift: closed.
+    assert node.run(FakeCall(local(2026, 12, 25, 2, 0))) == "match"
+    assert node.run(FakeCall(local(2026, 12, 26, 2, 0))) == "nomatch"
+    assert node.run(FakeCall(local(2026, 12, 25, 23, 0))) == "nomatch"
 
 
 def test_local_time_follows_dst() -> None:
