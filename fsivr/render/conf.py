@@ -33,7 +33,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from fsivr.config import Config
-from fsivr.store.names import DIALABLE_NAME, ROUTABLE_NUMBER
+from fsivr.store.names import DIALABLE_NAME, EXIT_DESTINATION, ROUTABLE_NUMBER, exit_extension
 
 #: freeswitch_conf/ at the top of the repository.
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "freeswitch_conf"
@@ -128,9 +128,20 @@ def check_data(data: ConfData, cfg: Config) -> list[str]:
         for key in gw.params or {}:
             if not PARAM_NAME.match(str(key)):
                 problems.append(f"gateway {gw.name!r}: parameter name {key!r} is not a sofia gateway parameter")
-    for number, _ in data.numbers:
+    ours = {number for number, _ in data.numbers}
+    for number, exit_to in data.numbers:
         if not ROUTABLE_NUMBER.match(number):
             problems.append(f"number {number!r}: only letters, digits and + * # _ . - can be routed")
+        if exit_to is None:
+            continue
+        # The transfer action's data is variable-expanded by FreeSWITCH when it runs
+        # (switch_core_session_exec): ${system(...)} must never reach it, escaped or not.
+        if not EXIT_DESTINATION.match(exit_to):
+            problems.append(f"number {number!r}: exit destination {exit_to!r} must be EXTENSION "
+                            "or EXTENSION XML CONTEXT")
+        elif exit_extension(exit_to) in ours:
+            problems.append(f"number {number!r}: exit destination {exit_to!r} is a number routed to fsivr "
+                            "(the call would reach the socket again)")
     if not DIALABLE_NAME.match(cfg.dialplan_context) or not DIALABLE_NAME.match(cfg.gateway_profile):
         problems.append("dialplan_context / gateway_profile must be plain names")
     return problems

@@ -26,7 +26,14 @@ from fsivr.store.directory import (
     Queue,
     QueueAgent,
 )
-from fsivr.store.names import DIALABLE_NAME, DIALABLE_NAME_RULE, DIALABLE_NUMBER, DIALABLE_NUMBER_RULE
+from fsivr.store.names import (
+    DIALABLE_NAME,
+    DIALABLE_NAME_RULE,
+    DIALABLE_NUMBER,
+    DIALABLE_NUMBER_RULE,
+    EXIT_DESTINATION,
+    EXIT_DESTINATION_RULE,
+)
 
 DocPath = tuple[str | int, ...]
 
@@ -181,6 +188,10 @@ class _Parser:
                     self.fail(where, f"unknown key(s) {', '.join(sorted(extra))}; allowed: number, exit_destination")
                 number = self.text(item, "number", where, required=True)
                 exit_to = self.text(item, "exit_destination", where)
+                if exit_to is not None and not EXIT_DESTINATION.match(exit_to):
+                    self.fail((*where, "exit_destination"), f"{exit_to!r} is not a destination: use "
+                                                            f"{EXIT_DESTINATION_RULE}")
+                    exit_to = None
                 if number and exit_to:
                     exits[number] = exit_to
             else:

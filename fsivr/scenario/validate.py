@@ -24,6 +24,7 @@ from fsivr.engine.scenario import CompiledScenario, ScenarioSpec, ValidationFail
 from fsivr.scenario.bundle import Bundle, DocPath, ScenarioDoc
 from fsivr.store.directory import directory_names
 from fsivr.store.models import AccountRow, ScenarioRow
+from fsivr.store.names import exit_extension
 from fsivr.store.routing import number_routes
 
 
@@ -202,6 +203,17 @@ def _check_numbers(bundle: Bundle, known: Known, report: Report) -> None:
             if current is not None and current != doc.spec.name and current not in in_bundle:
                 report.errors.append(f"{where}: {doc.spec.name}.numbers: {number!r} already runs scenario "
                                      f"{current!r}; remove it there first")
+    # Transferring to one of our own numbers would run `socket` again for the same channel: a
+    # second session with the same uuid (docs/freeswitch-notes.md §1: never transfer into an
+    # extension that runs socket again; a goto node does that inside the engine).
+    ours = set(owner) | set(known.routes)
+    for doc in bundle.scenarios:
+        for i, number in enumerate(doc.spec.numbers):
+            exit_to = doc.exits.get(number)
+            if exit_to is not None and exit_extension(exit_to) in ours:
+                where = bundle.where((*doc.path, "numbers", i))
+                report.errors.append(f"{where}: {doc.spec.name}.numbers: exit_destination {exit_to!r} is a number "
+                                     "routed to fsivr itself; use a goto node to run another scenario")
 
 
 def _check_scenario(bundle: Bundle, doc: ScenarioDoc, names: dict[str, set[str]], report: Report) -> None:

@@ -21,5 +21,18 @@ EXTERNAL_NUMBER = re.compile(r"^\+?[0-9]{7,20}$")
 #: dialplan, so it may hold more than a dialable number (``*98``, ``sales.1``).
 ROUTABLE_NUMBER = re.compile(r"^[A-Za-z0-9+*#_.-]{1,64}$")
 
+#: Where an ``exit`` node sends a number's calls: ``EXTENSION`` or ``EXTENSION XML CONTEXT``. It is
+#: the argument of ``transfer`` (sent over ESL and rendered into the dialplan), which FreeSWITCH
+#: variable-expands (switch_core_session_exec), so ``${system(...)}`` or ``$${...}`` must never get
+#: through: only these characters, no ``$``, ``{``, spaces beyond the one form.
+EXIT_DESTINATION = re.compile(r"^[A-Za-z0-9_+*#.-]{1,64}( XML [A-Za-z0-9_.-]{1,64})?$")
+
 DIALABLE_NAME_RULE = "letters, digits and _ . + - (starting with a letter or digit, at most 64)"
 DIALABLE_NUMBER_RULE = "digits, * and # (at most 32), optionally starting with +"
+EXIT_DESTINATION_RULE = ("EXTENSION or EXTENSION XML CONTEXT (letters, digits and _ + * # . - in the extension, "
+                         "letters, digits and _ . - in the context, at most 64 each)")
+
+
+def exit_extension(destination: str) -> str:
+    """The extension part of an exit destination (``200 XML default`` → ``200``)."""
+    return destination.split(" ", 1)[0]

@@ -91,7 +91,7 @@ def test_golden(tmp_path: Path, name: str, path: str) -> None:
 
 def test_hostile_account_name_renders_valid_xml_without_new_elements(tmp_path: Path) -> None:
     data = ConfData(accounts=[Account("101", password='p"&<$${x}>', name=HOSTILE_NAME, extension="101")],
-                    numbers=[("100", '1000 XML default"/><action application="hangup')])
+                    numbers=[("100", "1000 XML default")])
     files = render(data, config("sqlite://"))
     directory = files["directory/default/fsivr.xml"]
     root = ET.fromstring(directory)
@@ -124,6 +124,11 @@ def test_every_user_refuses_an_empty_password(tmp_path: Path) -> None:
     (ConfData(accounts=[Account("101")]), "account user '101': has no password"),
     (ConfData(accounts=[Account("101", password="")]), "account user '101': has no password"),
     (ConfData(numbers=[("1000$", None)]), "number '1000$'"),
+    (ConfData(numbers=[("100", '1000 XML default"/><action application="hangup')]),
+     "number '100': exit destination '1000 XML default\"/><action"),
+    (ConfData(numbers=[("100", "${system(touch /tmp/x)}")]), "number '100': exit destination '${system"),
+    (ConfData(numbers=[("100", "1000 XML $${domain}")]), "must be EXTENSION or EXTENSION XML CONTEXT"),
+    (ConfData(numbers=[("100", "200 XML public"), ("200", None)]), "is a number routed to fsivr"),
     (ConfData(gateways=[Gateway("trunk/x")]), "gateway 'trunk/x'"),
     (ConfData(gateways=[Gateway("t", register=True)]), "register needs a username and a password"),
     (ConfData(gateways=[Gateway("t", params={"bad name": "1"})]), "parameter name 'bad name'"),

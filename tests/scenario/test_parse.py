@@ -12,7 +12,7 @@ from fsivr.scenario.validate import Known, validate_bundle
 OFFICE = """\
 scenario: office
 description: Office hours, greeting, sales, voicemail
-numbers: ["+48221234567", {number: "0221234568", exit_destination: "sip:100"}]
+numbers: ["+48221234567", {number: "0221234568", exit_destination: "100 XML default"}]
 start: welcome
 nodes:
   welcome: {type: test_play, prompt: welcome, next: menu}
@@ -39,7 +39,7 @@ def test_single_scenario_file(tmp_path: Path) -> None:
     spec = doc.spec
     assert spec.name == "office" and spec.start == "welcome" and spec.after_call is None
     assert spec.numbers == ["+48221234567", "0221234568"]  # the plus and the leading zero survive
-    assert doc.exits == {"0221234568": "sip:100"}
+    assert doc.exits == {"0221234568": "100 XML default"}
     assert spec.nodes["menu"]["options"] == {"1": "sales", "2": "box"}  # keys are text
     assert doc.source == OFFICE
     assert bundle.directory.is_empty()
@@ -271,3 +271,42 @@ gateways:
     assert "r.yaml:6: groups[0].members[0].ring_timeout: must be a whole number >= 1, got 0" in problems
     assert any(p.startswith("r.yaml:8: gateways[0].name: gateway 'trunk/x' cannot be dialled") for p in problems)
     assert len(problems) == 6
+
+
+def test_exit_destination_is_an_extension_and_never_one_of_our_numbers() -> None:
+    # It becomes `transfer <data>`, which FreeSWITCH variable-expands: ${system(...)} would run.
+    with pytest.raises(BundleError) as err:
+        parse_text("""\
+scenario: s
+numbers:
+  - {number: "100", exit_destination: "${system(rm -rf /)}"}
+  - {number: "101", exit_destination: "200 XML default extra"}
+start: a
+nodes: {a: {type: test_hangup}}
+""", "x.yaml")
+    assert err.value.problems[0].startswith(
+        "x.yaml:3: numbers[0].exit_destination: '${system(rm -rf /)}' is not a destination: use EXTENSION or "
+        "EXTENSION XML CONTEXT")
+    assert err.value.problems[1].startswith("x.yaml:4: numbers[1].exit_destination: '200 XML default extra'")
+    assert len(err.value.problems) == 2
+
+    loop = parse_text("""\
+scenarios:
+  - scenario: a
+    numbers: [{number: "100", exit_destination: "101 XML public"}, {number: "102", exit_destination: "300"}]
+    start: h
+    nodes: {h: {type: test_hangup}}
+  - scenario: b
+    numbers: ["101"]
+    start: h
+    nodes: {h: {type: test_hangup}}
+""", "loop.yaml")
+    report = validate_bundle(loop, Known(routes={"300": "elsewhere"}))
+    assert report.errors == [
+        "loop.yaml:3: a.numbers: exit_destination '101 XML public' is a number routed to fsivr itself; "
+        "use a goto node to run another scenario",
+        "loop.yaml:3: a.numbers: exit_destination '300' is a number routed to fsivr itself; "
+        "use a goto node to run another scenario"]
+    ok = parse_text('scenario: s\nnumbers: [{number: "100", exit_destination: "+48221234567 XML default"}]\n'
+                    'start: a\nnodes: {a: {type: test_hangup}}\n')
+    assert ok.scenarios[0].exits == {"100": "+48221234567 XML default"}

@@ -49,7 +49,7 @@ OFFICE = """\
 # The office line: comments survive export.
 scenario: office
 description: Office
-numbers: ["+48221234567", {number: "1000", exit_destination: "sip:100"}]
+numbers: ["+48221234567", {number: "1000", exit_destination: "100 XML default"}]
 start: welcome
 nodes:
   welcome: {type: test_play, prompt: welcome, next: menu}
@@ -90,7 +90,7 @@ def test_import_then_load_for_the_server(store: Store) -> None:
     assert sorted(result.changed) == ["info", "office"]
 
     assert store.run(scenario_versions) == {"office": 1, "info": 1}
-    assert store.run(number_routes) == {"+48221234567": ("office", None), "1000": ("office", "sip:100")}
+    assert store.run(number_routes) == {"+48221234567": ("office", None), "1000": ("office", "100 XML default")}
     loaded = dict((spec.name, (spec, v)) for spec, v in store.run(load_scenarios))
     office, version = loaded["office"]
     assert version == 1
@@ -133,7 +133,7 @@ def test_unchanged_scenarios_keep_their_version(store: Store) -> None:
     # A change of numbers is a change too: servers route by them.
     assert imported(store, bundle_text(OFFICE.replace('"1000"', '"1001"'), changed_info)) == {
         "office": 2, "info": 2}
-    assert store.run(number_routes)["1001"] == ("office", "sip:100")
+    assert store.run(number_routes)["1001"] == ("office", "100 XML default")
     assert "1000" not in store.run(number_routes)
 
 
@@ -203,7 +203,7 @@ def test_export_reimports_to_the_same_scenario(store: Store) -> None:
     doc = parse_text(text).scenarios[0]
     with store.session() as s:
         spec, version = load_scenario(s, "office") or (None, 0)
-    assert doc.spec == spec and doc.exits == {"1000": "sip:100"}
+    assert doc.spec == spec and doc.exits == {"1000": "100 XML default"}
     result = import_bundle(store, parse_text(text))
     assert result.changed == [] and result.versions == {"office": version}
 
