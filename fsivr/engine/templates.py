@@ -1,29 +1,45 @@
 """User-written Jinja templates (SMS, e-mail, set, say), rendered in a sandbox.
 
-The sandbox blocks attribute access to internals; on top of it we cap what arithmetic can build
-(``'x' * 10**9`` is legal Jinja) and the size of the output, so a hostile template costs an error,
-not the server's memory.
+Jinja's sandbox blocks access to internals but bounds neither memory nor time: ``'x' * 10**9``,
+``'x'.ljust(10**9)``, ``'%999999999s' % x`` or nested loops over ``range(100000)`` are all legal.
+So on top of it: every operation that can grow a string or a list is checked before it runs
+against the output limit, output is streamed and cut at the limit, and constructs that SMS and
+e-mail texts never need (nested loops, macros, includes) are refused when the template is compiled,
+which is when a scenario is validated.
 """
 
 from __future__ import annotations
 
 import operator
+import re
+from collections.abc import Callable, Iterator
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import ChainableUndefined, TemplateError
+from jinja2 import ChainableUndefined, Template, TemplateError, nodes
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 MAX_OUTPUT = 64 * 1024
 MAX_POWER = 64
-MAX_REPEAT = 10_000
+#: A format width or precision of six digits or more ("%999999s", "{:>1000000}").
+_BIG_WIDTH = re.compile(r"\d{6,}")
+#: Constructs a notification text does not need and that make run time unbounded.
+_REFUSED = (nodes.Macro, nodes.CallBlock, nodes.Import, nodes.FromImport, nodes.Include, nodes.Extends)
+#: str methods whose integer arguments are sizes of the result.
+_SIZED_METHODS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs"})
 
 
 class TemplateProblem(ValueError):
     """A template failed to compile or render; the message says why."""
 
 
+def _check_size(size: int, what: str) -> None:
+    if size > MAX_OUTPUT:
+        raise SecurityError(f"{what} would make {size} characters (at most {MAX_OUTPUT})")
+
+
 class _Env(SandboxedEnvironment):
-    intercepted_binops = frozenset(["*", "**"])
+    intercepted_binops = frozenset(["*", "**", "%"])
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
         # The stock sandbox returns an Undefined that renders as "" with our lenient Undefined;
@@ -35,33 +51,115 @@ class _Env(SandboxedEnvironment):
             if isinstance(right, (int, float)) and abs(right) > MAX_POWER:
                 raise SecurityError(f"exponent {right} is too large")
             return operator.pow(left, right)
-        if isinstance(left, (str, list, tuple)) or isinstance(right, (str, list, tuple)):
-            count = right if isinstance(left, (str, list, tuple)) else left
-            if isinstance(count, int) and count > MAX_REPEAT:
-                raise SecurityError(f"repeating a sequence {count} times is not allowed")
+        if operator_name == "%":
+            if isinstance(left, str) and _BIG_WIDTH.search(left):
+                raise SecurityError("format widths of six digits or more are not allowed")
+            return operator.mod(left, right)
+        for seq, count in ((left, right), (right, left)):
+            if isinstance(seq, (str, list, tuple)) and isinstance(count, int):
+                _check_size(len(seq) * count, "repeating a sequence")
         return operator.mul(left, right)
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        # The sandbox hands templates a wrapped str.format at attribute access; the width can be
+        # in the format string ("{:>999999999}") or an argument ("{:>{}}", 10**9).
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None:
+            return None
+        if _BIG_WIDTH.search(value.__self__):
+            raise SecurityError("format widths of six digits or more are not allowed")
+
+        def checked(*args: Any, **kwargs: Any) -> str:
+            for arg in (*args, *kwargs.values()):
+                if isinstance(arg, int) and not isinstance(arg, bool):
+                    _check_size(arg, "str.format")
+            return wrapped(*args, **kwargs)
+
+        return checked
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        owner = getattr(__obj, "__self__", None)
+        name = getattr(__obj, "__name__", "")
+        if isinstance(owner, str):
+            if name in _SIZED_METHODS:
+                for arg in (*args, *kwargs.values()):
+                    if isinstance(arg, int):
+                        _check_size(arg, f"str.{name}")
+            elif name == "replace" and len(args) >= 2 and isinstance(args[0], str) and isinstance(args[1], str):
+                grows = len(args[1]) - len(args[0])
+                if grows > 0:
+                    _check_size(len(owner) + owner.count(args[0]) * grows if args[0] else
+                                len(owner) * (len(args[1]) + 1), "str.replace")
+        return super().call(__context, __obj, *args, **kwargs)
+
+
+def _bounded(filter_func: Callable[..., Any], *size_args: int) -> Callable[..., Any]:
+    """A filter whose listed positional arguments (after the value) are result sizes."""
+
+    def wrapper(value: Any, *args: Any, **kwargs: Any) -> Any:
+        for i in size_args:
+            if i < len(args) and isinstance(args[i], int):
+                _check_size(args[i], filter_func.__name__)
+        for key in ("width", "length"):
+            if isinstance(kwargs.get(key), int):
+                _check_size(kwargs[key], filter_func.__name__)
+        if filter_func.__name__ == "do_format" and isinstance(value, str) and _BIG_WIDTH.search(value):
+            raise SecurityError("format widths of six digits or more are not allowed")
+        return filter_func(value, *args, **kwargs)
+
+    wrapper.__name__ = filter_func.__name__
+    return wrapper
 
 
 _env = _Env(undefined=ChainableUndefined, autoescape=False, keep_trailing_newline=False)
+for _name, _sizes in (("center", (0,)), ("indent", (0,)), ("wordwrap", (0,)), ("truncate", (0,)),
+                      ("format", ())):
+    _env.filters[_name] = _bounded(_env.filters[_name], *_sizes)
+
+
+def _refuse_unbounded(tree: nodes.Template) -> None:
+    for node in tree.find_all(_REFUSED):
+        raise TemplateProblem(f"{type(node).__name__.lower()} is not allowed in templates")
+    for loop in tree.find_all(nodes.For):
+        for child in loop.body:
+            if isinstance(child, nodes.For) or any(True for _ in child.find_all(nodes.For)):
+                raise TemplateProblem("loops inside loops are not allowed in templates")
 
 
 def check(source: str) -> None:
-    """Compile a template to find syntax errors at validation time."""
+    """Compile a template to find syntax errors and refused constructs at validation time."""
     try:
-        _env.from_string(source)
+        tree = _env.parse(source)
     except TemplateError as exc:
         raise TemplateProblem(f"template does not compile: {exc}") from None
+    _refuse_unbounded(tree)
+
+
+@lru_cache(maxsize=512)
+def _compiled(source: str) -> Template:
+    """Templates are checked and compiled once (per scenario version, in practice), not per call."""
+    check(source)
+    return _env.from_string(source)
 
 
 def render(source: str, variables: dict[str, Any]) -> str:
     try:
-        out = _env.from_string(source).render(variables)
+        out = "".join(_capped(_compiled(source).generate(variables)))
+    except TemplateProblem:
+        raise
     except SecurityError as exc:
         raise TemplateProblem(f"template refused by the sandbox: {exc}") from None
     except TemplateError as exc:
         raise TemplateProblem(f"template failed: {exc}") from None
-    except (ArithmeticError, TypeError, ValueError) as exc:
+    except (ArithmeticError, TypeError, ValueError, RecursionError) as exc:
         raise TemplateProblem(f"template failed: {exc}") from None
-    if len(out) > MAX_OUTPUT:
-        raise TemplateProblem(f"template output is longer than {MAX_OUTPUT} characters")
     return out
+
+
+def _capped(chunks: Iterator[str]) -> Iterator[str]:
+    total = 0
+    for chunk in chunks:
+        total += len(chunk)
+        if total > MAX_OUTPUT:
+            raise TemplateProblem(f"template output is longer than {MAX_OUTPUT} characters")
+        yield chunk
