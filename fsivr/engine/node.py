@@ -73,6 +73,9 @@ class Node:
     #: True if running the node waits for the caller or for time to pass (plays media, collects
     #: keys, rings someone). A loop in the graph with no waiting node could spin forever.
     waits: ClassVar[bool] = False
+    #: Outcomes a waiting node may take without waiting (nothing to ring, caller unknown): a loop
+    #: through one of them can spin like a loop of non-waiting nodes. ``error`` always can.
+    instant_outcomes: ClassVar[tuple[str, ...]] = ()
     #: True if the node ends the scenario (no outcome is followed).
     terminal: ClassVar[bool] = False
 

@@ -229,12 +229,18 @@ def _reachable(roots: list[str], edges: Mapping[str, Mapping[str, str]]) -> set[
 
 
 def _busy_cycles(nodes: Mapping[str, Node], edges: Mapping[str, Mapping[str, str]]) -> list[list[str]]:
-    """Cycles made only of nodes that neither wait for the caller nor take time.
+    """Cycles that can be walked without waiting for the caller or for time.
 
-    Found as strongly connected components of the graph restricted to non-waiting nodes (Tarjan),
-    so each offending loop is reported once however many ways it can be walked.
+    An edge is "busy" when its node does not wait, or when it is an outcome the node can take at
+    once (``instant_outcomes``, and ``error``). Cycles of busy edges are found as strongly
+    connected components (Tarjan), so each offending loop is reported once however many ways it
+    can be walked.
     """
-    busy = {n for n, node in nodes.items() if not node.waits}
+    busy_edges: dict[str, list[str]] = {}
+    for n, node in nodes.items():
+        instant = set(node.instant_outcomes) | {"error"}
+        busy_edges[n] = [t for outcome, t in edges.get(n, {}).items()
+                         if t in nodes and (not node.waits or outcome in instant)]
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     on_stack: set[str] = set()
@@ -242,10 +248,7 @@ def _busy_cycles(nodes: Mapping[str, Node], edges: Mapping[str, Mapping[str, str
     cycles: list[list[str]] = []
     counter = 0
 
-    def successors(n: str) -> list[str]:
-        return [t for t in edges.get(n, {}).values() if t in busy]
-
-    for root in sorted(busy):
+    for root in sorted(busy_edges):
         if root in index:
             continue
         # Iterative Tarjan: scenarios are small, but user input should not be able to hit the
@@ -258,7 +261,7 @@ def _busy_cycles(nodes: Mapping[str, Node], edges: Mapping[str, Mapping[str, str
                 counter += 1
                 stack.append(n)
                 on_stack.add(n)
-            succ = successors(n)
+            succ = busy_edges[n]
             if i < len(succ):
                 work.append((n, i + 1))
                 m = succ[i]
@@ -275,8 +278,7 @@ def _busy_cycles(nodes: Mapping[str, Node], edges: Mapping[str, Mapping[str, str
                     component.append(m)
                     if m == n:
                         break
-                self_loop = n in successors(n)
-                if len(component) > 1 or self_loop:
+                if len(component) > 1 or n in succ:
                     cycles.append(sorted(component))
             if work:
                 parent = work[-1][0]

@@ -29,6 +29,7 @@ class AnyManager(Node):
     }
     outcomes = ("answered", "no_answer")
     waits = True
+    instant_outcomes = ("no_answer",)  # nobody met earlier on the call
 
     def run(self, call: Call) -> str:
         directory = call.services.directory

@@ -34,6 +34,7 @@ class Dial(Node):
     }
     outcomes = ringing.RING_OUTCOMES
     waits = True
+    instant_outcomes = ("failed",)  # nothing dialable, or every leg refused at once (unregistered)
 
     def compile(self) -> None:
         weights = self.p["weights"]

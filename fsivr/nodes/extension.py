@@ -34,6 +34,7 @@ class Extension(Node):
     }
     outcomes = (*ringing.RING_OUTCOMES, "invalid")
     waits = True
+    instant_outcomes = ("failed",)  # the employee's phone refuses at once
 
     def compile(self) -> None:
         if self.p["prompt"] and self.p["text"]:

@@ -29,6 +29,7 @@ class Forward(Node):
     }
     outcomes = ringing.RING_OUTCOMES
     waits = True
+    instant_outcomes = ("failed",)  # no gateway, or the gateway refuses at once
 
     def run(self, call: Call) -> str:
         resolver = ringing.resolver_for(call, gateway=self.p["gateway"], caller_id=self.p["caller_id"])

@@ -17,6 +17,7 @@ class Group(Node):
     }
     outcomes = ringing.RING_OUTCOMES
     waits = True
+    instant_outcomes = ("failed",)  # an empty group, or every member refused at once
 
     def run(self, call: Call) -> str:
         resolver = ringing.resolver_for(call)

@@ -27,6 +27,7 @@ class ResponsibleManager(Node):
     }
     outcomes = ("answered", "no_answer", "not_found")
     waits = True
+    instant_outcomes = ("no_answer", "not_found")  # caller not in the contacts; owner offline with no mobile
 
     def run(self, call: Call) -> str:
         directory = call.services.directory

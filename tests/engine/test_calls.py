@@ -17,7 +17,7 @@ import pytest
 
 from fsivr.config import Config
 from fsivr.store.callrecords import get_call
-from fsivr.testing import Hangup
+from fsivr.testing import CallScript, Hangup
 from fsivr.testing.harness import Harness, running
 
 WARSAW = ZoneInfo("Europe/Warsaw")
@@ -229,3 +229,37 @@ def test_after_call_chain_runs_once_the_caller_is_gone() -> None:
             assert placed.path == [*main, ("note", "next"), ("done", "hangup")]
             # Nothing was sent to the dead channel for the post-call set.
             assert not [a for a in placed.result.apps if a.name in ("set", "multiset") and "summary" in (a.arg or "")]
+
+
+PING_PONG = """
+scenarios:
+  - scenario: ping
+    numbers: ["800"]
+    start: p
+    nodes:
+      p: {type: goto, scenario: pong}
+  - scenario: pong
+    numbers: []
+    start: q
+    nodes:
+      q: {type: goto, scenario: ping}
+  - scenario: calm
+    numbers: ["801"]
+    start: hi
+    nodes:
+      hi: {type: play, text: "Hi", next: bye}
+      bye: {type: hangup}
+"""
+
+
+def test_a_goto_loop_across_scenarios_ends_as_runaway_without_starving_other_calls() -> None:
+    with running(PING_PONG) as harness:
+        looping = harness.simulator.start_call(CallScript(number="800", at=MONDAY_10))
+        calm = harness.call(number="801", at=MONDAY_10)
+        assert calm.path == [("hi", "next"), ("bye", "hangup")]
+        result = looping.wait(30.0)
+        assert harness.app.runner.idle.wait(10.0) and harness.app.records.flush(10.0)
+        record = harness.store.run(lambda s: get_call(s, result.uuid))
+    # Ended by the guard after MAX_BUSY_STEPS steps that never reached FreeSWITCH, and hung up.
+    assert 200 <= len(record.steps) <= 210
+    assert result.hangup_by == "server"

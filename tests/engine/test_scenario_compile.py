@@ -84,3 +84,17 @@ def test_parameters_are_checked_by_their_declaration() -> None:
     assert "s.nodes.c.cause: must be one of" in joined
     assert "s.nodes.d.variables: variable name '1bad'" in joined
     assert "s.nodes.e.variables: ok: template does not compile" in joined
+
+
+def test_loops_through_outcomes_taken_at_once_are_rejected() -> None:
+    # any_manager with nobody met returns no_answer at once: `no_answer: a` would spin.
+    errors = errors_of({"a": {"type": "any_manager", "no_answer": "a", "answered": "b"},
+                        "b": {"type": "hangup"}})
+    assert any("loop that can spin" in e for e in errors)
+    # ...and an error edge back into a loop is busy too.
+    errors = errors_of({"a": {"type": "play", "text": "x", "next": "b", "error": "a"},
+                        "b": {"type": "hangup"}})
+    assert any("loop that can spin" in e for e in errors)
+    # Retrying a dial on no_answer waits (it rang): allowed.
+    compile_scenario(spec({"a": {"type": "dial", "targets": ["sip:101"], "no_answer": "a", "failed": "b"},
+                           "b": {"type": "hangup"}}))
