@@ -14,7 +14,7 @@ from fsivr.engine.cache import ScenarioCache
 from fsivr.engine.runner import Runner
 from fsivr.engine.scenario import ScenarioSpec
 from fsivr.engine.services import PromptLibrary, Services
-from fsivr.esl.server import OutboundServer
+from fsivr.esl.server import OutboundServer, tune_for_serving
 from fsivr.store.callrecords import CallRecordWriter
 from fsivr.store.db import Store
 
@@ -86,6 +86,7 @@ class App:
         gevent.signal_handler(signal.SIGTERM, stop.set)
         gevent.signal_handler(signal.SIGINT, stop.set)
         self.start()
+        tune_for_serving()
         stop.wait()
         self.stop()
 

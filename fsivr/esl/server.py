@@ -8,9 +8,11 @@ polling.
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import logging
 import socket
+import sys
 from collections.abc import Callable, Iterable
 
 import gevent
@@ -21,6 +23,26 @@ from fsivr.esl.connection import OutboundConnection
 log = logging.getLogger("fsivr.server")
 
 Handler = Callable[[OutboundConnection], None]
+
+
+#: How long a DB threadpool thread may keep the GIL when the hub wants it (CPython's default is
+#: 5 ms): while a batch of call records is being built, every call's next command waited behind it.
+GIL_SWITCH_INTERVAL = 0.0005
+#: Full collections only after this many young-generation ones (CPython: 10). A call in steady
+#: state leaves no cyclic garbage (measured in bench/), so full collections find next to nothing
+#: while they pause every call for a time proportional to all calls held.
+GC_FULL_EVERY = 1000
+
+
+def tune_for_serving() -> None:
+    """Process settings for a long-running server holding many calls, where a step's latency is
+    what callers hear (bench/README.md). Call once, after start-up work: everything alive then
+    (modules, SQLAlchemy, compiled scenarios) is frozen out of every later collection."""
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
+    gc.collect()
+    gc.freeze()
+    gen0, gen1, _ = gc.get_threshold()
+    gc.set_threshold(gen0, gen1, GC_FULL_EVERY)
 
 
 def parse_allow(entries: Iterable[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
