@@ -252,7 +252,9 @@ class FrameReader:
             content_type = _last_value(head, b"Content-Type") or ""
             length_text = _last_value(head, b"Content-Length")
         else:
-            headers = _parse_block(head, decode=True)
+            # Only a serialized event (the connect reply) is URL-encoded; a getvar reply's
+            # Reply-Text is the raw value ("%41" stays "%41").
+            headers = _parse_block(head, decode=head.startswith(b"Event-Name: "))
             content_type = headers.get("Content-Type", "")
             length_text = headers.get("Content-Length")
         self._pos = end + 2

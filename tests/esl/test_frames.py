@@ -116,3 +116,10 @@ def test_reader_reports_eof() -> None:
     with pytest.raises(frames.ConnectionClosed):
         FrameReader(a).read()
     a.close()
+
+
+def test_a_plain_reply_is_not_url_decoded() -> None:
+    # getvar answers with the raw value (mod_event_socket.c): "%41" must stay "%41", while the
+    # connect reply (a serialized event, tested above) is decoded.
+    stream = b"Content-Type: command/reply\nReply-Text: 50%25 off %41\n\n"
+    assert FrameReader(ChunkedSocket(stream, 64)).read().reply_text == "50%25 off %41"  # type: ignore[arg-type]
