@@ -128,7 +128,8 @@ class Call:
         if prompt:
             resolved = self.services.prompts.resolve(prompt)
             if resolved.text is not None:
-                return self._tts(resolved.text, voice or self.services.config.voice_for(
+                # The node's voice, else the prompt's own, else the one for the language.
+                return self._tts(resolved.text, voice or resolved.voice or self.services.config.voice_for(
                     language or resolved.language))
             return resolved.path
         if text is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,6 +23,7 @@ class Resolved:
     path: str | None = None
     text: str | None = None
     language: str | None = None
+    voice: str | None = None
 
 
 class PromptLibrary:
@@ -32,8 +33,7 @@ class PromptLibrary:
         self.root = Path(prompts_dir).resolve()
         self.rows: dict[str, Any] = {}
         # Path.resolve() is a realpath(): an lstat per path component on every prompt played.
-        # The answer only changes with the rows (or the files on disk, which the refresh that
-        # calls update() covers as well as anything could), so it is kept until then.
+        # Kept until the rows change; a symlink swapped under prompts/ meanwhile is not seen.
         self._resolved: dict[str, Resolved] = {}
 
     def update(self, rows: dict[str, Any]) -> None:
@@ -53,7 +53,7 @@ class PromptLibrary:
             return Resolved(path=self.file_path(name if "." in name else name + ".wav"))
         text = getattr(row, "text", None)
         if text:
-            return Resolved(text=text, language=getattr(row, "language", None))
+            return Resolved(text=text, language=getattr(row, "language", None), voice=getattr(row, "voice", None))
         return Resolved(path=self.file_path(getattr(row, "file", None) or name))
 
     def file_path(self, relative: str) -> str:
@@ -72,4 +72,3 @@ class Services:
     prompts: PromptLibrary
     #: Directory data for ringing nodes (accounts, groups, contacts), refreshed like scenarios.
     directory: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)

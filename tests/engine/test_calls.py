@@ -263,3 +263,29 @@ def test_a_goto_loop_across_scenarios_ends_as_runaway_without_starving_other_cal
     # Ended by the guard after MAX_BUSY_STEPS steps that never reached FreeSWITCH, and hung up.
     assert 200 <= len(record.steps) <= 210
     assert result.hangup_by == "server"
+
+
+VOICES = """
+prompts:
+  - {name: hello_pl, text: "Dzien dobry", language: pl}
+  - {name: hello_kal, text: "Hello", voice: kal}
+scenarios:
+  - scenario: voices
+    numbers: ["820"]
+    start: a
+    nodes:
+      a: {type: play, prompt: hello_pl, next: b}
+      b: {type: play, prompt: hello_kal, next: c}
+      c: {type: play, text: "Bye", next: z}
+      z: {type: hangup}
+"""
+
+
+def test_prompt_language_and_voice_choose_the_tts_voice() -> None:
+    cfg = Config()
+    cfg.tts_voices = ["pl=jola"]
+    with running(VOICES, config=cfg) as harness:
+        placed = harness.call(number="820", at=MONDAY_10)
+    voices = [a.arg for a in placed.result.apps if a.name == "multiset" and "tts_voice" in (a.arg or "")]
+    assert voices == ["tts_engine=flite tts_voice=jola", "tts_engine=flite tts_voice=kal",
+                      "tts_engine=flite tts_voice=slt"]
