@@ -404,7 +404,7 @@ def fs_seconds(event: Event | None) -> float:
         return time.monotonic()
 
 
-def prepare(call: Call) -> Event:
+def prepare(call: Call) -> None:
     """Channel variables for a bridge run from the socket app.
 
     continue_on_fail=true: without it a failed bridge *hangs the caller up* with the failure cause
@@ -414,11 +414,15 @@ def prepare(call: Call) -> Event:
     DIALSTATUS (``name=`` unsets, mod_dptools.c base_set) guarantees the result we read is this
     bridge's. ringback/transfer_ringback: what the caller hears while we ring (unanswered /
     answered caller).
+
+    Only through ``call.set_channel_vars``: it records the names, and the exit node unsets them
+    before the dialplan takes the call back — left set, continue_on_fail / hangup_after_bridge /
+    ringback would change what the number's own dialplan does with its bridges.
     """
     tone = call.services.config.ringback
-    return call.execute("multiset", f"continue_on_fail=true hangup_after_bridge=false originate_disposition= "
-                                    f"DIALSTATUS= ringback={tone} transfer_ringback={tone}",
-                        timeout=call.services.config.command_timeout * 3)
+    call.set_channel_vars({"continue_on_fail": "true", "hangup_after_bridge": "false",
+                           "originate_disposition": "", "DIALSTATUS": "",
+                           "ringback": tone, "transfer_ringback": tone})
 
 
 def remember_employees(call: Call, legs: Iterable[Leg]) -> None:
@@ -445,14 +449,20 @@ def ring(call: Call, legs: Sequence[Leg], strategy: str = "simultaneous", *, rng
         return result
     legs = ordered(legs, strategy, rng or _rng)
     dial = dial_string(legs, strategy)
-    started = fs_seconds(prepare(call))
+    prepare(call)
     bridged: list[Event] = []
+    started: list[float] = []
+    local_start = time.monotonic()
 
     def on_event(event: Event) -> None:
+        name = event.get("Event-Name")
         # myevents includes CHANNEL_BRIDGE (mod_event_socket.c parse_command, "myevents"): it
         # tells us the caller is talking, so a hang-up from now on ends an *answered* call.
-        if event.get("Event-Name") == "CHANNEL_BRIDGE":
+        if name == "CHANNEL_BRIDGE":
             bridged.append(event)
+        # When the bridge started, on FreeSWITCH's clock (event-lock: nothing else runs now).
+        elif name == "CHANNEL_EXECUTE" and event.get("Application") == "bridge" and not started:
+            started.append(fs_seconds(event))
 
     call.conn.add_listener(on_event)
     try:
@@ -472,8 +482,10 @@ def ring(call: Call, legs: Sequence[Leg], strategy: str = "simultaneous", *, rng
     outcome, cause = classify_event(event)
     result = RingResult(outcome, cause, label or (_winner(bridged[0], legs) if bridged else ""))
     call.last_ring = result
-    # How long this took on FreeSWITCH's clock (ringing, plus the conversation if answered).
-    call.vars["ring_seconds"] = round(max(0.0, fs_seconds(event) - started), 3)
+    # How long this took on FreeSWITCH's clock (ringing, plus the conversation if answered);
+    # our own clock only if the bridge's CHANNEL_EXECUTE never came.
+    took = fs_seconds(event) - started[0] if started else time.monotonic() - local_start
+    call.vars["ring_seconds"] = round(max(0.0, took), 3)
     _note(call, result, dial)
     return result
 

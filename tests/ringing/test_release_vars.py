@@ -1,0 +1,43 @@
+"""What ringing sets on the channel is unset before the dialplan takes the call back (exit node)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fsivr.testing import Target
+from fsivr.testing.harness import running
+
+NOW = datetime(2026, 11, 23, 10, tzinfo=UTC)
+
+BUNDLE = """
+accounts:
+  - {user: "101", password: "pw-101", extension: "101"}
+scenarios:
+  - scenario: ring-then-leave
+    numbers: [{number: "800", exit_destination: "200 XML default"}]
+    start: d
+    nodes:
+      d: {type: dial, targets: [sip:101], ring_timeout: 5, answered: out, no_answer: out, busy: out, failed: out}
+      out: {type: exit}
+"""
+
+RINGING_VARS = {"continue_on_fail", "hangup_after_bridge", "ringback", "transfer_ringback"}
+
+
+def test_ringing_variables_do_not_outlive_the_ivr() -> None:
+    # Left set, continue_on_fail/hangup_after_bridge/ringback would change what the number's own
+    # dialplan (here "200 XML default") does with its bridges.
+    with running(BUNDLE) as harness:
+        placed = harness.call(number="800", at=NOW, targets={"sip:101": Target("no_answer")})
+    result = placed.result
+    assert placed.path == [("d", "no_answer"), ("out", "exit")]
+    names = [a.name for a in result.apps]
+    assert names.index("bridge") < names.index("multiunset") < names.index("transfer")
+    cleared = set(next(a.arg for a in result.apps if a.name == "multiunset").split())
+    assert cleared >= RINGING_VARS
+    # Set only through Call.set_channel_vars (which is what records them for the exit node).
+    for app in result.apps[:names.index("bridge")]:
+        if app.name in ("multiset", "set"):
+            assert {pair.split("=", 1)[0] for pair in (app.arg or "").split()} <= cleared
+    assert not RINGING_VARS & {k for k, v in result.variables.items() if v}
+    assert result.transferred_to == "200 XML default"
