@@ -74,21 +74,24 @@ class Bench:
             raise RuntimeError(f"load generator failed ({job['kind']} on {server.name}):\n{proc.stderr[-3000:]}")
         return json.loads(proc.stdout.strip().splitlines()[-1])
 
-    def phases(self, server: servers.Server) -> dict[str, Any]:
+    def closed(self, server: servers.Server, concurrency: int) -> dict[str, Any]:
         p = self.plan
-        out: dict[str, Any] = {"closed": [], "held": []}
-        for c in p.closed_concurrency:
-            r = self.generate(server, {"kind": "closed", "concurrency": c, "duration": p.closed_duration,
-                                       "warmup": p.closed_warmup})
-            self.say(f"{server.name}: closed loop, {c} in flight: {r['calls_per_second']:.0f} calls/s, "
-                     f"{r['calls_per_server_cpu_second']:.0f} calls/server-CPU-s, errors {r['errors']}, "
-                     f"generator CPU {100 * r['generator_cpu_share']:.0f}%")
-            out["closed"].append(r)
+        r = self.generate(server, {"kind": "closed", "concurrency": concurrency, "duration": p.closed_duration,
+                                   "warmup": p.closed_warmup})
+        self.say(f"{server.name}: closed loop, {concurrency} in flight: {r['calls_per_second']:.0f} calls/s, "
+                 f"{r['calls_per_server_cpu_second']:.0f} calls/server-CPU-s, errors {r['errors']}, "
+                 f"generator CPU {100 * r['generator_cpu_share']:.0f}%, other load {r['other_cpu_share']:.2f}")
+        return r
+
+    def open_and_held(self, server: servers.Server) -> dict[str, Any]:
+        p = self.plan
+        out: dict[str, Any] = {"held": []}
         r = self.generate(server, {"kind": "open", "rate": p.open_rate, "ramp": p.open_ramp,
                                    "duration": p.open_duration, "time_scale": p.open_time_scale})
         lat = r["step_latency_ms"]
         self.say(f"{server.name}: open loop {p.open_rate:g}/s, ~{r['in_progress_mean']:.0f} in progress: "
-                 f"p50 {lat['p50']} ms, p99 {lat['p99']} ms, max {lat['max']} ms, errors {r['errors']}")
+                 f"p50 {lat['p50']} ms, p99 {lat['p99']} ms, max {lat['max']} ms, errors {r['errors']}, "
+                 f"other load {r['other_cpu_share']:.2f}")
         out["open"] = r
         for n in p.held:
             r = self.generate(server, {"kind": "held", "calls": n, "rate": p.held_rate})
@@ -99,29 +102,32 @@ class Bench:
 
     def run(self) -> dict[str, Any]:
         with_dial = servers.dial_available()
-        runs: dict[str, Any] = {}
         self.say(f"workdir {self.workdir}; dial node {'present' if with_dial else 'missing: a play stands in'}")
-        fs = servers.start_fsivr(self.workdir, self.server_cpu, with_dial=with_dial)
+        running: dict[str, servers.Server] = {}
         try:
+            fs = running["fsivr"] = servers.start_fsivr(self.workdir, self.server_cpu, with_dial=with_dial)
             self.capture = self.generate(fs, {"kind": "capture", "prompts_dir": fs.extra["prompts_dir"],
                                               "profile": self.plan.profile})
             self.say(f"captured one simulated call: {len(self.capture['commands'])} commands, "
                      f"{self.capture['call_seconds']:g} simulated seconds")
-            runs["fsivr"] = self.phases(fs)
+            ref_config = self._reference_config()
+            for name in self.plan.references:
+                running[name] = servers.start_reference(name, self.workdir, self.server_cpu, ref_config)
+            runs: dict[str, Any] = {name: {"closed": []} for name in running}
+            # Servers take turns at each load level, so that the shared box's background load
+            # (other jobs) falls on all of them alike rather than on whichever ran last.
+            for c in self.plan.closed_concurrency:
+                for name, srv in running.items():
+                    runs[name]["closed"].append(self.closed(srv, c))
+            for name, srv in running.items():
+                runs[name].update(self.open_and_held(srv))
             sql = self._sql(fs, runs["fsivr"])
             self.say(f"fsivr: database statements per call {sql['total']:.4f} "
                      f"(scenario reads {sql['scenario_reads']:.4f})")
         finally:
-            fs.stop()
-        ref_config = self._reference_config()
-        for name in self.plan.references:
-            srv = servers.start_reference(name, self.workdir, self.server_cpu, ref_config)
-            try:
-                runs[name] = self.phases(srv)
-            finally:
-                srv.stop(timeout=5.0)
-        doc = report.headline(runs, sql, self._meta(with_dial))
-        return doc
+            for srv in running.values():
+                srv.stop(timeout=10.0)
+        return report.headline(runs, sql, self._meta(with_dial))
 
     def _sql(self, fs: servers.Server, run: dict[str, Any]) -> dict[str, Any]:
         """Round trips per call over the closed-loop and open-loop measurement windows."""
@@ -152,23 +158,22 @@ class Bench:
         }
 
     def _reference_config(self) -> dict[str, Any]:
+        """What the references need from fsivr's captured call: the same application arguments
+        (greenswitch) and the very same command bytes (floor)."""
         cmds = self.capture["commands"]
-        args: dict[str, str] = {}
-        plays = []
+        apps: list[list[str]] = []
         for cmd in cmds:
-            if not cmd.startswith("sendmsg"):
-                continue
-            headers = dict(line.split(": ", 1) for line in cmd.strip().split("\n")[1:] if ": " in line)
-            app, arg = headers.get("execute-app-name", ""), headers.get("execute-app-arg", "")
-            if app == "playback":
-                plays.append(arg)
-            elif app == "play_and_get_digits":
-                args["menu"] = arg
-            elif app == "bridge":
-                args["sales"] = f"bridge {arg}"
-        args["welcome"] = plays[0]
-        if "sales" not in args:
-            args["sales"] = f"playback {plays[1]}"
+            if cmd.startswith("sendmsg"):
+                headers = dict(line.split(": ", 1) for line in cmd.strip().split("\n")[1:] if ": " in line)
+                apps.append([headers.get("execute-app-name", ""), headers.get("execute-app-arg", "")])
+        names = [a for a, _ in apps]
+        menu = names.index("play_and_get_digits")
+        args = {
+            "welcome": next(arg for app, arg in apps[:menu] if app == "playback"),
+            "menu": apps[menu][1],
+            # What fsivr ran for key 1: the dial node's ring set-up (multiset) and the bridge.
+            "after_menu": apps[menu + 1:],
+        }
         linger = next((int(c.split()[1]) for c in cmds if c.startswith("linger ")), 30)
         return {"args": args, "linger": linger, "commands": cmds, "uuid": self.capture["uuid"]}
 

@@ -31,7 +31,7 @@ WARSAW = ZoneInfo("Europe/Warsaw")
 
 
 def make_app(config: dict[str, Any]) -> type:
-    steps: dict[str, str] = config["args"]
+    steps: dict[str, Any] = config["args"]
     linger = config.get("linger", 30)
 
     class BenchApplication:
@@ -55,8 +55,9 @@ def make_app(config: dict[str, Any]) -> type:
                 s.call_command("playback", steps["welcome"], block=True, response_timeout=3600)
                 event = s.call_command("play_and_get_digits", steps["menu"], block=True, response_timeout=3600)
                 if event.headers.get("variable_fsivr_digits") == "1":
-                    app, _, arg = steps["sales"].partition(" ")
-                    s.call_command(app, arg, block=True, response_timeout=3600)
+                    # dial: ring set-up (multiset) and the bridge, as fsivr's dial node sends them.
+                    for app, arg in steps["after_menu"]:
+                        s.call_command(app, arg or None, block=True, response_timeout=3600)
                 s.send(f"api uuid_kill {s.uuid} NORMAL_CLEARING")
                 self.hungup.wait(5.0)
             except (esl.OutboundSessionHasGoneAway, esl.NotConnectedError, OSError):

@@ -115,8 +115,8 @@ def table(doc: dict[str, Any]) -> str:
             point = next((p for p in doc["runs"][n].get("closed", []) if p["concurrency"] == c), None)
             vals.append("-" if point is None else
                         f"{point['calls_per_second']:.0f}{'!' if point['errors'] else ''}"
-                        f" g{100 * point['generator_cpu_share']:.0f}%")
-        row(f"  calls/s at {c} in flight (gen CPU)", vals)
+                        f" g{100 * point['generator_cpu_share']:.0f}% o{point.get('other_cpu_share', 0):.1f}")
+        row(f"  calls/s at {c} in flight", vals)
     rate = next((doc["runs"][n]["open"].get("rate") for n in names if doc["runs"][n].get("open")), None)
     inprog = {n: doc["runs"][n]["open"]["in_progress_mean"] for n in names if doc["runs"][n].get("open")}
     lat = doc["step_latency_ms"]
@@ -124,6 +124,8 @@ def table(doc: dict[str, Any]) -> str:
         label = f"step latency {key} ms" + (f" ({_fmt(rate, '.0f')} calls/s)" if key == "p50" else "")
         row(label, [_fmt((lat.get(n) or {}).get(key), ".3f") for n in names])
     row("  calls in progress (mean)", [_fmt(inprog.get(n), ".0f") for n in names])
+    row("  other jobs' CPU meanwhile, cores", [_fmt(doc["runs"][n]["open"].get("other_cpu_share"), ".2f")
+                                              if doc["runs"][n].get("open") else "-" for n in names])
     held_sizes = sorted({k for n in names for k in doc["rss_kib_per_held_call_by_server"].get(n, {})}, key=int)
     for size in held_sizes:
         row(f"RSS KiB per held call @{size}",
@@ -143,6 +145,8 @@ def table(doc: dict[str, Any]) -> str:
     gen = [f"{n} {100 * c['generator_cpu_share']:.0f}%" for n in names for c in doc["runs"][n].get("closed", [])[-1:]]
     lines.append("generator CPU at the busiest closed-loop point: " + ", ".join(gen)
                  + " (100% = generator-bound: that server's calls/s is a lower bound)")
+    lines.append("g = generator CPU, o = cores used by other jobs on the machine during the window "
+                 "(figures taken while o > 0.2 are disturbed)")
     return "\n".join(lines) + "\n"
 
 
