@@ -21,11 +21,42 @@ def add_commands(sub: Any) -> None:
     p.set_defaults(func=cmd_render_conf)
 
 
+#: In the output directory while written files have not been reloaded by FreeSWITCH (it was down,
+#: refused, failed, or --no-reload): the next run reloads even when nothing changed since. It
+#: lists those files (one per line) so the next run also knows whether gateways need a rescan.
+PENDING = ".fsivr-reload-pending"
+
+
+def pending_reload(out_dir: str | Path) -> list[str]:
+    try:
+        text = (Path(out_dir) / PENDING).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    # An empty or unreadable list still means "reload": only which rescans are due is unknown.
+    return [line for line in text.splitlines() if line.strip()] or ["(unknown)"]
+
+
+def _mark_pending(out_dir: str | Path, paths: list[str]) -> None:
+    marker = Path(out_dir) / PENDING
+    tmp = marker.with_name(PENDING + ".tmp")
+    tmp.write_text("".join(f"{p}\n" for p in paths), encoding="utf-8")
+    tmp.replace(marker)
+
+
+def _clear_pending(out_dir: str | Path) -> None:
+    try:
+        (Path(out_dir) / PENDING).unlink()
+    except FileNotFoundError:
+        pass
+
+
 @dataclass
 class Outcome:
     changed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     reloaded: bool = False
+    #: Files written by an earlier run and not reloaded yet (reloaded by this run).
+    pending: list[str] = field(default_factory=list)
     #: What happened with FreeSWITCH, for the operator.
     message: str = ""
     ok: bool = True
@@ -36,7 +67,13 @@ class Outcome:
 def render_conf(cfg: Config, out_dir: str | Path, *, templates: str | Path | None = None,
                 reload: bool = True) -> Outcome:
     """Render → check → write what changed → reloadxml (and rescan the gateways' profile when they
-    changed: reloadxml does not reload sofia gateways, docs/freeswitch-notes.md §5)."""
+    changed: reloadxml does not reload sofia gateways, docs/freeswitch-notes.md §5).
+
+    Reloads only when something changed since FreeSWITCH last reloaded: files changed now, or
+    files an earlier run wrote without a successful reload (the PENDING marker). Not on every run:
+    reloadxml re-reads FreeSWITCH's whole configuration, and this command is meant to be run
+    freely (after every import, from cron).
+    """
     from fsivr.esl.inbound import InboundClient, InboundError, Unreachable
     from fsivr.render.conf import load_data, render, write
     from fsivr.store.db import Store
@@ -48,19 +85,28 @@ def render_conf(cfg: Config, out_dir: str | Path, *, templates: str | Path | Non
         store.close()
     files = render(data, cfg, Path(templates) if templates else None)
     changed = write(files, out_dir)
-    out = Outcome(changed=changed, unchanged=sorted(set(files) - set(changed)))
-    if not changed:
+    pending = pending_reload(out_dir)
+    out = Outcome(changed=changed, unchanged=sorted(set(files) - set(changed)),
+                  pending=sorted(set(pending) - set(changed)))
+    to_reload = sorted(set(changed) | set(pending))
+    if not to_reload:
         out.message = "configuration unchanged; FreeSWITCH not asked to reload"
         return out
+    # Before contacting FreeSWITCH: whatever happens next (down, refused, crash), the next run
+    # knows these files still need a reload.
+    _mark_pending(out_dir, to_reload)
     if not reload:
-        out.message = "files written; not reloading (--no-reload)"
+        out.message = "files written; not reloading (--no-reload): the next render-conf will reload them"
         return out
     client = InboundClient(cfg.esl_host, cfg.esl_port, cfg.esl_password, timeout=cfg.command_timeout)
     try:
         client.reloadxml()
         out.reloaded = True
+        _clear_pending(out_dir)
         out.message = f"FreeSWITCH at {client.where} reloaded its XML"
-        if any(path.startswith("sip_profiles/") for path in changed):
+        if out.pending:
+            out.message += " (including files an earlier run wrote but could not reload)"
+        if any(path.startswith("sip_profiles/") or path == "(unknown)" for path in to_reload):
             reply = client.api(f"sofia profile {cfg.gateway_profile} rescan").strip()
             out.message += f"; sofia profile {cfg.gateway_profile} rescan: {reply or 'no reply'}"
             out.message += (" (new gateways are loaded; a changed existing gateway needs "
@@ -88,5 +134,7 @@ def cmd_render_conf(args: argparse.Namespace) -> int:
         print(f"wrote {Path(args.out_dir) / path}")
     for path in out.unchanged:
         print(f"unchanged {Path(args.out_dir) / path}")
+    for path in out.pending:
+        print(f"not reloaded by an earlier run: {Path(args.out_dir) / path}")
     print(out.message, file=sys.stdout if out.ok and not out.warning else sys.stderr)
     return 0 if out.ok else 3

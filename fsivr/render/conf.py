@@ -180,12 +180,19 @@ def check_xml(files: dict[str, str]) -> None:
         raise RenderError(problems)
 
 
+#: Mode of a newly created file: they hold SIP account and trunk passwords, so not world-readable.
+#: A rewritten file keeps the live file's mode, owner and group.
+NEW_FILE_MODE = 0o640
+
+
 def write(files: dict[str, str], out_dir: str | os.PathLike[str]) -> list[str]:
     """Replace the files whose content changed; return their relative paths.
 
     Each file is written to a temporary file in its own directory and renamed over the live one
     (os.replace is atomic on POSIX), so FreeSWITCH never reads half a file. Unchanged files are
-    not touched (not even their mtime).
+    not touched (not even their mtime). A new file is NEW_FILE_MODE with its directory's group
+    (so a FreeSWITCH running as that directory's group can read it); a rewritten one keeps the
+    live file's mode, owner and group (as far as this process may set them).
     """
     root = Path(out_dir)
     changed = []
@@ -199,15 +206,17 @@ def write(files: dict[str, str], out_dir: str | os.PathLike[str]) -> list[str]:
             pass
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
-            mode = target.stat().st_mode & 0o777
+            st = target.stat()
+            mode, owner = st.st_mode & 0o777, (st.st_uid, st.st_gid)
         except FileNotFoundError:
-            mode = 0o644
+            mode, owner = NEW_FILE_MODE, (-1, target.parent.stat().st_gid)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
+            _chown(tmp, *owner)
             os.chmod(tmp, mode)
             os.replace(tmp, target)
         except BaseException:
@@ -218,3 +227,17 @@ def write(files: dict[str, str], out_dir: str | os.PathLike[str]) -> list[str]:
             raise
         changed.append(rel)
     return changed
+
+
+def _chown(path: str, uid: int, gid: int) -> None:
+    current = os.stat(path)
+    if (uid in (-1, current.st_uid)) and gid == current.st_gid:
+        return
+    try:
+        os.chown(path, uid, gid)
+    except PermissionError:
+        # Not root: the group only if we are in it; otherwise the file stays ours.
+        try:
+            os.chown(path, -1, gid)
+        except PermissionError:
+            pass

@@ -13,7 +13,7 @@ import pytest
 from gevent import subprocess  # the inbound switch runs in this process: wait cooperatively
 
 from fsivr.config import Config
-from fsivr.render.cli import render_conf
+from fsivr.render.cli import PENDING, render_conf
 from fsivr.render.conf import ConfData, RenderError, load_data, render, write
 from fsivr.scenario import repository
 from fsivr.store.db import Store
@@ -207,6 +207,39 @@ def test_render_conf_when_freeswitch_is_down(tmp_path: Path) -> None:
     assert out.changed and out.warning and not out.reloaded
     assert f"FreeSWITCH is not reachable at {address[0]}:{address[1]}" in out.message
     assert (tmp_path / "conf/directory/default/fsivr.xml").exists()
+    assert (tmp_path / "conf" / PENDING).exists()
+    # Nothing changed since, but FreeSWITCH never loaded those files: the next run reloads them.
+    with InboundSwitch(password="s3cret") as sw:
+        cfg.esl_host, cfg.esl_port = sw.address
+        again = render_conf(cfg, tmp_path / "conf")
+        assert again.changed == [] and again.reloaded and again.ok and not again.warning
+        assert sorted(again.pending) == sorted(out.changed)
+        assert sw.calls("api reloadxml") == 1
+        assert sw.calls("api sofia profile external rescan") == 1  # the gateways were among them
+        assert not (tmp_path / "conf" / PENDING).exists()
+        third = render_conf(cfg, tmp_path / "conf")
+        assert not third.reloaded and "unchanged" in third.message
+        assert sw.calls("api reloadxml") == 1
+
+
+def test_a_failed_or_skipped_reload_is_retried_by_the_next_run(tmp_path: Path, switch: InboundSwitch) -> None:
+    cfg = esl_config(make_store(tmp_path, SMALL), switch)
+    first = render_conf(cfg, tmp_path / "conf", reload=False)
+    assert first.changed and not first.reloaded and "next render-conf will reload" in first.message
+    switch.api["reloadxml"] = "+OK [Cannot Open log directory or XML Root!]\n"
+    failed = render_conf(cfg, tmp_path / "conf")
+    assert not failed.ok and failed.changed == [] and (tmp_path / "conf" / PENDING).exists()
+    switch.api["reloadxml"] = "+OK [Success]\n"
+    fixed = render_conf(cfg, tmp_path / "conf")
+    assert fixed.ok and fixed.reloaded and not (tmp_path / "conf" / PENDING).exists()
+    assert switch.calls("api reloadxml") == 2
+
+
+def test_new_files_are_not_world_readable(tmp_path: Path) -> None:
+    # They hold SIP account and trunk passwords.
+    out = tmp_path / "conf"
+    write({"directory/default/fsivr.xml": "<include/>\n"}, out)
+    assert (out / "directory/default/fsivr.xml").stat().st_mode & 0o777 == 0o640
 
 
 def test_render_conf_wrong_password(tmp_path: Path, switch: InboundSwitch) -> None:
