@@ -100,11 +100,11 @@ def table(doc: dict[str, Any]) -> str:
         f"CHANNEL_EXECUTE_COMPLETE ~{meta.get('complete_bytes', '?')} B; server on CPU {meta.get('server_cpu')}, "
         f"generator on CPU {meta.get('generator_cpu')}",
         "",
-        f"{'':34}" + "".join(f"{n:>14}" for n in names),
+        f"{'':34}" + "".join(f"{n:>16}" for n in names),
     ]
 
     def row(label: str, values: list[str]) -> None:
-        lines.append(f"{label:34}" + "".join(f"{v:>14}" for v in values))
+        lines.append(f"{label:34}" + "".join(f"{v:>16}" for v in values))
 
     row("calls/s (closed loop, best)", [_fmt(doc["calls_per_second"].get(n)) for n in names])
     row("calls per server CPU-second", [_fmt(doc["calls_per_server_cpu_second"].get(n)) for n in names])
