@@ -195,6 +195,23 @@ def load_scenario(session: Session, name: str) -> tuple[ScenarioSpec, int] | Non
     return _load(session, [row.id])[row.id][0], row.version
 
 
+def stored_scenarios(session: Session) -> list[ScenarioDoc]:
+    """Every stored scenario with its numbers' exit destinations."""
+    return [ScenarioDoc(spec=spec, exits=exits) for spec, exits in _load(session).values()]
+
+
+def copy_scenarios(session: Session, docs: list[ScenarioDoc]) -> None:
+    """Write scenarios read from another database as they are, without validating them again
+    (they were validated when imported there): ``fsivr simulate NAME``'s scratch copy runs exactly
+    what production runs. The target must hold none of them yet."""
+    for doc in docs:
+        row = _write_scenario(session, None, doc)
+        if doc.spec.numbers:
+            session.execute(insert(NumberRow), [{"number": n, "scenario_id": row.id,
+                                                 "exit_destination": doc.exits.get(n)} for n in doc.spec.numbers])
+    session.flush()
+
+
 # --- export ----------------------------------------------------------------------------------
 
 
@@ -238,5 +255,5 @@ def _same(doc: ScenarioDoc, spec: ScenarioSpec, exits: Mapping[str, str]) -> boo
         return False
 
 
-__all__ = ["BundleInvalid", "ImportResult", "Report", "export_scenario", "import_bundle", "join_node",
-           "load_scenario", "load_scenarios", "scenario_document", "split_node"]
+__all__ = ["BundleInvalid", "ImportResult", "Report", "copy_scenarios", "export_scenario", "import_bundle",
+           "join_node", "load_scenario", "load_scenarios", "scenario_document", "split_node", "stored_scenarios"]

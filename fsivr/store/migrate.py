@@ -47,3 +47,17 @@ def head_revision() -> str | None:
 
 def is_up_to_date(engine: Engine) -> bool:
     return current_revision(engine) == head_revision()
+
+
+class NotMigrated(ValueError):
+    """The database's schema is not the one this fsivr needs (nothing was changed)."""
+
+
+def require_up_to_date(engine: Engine) -> None:
+    """Raise NotMigrated naming the database (password hidden) unless its schema is current.
+
+    Commands that only read a database (serve, simulate by name) check this instead of migrating
+    it behind the operator's back."""
+    if not is_up_to_date(engine):
+        where = engine.url.render_as_string(hide_password=True)
+        raise NotMigrated(f"database {where} is not migrated: run `fsivr db upgrade`")

@@ -73,3 +73,69 @@ def test_human_output_and_bad_arguments(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "needs a UTC offset" in bad.stderr
     bad = simulate(tmp_path, "--answer", "sip:101=maybe")
     assert bad.returncode == 2 and "outcome must be one of" in bad.stderr
+
+
+STORED = """
+accounts:
+  - {user: "101", password: "pw-101", extension: "101"}
+scenarios:
+  - scenario: front
+    numbers: ["100"]
+    start: hello
+    nodes:
+      hello: {type: play, text: "Hello", next: on}
+      on: {type: goto, scenario: back}
+  - scenario: back
+    start: d
+    nodes:
+      d: {type: dial, targets: [sip:101], answered: bye, no_answer: bye, busy: bye, failed: bye}
+      bye: {type: hangup}
+"""
+
+
+def _db_state(url: str) -> tuple[int, str | None]:
+    from sqlalchemy import create_engine, inspect, text
+
+    from fsivr.store.migrate import current_revision
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            calls = conn.execute(text("SELECT count(*) FROM calls")).scalar() \
+                if inspect(conn).has_table("calls") else -1
+        return calls, current_revision(engine)
+    finally:
+        engine.dispose()
+
+
+def test_a_stored_scenario_is_simulated_in_a_copy_not_in_the_configured_database(tmp_path: Path) -> None:
+    from fsivr.scenario import repository
+    from fsivr.store.db import Store
+
+    url = f"sqlite:///{tmp_path / 'prod.sqlite3'}"
+    store = Store(url)
+    store.upgrade()
+    (tmp_path / "stored.yaml").write_text(STORED)
+    repository.import_file(store, tmp_path / "stored.yaml")
+    store.close()
+    before = _db_state(url)
+    done = subprocess.run([sys.executable, "-m", "fsivr", "--database", url, "simulate", "front", "--json",
+                           "--answer", "sip:101=busy"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    # The goto target and the directory came along.
+    assert [(s["node"], s["outcome"]) for s in json.loads(done.stdout)["path"]] == [
+        ("hello", "next"), ("on", "goto"), ("back.d", "busy"), ("back.bye", "hangup")]
+    assert _db_state(url) == before and before[0] == 0
+
+
+def test_simulate_refuses_a_database_that_is_not_migrated(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    sqlite3.connect(path).close()
+    url = f"sqlite:///{path}"
+    done = subprocess.run([sys.executable, "-m", "fsivr", "--database", url, "simulate", "front"],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 2
+    assert f"database {url} is not migrated: run `fsivr db upgrade`" in done.stderr
+    assert _db_state(url) == (-1, None)  # never migrated behind the operator's back
