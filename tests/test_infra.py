@@ -264,7 +264,7 @@ def test_demo_bundle_is_consistent() -> None:
     assert {"101", "102"} <= users
     scenarios = {s["scenario"]: s for s in bundle["scenarios"]}
     numbers = [n for s in scenarios.values() for n in s.get("numbers", [])]
-    assert {"1000", "+48221234567"} <= set(numbers) and len(numbers) == len(set(numbers))
+    assert {"1000", "+48221234000"} <= set(numbers) and len(numbers) == len(set(numbers))
     for s in scenarios.values():
         nodes = s["nodes"]
         assert s["start"] in nodes
