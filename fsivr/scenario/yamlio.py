@@ -7,6 +7,11 @@ menu key or a name) into False, ``2026-12-25`` into a date that JSON cannot stor
 YAML 1.2's core schema, only ``true``/``false`` are booleans, only plain decimal numbers are
 numbers, and dates stay text. Duplicate keys are errors, since the second one silently winning is
 how a node loses an outcome.
+
+Aliases (``&anchor`` / ``*alias``, and ``<<: *defaults`` merges) are allowed, but the document
+they expand to is bounded (MAX_VALUES): everything after loading (bundle checks, JSON columns)
+walks the expanded data, so a few hundred bytes of nested aliases ("billion laughs") would
+otherwise take minutes and gigabytes. A recursive alias is an error.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 Lines = dict[tuple[str | int, ...], int]
 
 _MERGE = "tag:yaml.org,2002:merge"
+#: Most values (scalars, lists, mappings, keys) a document may expand to, aliases counted each
+#: time they are used. A large bundle (thousands of accounts and nodes) stays far below it.
+MAX_VALUES = 200_000
 
 
 class YamlError(ValueError):
@@ -74,7 +82,11 @@ def load_yaml(text: str, filename: str | None = None) -> tuple[Any, Lines]:
     loader = StrictLoader(text)
     try:
         node = loader.get_single_node()
+        if node is not None:
+            _check_expansion(node, filename)
         data = loader.construct_document(node) if node is not None else None
+    except RecursionError:
+        raise YamlError("nested too deeply", filename) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = " ".join(p for p in (exc.context, exc.problem) if p)
@@ -85,21 +97,64 @@ def load_yaml(text: str, filename: str | None = None) -> tuple[Any, Lines]:
         loader.dispose()
     lines: Lines = {}
     if node is not None:
-        _index(node, (), lines)
+        _index(node, (), lines, set())
     return data, lines
 
 
-def _index(node: Node, path: tuple[str | int, ...], lines: Lines) -> None:
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_expansion(root: Node, filename: str | None) -> None:
+    """Refuse a document whose aliases expand it beyond MAX_VALUES values, or refer to themselves.
+
+    Each distinct node is sized once (memo by id), so this takes time in proportion to the
+    file, not to what it expands to."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def size(node: Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_nodes:
+            raise YamlError("an alias refers to a value that contains it (recursive anchor)", filename,
+                            node.start_mark.line + 1)
+        open_nodes.add(key)
+        total = 1
+        for child in _children(node):
+            total += size(child)
+            if total > MAX_VALUES:
+                raise YamlError(f"the document expands to more than {MAX_VALUES} values through aliases "
+                                "(&anchor / *alias); write the values out instead", filename,
+                                node.start_mark.line + 1)
+        open_nodes.discard(key)
+        sizes[key] = total
+        return total
+
+    size(root)
+
+
+def _index(node: Node, path: tuple[str | int, ...], lines: Lines, seen: set[int]) -> None:
+    """Record the line of every value, walking each node once: a value reached again through an
+    alias keeps the lines of its first path (later paths fall back to the alias's own key line)."""
     lines.setdefault(path, node.start_mark.line + 1)
+    if id(node) in seen:
+        return
+    seen.add(id(node))
     if isinstance(node, MappingNode):
         for key_node, value_node in node.value:
             if isinstance(key_node, ScalarNode) and key_node.tag != _MERGE:
                 sub = (*path, str(key_node.value))
                 lines.setdefault(sub, key_node.start_mark.line + 1)
-                _index(value_node, sub, lines)
+                _index(value_node, sub, lines, seen)
     elif isinstance(node, SequenceNode):
         for i, item in enumerate(node.value):
-            _index(item, (*path, i), lines)
+            _index(item, (*path, i), lines, seen)
 
 
 class _Dumper(yaml.SafeDumper):

@@ -310,3 +310,53 @@ scenarios:
     ok = parse_text('scenario: s\nnumbers: [{number: "100", exit_destination: "+48221234567 XML default"}]\n'
                     'start: a\nnodes: {a: {type: test_hangup}}\n')
     assert ok.scenarios[0].exits == {"100": "+48221234567 XML default"}
+
+
+LAUGHS = """\
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+scenario: s
+start: x
+nodes: {x: {type: test_hangup, bomb: *h}}
+"""
+
+
+def test_an_alias_bomb_is_refused_quickly_with_a_clear_error() -> None:
+    import time
+    import tracemalloc
+
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        with pytest.raises(BundleError) as err:
+            parse_text(LAUGHS, "bomb.yaml")
+        elapsed = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # 9^8 = 43 million strings if expanded.
+    assert err.value.problems == ["bomb.yaml:6: the document expands to more than 200000 values through aliases "
+                                  "(&anchor / *alias); write the values out instead"]
+    assert elapsed < 2.0 and peak < 20_000_000
+
+
+def test_ordinary_aliases_still_work_and_a_recursive_one_is_an_error() -> None:
+    bundle = parse_text("""\
+scenario: s
+start: a
+nodes:
+  a: &ring {type: test_dial, targets: [sip:101], no_answer: b}
+  b: {<<: *ring, no_answer: c}
+  c: {type: test_hangup}
+""", "ok.yaml")
+    nodes = bundle.scenarios[0].spec.nodes
+    assert nodes["b"] == {"type": "test_dial", "targets": ["sip:101"], "no_answer": "c"}
+    with pytest.raises(BundleError) as err:
+        parse_text("scenario: s\nstart: a\nnodes: {a: &x {type: test_hangup, loop: [*x]}}\n", "loop.yaml")
+    assert "recursive anchor" in err.value.problems[0] and err.value.problems[0].startswith("loop.yaml:3:")
