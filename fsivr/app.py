@@ -55,6 +55,11 @@ class App:
     @classmethod
     def build(cls, config: Config, *, port: int | None = None) -> App:
         store = Store(config.database_url)
+        try:
+            _check_schema(store)
+        except Exception:
+            store.close()
+            raise
         cache = ScenarioCache(StoreScenarioSource(store), interval=config.reload_interval)
         prompts = PromptLibrary(config.prompts_dir)
         cache.on_refresh.append(lambda: prompts.update(cache.prompts))
@@ -89,6 +94,20 @@ class App:
         tune_for_serving()
         stop.wait()
         self.stop()
+
+
+def _check_schema(store: Store) -> None:
+    """Refuse to serve a database without the current schema (or one that cannot be reached):
+    one clear line instead of a SQLAlchemy traceback at the first query."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from fsivr.store.migrate import require_up_to_date
+
+    try:
+        require_up_to_date(store.engine)
+    except SQLAlchemyError as exc:
+        where = store.url.render_as_string(hide_password=True)
+        raise ValueError(f"database {where} cannot be read: {getattr(exc, 'orig', None) or exc}") from None
 
 
 def _attach_directory(services: Services, store: Store) -> None:

@@ -20,6 +20,10 @@ URL_ENV = "FSIVR_DATABASE_URL"
 #: Benchmark aid (bench/): append one line per SQL statement executed to this file, so the
 #: benchmark can count database round trips of a running ``fsivr serve`` from outside it.
 SQL_LOG_ENV = "FSIVR_SQL_LOG"
+#: Seconds libpq may take to connect to PostgreSQL (unless the URL sets ``connect_timeout``).
+#: Without it a database host that drops packets blocks a threadpool thread for the kernel's TCP
+#: timeout (minutes) per connection attempt, and a few of those wedge every call's DB work.
+PG_CONNECT_TIMEOUT = 5
 
 
 def default_url() -> str:
@@ -35,6 +39,9 @@ class Store:
 
     def __init__(self, url: str | None = None, **engine_kwargs: Any) -> None:
         self.url = make_url(url or default_url())
+        if self.url.get_backend_name() == "postgresql" and "connect_timeout" not in self.url.query:
+            # A libpq connection parameter; SQLAlchemy passes the URL's query to psycopg.
+            self.url = self.url.update_query_dict({"connect_timeout": str(PG_CONNECT_TIMEOUT)})
         kwargs: dict[str, Any] = {"pool_pre_ping": True}
         if self.url.get_backend_name() == "sqlite":
             database = self.url.database

@@ -92,3 +92,24 @@ def test_sigterm_drains_calls_in_progress(served) -> None:
         store.close()
     assert record is not None
     assert [(s["node"], s["outcome"]) for s in record["path"]] == [("talk", "next"), ("bye", "hangup")]
+
+
+def _serve(db: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "FSIVR_DATABASE_URL": db}
+    return subprocess.run([sys.executable, "-m", "fsivr", "serve", "--listen", f"127.0.0.1:{free_port()}"],
+                          capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)
+
+
+def test_serve_refuses_a_database_without_the_schema(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    done = _serve(db, tmp_path)
+    assert done.returncode == 2
+    assert f"fsivr serve: database {db} is not migrated: run `fsivr db upgrade`" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_serve_names_an_unreachable_database_without_its_password(tmp_path: Path) -> None:
+    done = _serve(f"postgresql+psycopg://fsivr:s3cret@127.0.0.1:{free_port()}/fsivr", tmp_path)
+    assert done.returncode == 2
+    assert "fsivr serve: database postgresql+psycopg://fsivr:***@127.0.0.1:" in done.stderr
+    assert "cannot be read" in done.stderr and "s3cret" not in done.stderr and "Traceback" not in done.stderr
