@@ -192,15 +192,25 @@ class Call:
     def bridge(self, dial_string: str, timeout: float) -> Event:
         return self.execute("bridge", dial_string, timeout=timeout)
 
-    def set_channel_vars(self, values: dict[str, str]) -> None:
+    def set_channel_vars(self, values: dict[str, str], *, trusted: bool = False) -> None:
         """Set channel variables; what FreeSWITCH would expand or split goes through uuid_setvar.
 
         ``multiset``/``set`` arguments are variable-expanded twice (at exec and again in base_set,
         mod_dptools.c), so a value from a caller (a caller-ID name like ``${system(...)}``) must
         never travel that way. ``api uuid_setvar`` stores the value as given (mod_commands.c,
         var_check off); only values of plain characters use the one-round-trip ``multiset``.
+
+        ``trusted`` is for the operator's configuration (e.g. ``ringback=${us-ring}``, which is
+        meant to be expanded by FreeSWITCH): those values go through ``multiset`` as written.
         """
         if not values:
+            return
+        if trusted:
+            for key, value in values.items():
+                if not VAR_NAME.match(key) or any(c in value for c in " \n\r"):
+                    raise ValueError(f"configured channel variable {key}={value!r} must be one word")
+            self.execute("multiset", " ".join(f"{k}={v}" for k, v in values.items()), timeout=self.quick_timeout)
+            self.channel_vars.update(values)
             return
         plain = {k: v for k, v in values.items() if PLAIN_VALUE.match(v)}
         for key, value in values.items():

@@ -420,9 +420,11 @@ def prepare(call: Call) -> None:
     ringback would change what the number's own dialplan does with its bridges.
     """
     tone = call.services.config.ringback
+    # Our own values and the operator's ringback (which may name a tone variable for FreeSWITCH
+    # to expand, like ${us-ring}): no caller text here.
     call.set_channel_vars({"continue_on_fail": "true", "hangup_after_bridge": "false",
                            "originate_disposition": "", "DIALSTATUS": "",
-                           "ringback": tone, "transfer_ringback": tone})
+                           "ringback": tone, "transfer_ringback": tone}, trusted=True)
 
 
 def remember_employees(call: Call, legs: Iterable[Leg]) -> None:

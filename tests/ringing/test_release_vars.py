@@ -41,3 +41,28 @@ def test_ringing_variables_do_not_outlive_the_ivr() -> None:
             assert {pair.split("=", 1)[0] for pair in (app.arg or "").split()} <= cleared
     assert not RINGING_VARS & {k for k, v in result.variables.items() if v}
     assert result.transferred_to == "200 XML default"
+
+
+def test_configured_ringback_reaches_freeswitch_for_expansion() -> None:
+    """The operator's ringback may name a FreeSWITCH tone variable (vars.xml's us-ring): it is
+    configuration, not caller text, so it is passed for FreeSWITCH to expand."""
+    from fsivr.config import Config
+    from fsivr.testing.harness import running
+
+    cfg = Config()
+    cfg.ringback = "${us-ring}"
+    bundle = """
+accounts:
+  - {user: "101", password: "pw", extension: "101"}
+scenarios:
+  - scenario: r
+    numbers: ["900"]
+    start: d
+    nodes:
+      d: {type: dial, targets: [sip:101], answered: z, no_answer: z, busy: z, failed: z}
+      z: {type: hangup}
+"""
+    with running(bundle, config=cfg) as harness:
+        placed = harness.call(number="900")
+    [setup] = [a for a in placed.result.apps if a.name == "multiset" and "continue_on_fail" in (a.arg or "")]
+    assert "ringback=${us-ring}" in setup.arg
