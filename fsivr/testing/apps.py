@@ -48,8 +48,11 @@ def _has_escaped(text: str) -> bool:
     return False
 
 
-#: Globals a stock install defines (vars.xml); enough for ``$${domain}`` in dial strings.
-GLOBALS = {"domain": "127.0.0.1", "domain_name": "127.0.0.1", "hold_music": "local_stream://moh"}
+#: Globals a stock install defines (conf/vanilla/vars.xml): ``$${domain}`` in dial strings, the
+#: ring tones operators point ``ringback`` at.
+GLOBALS = {"domain": "127.0.0.1", "domain_name": "127.0.0.1", "hold_music": "local_stream://moh",
+           "us-ring": "%(2000,4000,440,480)", "uk-ring": "%(400,200,400,450);%(400,2000,400,450)",
+           "fr-ring": "%(1500,3500,440)", "de-ring": "%(1000,4000,425)"}
 
 
 def expand(ch: Channel, text: str, api: Callable[[str, str], str] | None = None, depth: int = 0) -> str:
@@ -125,7 +128,9 @@ def _lookup(ch: Channel, inner: str, is_global: bool, api: Callable[[str, str], 
         name, _, rest = name.partition(":")
         off, _, ln = rest.partition(":")
         offset, length = int(off or 0), int(ln) if ln else None
-    value = ch.get_var(name) or ""
+    # A channel variable, else a global one (switch_channel_get_variable_dup falls back to
+    # switch_core_get_variable).
+    value = ch.get_var(name) or GLOBALS.get(name, "")
     value = expand(ch, value, api, depth + 1)
     if offset is not None:
         value = value[offset:]  # a negative offset counts from the end, as in FreeSWITCH

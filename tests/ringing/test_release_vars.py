@@ -64,5 +64,8 @@ scenarios:
 """
     with running(bundle, config=cfg) as harness:
         placed = harness.call(number="900")
+    # Sent as written; FreeSWITCH (simulated) expanded it to the tone from vars.xml.
+    [sent] = [c for c in placed.result.commands if b"continue_on_fail" in c]
+    assert b"ringback=${us-ring}" in sent
     [setup] = [a for a in placed.result.apps if a.name == "multiset" and "continue_on_fail" in (a.arg or "")]
-    assert "ringback=${us-ring}" in setup.arg
+    assert "ringback=%(2000,4000,440,480)" in setup.arg
