@@ -67,6 +67,8 @@ class Call:
     #: dialplan (exit node): they would change what the number's default destination does.
     channel_vars: set[str] = field(default_factory=set)
     answered_at: datetime | None = None
+    #: The scenario's fallback was taken (it is taken once per call, so it cannot loop).
+    fell_back: bool = False
     #: Runner bookkeeping for runaway detection (see Runner._runaway).
     busy_steps: int = 0
     completed_before: int = 0

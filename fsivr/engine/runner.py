@@ -127,12 +127,22 @@ class Runner:
             else:
                 node_id = scenario.edges[node_id].get(outcome)
                 if node_id is None and outcome == "error":
-                    log.info("call %s: %s.%s took 'error' with no next node; ending the call",
-                             call.uuid, scenario.name, node.id)
+                    node_id = self._fallback(call, scenario, node.id)
             if self._runaway(call, record):
                 return
             if node_id is not None and call.conn.hungup.is_set() and not after_call:
                 return
+
+    def _fallback(self, call: Call, scenario: CompiledScenario, failed: str) -> str | None:
+        """An error nobody handled: the scenario's fallback, once per call; else the call ends."""
+        if scenario.fallback and not call.fell_back:
+            call.fell_back = True
+            log.info("call %s: %s.%s failed with no 'error' edge; going to the fallback %s", call.uuid,
+                     scenario.name, failed, scenario.fallback)
+            return scenario.fallback
+        log.info("call %s: %s.%s failed with no 'error' edge%s; ending the call", call.uuid, scenario.name,
+                 failed, " and the fallback was already used" if scenario.fallback else "")
+        return None
 
     def _run_node(self, call: Call, scenario: CompiledScenario, node_id: str, record: CallRecord) -> str:
         """Run one node; whatever it raises becomes an outcome, and the step is recorded."""

@@ -28,6 +28,8 @@ class ScenarioSpec:
     numbers: list[str] = field(default_factory=list)
     #: First node of the chain run after the caller hung up (spec: post-call), if any.
     after_call: str | None = None
+    #: Where a node's unhandled ``error`` goes (spec section 3); none = hang up politely.
+    fallback: str | None = None
 
 
 @dataclass
@@ -41,6 +43,7 @@ class CompiledScenario:
     numbers: list[str]
     after_call: str | None
     description: str = ""
+    fallback: str | None = None
     warnings: list[str] = field(default_factory=list)
 
     def refs(self) -> Iterable[tuple[str, Ref]]:
@@ -181,7 +184,8 @@ def compile_scenario(spec: ScenarioSpec, version: int = 0) -> CompiledScenario:
         nodes[node_id] = node
         edges[node_id] = node_edges
 
-    for root_field, root in (("start", spec.start), ("after_call", spec.after_call)):
+    for root_field, root in (("start", spec.start), ("after_call", spec.after_call),
+                             ("fallback", spec.fallback)):
         if root is not None and root not in spec.nodes:
             errors.append(ScenarioError(f"names a missing node {root!r}", scenario=name, field=root_field))
     for node_id, node_edges in edges.items():
@@ -193,7 +197,7 @@ def compile_scenario(spec: ScenarioSpec, version: int = 0) -> CompiledScenario:
     if errors:
         raise ValidationFailed(name, errors, warnings)
 
-    roots = [r for r in (spec.start, spec.after_call) if r]
+    roots = [r for r in (spec.start, spec.after_call, spec.fallback) if r]
     reachable = _reachable(roots, edges)
     for node_id in nodes:
         if node_id not in reachable:
@@ -212,7 +216,7 @@ def compile_scenario(spec: ScenarioSpec, version: int = 0) -> CompiledScenario:
     if errors:
         raise ValidationFailed(name, errors, warnings)
     return CompiledScenario(name=name, version=version, start=spec.start, nodes=nodes, edges=edges,
-                            numbers=list(spec.numbers), after_call=spec.after_call,
+                            numbers=list(spec.numbers), after_call=spec.after_call, fallback=spec.fallback,
                             description=spec.description, warnings=warnings)
 
 

@@ -38,7 +38,7 @@ from fsivr.store.names import (
 DocPath = tuple[str | int, ...]
 
 SECTIONS = ("accounts", "groups", "queues", "mailboxes", "prompts", "contacts", "gateways")
-SCENARIO_KEYS = ("scenario", "description", "numbers", "start", "after_call", "nodes")
+SCENARIO_KEYS = ("scenario", "description", "numbers", "start", "after_call", "fallback", "nodes")
 #: mod_callcenter's strategies (mod_callcenter.c, cc_queue strategy names).
 QUEUE_STRATEGIES = ("ring-all", "longest-idle-agent", "round-robin", "top-down", "agent-with-least-talk-time",
                     "agent-with-fewest-calls", "sequentially-by-agent-order", "random", "ring-progressively")
@@ -169,6 +169,7 @@ class _Parser:
         start = self.text(raw, "start", path, required=True)
         description = self.text(raw, "description", path) or ""
         after_call = self.text(raw, "after_call", path)
+        fallback = self.text(raw, "fallback", path)
         nodes = raw.get("nodes")
         if not isinstance(nodes, Mapping) or not nodes:
             self.fail((*path, "nodes"), "is required: a mapping of node id to node")
@@ -203,7 +204,7 @@ class _Parser:
         if name is None or start is None:
             return None
         spec = ScenarioSpec(name=name, start=start, nodes=dict(nodes), description=description,
-                            numbers=numbers, after_call=after_call)
+                            numbers=numbers, after_call=after_call, fallback=fallback)
         return ScenarioDoc(spec=spec, exits=exits, path=path)
 
     # --- directory -------------------------------------------------------------------------

@@ -222,7 +222,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     if spec.description:
         print(f"  {spec.description}")
     print(f"numbers: {', '.join(spec.numbers) or '-'}")
-    print(f"start: {spec.start}" + (f"    after_call: {spec.after_call}" if spec.after_call else ""))
+    print(f"start: {spec.start}" + (f"    after_call: {spec.after_call}" if spec.after_call else "")
+          + (f"    fallback: {spec.fallback}" if spec.fallback else ""))
     for node_id, raw in spec.nodes.items():
         type_name, params, outcomes, options = split_node(raw)
         print(f"\n{node_id}  [{type_name}]")

@@ -19,7 +19,8 @@ def scenario_dot(spec: ScenarioSpec) -> str:
     lines = [f"digraph {_q(spec.name)} {{", "  rankdir=LR;",
              '  node [shape=box, style=rounded, fontname="Helvetica", fontsize=10];',
              '  edge [fontname="Helvetica", fontsize=9];']
-    roots = [("start", spec.start)] + ([("after call", spec.after_call)] if spec.after_call else [])
+    roots = ([("start", spec.start)] + ([("after call", spec.after_call)] if spec.after_call else [])
+             + ([("fallback", spec.fallback)] if spec.fallback else []))
     for label, node_id in roots:
         marker = f"__{label.replace(' ', '_')}"
         lines.append(f"  {_q(marker)} [shape=plaintext, label={_q(label)}];")

@@ -90,6 +90,7 @@ def _write_scenario(session: Session, row: ScenarioRow | None, doc: ScenarioDoc)
         session.execute(delete(ScenarioEdgeRow).where(ScenarioEdgeRow.scenario_id == row.id))
         session.execute(delete(ScenarioNodeRow).where(ScenarioNodeRow.scenario_id == row.id))
     row.description, row.start, row.after_call = spec.description, spec.start, spec.after_call
+    row.fallback = spec.fallback
     row.source = doc.source
     row.updated_at = utcnow()
     session.flush()
@@ -147,6 +148,7 @@ def _canonical(spec: ScenarioSpec, exits: Mapping[str, str]) -> str:
     nodes = {node_id: join_node(*split_node(raw)) for node_id, raw in spec.nodes.items()}
     return json.dumps({
         "description": spec.description, "start": spec.start, "after_call": spec.after_call,
+        "fallback": spec.fallback,
         "numbers": [[n, exits.get(n)] for n in spec.numbers], "nodes": nodes,
     }, sort_keys=True, default=str)
 
@@ -164,7 +166,7 @@ def _load(session: Session, ids: list[int] | None = None) -> dict[int, tuple[Sce
     specs: dict[int, tuple[ScenarioSpec, dict[str, str]]] = {}
     for r in session.scalars(where(select(ScenarioRow), ScenarioRow.id).order_by(ScenarioRow.name)):
         specs[r.id] = (ScenarioSpec(name=r.name, start=r.start, nodes={}, description=r.description,
-                                    numbers=[], after_call=r.after_call), {})
+                                    numbers=[], after_call=r.after_call, fallback=r.fallback), {})
     edges: dict[tuple[int, str], tuple[dict[str, str], dict[str, str]]] = {}
     edge_rows = where(select(ScenarioEdgeRow), ScenarioEdgeRow.scenario_id)
     for e in session.scalars(edge_rows.order_by(ScenarioEdgeRow.id)):
@@ -224,6 +226,8 @@ def scenario_document(spec: ScenarioSpec, exits: Mapping[str, str]) -> dict[str,
     doc["start"] = spec.start
     if spec.after_call:
         doc["after_call"] = spec.after_call
+    if spec.fallback:
+        doc["fallback"] = spec.fallback
     doc["nodes"] = spec.nodes
     return doc
 

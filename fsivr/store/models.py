@@ -59,6 +59,8 @@ class ScenarioRow(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     start: Mapped[str] = mapped_column(String(NAME))
     after_call: Mapped[str | None] = mapped_column(String(NAME))
+    #: Where a node's unhandled error goes; NULL = hang up politely.
+    fallback: Mapped[str | None] = mapped_column(String(NAME))
     #: The YAML the scenario was imported from (single-scenario files), so export keeps comments.
     source: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -289,3 +289,36 @@ def test_prompt_language_and_voice_choose_the_tts_voice() -> None:
     voices = [a.arg for a in placed.result.apps if a.name == "multiset" and "tts_voice" in (a.arg or "")]
     assert voices == ["tts_engine=flite tts_voice=jola", "tts_engine=flite tts_voice=kal",
                       "tts_engine=flite tts_voice=slt"]
+
+
+FALLBACK = """
+scenarios:
+  - scenario: fb
+    numbers: ["830"]
+    start: s
+    fallback: sorry
+    nodes:
+      s: {type: set, variables: {x: "{{ 1 / 0 }}"}, next: ok}
+      ok: {type: play, text: "fine", next: bye}
+      sorry: {type: play, text: "Sorry, something went wrong", next: bye}
+      bye: {type: hangup}
+  - scenario: fb2
+    numbers: ["831"]
+    start: s
+    fallback: f
+    nodes:
+      s: {type: set, variables: {x: "{{ 1 / 0 }}"}, next: bye}
+      f: {type: set, variables: {y: "{{ 2 / 0 }}"}, next: bye}
+      bye: {type: hangup}
+"""
+
+
+def test_unhandled_error_goes_to_the_fallback_once() -> None:
+    with running(FALLBACK) as harness:
+        placed = harness.call(number="830", at=MONDAY_10)
+        assert placed.path == [("s", "error"), ("sorry", "next"), ("bye", "hangup")]
+        assert "division by zero" in placed.record["path"][0]["detail"]["error"]
+        # A fallback that fails too ends the call: it is taken once, so it cannot loop.
+        placed = harness.call(number="831", at=MONDAY_10)
+        assert placed.path == [("s", "error"), ("f", "error")]
+        assert placed.result.hangup_by == "server"
