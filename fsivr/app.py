@@ -61,7 +61,7 @@ class App:
             store.close()
             raise
         cache = ScenarioCache(StoreScenarioSource(store), interval=config.reload_interval)
-        prompts = PromptLibrary(config.prompts_dir)
+        prompts = PromptLibrary(config.prompts_dir, config.freeswitch_prompts_dir)
         cache.on_refresh.append(lambda: prompts.update(cache.prompts))
         records = CallRecordWriter(store)
         services = Services(config=config, scenarios=cache, records=records, prompts=prompts)

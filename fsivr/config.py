@@ -44,6 +44,9 @@ class Config:
     shutdown_grace: float = 60.0
     #: Where prompt files live (relative names in the store resolve here).
     prompts_dir: str = "prompts"
+    #: The same directory as FreeSWITCH sees it, when it runs on another host or in a container
+    #: (empty: the path above, resolved).
+    freeswitch_prompts_dir: str = ""
     #: SIP domain used in dial strings (``user/101@domain``).
     sip_domain: str = "$${domain}"
     #: Language and voice for text prompts (mod_flite by default).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fsivr.config import Config
@@ -29,8 +29,10 @@ class Resolved:
 class PromptLibrary:
     """Prompt names → what to play. Refreshed with the scenario cache; never read per call."""
 
-    def __init__(self, prompts_dir: str) -> None:
+    def __init__(self, prompts_dir: str, freeswitch_dir: str = "") -> None:
         self.root = Path(prompts_dir).resolve()
+        #: The same directory as FreeSWITCH sees it (another host or container mounts it elsewhere).
+        self.fs_root = PurePosixPath(freeswitch_dir) if freeswitch_dir else None
         self.rows: dict[str, Any] = {}
         # Path.resolve() is a realpath(): an lstat per path component on every prompt played.
         # Kept until the rows change; a symlink swapped under prompts/ meanwhile is not seen.
@@ -61,6 +63,8 @@ class PromptLibrary:
         path = (self.root / relative).resolve()
         if self.root != path and self.root not in path.parents:
             raise ValueError(f"prompt file {relative!r} is outside {self.root}")
+        if self.fs_root is not None:
+            return str(self.fs_root / path.relative_to(self.root).as_posix())
         return os.fspath(path)
 
 

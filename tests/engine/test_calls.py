@@ -322,3 +322,26 @@ def test_unhandled_error_goes_to_the_fallback_once() -> None:
         placed = harness.call(number="831", at=MONDAY_10)
         assert placed.path == [("s", "error"), ("f", "error")]
         assert placed.result.hangup_by == "server"
+
+
+FS_SOUNDS = "/usr/share/freeswitch/sounds/fsivr"
+
+
+def test_prompt_files_are_played_from_where_freeswitch_sees_them(tmp_path) -> None:
+    (tmp_path / "hello.wav").write_bytes(b"RIFF")
+    cfg = Config()
+    cfg.prompts_dir, cfg.freeswitch_prompts_dir = str(tmp_path), FS_SOUNDS
+    bundle = """
+prompts:
+  - {name: hello, file: hello.wav}
+scenarios:
+  - scenario: files
+    numbers: ["840"]
+    start: a
+    nodes:
+      a: {type: play, prompt: hello, next: z}
+      z: {type: hangup}
+"""
+    with running(bundle, config=cfg) as harness:
+        placed = harness.call(number="840", at=MONDAY_10, files={f"{FS_SOUNDS}/hello.wav": 1.0})
+    assert [a.arg for a in placed.result.apps if a.name == "playback"] == [f"{FS_SOUNDS}/hello.wav"]
