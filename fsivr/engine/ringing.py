@@ -510,7 +510,7 @@ def _note(call: Call, result: RingResult, dial: str) -> None:
     # Kept in this node's step of the call record, so a record says who was rung and why it failed.
     call.step_detail.setdefault("rings", []).append(
         {"outcome": result.outcome, "cause": result.cause, "target": result.target, "dial": dial})
-    log.info("call %s: rang %s → %s (%s)", call.uuid, dial or "nobody", result.outcome, result.cause)
+    log.debug("call %s: rang %s → %s (%s)", call.uuid, dial or "nobody", result.outcome, result.cause)
 
 
 def resolver_for(call: Call, *, gateway: str | None = None, caller_id: str | None = None) -> Resolver:
