@@ -54,6 +54,7 @@ from fsivr.testing.channel import SwitchIdentity
 from fsivr.testing.clock import fs_date_fields, fs_stamp
 from fsivr.testing.profiles import EVENT_SOURCES, HOSTNAME, cause_from_str
 from fsivr.testing.session import EVENT_NAMES, LOG_LEVELS, MYEVENTS
+from fsivr.testing.subscription import EventSubscriber
 from fsivr.testing.wire import DISCONNECT_BODY, CommandReader, api_response, command_reply
 
 if TYPE_CHECKING:
@@ -200,7 +201,7 @@ def switch_event(switch: SwitchIdentity, name: str, headers: Pairs, body: str | 
     return pairs
 
 
-class _Listener:
+class _Listener(EventSubscriber):
     """One accepted inbound connection (mod_event_socket.c listener_t without a session)."""
 
     def __init__(self, owner: InboundSwitch, sock: socket.socket, number: int) -> None:
@@ -209,11 +210,7 @@ class _Listener:
         self.number = number
         self.authed = False
         self.running = True
-        self.events_on = False
-        self.event_list: set[str] = set()
-        self.custom: set[str] = set()
-        self.format = "plain"
-        self.filters: list[tuple[str, str]] = []
+        self.init_subscription(EVENT_NAMES)
         self.myevents = False
         self.session_uuid: str | None = None  # ``myevents <uuid>``
         self.logging = False
@@ -257,18 +254,12 @@ class _Listener:
     # --- events (mod_event_socket.c event_handler) -------------------------------------------
 
     def subscribed(self, name: str, subclass: str | None) -> bool:
-        if not (self.running and self.authed and self.events_on):
-            return False
-        if "ALL" in self.event_list:
-            return True
-        if name not in self.event_list:
-            return False
-        return name != "CUSTOM" or not subclass or subclass in self.custom
+        return self.running and self.authed and self.subscribed_to(name, subclass)
 
     def offer(self, ev: _Event) -> None:
         if not self.subscribed(ev.name, ev.subclass):
             return
-        if self.filters and not self._passes_filters(ev):
+        if not self.passes_filters(ev.header):
             return
         if self.myevents:
             uuid = ev.header("Unique-ID")
@@ -276,31 +267,6 @@ class _Listener:
             if not mine and not (self.session_uuid and ev.header("Job-Owner-UUID") == self.session_uuid):
                 return
         self.write(ev.frame(self.format))
-
-    def _passes_filters(self, ev: _Event) -> bool:
-        send = False
-        for name, value in self.filters:
-            hval = ev.header(name)
-            if hval is None:
-                continue
-            pos = True
-            comp = value
-            while comp and comp[0] in "+- ":
-                if comp[0] == "-":
-                    pos = False
-                elif comp[0] == "+":
-                    pos = True
-                comp = comp[1:]
-            if send and pos:
-                continue
-            match = bool(re.search(comp[1:], hval)) if value.startswith("/") else hval.lower() == comp.lower()
-            if match:
-                if not pos:
-                    return False
-                send = True
-        return send
-
-    # --- commands (mod_event_socket.c parse_command, no session) -------------------------------
 
     def run(self) -> None:
         writer = gevent.spawn(self._writer)
@@ -372,7 +338,7 @@ class _Listener:
                 return "-ERR invalid"
             return ""
         if low.startswith("filter "):
-            return self._filter(line[7:])
+            return self.filter_command(line[7:])
         if low.startswith("myevents "):
             return self._myevents(line[9:])
         if low.startswith("divert_events"):
@@ -400,37 +366,12 @@ class _Listener:
                 return "+OK no longer logging"
             return "-ERR not loging"
         if low.startswith("event"):
-            return self._event_cmd(line)
+            return self.event_command(line)
         if low.startswith("nixevent"):
-            return self._nixevent(line)
+            return self.nixevent_command(line)
         if low.startswith("noevents"):
-            if self.events_on:
-                self.events_on = False
-                self.event_list.clear()
-                self.custom.clear()
-                return "+OK no longer listening for events"
-            return "-ERR not listening for events"
+            return self.noevents_command()
         return ""
-
-    def _filter(self, rest: str) -> str:
-        rest = rest.lstrip(" ")
-        name, _, value = rest.partition(" ")
-        has_value = " " in rest
-        if name.lower() == "delete" and has_value:
-            name, _, val = value.partition(" ")
-            val_given = " " in value
-            if name.lower() == "all":
-                self.filters = []
-            else:
-                self.filters = [(n, v) for n, v in self.filters
-                                if not (n.lower() == name.lower() and (not val or v == val))]
-            return f"+OK filter deleted. [{name}][{val if val_given else ''}]"
-        if has_value:
-            if name.lower() == "add":
-                name, _, value = value.partition(" ")
-            self.filters.append((name, value))
-            return f"+OK filter added. [{name}]=[{value}]"
-        return "-ERR invalid syntax"
 
     def _myevents(self, rest: str) -> str:
         if self.myevents:
@@ -445,51 +386,6 @@ class _Listener:
         self.myevents = True
         self.events_on = True
         return "+OK Events Enabled"
-
-    def _event_cmd(self, line: str) -> str:
-        parts = line.split(" ")[1:]
-        key_count = 0
-        custom = False
-        for i, word in enumerate(parts):
-            if i == 0 and word.lower() in ("plain", "json", "xml"):
-                self.format = word.lower()
-                continue
-            if custom:
-                self.custom.add(word)
-                continue
-            name = word.upper()
-            if name in EVENT_NAMES:
-                key_count += 1
-                self.event_list.add(name)
-                if name == "CUSTOM":
-                    custom = True
-        if not key_count:
-            return "-ERR no keywords supplied"
-        self.events_on = True
-        return f"+OK event listener enabled {self.format}"
-
-    def _nixevent(self, line: str) -> str:
-        key_count = 0
-        custom = False
-        for word in line.split(" ")[1:]:
-            if custom:
-                self.custom.discard(word)
-                continue
-            name = word.upper()
-            if name in EVENT_NAMES:
-                key_count += 1
-                if name == "CUSTOM":
-                    custom = True
-                elif name == "ALL":
-                    self.event_list.clear()
-                else:
-                    if "ALL" in self.event_list:
-                        self.event_list = set(EVENT_NAMES) - {"ALL"}
-                    self.event_list.discard(name)
-        if not key_count:
-            return "-ERR no keywords supplied"
-        self.events_on = True
-        return "+OK events nixed"
 
     def _sendmsg(self, cmd: wire.Command, uuid: str) -> str:
         uuid = uuid or (cmd.header("session-id") or "")

@@ -32,6 +32,7 @@ from fsivr.testing.channel import Channel
 from fsivr.testing.clock import VirtualClock, rfc2822
 from fsivr.testing.profiles import PROFILES, ChannelSpec, cause_from_str
 from fsivr.testing.script import AppRun, CallResult, CallScript
+from fsivr.testing.subscription import EventSubscriber
 
 if TYPE_CHECKING:
     from fsivr.testing.simulator import Simulator
@@ -89,7 +90,7 @@ STATUS_TEXT = (
 FIRST_PACKET_TIMEOUT = 25.0  # mod_event_socket.c listener_run: read_packet(listener, &ievent, 25)
 
 
-class CallSession:
+class CallSession(EventSubscriber):
     def __init__(self, sim: Simulator, script: CallScript, address: tuple[str, int]) -> None:
         self.sim = sim
         self.script = script
@@ -118,12 +119,8 @@ class CallSession:
         self._send_lock = gevent.lock.Semaphore()
         self.running = True
         self.connected = False
-        self.events_on = False
+        self.init_subscription(EVENT_NAMES)
         self.myevents = False
-        self.event_list: set[str] = set()
-        self.custom: set[str] = set()
-        self.format = "plain"
-        self.filters: list[tuple[str, str]] = []
         self.linger = False
         self.linger_timeout = -1
         self.handle_disco = False
@@ -191,42 +188,10 @@ class CallSession:
 
     def wants(self, event_name: str, headers: dict[str, str] | None = None, subclass: str | None = None) -> bool:
         """mod_event_socket.c event_handler: subscription, filters, myevents."""
-        if not self.events_on or not self.running or self.sock is None:
+        if not self.running or self.sock is None or not self.subscribed_to(event_name, subclass):
             return False
-        if "ALL" not in self.event_list:
-            if event_name not in self.event_list:
-                return False
-            if event_name == "CUSTOM" and subclass and subclass not in self.custom:
-                return False
-        if self.filters:
-            hdrs = headers or {"Event-Name": event_name, "Unique-ID": self.channel.uuid}
-            send = False
-            for name, value in self.filters:
-                hval = hdrs.get(name)
-                if hval is None:
-                    continue
-                pos = True
-                comp = value
-                while comp and comp[0] in "+- ":
-                    if comp[0] == "-":
-                        pos = False
-                    elif comp[0] == "+":
-                        pos = True
-                    comp = comp[1:]
-                if send and pos:
-                    continue
-                import re
-
-                match = bool(re.search(comp[1:], hval)) if comp.startswith("/") else hval.lower() == comp.lower()
-                if match:
-                    if pos:
-                        send = True
-                    else:
-                        send = False
-                        break
-            if not send:
-                return False
-        return True
+        hdrs = headers or {"Event-Name": event_name, "Unique-ID": self.channel.uuid}
+        return self.passes_filters(hdrs.get)
 
     def fire(
         self,
@@ -462,7 +427,7 @@ class CallSession:
             self.running = False
             return "+OK bye"
         if low.startswith("filter "):
-            return self._filter(line[7:])
+            return self.filter_command(line[7:])
         if low.startswith("resume"):
             self.resume = True
             self.channel.set_var("socket_resume", "true")
@@ -535,83 +500,12 @@ class CallSession:
                 return "+OK no longer logging"
             return "-ERR not loging"
         if low.startswith("event"):
-            return self._event_cmd(line)
+            return self.event_command(line)
         if low.startswith("nixevent"):
-            return self._nixevent(line)
+            return self.nixevent_command(line)
         if low.startswith("noevents"):
-            if self.events_on:
-                self.events_on = False
-                self.event_list.clear()
-                self.custom.clear()
-                return "+OK no longer listening for events"
-            return "-ERR not listening for events"
+            return self.noevents_command()
         return ""
-
-    def _filter(self, rest: str) -> str:
-        rest = rest.lstrip(" ")
-        name, _, value = rest.partition(" ")
-        has_value = " " in rest
-        if name.lower() == "delete" and has_value:
-            name, _, val = value.partition(" ")
-            val_given = " " in value
-            if name.lower() == "all":
-                self.filters = []
-            else:
-                self.filters = [
-                    (n, v) for n, v in self.filters if not (n.lower() == name.lower() and (not val or v == val))
-                ]
-            return f"+OK filter deleted. [{name}][{val if val_given else ''}]"
-        if has_value:
-            if name.lower() == "add":
-                name, _, value = value.partition(" ")
-            self.filters.append((name, value))
-            return f"+OK filter added. [{name}]=[{value}]"
-        return "-ERR invalid syntax"
-
-    def _event_cmd(self, line: str) -> str:
-        parts = line.split(" ")[1:]
-        key_count = 0
-        custom = False
-        for i, word in enumerate(parts):
-            if i == 0 and word.lower() in ("plain", "json", "xml"):
-                self.format = word.lower()
-                continue
-            if custom:
-                self.custom.add(word)
-                continue
-            name = word.upper()
-            if name in EVENT_NAMES:
-                key_count += 1
-                self.event_list.add(name)
-                if name == "CUSTOM":
-                    custom = True
-        if not key_count:
-            return "-ERR no keywords supplied"
-        self.events_on = True
-        return f"+OK event listener enabled {self.format}"
-
-    def _nixevent(self, line: str) -> str:
-        key_count = 0
-        custom = False
-        for word in line.split(" ")[1:]:
-            if custom:
-                self.custom.discard(word)
-                continue
-            name = word.upper()
-            if name in EVENT_NAMES:
-                key_count += 1
-                if name == "CUSTOM":
-                    custom = True
-                elif name == "ALL":
-                    self.event_list.clear()
-                else:
-                    if "ALL" in self.event_list:
-                        self.event_list = set(EVENT_NAMES) - {"ALL"}
-                    self.event_list.discard(name)
-        if not key_count:
-            return "-ERR no keywords supplied"
-        self.events_on = True
-        return "+OK events nixed"
 
     def _sendmsg(self, cmd: wire.Command) -> str:
         uuid = cmd.first_line[7:].strip() or (cmd.header("session-id") or "")
