@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from fsivr.engine.scenario import ScenarioSpec
 from fsivr.scenario.bundle import BundleError, load_file
 from fsivr.scenario.graph import scenario_dot, write_graph
 from fsivr.scenario.persist import export_scenario, import_bundle, load_scenario, split_node
@@ -208,14 +209,21 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_show(args: argparse.Namespace) -> int:
+def _stored_scenario(args: argparse.Namespace) -> tuple[ScenarioSpec, int] | None:
+    """The named scenario from the store, or None after saying why not."""
     with _store(args) as store:
         if not _require_schema(store):
-            return 1
+            return None
         with store.session() as session:
             found = load_scenario(session, args.name)
     if found is None:
         _err(f"no scenario {args.name!r}")
+    return found
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    found = _stored_scenario(args)
+    if found is None:
         return 1
     spec, version = found
     print(f"scenario {spec.name} (version {version})")
@@ -237,13 +245,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    with _store(args) as store:
-        if not _require_schema(store):
-            return 1
-        with store.session() as session:
-            found = load_scenario(session, args.name)
+    found = _stored_scenario(args)
     if found is None:
-        _err(f"no scenario {args.name!r}")
         return 1
     dot_text = scenario_dot(found[0])
     if args.output is None:
