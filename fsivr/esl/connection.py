@@ -1,9 +1,13 @@
 """One FreeSWITCH outbound-socket connection: commands, applications, events.
 
-One reader greenlet per connection parses frames and hands them on at once — command replies to
-the oldest waiting command (ESL answers commands in order), CHANNEL_EXECUTE_COMPLETE to whoever
-waits for that Application-UUID, CHANNEL_HANGUP to every waiter — so nothing polls and a caller
-hanging up wakes the call's greenlet immediately.
+Frames are read in the hub: each connection has a libev I/O watcher whose callback reads what
+arrived, parses every whole frame and hands each on at once — command replies to the oldest
+waiting command (ESL answers commands in order), CHANNEL_EXECUTE_COMPLETE to whoever waits for
+that Application-UUID, CHANNEL_HANGUP to every waiter — so nothing polls, and a caller hanging up
+wakes the call's greenlet immediately whatever it waits for. A call costs one greenlet (its
+handler): no reader greenlet to switch to and from for every frame, no failed read (EAGAIN) before
+every wait, and a waiter is a plain gevent Waiter with a libev timer for its timeout (bench/README.md
+has the measurements).
 
 Why not greenswitch's OutboundSession: it matches completions by application name (two playbacks
 in flight are indistinguishable), waits without timeouts, decodes every header of every event, and
@@ -18,16 +22,16 @@ import logging
 import socket
 import uuid as uuidlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-import gevent
-from gevent.event import AsyncResult
 from gevent.event import Event as Flag
+from gevent.hub import Waiter, get_hub
+from gevent.socket import wait_write
 
 from fsivr.esl import frames
 from fsivr.esl.errors import ChannelHangup, ChannelLeft, CommandFailed, CommandTimeout
-from fsivr.esl.frames import ConnectionClosed, Event, Frame, FrameReader, ProtocolError
+from fsivr.esl.frames import Event, Frame, FrameReader, ProtocolError
 
 log = logging.getLogger("fsivr.esl")
 
@@ -52,6 +56,71 @@ def new_app_uuid() -> str:
     return f"{_APP_UUID_PREFIX}{next(_app_seq) & 0xFFFFFFFFFFFF:012x}"
 
 
+class ResultTimeout(Exception):
+    """A Result was not set within the time its waiter gave it."""
+
+
+class _Expired:
+    """What a Result's timer wakes its waiter with."""
+
+
+class Result:
+    """A one-shot result for one waiting greenlet: what AsyncResult does for us, made to measure.
+
+    Set from the hub (the reader's I/O callback), it wakes the waiter with a callback later in the
+    same loop turn — after the frames that arrived with it are dispatched, as with AsyncResult.
+    The timeout is a bare libev timer, not a gevent.Timeout (an exception object and its timer
+    per wait).
+    """
+
+    __slots__ = ("_exc", "_value", "_waiter", "done")
+
+    def __init__(self) -> None:
+        self.done = False
+        self._value: Any = None
+        self._exc: BaseException | None = None
+        self._waiter: Waiter | None = None
+
+    def ready(self) -> bool:
+        return self.done
+
+    def set(self, value: Any) -> None:
+        if not self.done:
+            self.done = True
+            self._value = value
+            self._wake()
+
+    def set_exception(self, exc: BaseException) -> None:
+        if not self.done:
+            self.done = True
+            self._exc = exc
+            self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            get_hub().loop.run_callback(waiter.switch, None)
+
+    def get(self, timeout: float) -> Any:
+        """The value, or the exception set raised; ResultTimeout after ``timeout`` seconds."""
+        if not self.done:
+            hub = get_hub()
+            waiter = self._waiter = Waiter(hub)
+            timer = hub.loop.timer(max(0.0, timeout))
+            timer.start(waiter.switch, _Expired)
+            try:
+                waiter.get()
+            finally:
+                timer.close()
+                self._waiter = None
+            if not self.done:  # the timer, not a result, woke us
+                raise ResultTimeout
+        if self._exc is not None:
+            raise self._exc
+        return self._value
+
+
 class PendingApp:
     """An application started on the channel, waiting for its CHANNEL_EXECUTE_COMPLETE."""
 
@@ -60,7 +129,7 @@ class PendingApp:
     def __init__(self, app: str, app_uuid: str) -> None:
         self.app = app
         self.uuid = app_uuid
-        self.result = AsyncResult()
+        self.result = Result()
 
 
 class OutboundConnection:
@@ -76,8 +145,8 @@ class OutboundConnection:
         self._reader = FrameReader(sock)
         # FIFO of command waiters; None = a reply nobody waits for (sendmsg in async mode answers
         # +OK at once and always, trace README "Command replies"), checked only for -ERR.
-        self._replies: deque[AsyncResult | None] = deque()
-        self._apps: dict[str, AsyncResult] = {}
+        self._replies: deque[Result | None] = deque()
+        self._apps: dict[str, Result] = {}
         self._listeners: list[EventListener] = []
         self.hungup = Flag()
         self.hangup_cause = ""
@@ -91,29 +160,51 @@ class OutboundConnection:
         self.apps_completed = 0
         self.closed = Flag()
         self.error: str | None = None
-        self._reader_greenlet: gevent.Greenlet | None = None
+        self._watcher: Any = None
 
     # ---- life cycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._reader_greenlet = gevent.spawn(self._read_loop)
+        """Start reading: from now on frames are dispatched as they arrive, in the hub."""
+        # Non-blocking for good: the hub must never wait in recv (a spurious wake-up just
+        # returns), and _write waits for room itself.
+        self.sock.setblocking(False)
+        self._watcher = get_hub().loop.io(self.sock.fileno(), 1)  # 1 = EV_READ
+        self._watcher.start(self._on_readable)
 
-    def _read_loop(self) -> None:
+    def _on_readable(self) -> None:
+        """The I/O callback, in the hub: read, dispatch every whole frame. Never blocks."""
         try:
-            while True:
-                self._dispatch(self._reader.read())
-        except ConnectionClosed:
-            pass
+            chunk = self.sock.recv(frames.RECV_SIZE)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._on_closed()
+            return
+        try:
+            reader = self._reader
+            reader.feed(chunk)
+            while self._watcher is not None:
+                frame = reader.next()
+                if frame is None:
+                    break
+                self._dispatch(frame)
         except ProtocolError as exc:
             self.error = f"malformed ESL from {self.peer}: {exc}"
             log.error("%s (call %s); closing the connection", self.error, self.uuid or "?")
+            self._on_closed()
         except Exception:  # a bug here must not leave the call's greenlet waiting forever
             self.error = "internal error in the ESL reader"
             log.exception("ESL reader failed for call %s", self.uuid or "?")
-        finally:
             self._on_closed()
 
     def _on_closed(self) -> None:
+        """The connection is over (EOF, error, or our close): stop reading, fail every waiter."""
+        if self._watcher is not None:
+            self._watcher.close()
+            self._watcher = None
         if not self.hungup.is_set():
             self._mark_hungup(self.hangup_cause or "NORMAL_CLEARING", "socket")
         self.closed.set()
@@ -133,25 +224,22 @@ class OutboundConnection:
             try:
                 # FreeSWITCH answers "+OK bye", then the disconnect notice, then closes.
                 self._replies.append(None)
-                self.sock.sendall(frames.command("exit"))
+                self._write(frames.command("exit"))
                 self.closed.wait(2.0)
             except OSError:
                 pass
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-        if self._reader_greenlet is not None and not self._reader_greenlet.dead:
-            self._reader_greenlet.kill(block=False)
+        self._on_closed()
 
     # ---- incoming ---------------------------------------------------------------------------
 
     def _dispatch(self, frame: Frame) -> None:
         ctype = frame.content_type
-        if ctype == "text/event-plain" or ctype == "text/event-json":
-            self._on_event(frame.event())
+        if ctype == "text/event-plain":
+            self._on_plain_event(frame.body)
         elif ctype == "command/reply" or ctype == "api/response":
             self._on_reply(frame)
+        elif ctype == "text/event-json":
+            self._on_event(frame.event())
         elif ctype == "text/disconnect-notice":
             if frame.headers.get("Content-Disposition") != "linger" and not self.hungup.is_set():
                 self._mark_hungup(self.hangup_cause or "NORMAL_CLEARING", "socket")
@@ -170,6 +258,16 @@ class OutboundConnection:
         elif frame.reply_text.startswith("-ERR"):
             log.warning("sendmsg refused on call %s: %s", self.uuid, frame.reply_text)
 
+    def _on_plain_event(self, body: bytes) -> None:
+        # Most of myevents' events (CHANNEL_EXECUTE, CHANNEL_STATE, DTMF...) matter to nobody
+        # unless a listener is on: their name is read off the first line (FreeSWITCH serializes
+        # Event-Name first, switch_event_serialize) and they go no further.
+        if not self._listeners and body.startswith(b"Event-Name: "):
+            end = body.find(b"\n", 12)
+            if body[12:end] not in _ACTED_ON:
+                return
+        self._on_event(Event.from_plain(body))
+
     def _on_event(self, event: Event) -> None:
         name = event.get("Event-Name")
         if name == "CHANNEL_EXECUTE_COMPLETE":
@@ -187,12 +285,13 @@ class OutboundConnection:
             self.answered = True
         elif name == "CHANNEL_HANGUP_COMPLETE":
             self.hangup_complete = event
-        # A copy: a listener may remove itself (or another) while we go through them.
-        for listener in tuple(self._listeners):
-            try:
-                listener(event)
-            except Exception:
-                log.exception("event listener failed on call %s", self.uuid)
+        if self._listeners:
+            # A copy: a listener may remove itself (or another) while we go through them.
+            for listener in tuple(self._listeners):
+                try:
+                    listener(event)
+                except Exception:
+                    log.exception("event listener failed on call %s", self.uuid)
 
     def _mark_hungup(self, cause: str, by: str) -> None:
         if self.hungup.is_set():
@@ -218,6 +317,8 @@ class OutboundConnection:
             waiter.set_exception(ChannelLeft("the channel left the socket application"))
 
     def add_listener(self, listener: EventListener) -> None:
+        """Call ``listener(event)`` for every event from now on. It runs in the hub, as the events
+        are read: it must not block (no I/O, no waiting) and should be quick."""
         self._listeners.append(listener)
 
     def remove_listener(self, listener: EventListener) -> None:
@@ -226,22 +327,39 @@ class OutboundConnection:
 
     # ---- outgoing ---------------------------------------------------------------------------
 
-    def _send(self, data: bytes, waiter: AsyncResult | None) -> None:
+    def _write(self, data: bytes) -> None:
+        """Send all of ``data``. One send() nearly always takes a command whole (gevent's sendall
+        asks the socket's buffer size, a getsockopt(2), before every send)."""
+        sock = self.sock
+        try:
+            sent = sock.send(data)
+        except BlockingIOError:
+            sent = 0
+        while sent < len(data):
+            # The kernel's buffer is full (FreeSWITCH not reading): wait for room, bounded.
+            wait_write(sock.fileno(), timeout=self.command_timeout,
+                       timeout_exc=CommandTimeout("FreeSWITCH is not reading our commands"))
+            try:
+                sent += sock.send(data[sent:])
+            except BlockingIOError:
+                pass
+
+    def _send(self, data: bytes, waiters: Iterable[Result | None]) -> None:
         if self.closed.is_set():
             raise ChannelHangup(self.hangup_cause or "NORMAL_CLEARING", self.hangup_by or "socket")
-        self._replies.append(waiter)
+        self._replies.extend(waiters)
         try:
-            self.sock.sendall(data)
+            self._write(data)
         except OSError as exc:
             # The reader sees the same failure and fails every waiter; say what happened here.
             raise ChannelHangup(self.hangup_cause or "NORMAL_CLEARING", "socket") from exc
 
-    def _wait(self, waiter: AsyncResult, timeout: float | None, what: str) -> Any:
+    def _wait(self, waiter: Result, timeout: float | None, what: str) -> Any:
+        seconds = self.command_timeout if timeout is None else timeout
         try:
-            return waiter.get(timeout=self.command_timeout if timeout is None else timeout)
-        except gevent.Timeout:
-            raise CommandTimeout(f"{what}: no answer from FreeSWITCH within "
-                                 f"{self.command_timeout if timeout is None else timeout:g} s") from None
+            return waiter.get(seconds)
+        except ResultTimeout:
+            raise CommandTimeout(f"{what}: no answer from FreeSWITCH within {seconds:g} s") from None
 
     def command(self, text: str, timeout: float | None = None) -> str:
         """Send a socket command and return its Reply-Text (raises CommandFailed on -ERR)."""
@@ -250,18 +368,33 @@ class OutboundConnection:
             raise CommandFailed(f"{text.split(' ', 1)[0]}: {reply}")
         return reply
 
+    def commands(self, texts: list[str], timeout: float | None = None) -> list[str]:
+        """Several socket commands in one write, then their Reply-Texts (ESL answers in order, so
+        this costs one round trip instead of one each). Raises CommandFailed on the first -ERR;
+        unlike one ``command`` after another, the later commands were sent all the same."""
+        waiters = [Result() for _ in texts]
+        self._send(b"".join(frames.command(t) for t in texts), waiters)
+        replies = []
+        for text, waiter in zip(texts, waiters, strict=True):
+            frame: Frame = self._wait(waiter, timeout, text.split(" ", 1)[0])
+            replies.append(frame.reply_text)
+        for text, reply in zip(texts, replies, strict=True):
+            if reply.startswith("-ERR"):
+                raise CommandFailed(f"{text.split(' ', 1)[0]}: {reply}")
+        return replies
+
     def command_raw(self, text: str, timeout: float | None = None) -> str:
         """Like ``command`` but returns -ERR replies instead of raising (``getvar`` of an unset
         variable answers ``-ERR command not found``, trace 01)."""
-        waiter = AsyncResult()
-        self._send(frames.command(text), waiter)
+        waiter = Result()
+        self._send(frames.command(text), (waiter,))
         frame: Frame = self._wait(waiter, timeout, text.split(" ", 1)[0])
         return frame.reply_text
 
     def connect(self, timeout: float | None = None) -> Event:
         """``connect``: FreeSWITCH answers with the channel's data as a CHANNEL_DATA block."""
-        waiter = AsyncResult()
-        self._send(frames.command("connect"), waiter)
+        waiter = Result()
+        self._send(frames.command("connect"), (waiter,))
         frame: Frame = self._wait(waiter, timeout, "connect")
         self.channel = frame.header_event()
         self.uuid = self.channel.get("Unique-ID") or self.channel.get("Channel-Unique-ID") or ""
@@ -271,8 +404,8 @@ class OutboundConnection:
 
     def api(self, cmd: str, timeout: float | None = None) -> str:
         """Run an API command on FreeSWITCH over this socket; return its output."""
-        waiter = AsyncResult()
-        self._send(frames.command("api " + cmd), waiter)
+        waiter = Result()
+        self._send(frames.command("api " + cmd), (waiter,))
         frame: Frame = self._wait(waiter, timeout, "api " + cmd.split(" ", 1)[0])
         return frame.body.decode("utf-8", "replace")
 
@@ -297,7 +430,7 @@ class OutboundConnection:
         pending = PendingApp(app, new_app_uuid())
         self._apps[pending.uuid] = pending.result
         try:
-            self._send(frames.sendmsg(app, arg, pending.uuid, lock=lock), None)
+            self._send(frames.sendmsg(app, arg, pending.uuid, lock=lock), _NO_WAITER)
         except BaseException:
             self._apps.pop(pending.uuid, None)
             raise
@@ -320,3 +453,10 @@ class OutboundConnection:
             self.api(f"uuid_kill {self.uuid} {cause}")
         except (ChannelHangup, CommandTimeout):
             pass
+
+
+#: Events the connection itself acts on (see _on_event); without listeners, others are skipped.
+_ACTED_ON = frozenset({b"CHANNEL_EXECUTE_COMPLETE", b"CHANNEL_HANGUP", b"CHANNEL_ANSWER",
+                       b"CHANNEL_HANGUP_COMPLETE"})
+#: A sendmsg's reply: nobody waits for it (checked for -ERR only).
+_NO_WAITER = (None,)

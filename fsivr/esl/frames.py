@@ -22,7 +22,8 @@ from urllib.parse import quote, unquote
 MAX_BODY = 16 * 1024 * 1024
 #: Refuse header blocks larger than this (the connect reply, the largest, is ~4-90 KB in the traces).
 MAX_HEAD = 1024 * 1024
-_RECV = 65536
+#: One recv() at most; events are 3-7 KB and FreeSWITCH writes each whole.
+RECV_SIZE = 65536
 #: Header blocks longer than this (in practice only the connect reply, a whole CHANNEL_DATA event
 #: of ~4 KB) are checked line by line but decoded lazily, one header at a time, like events.
 _LAZY_HEAD = 1024
@@ -205,37 +206,57 @@ class Frame:
 
 
 class FrameReader:
-    """Reads whole ESL messages from a socket, buffering partial reads."""
+    """Whole ESL messages out of a byte stream: pushed in (``feed`` + ``next``, the connection's
+    I/O callback) or pulled from a blocking socket (``read``)."""
 
-    __slots__ = ("_buf", "_pos", "_sock")
+    __slots__ = ("_buf", "_need", "_pos", "_sock")
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket | None = None) -> None:
         self._sock = sock
         self._buf = b""
         self._pos = 0
+        #: Buffer length the frame at _pos needs (its body is still arriving): no use looking before.
+        self._need = 0
 
-    def _fill(self) -> None:
-        """Append one recv() to the buffer, first dropping what has been consumed."""
+    def feed(self, data: bytes) -> None:
+        """Append received bytes, first dropping what has been consumed."""
         if self._pos:
             self._buf = self._buf[self._pos:]
+            self._need -= self._pos
             self._pos = 0
+        self._buf += data
+
+    def _fill(self) -> None:
+        """Append one recv() to the buffer."""
+        assert self._sock is not None
         try:
-            chunk = self._sock.recv(_RECV)
+            chunk = self._sock.recv(RECV_SIZE)
         except OSError as exc:
             raise ConnectionClosed(str(exc)) from None
         if not chunk:
             raise ConnectionClosed("EOF")
-        self._buf += chunk
+        self.feed(chunk)
 
     def read(self) -> Frame:
+        """The next frame, reading the socket as long as it takes."""
         while True:
-            end = self._buf.find(b"\n\n", self._pos)
+            frame = self.next()
+            if frame is not None:
+                return frame
+            self._fill()
+
+    def next(self) -> Frame | None:
+        """The next whole frame in what was fed, or None until more arrives."""
+        buf = self._buf
+        if len(buf) < self._need:
+            return None
+        while True:
+            end = buf.find(b"\n\n", self._pos)
             if end < 0:
-                if len(self._buf) - self._pos > MAX_HEAD:
+                if len(buf) - self._pos > MAX_HEAD:
                     raise ProtocolError(f"header block longer than {MAX_HEAD} bytes without an empty line")
-                self._fill()
-                continue
-            head = self._buf[self._pos:end]
+                return None
+            head = buf[self._pos:end]
             if head.strip(b"\n"):
                 break
             # A stray empty line between messages is not a message; FreeSWITCH never sends one,
@@ -257,8 +278,9 @@ class FrameReader:
             headers = _parse_block(head, decode=head.startswith(b"Event-Name: "))
             content_type = headers.get("Content-Type", "")
             length_text = headers.get("Content-Length")
-        self._pos = end + 2
+        start = end + 2
         if length_text is None:
+            self._consumed(start)
             return Frame(headers, b"", head, content_type)
         try:
             length = int(length_text)
@@ -266,14 +288,19 @@ class FrameReader:
             raise ProtocolError(f"Content-Length is not a number: {length_text[:40]!r}") from None
         if length < 0 or length > MAX_BODY:
             raise ProtocolError(f"Content-Length {length} out of range (0..{MAX_BODY})")
-        while len(self._buf) - self._pos < length:
-            self._fill()
-        start = self._pos
-        body = self._buf[start:start + length]
-        self._pos = start + length
-        if self._pos == len(self._buf):
+        if len(buf) - start < length:
+            # The body is still arriving: the head is read again once it is all here.
+            self._need = start + length
+            return None
+        self._consumed(start + length)
+        return Frame(headers, buf[start:start + length], head, content_type)
+
+    def _consumed(self, pos: int) -> None:
+        self._need = 0
+        if pos == len(self._buf):
             self._buf, self._pos = b"", 0
-        return Frame(headers, body, head, content_type)
+        else:
+            self._pos = pos
 
 
 def encode_value(value: str) -> str:

@@ -2,8 +2,8 @@
 
 Like Wazo's agid, the server knows nothing of what a call does; the handler (the engine's runner)
 gets an OutboundConnection and owns it until it returns. Each connection runs in the greenlet
-StreamServer spawns for it (plus the connection's reader), so a call costs two greenlets and no
-polling.
+StreamServer spawns for it, and its frames are read by an I/O watcher in the hub, so a call costs
+one greenlet and no polling.
 """
 
 from __future__ import annotations
