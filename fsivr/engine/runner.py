@@ -70,8 +70,8 @@ class Runner:
                                 hangup_cause="", hangup_by="", steps=[])
             # myevents: only this channel's events; linger: keep the socket after hangup long
             # enough to finish the record and post-call work (we end it with `exit` earlier).
-            conn.command("myevents")
-            conn.command(f"linger {int(cfg.linger_seconds)}")
+            # Sent together: ESL answers in order, so both cost one round trip.
+            conn.commands(["myevents", f"linger {int(cfg.linger_seconds)}"])
             found = self._scenario_for(number)
             if found is None:
                 log.info("call %s to %s: no scenario for this number; hanging up", call.uuid, number)
