@@ -29,6 +29,10 @@ RECV_SIZE = 65536
 _LAZY_HEAD = 1024
 
 
+#: The tail of the outer header block of a plain event ("Content-Length: N" comes first).
+_PLAIN_EVENT_HEAD = b"\nContent-Type: text/event-plain"
+
+
 class ProtocolError(Exception):
     """FreeSWITCH (or whatever is on the other end) sent something that is not ESL."""
 
@@ -267,7 +271,13 @@ class FrameReader:
         # no '%', so decoding costs nothing there. That block is large and the engine reads a
         # few of its headers, so it is only checked here and decoded header by header later.
         headers: dict[str, str] | None
-        if len(head) > _LAZY_HEAD:
+        if head.endswith(_PLAIN_EVENT_HEAD) and head.startswith(b"Content-Length: ") and head.count(b"\n") == 1:
+            # What mod_event_socket writes before every plain event, exactly: no dict needed
+            # (Frame.headers parses it if asked).
+            headers = None
+            content_type = "text/event-plain"
+            length_text = head[16:-len(_PLAIN_EVENT_HEAD)].decode("latin-1")
+        elif len(head) > _LAZY_HEAD:
             _check_block(head)
             headers = None
             content_type = _last_value(head, b"Content-Type") or ""
