@@ -85,13 +85,17 @@ def _utc(value: datetime | None) -> datetime | None:
 def _sqlite_time(value: datetime | None) -> str | None:
     # The text SQLAlchemy's SQLite DATETIME writes for UTCDateTime's naive UTC value
     # ("2026-11-22 03:31:00.000000": microseconds always, so text order is time order).
-    value = _utc(value)
-    return None if value is None else value.replace(tzinfo=None).isoformat(" ", "microseconds")
+    if value is None:
+        return None
+    if value.tzinfo is not UTC:
+        value = _utc(value)
+    # The first 26 characters are the naive form; the rest is "+00:00".
+    return value.isoformat(" ", "microseconds")[:26]
 
 
 def _json(value: Any) -> str:
     # SQLAlchemy's JSON type writes None as the JSON 'null' (none_as_null is off), with json.dumps.
-    return json.dumps(value)
+    return "null" if value is None else json.dumps(value)
 
 
 def _rows(records: list[CallRecord], when: Callable[[datetime | None], Any] = _utc,
