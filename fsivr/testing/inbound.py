@@ -53,7 +53,7 @@ from fsivr.testing import wire
 from fsivr.testing.channel import SwitchIdentity
 from fsivr.testing.clock import fs_date_fields, fs_stamp
 from fsivr.testing.profiles import EVENT_SOURCES, HOSTNAME, cause_from_str
-from fsivr.testing.session import EVENT_NAMES, LOG_LEVELS, MYEVENTS
+from fsivr.testing.session import EVENT_NAMES, MYEVENTS
 from fsivr.testing.subscription import EventSubscriber
 from fsivr.testing.wire import DISCONNECT_BODY, CommandReader, api_response, command_reply
 
@@ -213,7 +213,6 @@ class _Listener(EventSubscriber):
         self.init_subscription(EVENT_NAMES)
         self.myevents = False
         self.session_uuid: str | None = None  # ``myevents <uuid>``
-        self.logging = False
         self._out: gevent.queue.Queue[bytes | None] = gevent.queue.Queue()
         self._held: list[bytes] | None = None
 
@@ -352,26 +351,10 @@ class _Listener(EventSubscriber):
             return api_response(self.owner.run_api(name, arg))
         if low.startswith("bgapi "):
             return self._bgapi(cmd, line[6:])
-        if low.startswith("log"):
-            level = line[3:].strip() or "debug"
-            if level.lower() not in LOG_LEVELS:
-                return "-ERR invalid log level"
-            self.logging = True
-            return f"+OK log level {level} [{LOG_LEVELS[level.lower()]}]"
         if low.startswith("linger") or low.startswith("nolinger"):
             return "-ERR not controlling a session"  # parse_command: linger/nolinger need listener->session
-        if low.startswith("nolog"):
-            if self.logging:
-                self.logging = False
-                return "+OK no longer logging"
-            return "-ERR not loging"
-        if low.startswith("event"):
-            return self.event_command(line)
-        if low.startswith("nixevent"):
-            return self.nixevent_command(line)
-        if low.startswith("noevents"):
-            return self.noevents_command()
-        return ""
+        reply = self.listener_command(low, line)
+        return "" if reply is None else reply
 
     def _myevents(self, rest: str) -> str:
         if self.myevents:

@@ -71,10 +71,6 @@ MYEVENTS = frozenset(
     ]
 )
 
-LOG_LEVELS = {
-    "console": 0, "alert": 1, "crit": 2, "err": 3, "error": 3, "warning": 4, "notice": 5, "info": 6,
-    "debug": 7, "debug1": 7, "0": 0, "1": 1, "2": 2, "3": 3, "4": 4, "5": 5, "6": 6, "7": 7,
-}
 
 STATUS_TEXT = (
     "UP 0 years, 0 days, 0 hours, 1 minute, 3 seconds, 222 milliseconds, 845 microseconds\n"
@@ -124,7 +120,6 @@ class CallSession(EventSubscriber):
         self.linger = False
         self.linger_timeout = -1
         self.handle_disco = False
-        self.logging = False
         self.resume = False
         self._held: list[bytes] | None = None
         self.pending_disco: float | str | None = None
@@ -469,12 +464,6 @@ class CallSession(EventSubscriber):
             return None
         if low.startswith("bgapi "):
             return self._bgapi(cmd, line[6:])
-        if low.startswith("log"):
-            level = line[3:].strip().split(" ", 1)[0] if line[3:].strip() else "debug"
-            if level.lower() not in LOG_LEVELS:
-                return "-ERR invalid log level"
-            self.logging = True
-            return f"+OK log level {level} [{LOG_LEVELS[level.lower()]}]"
         if low.startswith("linger"):
             rest = line[6:]
             if rest.startswith(" ") and rest[1:]:
@@ -494,18 +483,8 @@ class CallSession(EventSubscriber):
         if low.startswith("nolinger"):
             self.linger = False
             return "+OK will not linger"
-        if low.startswith("nolog"):
-            if self.logging:
-                self.logging = False
-                return "+OK no longer logging"
-            return "-ERR not loging"
-        if low.startswith("event"):
-            return self.event_command(line)
-        if low.startswith("nixevent"):
-            return self.nixevent_command(line)
-        if low.startswith("noevents"):
-            return self.noevents_command()
-        return ""
+        reply = self.listener_command(low, line)
+        return "" if reply is None else reply
 
     def _sendmsg(self, cmd: wire.Command) -> str:
         uuid = cmd.first_line[7:].strip() or (cmd.header("session-id") or "")

@@ -13,6 +13,11 @@ import re
 from collections.abc import Callable
 
 EVENT_FORMATS = ("plain", "json", "xml")
+#: switch_log_str2level's names and numbers (switch_log.c), as ``log <level>`` takes them.
+LOG_LEVELS = {
+    "console": 0, "alert": 1, "crit": 2, "err": 3, "error": 3, "warning": 4, "notice": 5, "info": 6,
+    "debug": 7, "debug1": 7, "0": 0, "1": 1, "2": 2, "3": 3, "4": 4, "5": 5, "6": 6, "7": 7,
+}
 
 
 class EventSubscriber:
@@ -25,8 +30,11 @@ class EventSubscriber:
     format: str
     filters: list[tuple[str, str]]
 
+    logging: bool
+
     def init_subscription(self, event_names: frozenset[str] | set[str]) -> None:
         self.event_names = event_names
+        self.logging = False
         self.events_on = False
         self.event_list = set()
         self.custom = set()
@@ -70,6 +78,28 @@ class EventSubscriber:
                     return False
                 send = True
         return send
+
+    def listener_command(self, low: str, line: str) -> str | None:
+        """The commands both kinds of listener answer alike (parse_command): log, nolog, event,
+        nixevent, noevents. None when ``line`` is none of them."""
+        if low.startswith("log"):
+            level = line[3:].strip().split(" ", 1)[0] if line[3:].strip() else "debug"
+            if level.lower() not in LOG_LEVELS:
+                return "-ERR invalid log level"
+            self.logging = True
+            return f"+OK log level {level} [{LOG_LEVELS[level.lower()]}]"
+        if low.startswith("nolog"):
+            if self.logging:
+                self.logging = False
+                return "+OK no longer logging"
+            return "-ERR not loging"
+        if low.startswith("event"):
+            return self.event_command(line)
+        if low.startswith("nixevent"):
+            return self.nixevent_command(line)
+        if low.startswith("noevents"):
+            return self.noevents_command()
+        return None
 
     def event_command(self, line: str) -> str:
         """``event [plain|json|xml] NAME ... [CUSTOM subclass ...]``."""
