@@ -345,3 +345,12 @@ scenarios:
     with running(bundle, config=cfg) as harness:
         placed = harness.call(number="840", at=MONDAY_10, files={f"{FS_SOUNDS}/hello.wav": 1.0})
     assert [a.arg for a in placed.result.apps if a.name == "playback"] == [f"{FS_SOUNDS}/hello.wav"]
+
+
+def test_unknown_number_runs_the_configured_default_scenario() -> None:
+    cfg = Config()
+    cfg.default_scenario = "info"
+    with running(BUNDLE, config=cfg) as harness:
+        placed = harness.call(number="999", at=MONDAY_10)
+    assert placed.path == [("about", "next"), ("leave", "exit")]
+    assert placed.record["scenario"] == "info"
