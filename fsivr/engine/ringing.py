@@ -28,365 +28,48 @@ import logging
 import random
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from fsivr.engine.call import RingResult
 from fsivr.esl.errors import ChannelHangup
 from fsivr.esl.frames import Event
-from fsivr.store.names import DIALABLE_NAME, DIALABLE_NUMBER, EXTERNAL_NUMBER
+from fsivr.store.names import DIALABLE_NAME, DIALABLE_NUMBER
 
 if TYPE_CHECKING:
     from fsivr.engine.call import Call
-    from fsivr.engine.directory import DirectoryCache
-    from fsivr.store.directory import Account
+
+
+from fsivr.engine.dialstrings import dial_string, ordered, weighted_order
+from fsivr.engine.ring_causes import (
+    ANSWERED,
+    BUSY,
+    CAUSE_OUTCOMES,
+    FAILED,
+    NO_ANSWER,
+    RING_OUTCOMES,
+    STRATEGIES,
+    classify,
+    classify_event,
+)
+from fsivr.engine.ring_targets import (
+    Leg,
+    Resolver,
+    Target,
+    gateway_endpoint,
+    parse_target,
+    sip_endpoint,
+    user_at_domain,
+)
 
 log = logging.getLogger("fsivr.ringing")
 
-ANSWERED, NO_ANSWER, BUSY, FAILED = "answered", "no_answer", "busy", "failed"
-RING_OUTCOMES = (ANSWERED, NO_ANSWER, BUSY, FAILED)
-STRATEGIES = ("simultaneous", "sequential", "random_weighted")
-
-# ---- the one table: FreeSWITCH result → outcome ---------------------------------------------------
-
-#: ``originate_disposition`` values (hangup cause names, switch_types.h switch_call_cause_t, as
-#: switch_channel_cause2str spells them) and the ``DIALSTATUS`` spellings that differ from them
-#: (switch_ivr_originate.c: CANCEL, BUSY, NOANSWER, INVALIDARGS, DONTCALL; ANSWER/EARLY in older
-#: paths) → the outcome a scenario sees. Anything not listed is ``failed``.
-CAUSE_OUTCOMES: dict[str, str] = {
-    # Connected. SUCCESS is what 1.11.1 reports for an answered bridge, in both variables (trace 04).
-    "SUCCESS": ANSWERED,
-    "ANSWER": ANSWERED,  # DIALSTATUS
-    "EARLY": ANSWERED,  # DIALSTATUS when the peer answered during early media
-    # Someone else's phone took the call (intercept / call pickup): the caller was served.
-    "PICKED_OFF": ANSWERED,
-    # Rang, nobody picked up in time.
-    "NO_ANSWER": NO_ANSWER,  # originate_timeout reached (trace 04: DIALSTATUS NOANSWER)
-    "NOANSWER": NO_ANSWER,  # DIALSTATUS
-    "NO_USER_RESPONSE": NO_ANSWER,  # far end alerted but no answer (SIP 408 from some trunks, Q.850 18)
-    "ALLOTTED_TIMEOUT": NO_ANSWER,  # our per-leg leg_timeout ended the leg (check_per_channel_timeouts)
-    "RECOVERY_ON_TIMER_EXPIRE": NO_ANSWER,  # SIP 408 Request Timeout: the phone never answered
-    # Cancelled ringing without the caller hanging up (a caller hang-up surfaces as ChannelHangup).
-    "ORIGINATOR_CANCEL": NO_ANSWER,
-    "CANCEL": NO_ANSWER,  # DIALSTATUS for ORIGINATOR_CANCEL
-    "LOSE_RACE": NO_ANSWER,  # another leg/branch won
-    # The person is there but will not take the call now.
-    "USER_BUSY": BUSY,  # SIP 486/600 (trace 04: DIALSTATUS BUSY)
-    "BUSY": BUSY,  # DIALSTATUS
-    "CALL_REJECTED": BUSY,  # SIP 603 Decline: the employee pressed "reject" — busy to the caller
-    "DONTCALL": BUSY,  # DIALSTATUS for CALL_REJECTED
-    # Could not reach anyone: offline phone, wrong number, trunk or network trouble.
-    "USER_NOT_REGISTERED": FAILED,  # account exists, no registration (trace 04)
-    "SUBSCRIBER_ABSENT": FAILED,  # no such user in the directory (trace 04); SIP 480 on some trunks
-    "UNALLOCATED_NUMBER": FAILED,  # SIP 404
-    "NO_ROUTE_DESTINATION": FAILED,
-    "NO_ROUTE_TRANSIT_NET": FAILED,
-    "INVALID_NUMBER_FORMAT": FAILED,  # SIP 484
-    "NUMBER_CHANGED": FAILED,  # SIP 410
-    "NORMAL_TEMPORARY_FAILURE": FAILED,  # SIP 503 and generic transient failures
-    "NORMAL_CIRCUIT_CONGESTION": FAILED,
-    "SWITCH_CONGESTION": FAILED,
-    "NETWORK_OUT_OF_ORDER": FAILED,
-    "DESTINATION_OUT_OF_ORDER": FAILED,  # also: an unknown endpoint/application
-    "INVALIDARGS": FAILED,  # DIALSTATUS: bad dial string / profile
-    "INVALID_PROFILE": FAILED,
-    "INVALID_GATEWAY": FAILED,
-    "GATEWAY_DOWN": FAILED,
-    "SERVICE_UNAVAILABLE": FAILED,
-    "REQUESTED_CHAN_UNAVAIL": FAILED,
-    "CHAN_NOT_IMPLEMENTED": FAILED,
-    "INCOMPATIBLE_DESTINATION": FAILED,  # SIP 488: no common codec
-    "BEARERCAPABILITY_NOTAVAIL": FAILED,
-    "FACILITY_REJECTED": FAILED,
-    "MANDATORY_IE_MISSING": FAILED,  # user without a dial-string (mod_dptools user endpoint)
-    "PROGRESS_TIMEOUT": FAILED,  # the far end never even started ringing
-    "MEDIA_TIMEOUT": FAILED,
-    "EXCHANGE_ROUTING_ERROR": FAILED,  # SIP 483
-    "INTERWORKING": FAILED,
-    "SYSTEM_SHUTDOWN": FAILED,
-    # A *failed* bridge that reports NORMAL_CLEARING: the SIP far end refused with a code
-    # FreeSWITCH has no better cause for (trace 04: SIP 480 → NORMAL_CLEARING). An answered
-    # bridge reports SUCCESS, never this.
-    "NORMAL_CLEARING": FAILED,
-    "NORMAL_UNSPECIFIED": FAILED,
-    "NONE": FAILED,
-}
-
-
-def classify(disposition: str | None, dialstatus: str | None = None) -> tuple[str, str]:
-    """(outcome, cause) for a bridge's ``originate_disposition`` and ``DIALSTATUS``.
-
-    originate_disposition is the precise cause name; DIALSTATUS only decides when it is missing.
-    An unknown or missing result is ``failed`` — a scenario must never treat "we don't know" as
-    "someone took the call".
-    """
-    for value in (disposition, dialstatus):
-        if value and value != "_undef_":
-            cause = value.strip().upper()
-            return CAUSE_OUTCOMES.get(cause, FAILED), cause
-    return FAILED, "UNKNOWN"
-
-
-def classify_event(event: Event) -> tuple[str, str]:
-    """Classify the CHANNEL_EXECUTE_COMPLETE of a ``bridge``."""
-    return classify(event.variable("originate_disposition"), event.variable("DIALSTATUS"))
-
-
-# ---- targets -------------------------------------------------------------------------------------
-
-# The name/number rules (fsivr.store.names) are shared with bundle parsing and the renderer;
-# validation checks targets with parse_target below, so it accepts exactly what rings.
-TARGET_KINDS = {"sip": "sip", "user": "sip", "ext": "ext", "extension": "ext", "group": "group",
-                "tel": "number", "gateway": "gateway"}
-
-
-@dataclass(frozen=True)
-class Target:
-    """One target as a scenario writes it: ``sip:101``, ``ext:101``, ``101``, ``group:sales``,
-    ``+48600100200``, ``tel:0600100200``, ``gateway:trunk2/+48600100200``."""
-
-    kind: str  # sip | ext | group | number | gateway | bare
-    value: str
-    text: str
-    gateway: str | None = None
-
-
-def parse_target(text: str) -> Target:
-    """Parse the syntax; raises ValueError with a message for the user. Whether the named thing
-    exists is checked against the directory by validation, and again when the call rings."""
-    text = str(text).strip()
-    prefix, sep, rest = text.partition(":")
-    if sep:
-        kind = TARGET_KINDS.get(prefix.lower())
-        if kind is None:
-            raise ValueError(f"unknown target kind {prefix!r} in {text!r} (use sip:, ext:, group:, tel:, "
-                             "gateway:NAME/NUMBER, or a number)")
-        if kind == "gateway":
-            gw, _, number = rest.partition("/")
-            if not DIALABLE_NAME.match(gw) or not DIALABLE_NUMBER.match(number):
-                raise ValueError(f"target {text!r}: use gateway:NAME/NUMBER")
-            return Target("number", number, text, gateway=gw)
-        if kind == "number":
-            if not DIALABLE_NUMBER.match(rest):
-                raise ValueError(f"target {text!r}: not a phone number")
-            return Target("number", rest, text)
-        if kind == "group":
-            if not rest.strip():
-                raise ValueError(f"target {text!r}: group name missing")
-            return Target("group", rest, text)
-        if not DIALABLE_NAME.match(rest):
-            raise ValueError(f"target {text!r}: {rest!r} is not a valid account user / extension")
-        return Target(kind, rest, text)
-    if EXTERNAL_NUMBER.match(text):
-        return Target("number", text, text)
-    if DIALABLE_NAME.match(text):
-        return Target("bare", text, text)
-    raise ValueError(f"target {text!r} is not sip:USER, ext:NNN, group:NAME or a phone number")
-
-
-@dataclass
-class Leg:
-    """One thing to ring: a FreeSWITCH endpoint and how long it rings."""
-
-    endpoint: str
-    timeout: int
-    label: str
-    #: Account user when the leg rings an employee's SIP account (for any_manager).
-    employee: str | None = None
-    weight: int = 1
-    #: Seconds after the bridge starts before this leg starts ringing (leg_delay_start).
-    delay: int = 0
-    variables: dict[str, str] = field(default_factory=dict)
-
-
-def user_at_domain(user: str, domain: str) -> str:
-    """``101@domain``, or just ``101`` for FreeSWITCH's default domain.
-
-    Without ``@domain`` the user endpoint and sofia_contact use FreeSWITCH's default domain
-    (mod_dptools.c user_outgoing_channel → switch_core_get_domain). A ``$${...}`` preprocessor
-    variable means "the default domain" too: it is expanded only in XML, never in text sent over ESL.
-    """
-    return f"{user}@{domain}" if domain and not domain.startswith("$$") else user
-
-
-def sip_endpoint(user: str, domain: str) -> str:
-    """``user/101`` (mod_dptools' user endpoint: looks the user up in the directory and dials its
-    dial-string, i.e. its registrations; an unregistered user fails USER_NOT_REGISTERED, trace 04)."""
-    if not DIALABLE_NAME.match(user):
-        raise ValueError(f"account user {user!r} cannot be dialled")
-    return f"user/{user_at_domain(user, domain)}"
-
-
-def gateway_endpoint(gateway: str, number: str) -> str:
-    if not DIALABLE_NAME.match(gateway) or not DIALABLE_NUMBER.match(number):
-        raise ValueError(f"cannot dial {number!r} through gateway {gateway!r}")
-    return f"sofia/gateway/{gateway}/{number}"
-
-
-@dataclass
-class Resolver:
-    """Turns targets into legs against the live directory snapshot."""
-
-    directory: DirectoryCache
-    domain: str = ""
-    #: Gateway for external numbers when the node names none (else the directory's default).
-    gateway: str | None = None
-    #: Caller ID shown on external legs (else the gateway's caller_id, else the caller's own).
-    caller_id: str | None = None
-    problems: list[str] = field(default_factory=list)
-
-    def report(self, call: Call, node_id: str) -> None:
-        """Log what could not be rung (a target deleted from the directory since validation)."""
-        for problem in self.problems:
-            log.warning("call %s: node %s: %s; ringing the others", call.uuid, node_id, problem)
-        self.problems.clear()
-
-    def account_leg(self, account: Account, timeout: int, label: str | None = None,
-                    weight: int = 1) -> Leg | None:
-        """The account's leg, or None (and a problem note) when its data cannot be rung: one bad
-        directory entry must not fail a whole group or dial node."""
-        if timeout < 1:
-            self.problems.append(f"account {account.user!r}: ring time {timeout} s is not at least 1 s")
-            return None
-        try:
-            endpoint = sip_endpoint(account.user, self.domain)
-        except ValueError as exc:
-            self.problems.append(str(exc))
-            return None
-        return Leg(endpoint, timeout, label or f"sip:{account.user}", employee=account.user, weight=weight)
-
-    def number_leg(self, number: str, timeout: int, gateway: str | None = None, label: str | None = None,
-                   delay: int = 0) -> Leg | None:
-        gw = self.directory.gateway(gateway or self.gateway)
-        if gw is None:
-            self.problems.append(f"no gateway {gateway or self.gateway or '(default)'} for {number}")
-            return None
-        try:
-            endpoint = gateway_endpoint(gw.name, number)
-        except ValueError as exc:
-            self.problems.append(str(exc))
-            return None
-        leg = Leg(endpoint, timeout, label or number, delay=delay)
-        caller_id = self.caller_id or gw.caller_id
-        if caller_id and DIALABLE_NUMBER.match(caller_id):
-            leg.variables["origination_caller_id_number"] = caller_id
-        return leg
-
-    def legs(self, target: Target, timeout: int, weight: int = 1) -> list[Leg]:
-        """Legs for one target; an unknown name yields none (and a problem note)."""
-        d = self.directory
-        kind = target.kind
-        if kind == "bare":
-            if d.employee(target.value) is not None:
-                kind = "ext"
-            elif d.account(target.value) is not None:
-                kind = "sip"
-            elif d.group(target.value) is not None:
-                kind = "group"
-        if kind == "number":
-            leg = self.number_leg(target.value, timeout, target.gateway, target.text)
-            return [leg] if leg else []
-        if kind == "sip":
-            account = d.account(target.value)
-            if account is None:
-                self.problems.append(f"no account {target.value!r}")
-                return []
-            leg = self.account_leg(account, timeout, target.text, weight)
-            return [leg] if leg else []
-        if kind == "ext":
-            account = d.employee(target.value)
-            if account is None:
-                self.problems.append(f"no employee with extension {target.value!r}")
-                return []
-            leg = self.account_leg(account, timeout, target.text, weight)
-            return [leg] if leg else []
-        if kind == "group":
-            group = d.group(target.value)
-            if group is None:
-                self.problems.append(f"no group {target.value!r}")
-                return []
-            return self.group_legs(group.name)
-        self.problems.append(f"{target.text!r} names no account, extension or group")
-        return []
-
-    def group_legs(self, name: str) -> list[Leg]:
-        group = self.directory.group(name)
-        if group is None:
-            self.problems.append(f"no group {name!r}")
-            return []
-        out = []
-        for m in group.members:
-            account = self.directory.account(m.account)
-            if account is None:
-                continue
-            leg = self.account_leg(account, m.ring_timeout or group.ring_timeout, weight=m.weight)
-            if leg is not None:
-                out.append(leg)
-        return out
-
-
-# ---- strategies and dial strings ------------------------------------------------------------------
-
-
-def weighted_order(legs: Sequence[Leg], rng: random.Random) -> list[Leg]:
-    """A random order in which each leg comes first with probability weight / total weight.
-
-    Efraimidis-Spirakis weighted sampling without replacement: each leg draws u^(1/w) and the
-    largest key goes first; P(first) = w_i / Σw exactly. Weight 0 (or less) = only after everyone
-    with a positive weight, in random order.
-    """
-    positive = [(rng.random() ** (1.0 / leg.weight), leg) for leg in legs if leg.weight > 0]
-    zero = [leg for leg in legs if leg.weight <= 0]
-    rng.shuffle(zero)
-    return [leg for _, leg in sorted(positive, key=lambda kv: kv[0], reverse=True)] + zero
-
-
-def ordered(legs: Sequence[Leg], strategy: str, rng: random.Random) -> list[Leg]:
-    return weighted_order(legs, rng) if strategy == "random_weighted" else list(legs)
-
-
-def _vars(values: dict[str, Any]) -> str:
-    # Values are numbers and safe names only (checked where they are made), so no quoting is
-    # needed inside {} / [] (which split on ',').
-    return ",".join(f"{k}={v}" for k, v in values.items())
-
-
-def dial_string(legs: Sequence[Leg], strategy: str) -> str:
-    """The ``bridge`` argument for legs already in ring order.
-
-    simultaneous: ``{...}user/101,user/102`` — all ring, the first to answer wins and FreeSWITCH
-    cancels the rest. sequential / random_weighted:
-    ``{...}[leg_timeout=15]user/101|[leg_timeout=20]user/102`` — failover: each ``|`` group is its
-    own originate attempt with its own timer (switch_ivr_originate.c, the ``for (r = 0; r < or_argc``
-    loop), so every member rings for its own leg_timeout.
-
-    Global variables: ``originate_timeout`` (else 60 s) = the longest leg, so it never cuts a leg
-    short; ``originate_continue_on_timeout`` so that a member whose time runs out at the same
-    second as the originate timer does not end the whole chain (on NO_ANSWER the remaining ``|``
-    groups are skipped otherwise, docs/freeswitch-notes.md §3); ``ignore_early_media`` keeps one
-    trunk's early media ("the subscriber is not available…") from ending a simultaneous ring and
-    reaching the caller; ``instant_ringback`` makes the caller hear ringback (the channel's
-    ringback variables) at once. A leg's own ``leg_timeout`` is written only when it differs from
-    originate_timeout, or in a ``|`` chain, or with ``leg_delay_start`` (it counts from the start of
-    the originate, so a delayed leg gets delay + its ring time; check_per_channel_timeouts).
-    """
-    if not legs:
-        raise ValueError("nothing to ring")
-    longest = max(leg.timeout + leg.delay for leg in legs)
-    sequential = strategy != "simultaneous"
-    head: dict[str, Any] = {"ignore_early_media": "true", "instant_ringback": "true", "originate_timeout": longest}
-    if sequential:
-        head["originate_continue_on_timeout"] = "true"
-    parts = []
-    for leg in legs:
-        per_leg: dict[str, Any] = {}
-        if sequential or leg.delay or leg.timeout + leg.delay != longest:
-            per_leg["leg_timeout"] = leg.timeout + leg.delay
-        if leg.delay:
-            per_leg["leg_delay_start"] = leg.delay
-        per_leg.update(leg.variables)
-        parts.append((f"[{_vars(per_leg)}]" if per_leg else "") + leg.endpoint)
-    return "{" + _vars(head) + "}" + ("|" if sequential else ",").join(parts)
+#: What node modules and tests reach through ``ringing``: this module is the façade of ringing.
+__all__ = ["ANSWERED", "BUSY", "CAUSE_OUTCOMES", "FAILED", "NO_ANSWER", "RING_OUTCOMES", "STRATEGIES", "Leg",
+           "Resolver", "Target", "caller_id_check", "classify", "classify_event", "dial_string",
+           "gateway_endpoint", "ordered", "parse_target", "registered", "remember_employees", "ring",
+           "ring_extension", "ring_seconds", "sip_endpoint", "user_at_domain", "weighted_order",
+           "with_timeout"]
 
 
 # ---- ringing --------------------------------------------------------------------------------------
@@ -568,12 +251,6 @@ def ring_extension(call: Call, extension: str, ring_timeout: int) -> RingResult 
 
 def with_timeout(legs: Iterable[Leg], timeout: int) -> list[Leg]:
     return [replace(leg, timeout=timeout) for leg in legs]
-
-
-def positive_seconds(value: float) -> float:
-    if not 0 < value <= 3600:
-        raise ValueError("must be between 1 and 3600 seconds")
-    return value
 
 
 def ring_seconds(value: int) -> int:
