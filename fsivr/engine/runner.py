@@ -9,6 +9,7 @@ fallbacks or hangup bookkeeping.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 import gevent
@@ -213,9 +214,8 @@ class Runner:
         except Exception:
             log.exception("call %s: post-call work failed", call.uuid)
         finally:
+            record.ended_at = _ended_at(conn) or call.now()
             final = conn.hangup_complete or conn.hangup_event
-            record.ended_at = ((final is not None and channel_time(final.get("Caller-Channel-Hangup-Time")))
-                               or call.now())
             record.answered_at = ((final is not None and channel_time(final.get("Caller-Channel-Answered-Time")))
                                   or call.answered_at)
             record.hangup_cause = conn.hangup_cause or ("RELEASED" if call.released else "")
@@ -225,3 +225,15 @@ class Runner:
             except Exception:
                 log.exception("call %s: could not queue the call record", call.uuid)
 
+
+def _ended_at(conn: OutboundConnection) -> datetime | None:
+    """When the channel hung up, on FreeSWITCH's clock. CHANNEL_HANGUP_COMPLETE carries it in
+    Caller-Channel-Hangup-Time; CHANNEL_HANGUP still says 0 there (traces 02, 09), but its own
+    Event-Date-Timestamp is that moment - and HANGUP_COMPLETE may not have arrived yet."""
+    if conn.hangup_complete is not None:
+        ended = channel_time(conn.hangup_complete.get("Caller-Channel-Hangup-Time"))
+        if ended is not None:
+            return ended
+    if conn.hangup_event is not None:
+        return channel_time(conn.hangup_event.get("Event-Date-Timestamp"))
+    return None

@@ -91,6 +91,8 @@ def test_open_hours_menu_key_one(server: Harness) -> None:
     assert record.started_at == MONDAY_10
     assert record.started_at <= record.answered_at <= record.steps[0].started_at <= record.ended_at
     assert record.ended_at - record.started_at < timedelta(minutes=5)
+    # The end is FreeSWITCH's moment of hangup: after the simulated media (prompts 2 s, the menu 4 s).
+    assert record.ended_at - record.started_at >= timedelta(seconds=6)
 
 
 def test_set_renders_templates_into_channel_variables(server: Harness) -> None:
