@@ -69,9 +69,6 @@ class Call:
     answered_at: datetime | None = None
     #: The scenario's fallback was taken (it is taken once per call, so it cannot loop).
     fell_back: bool = False
-    #: Runner bookkeeping for runaway detection (see Runner._runaway).
-    busy_steps: int = 0
-    completed_before: int = 0
     #: The channel's clock minus ours at connect: FreeSWITCH's timestamps are authoritative, and
     #: our own (step times) are shifted onto them so a record reads as one timeline.
     clock_offset: timedelta = timedelta(0)
@@ -81,11 +78,7 @@ class Call:
     def from_channel(cls, conn: OutboundConnection, services: Services, number: str) -> Call:
         ch = conn.channel
         assert ch is not None
-        created = ch.get("Caller-Channel-Created-Time") or ch.get("Channel-Channel-Created-Time") or "0"
-        try:
-            arrived = datetime.fromtimestamp(int(created) / 1_000_000, UTC) if int(created) else None
-        except ValueError:
-            arrived = None
+        arrived = channel_time(ch.get("Caller-Channel-Created-Time") or ch.get("Channel-Channel-Created-Time"))
         now = datetime.now(UTC)
         call = cls(conn=conn, services=services, uuid=conn.uuid,
                    caller=ch.get("Caller-Caller-ID-Number") or "",

@@ -76,7 +76,6 @@ class Runner:
             found = self._scenario_for(number)
             if found is None:
                 log.info("call %s to %s: no scenario for this number; hanging up", call.uuid, number)
-                record.scenario = ""
                 call.hangup("UNALLOCATED_NUMBER")
             else:
                 scenario, call.exit_destination = found
@@ -108,10 +107,11 @@ class Runner:
     def _walk(self, call: Call, scenario: CompiledScenario, start: str | None, record: CallRecord,
               *, after_call: bool = False) -> None:
         node_id = start
-        call.busy_steps = 0
+        busy = 0  # steps in a row that completed no FreeSWITCH application
         call.scenario = record.scenario = record.scenario or scenario.name
         while node_id is not None:
             node = scenario.nodes[node_id]
+            completed = call.conn.apps_completed
             outcome = self._run_node(call, scenario, node_id, record)
             if outcome in (HANGUP, LEFT) and not after_call:
                 return
@@ -129,7 +129,14 @@ class Runner:
                 node_id = scenario.edges[node_id].get(outcome)
                 if node_id is None and outcome == "error":
                     node_id = self._fallback(call, scenario, node.id)
-            if self._runaway(call, record):
+            if call.conn.apps_completed > completed:
+                busy = 0
+            else:
+                # The step never left this greenlet: yield, so a loop of such steps cannot starve
+                # every other call on the hub while it is being counted.
+                busy += 1
+                gevent.sleep(0)
+            if self._runaway(call, record, busy):
                 return
             if node_id is not None and call.conn.hungup.is_set() and not after_call:
                 return
@@ -151,7 +158,6 @@ class Runner:
         started = call.now()
         detail: dict[str, Any] | None = None
         call.step_detail = {}
-        call.completed_before = call.conn.apps_completed
         try:
             outcome = node.run(call)
         except ChannelHangup:
@@ -175,20 +181,11 @@ class Runner:
                                        detail=detail))
         return outcome
 
-    def _runaway(self, call: Call, record: CallRecord) -> bool:
-        """True when the call must end: too many steps without FreeSWITCH doing anything, or at all.
-
-        A step that completed no application never left this greenlet, so we yield here: a loop
-        of such steps must not starve every other call on the hub while it is being counted.
-        """
-        if call.conn.apps_completed > call.completed_before:
-            call.busy_steps = 0
-        else:
-            call.busy_steps += 1
-            gevent.sleep(0)
-        if call.busy_steps > MAX_BUSY_STEPS or len(record.steps) >= MAX_STEPS:
+    def _runaway(self, call: Call, record: CallRecord, busy: int) -> bool:
+        """True when the call must end: too many steps without FreeSWITCH doing anything, or at all."""
+        if busy > MAX_BUSY_STEPS or len(record.steps) >= MAX_STEPS:
             log.error("call %s: %d steps (%d in a row without FreeSWITCH doing anything); ending the "
-                      "call as runaway", call.uuid, len(record.steps), call.busy_steps)
+                      "call as runaway", call.uuid, len(record.steps), busy)
             return True
         return False
 
