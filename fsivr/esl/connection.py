@@ -361,12 +361,15 @@ class OutboundConnection:
         except ResultTimeout:
             raise CommandTimeout(f"{what}: no answer from FreeSWITCH within {seconds:g} s") from None
 
+    def _request(self, text: str, timeout: float | None, what: str) -> Frame:
+        """One command, and the frame that answers it (a command/reply or an api/response)."""
+        waiter = Result()
+        self._send(frames.command(text), (waiter,))
+        return self._wait(waiter, timeout, what)
+
     def command(self, text: str, timeout: float | None = None) -> str:
         """Send a socket command and return its Reply-Text (raises CommandFailed on -ERR)."""
-        reply = self.command_raw(text, timeout)
-        if reply.startswith("-ERR"):
-            raise CommandFailed(f"{text.split(' ', 1)[0]}: {reply}")
-        return reply
+        return self.commands([text], timeout)[0]
 
     def commands(self, texts: list[str], timeout: float | None = None) -> list[str]:
         """Several socket commands in one write, then their Reply-Texts (ESL answers in order, so
@@ -383,19 +386,9 @@ class OutboundConnection:
                 raise CommandFailed(f"{text.split(' ', 1)[0]}: {reply}")
         return replies
 
-    def command_raw(self, text: str, timeout: float | None = None) -> str:
-        """Like ``command`` but returns -ERR replies instead of raising (``getvar`` of an unset
-        variable answers ``-ERR command not found``, trace 01)."""
-        waiter = Result()
-        self._send(frames.command(text), (waiter,))
-        frame: Frame = self._wait(waiter, timeout, text.split(" ", 1)[0])
-        return frame.reply_text
-
     def connect(self, timeout: float | None = None) -> Event:
         """``connect``: FreeSWITCH answers with the channel's data as a CHANNEL_DATA block."""
-        waiter = Result()
-        self._send(frames.command("connect"), (waiter,))
-        frame: Frame = self._wait(waiter, timeout, "connect")
+        frame = self._request("connect", timeout, "connect")
         self.channel = frame.header_event()
         self.uuid = self.channel.get("Unique-ID") or self.channel.get("Channel-Unique-ID") or ""
         if self.channel.get("Answer-State") == "answered":
@@ -404,9 +397,7 @@ class OutboundConnection:
 
     def api(self, cmd: str, timeout: float | None = None) -> str:
         """Run an API command on FreeSWITCH over this socket; return its output."""
-        waiter = Result()
-        self._send(frames.command("api " + cmd), (waiter,))
-        frame: Frame = self._wait(waiter, timeout, "api " + cmd.split(" ", 1)[0])
+        frame = self._request("api " + cmd, timeout, "api " + cmd.split(" ", 1)[0])
         return frame.body.decode("utf-8", "replace")
 
     def execute(self, app: str, arg: str | None = None, *, timeout: float, lock: bool = True) -> Event:
