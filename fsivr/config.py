@@ -119,6 +119,15 @@ class Config:
         return out
 
 
+def load_config(path: str | os.PathLike[str] | None, database_url: str | None = None) -> Config:
+    """The configuration as a command runs with it: the file (or FSIVR_CONFIG) and the
+    environment, and a database URL given on the command line (``--database``) over both."""
+    cfg = Config.load(path)
+    if database_url:
+        cfg.database_url = database_url
+    return cfg
+
+
 def redact_url(url: str) -> str:
     """Hide the password in a database URL (``postgresql://u:secret@h/db`` → ``u:***@h``)."""
     scheme, sep, rest = url.partition("://")

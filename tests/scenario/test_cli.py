@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import shutil
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from fsivr.cli import build_parser
 from fsivr.engine.registry import node_types
-from fsivr.scenario.cli import add_commands
 from fsivr.scenario.docs import node_reference_markdown
-from fsivr.store.callrecords import CallRecord, StepRecord, write_records
-from fsivr.store.db import Store
 
 GOOD = """\
 # hand-written, with a comment
@@ -32,10 +28,7 @@ scenarios:
 
 
 def fsivr(db: str, *argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="fsivr")
-    parser.add_argument("--database")
-    add_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["--database", db, *argv])
+    args = build_parser().parse_args(["--database", db, *argv])
     return int(args.func(args))
 
 
@@ -133,23 +126,6 @@ def test_graph(db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monk
     assert fsivr(db, "scenario", "graph", "main", "-o", str(tmp_path / "g.svg")) == 0
     assert "not installed" in capsys.readouterr().err
     assert (tmp_path / "g.dot").read_text() == dot
-
-
-def test_calls(db: str, capsys: pytest.CaptureFixture[str]) -> None:
-    capsys.readouterr()
-    assert fsivr(db, "calls") == 0
-    assert "no calls recorded" in capsys.readouterr().out
-    t = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-    store = Store(db)
-    store.run(lambda s: write_records(s, [CallRecord(
-        uuid="u1", caller="+48501000001", number="+48221234567", scenario="main", started_at=t,
-        answered_at=t, ended_at=t.replace(second=42), hangup_cause="NORMAL_CLEARING", hangup_by="caller",
-        steps=[StepRecord(0, "hello", "test_play", "next", t, t), StepRecord(1, "menu", "test_menu", "2", t, t)])]))
-    store.close()
-    assert fsivr(db, "calls", "--limit", "5") == 0
-    out = capsys.readouterr().out
-    assert "+48501000001 -> +48221234567  main  answered  NORMAL_CLEARING (by caller)  42s  u1" in out
-    assert "hello:next > menu:2" in out
 
 
 def test_node_reference_comes_from_the_declarations() -> None:

@@ -1,25 +1,20 @@
-"""``fsivr render-conf``: render the FreeSWITCH XML from the database and ask FreeSWITCH to reload it."""
+"""Deploying FreeSWITCH's configuration: render the XML from the database, write what changed
+and ask FreeSWITCH to reload it, remembering (the pending-reload marker) what it has not reloaded
+yet. What ``fsivr render-conf`` runs.
+
+FreeSWITCH is reached with the inbound ESL client, which runs on gevent: a process calling this
+monkey-patches first (``fsivr render-conf`` does).
+"""
 
 from __future__ import annotations
 
-import argparse
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from fsivr.config import Config
-
-
-def add_commands(sub: Any) -> None:
-    p = sub.add_parser("render-conf", help="render FreeSWITCH XML (directory, dialplan, gateways) from the "
-                                           "database and reloadxml")
-    p.add_argument("--out-dir", required=True, help="FreeSWITCH configuration directory to write into "
-                                                    "(e.g. /etc/freeswitch)")
-    p.add_argument("--templates", help="template directory (default: freeswitch_conf/ of fsivr)")
-    p.add_argument("--no-reload", action="store_true", help="only write the files; do not contact FreeSWITCH")
-    p.set_defaults(func=cmd_render_conf)
-
+from fsivr.esl.inbound import InboundClient, InboundError, Unreachable
+from fsivr.render.conf import load_data, render, write
+from fsivr.store.db import Store
 
 #: In the output directory while written files have not been reloaded by FreeSWITCH (it was down,
 #: refused, failed, or --no-reload): the next run reloads even when nothing changed since. It
@@ -74,10 +69,6 @@ def render_conf(cfg: Config, out_dir: str | Path, *, templates: str | Path | Non
     reloadxml re-reads FreeSWITCH's whole configuration, and this command is meant to be run
     freely (after every import, from cron).
     """
-    from fsivr.esl.inbound import InboundClient, InboundError, Unreachable
-    from fsivr.render.conf import load_data, render, write
-    from fsivr.store.db import Store
-
     store = Store(cfg.database_url)
     try:
         data = store.run(load_data)
@@ -119,22 +110,3 @@ def render_conf(cfg: Config, out_dir: str | Path, *, templates: str | Path | Non
         out.ok = False
         out.message = f"files written, but reloading failed: {exc}"
     return out
-
-
-def cmd_render_conf(args: argparse.Namespace) -> int:
-    from gevent import monkey
-
-    # greenswitch's inbound client reads its socket from a greenlet: it needs gevent's sockets.
-    monkey.patch_all()
-    from fsivr.cli import load_config
-
-    cfg = load_config(args)
-    out = render_conf(cfg, args.out_dir, templates=args.templates, reload=not args.no_reload)
-    for path in out.changed:
-        print(f"wrote {Path(args.out_dir) / path}")
-    for path in out.unchanged:
-        print(f"unchanged {Path(args.out_dir) / path}")
-    for path in out.pending:
-        print(f"not reloaded by an earlier run: {Path(args.out_dir) / path}")
-    print(out.message, file=sys.stdout if out.ok and not out.warning else sys.stderr)
-    return 0 if out.ok else 3

@@ -1,41 +1,27 @@
-"""``fsivr db upgrade``, ``fsivr import``, ``fsivr scenario ...`` and ``fsivr calls``.
-
-Each command is ``set_defaults(func=handler)``; a handler takes the parsed arguments (with
-``args.database`` set by the main parser, or None for the default) and returns the exit status.
-"""
+"""``fsivr import`` and ``fsivr scenario ...``: scenarios between YAML files and the database."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from fsivr.cli.output import err
+from fsivr.cli.store import database_url, open_store, require_schema
 from fsivr.engine.scenario import ScenarioSpec
 from fsivr.scenario.bundle import BundleError, load_file
 from fsivr.scenario.graph import scenario_dot, write_graph
 from fsivr.scenario.persist import export_scenario, import_bundle, load_scenario, split_node
 from fsivr.scenario.validate import BundleInvalid, Known, known_in_store, validate_bundle
 from fsivr.store import migrate
-from fsivr.store.callrecords import recent_calls
-from fsivr.store.db import Store, default_url
 from fsivr.store.models import NumberRow, ScenarioNodeRow, ScenarioRow
-
-Handler = Callable[[argparse.Namespace], int]
 
 
 def add_commands(sub: Any) -> None:
-    """Register the commands on the main parser's subparsers object."""
-    db = sub.add_parser("db", help="database schema")
-    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    db_sub.add_parser("upgrade", help="migrate the database schema to the latest version").set_defaults(
-        func=cmd_db_upgrade)
-
     imp = sub.add_parser("import", help="import a scenario or bundle YAML file (all or nothing)")
     imp.add_argument("file", type=Path)
     imp.set_defaults(func=cmd_import)
@@ -66,55 +52,23 @@ def add_commands(sub: Any) -> None:
     p.add_argument("-o", "--output", help="write to this file instead of standard output")
     p.set_defaults(func=cmd_reference)
 
-    calls = sub.add_parser("calls", help="recent call records with their paths")
-    calls.add_argument("--limit", type=int, default=20)
-    calls.set_defaults(func=cmd_calls)
-
-
-def _err(message: str) -> None:
-    print(f"fsivr: {message}", file=sys.stderr)
-
-
-@contextmanager
-def _store(args: argparse.Namespace) -> Iterator[Store]:
-    store = Store(getattr(args, "database", None) or default_url())
-    try:
-        yield store
-    finally:
-        store.close()
-
-
-def _require_schema(store: Store) -> bool:
-    if migrate.is_up_to_date(store.engine):
-        return True
-    _err("the database schema is not up to date: run `fsivr db upgrade` first")
-    return False
-
-
-def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    with _store(args) as store:
-        store.upgrade()
-        print(f"database {store.url.render_as_string(hide_password=True)} is at revision "
-              f"{migrate.current_revision(store.engine)}")
-    return 0
-
 
 def cmd_import(args: argparse.Namespace) -> int:
     try:
         bundle = load_file(args.file)
     except BundleError as exc:
         for problem in exc.problems:
-            _err(problem)
+            err(problem)
         return 1
-    with _store(args) as store:
-        if not _require_schema(store):
+    with open_store(args) as store:
+        if not require_schema(store):
             return 1
         try:
             result = import_bundle(store, bundle)
         except BundleInvalid as exc:
             for line in exc.report.errors:
-                _err(line)
-            _err(f"{args.file}: nothing imported ({len(exc.report.errors)} error(s))")
+                err(line)
+            err(f"{args.file}: nothing imported ({len(exc.report.errors)} error(s))")
             return 1
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -155,11 +109,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def _known(args: argparse.Namespace) -> tuple[Known, str | None]:
     """What the database has, for references; a file is still checked alone when there is none."""
-    url = getattr(args, "database", None) or default_url()
+    url = database_url(args)
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         return Known(), "no database yet: references were checked against the file alone"
     try:
-        with _store(args) as store:
+        with open_store(args) as store:
             if not migrate.is_up_to_date(store.engine):
                 return Known(), "database schema not up to date: references were checked against the file alone"
             with store.session() as session:
@@ -169,14 +123,14 @@ def _known(args: argparse.Namespace) -> tuple[Known, str | None]:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    with _store(args) as store:
-        if not _require_schema(store):
+    with open_store(args) as store:
+        if not require_schema(store):
             return 1
         try:
             with store.session() as session:
                 text = export_scenario(session, args.name)
         except LookupError as exc:
-            _err(str(exc.args[0]))
+            err(str(exc.args[0]))
             return 1
     if args.output:
         args.output.write_text(text, encoding="utf-8")
@@ -187,8 +141,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    with _store(args) as store:
-        if not _require_schema(store):
+    with open_store(args) as store:
+        if not require_schema(store):
             return 1
         with store.session() as session:
             rows = session.scalars(select(ScenarioRow).order_by(ScenarioRow.name)).all()
@@ -211,13 +165,13 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def _stored_scenario(args: argparse.Namespace) -> tuple[ScenarioSpec, int] | None:
     """The named scenario from the store, or None after saying why not."""
-    with _store(args) as store:
-        if not _require_schema(store):
+    with open_store(args) as store:
+        if not require_schema(store):
             return None
         with store.session() as session:
             found = load_scenario(session, args.name)
     if found is None:
-        _err(f"no scenario {args.name!r}")
+        err(f"no scenario {args.name!r}")
     return found
 
 
@@ -268,24 +222,6 @@ def cmd_reference(args: argparse.Namespace) -> int:
         Path(args.output).write_text(text)
     else:
         print(text, end="")
-    return 0
-
-
-def cmd_calls(args: argparse.Namespace) -> int:
-    with _store(args) as store:
-        if not _require_schema(store):
-            return 1
-        with store.session() as session:
-            records = recent_calls(session, args.limit)
-    if not records:
-        print("no calls recorded")
-        return 0
-    for r in records:
-        duration = f"{(r.ended_at - r.started_at).total_seconds():.0f}s" if r.ended_at else "-"
-        print(f"{r.started_at:%Y-%m-%d %H:%M:%S}  {r.caller or '-'} -> {r.number or '-'}  {r.scenario or '-'}  "
-              f"{r.status}  {r.hangup_cause or '-'} (by {r.hangup_by or '-'})  {duration}  {r.uuid}")
-        if r.steps:
-            print("    " + " > ".join(f"{s.node}:{s.outcome or '-'}" for s in r.steps))
     return 0
 
 

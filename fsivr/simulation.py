@@ -1,0 +1,107 @@
+"""One call through the real server against the built-in simulator: what ``fsivr simulate`` runs.
+
+Real sockets and the real ``serve`` code: a server is started on an ephemeral loopback port, the
+simulator connects to it as FreeSWITCH would, and the path returned is read back from the call
+record the server wrote — so it is what production would have recorded.
+
+Always in a throw-away SQLite database: a file is imported into it; a stored scenario is copied
+into it from the configured database (every scenario, since goto may reach any, and the whole
+directory), which is only read — never migrated, and no simulated call record lands in it.
+
+This starts the server: a process calling it monkey-patches with gevent first (``fsivr simulate``
+does).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from fsivr.config import Config
+from fsivr.scenario import repository
+from fsivr.scenario.bundle import load_file
+from fsivr.scenario.persist import copy_scenarios, stored_scenarios
+from fsivr.store.db import Store
+from fsivr.store.directory import load_directory, save_directory
+from fsivr.store.migrate import require_up_to_date
+from fsivr.testing import CallScript, Target
+from fsivr.testing.harness import Harness, running
+
+
+class NoCallRecord(RuntimeError):
+    """The call ran but the server wrote no record of it: there is no path to show."""
+
+
+def simulate(target: str, cfg: Config, *, number: str | None, caller: str, at: datetime,
+             digits: list[str], answers: dict[str, str]) -> dict[str, Any]:
+    """Run one call to ``target`` (a scenario/bundle file, or the name of a scenario stored in
+    ``cfg.database_url``) and return its call record with the caller and number dialled.
+
+    ``cfg`` is the server's configuration for this run: it is changed (the scratch database, a
+    loopback port, the default scenario when ``number`` belongs to none).
+    """
+    is_file = Path(target).is_file()
+    with tempfile.TemporaryDirectory(prefix="fsivr-simulate-") as tmp:
+        scratch = None
+        if not is_file:
+            scratch = f"sqlite:///{os.path.join(tmp, 'fsivr.sqlite3')}"
+            copy_store(cfg.database_url, scratch)
+        # database_url=None: running() imports the file into a throw-away database of its own.
+        with running(Path(target) if is_file else None, database_url=scratch, config=cfg) as harness:
+            return _simulate_in(harness, target, is_file, cfg, number=number, caller=caller, at=at,
+                                digits=digits, answers=answers)
+
+
+def copy_store(source_url: str, target_url: str) -> None:
+    """Copy every scenario and the directory from ``source_url`` (read only; its schema must be
+    current) into a new database at ``target_url``."""
+    url = make_url(source_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
+            and not url.database.startswith("file:") and not Path(url.database).is_file():
+        # Opening it would create an empty database file where the operator expects theirs.
+        raise ValueError(f"database {url.render_as_string(hide_password=True)} does not exist")
+    source = Store(source_url)
+    try:
+        require_up_to_date(source.engine)
+        with source.session() as session:
+            docs, directory = stored_scenarios(session), load_directory(session)
+    finally:
+        source.close()
+    target = Store(target_url)
+    try:
+        target.upgrade()
+        with target.session() as session:
+            save_directory(session, directory)
+            copy_scenarios(session, docs)
+    finally:
+        target.close()
+
+
+def _simulate_in(harness: Harness, target: str, is_file: bool, cfg: Config, *, number: str | None, caller: str,
+                 at: datetime, digits: list[str], answers: dict[str, str]) -> dict[str, Any]:
+    routes = harness.store.run(repository.number_routes)
+    versions = harness.store.run(repository.scenario_versions)
+    if is_file:
+        docs = load_file(target).scenarios
+        scenario_name = docs[0].spec.name if docs else ""
+    else:
+        scenario_name = target
+    if scenario_name not in versions:
+        where = f" in {target}" if is_file else " in the database"
+        raise ValueError(f"no scenario named {scenario_name!r}{where}")
+    if number is None:
+        mine = sorted(n for n, (s, _) in routes.items() if s == scenario_name)
+        number = mine[0] if mine else "simulated"
+    if number not in routes:
+        # A number the scenario does not own: run it as the default scenario.
+        cfg.default_scenario = scenario_name
+    placed = harness.call(CallScript(number=number, caller=caller, at=at, digits=digits,
+                                     targets={t: Target(o) for t, o in answers.items()}, timeout=60.0))
+    if placed.record is None:
+        raise NoCallRecord("the server left no call record")
+    return {**placed.record, "caller": caller, "number": number}
