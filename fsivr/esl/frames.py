@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import socket
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 #: Refuse bodies larger than this: a corrupt or hostile Content-Length must not make us buffer GBs.
 MAX_BODY = 16 * 1024 * 1024
@@ -311,11 +311,6 @@ class FrameReader:
             self._buf, self._pos = b"", 0
         else:
             self._pos = pos
-
-
-def encode_value(value: str) -> str:
-    """URL-encode a header value as FreeSWITCH does in plain events (switch_url_encode)."""
-    return quote(value, safe="/ -_.!~*'()@:,+=&$#;?[]")
 
 
 def command(text: str) -> bytes:
