@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from fsivr.cli.output import err
@@ -16,9 +15,9 @@ from fsivr.engine.scenario import ScenarioSpec
 from fsivr.scenario.bundle import BundleError, load_file
 from fsivr.scenario.graph import scenario_dot, write_graph
 from fsivr.scenario.persist import export_scenario, import_bundle, load_scenario, split_node
+from fsivr.scenario.repository import scenario_summaries
 from fsivr.scenario.validate import BundleInvalid, Known, known_in_store, validate_bundle
 from fsivr.store import migrate
-from fsivr.store.models import NumberRow, ScenarioNodeRow, ScenarioRow
 
 
 def add_commands(sub: Any) -> None:
@@ -145,20 +144,14 @@ def cmd_list(args: argparse.Namespace) -> int:
         if not require_schema(store):
             return 1
         with store.session() as session:
-            rows = session.scalars(select(ScenarioRow).order_by(ScenarioRow.name)).all()
-            numbers: dict[int, list[str]] = {}
-            for n in session.scalars(select(NumberRow).order_by(NumberRow.number)):
-                numbers.setdefault(n.scenario_id, []).append(n.number)
-            node_counts: dict[int, int] = {}
-            for sid in session.scalars(select(ScenarioNodeRow.scenario_id)):
-                node_counts[sid] = node_counts.get(sid, 0) + 1
-    if not rows:
+            scenarios = scenario_summaries(session)
+    if not scenarios:
         print("no scenarios (import one with `fsivr import FILE`)")
         return 0
     table = [("NAME", "VERSION", "NODES", "NUMBERS", "UPDATED", "DESCRIPTION")]
-    for r in rows:
-        table.append((r.name, str(r.version), str(node_counts.get(r.id, 0)), " ".join(numbers.get(r.id, [])) or "-",
-                      r.updated_at.strftime("%Y-%m-%d %H:%M"), r.description.splitlines()[0] if r.description else ""))
+    for s in scenarios:
+        table.append((s.name, str(s.version), str(s.nodes), " ".join(s.numbers) or "-",
+                      s.updated_at.strftime("%Y-%m-%d %H:%M"), s.description.splitlines()[0] if s.description else ""))
     _print_table(table)
     return 0
 

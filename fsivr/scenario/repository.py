@@ -1,11 +1,14 @@
-"""What the server and the simulator read and write, in one place: each function takes a Session
+"""What the server, the simulator and the commands read and write, in one place: each function takes a Session
 and is meant to be called through ``Store.run`` (``store.run(repository.scenario_versions)``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fsivr.scenario.bundle import load_file
@@ -22,6 +25,7 @@ from fsivr.store.directory import (
     load_prompts,
     load_queues,
 )
+from fsivr.store.models import NumberRow, ScenarioNodeRow, ScenarioRow
 from fsivr.store.routing import number_routes, scenario_versions
 
 
@@ -49,6 +53,31 @@ def call_path(session: Session, uuid: str) -> dict[str, Any] | None:
     }
 
 
-__all__ = ["call_path", "get_call", "import_file", "load_accounts", "load_contacts", "load_directory",
-           "load_gateways", "load_groups", "load_mailboxes", "load_prompts", "load_queues", "load_scenario",
-           "load_scenarios", "number_routes", "recent_calls", "scenario_versions"]
+@dataclass(frozen=True)
+class ScenarioSummary:
+    """One stored scenario as ``fsivr scenario list`` shows it."""
+
+    name: str
+    version: int
+    nodes: int
+    numbers: list[str]
+    updated_at: datetime
+    description: str
+
+
+def scenario_summaries(session: Session) -> list[ScenarioSummary]:
+    """Every stored scenario by name, with its numbers (sorted) and how many nodes it has."""
+    numbers: dict[int, list[str]] = {}
+    for n in session.scalars(select(NumberRow).order_by(NumberRow.number)):
+        numbers.setdefault(n.scenario_id, []).append(n.number)
+    node_counts = {sid: count for sid, count in session.execute(
+        select(ScenarioNodeRow.scenario_id, func.count()).group_by(ScenarioNodeRow.scenario_id))}
+    return [ScenarioSummary(r.name, r.version, node_counts.get(r.id, 0), numbers.get(r.id, []), r.updated_at,
+                            r.description)
+            for r in session.scalars(select(ScenarioRow).order_by(ScenarioRow.name))]
+
+
+__all__ = ["ScenarioSummary", "call_path", "get_call", "import_file", "load_accounts", "load_contacts",
+           "load_directory", "load_gateways", "load_groups", "load_mailboxes", "load_prompts", "load_queues",
+           "load_scenario", "load_scenarios", "number_routes", "recent_calls", "scenario_summaries",
+           "scenario_versions"]
