@@ -9,6 +9,7 @@ that are cached until the state they depend on changes, so a 3-4 KB event costs 
 from __future__ import annotations
 
 import itertools
+import time
 import uuid as uuidlib
 from collections.abc import Iterable
 
@@ -30,10 +31,12 @@ Pairs = list[tuple[str, str]]
 
 
 class SwitchIdentity:
-    """What is the same for every channel of one simulated switch (Core-UUID, sequence numbers)."""
+    """What is the same for every channel of one simulated switch (Core-UUID, sequence numbers,
+    start time for ``status``)."""
 
     def __init__(self) -> None:
         self.core_uuid = str(uuidlib.uuid4())
+        self.started_us = int(time.time() * 1_000_000)
         self._seq = itertools.count(1000)
         self._session_ids = itertools.count(1)
         self._prefix_cache: dict[str, tuple[str, Pairs]] = {}

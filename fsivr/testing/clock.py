@@ -29,10 +29,6 @@ class VirtualClock:
         if seconds > 0:
             self._us += round(seconds * 1_000_000)
 
-    def advance_us(self, us: int) -> None:
-        if us > 0:
-            self._us += us
-
     def real_seconds(self, virtual_seconds: float) -> float:
         return max(0.0, virtual_seconds * self.time_scale)
 

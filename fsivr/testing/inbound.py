@@ -36,7 +36,6 @@ reach inbound listeners).
 
 from __future__ import annotations
 
-import re
 import socket
 import time
 import uuid as uuidlib
@@ -50,21 +49,17 @@ import gevent.queue
 from gevent.server import StreamServer
 
 from fsivr.testing import wire
+from fsivr.testing.api import ApiContext, background_job, execute
 from fsivr.testing.channel import SwitchIdentity
-from fsivr.testing.clock import fs_date_fields, fs_stamp
-from fsivr.testing.profiles import EVENT_SOURCES, HOSTNAME, cause_from_str
+from fsivr.testing.clock import fs_date_fields
+from fsivr.testing.profiles import EVENT_SOURCES
 from fsivr.testing.session import EVENT_NAMES, MYEVENTS
 from fsivr.testing.subscription import EventSubscriber
-from fsivr.testing.wire import DISCONNECT_BODY, CommandReader, api_response, command_reply
+from fsivr.testing.wire import DISCONNECT_BODY, CommandReader, api_response, bgapi_reply, command_reply
 
 if TYPE_CHECKING:
     from fsivr.testing.session import CallSession
-    from fsivr.testing.simulator import CallHandle, Simulator
-
-#: reloadxml's output on success (mod_commands.c reload_xml_function; docs/freeswitch-notes.md §5).
-RELOADXML_OK = "+OK [Success]\n"
-#: ``api version`` (mod_commands.c version_function) of the recorded switch (trace 00).
-VERSION_TEXT = "FreeSWITCH Version 1.11.1-release~64bit ( 64bit)\n"
+    from fsivr.testing.simulator import Simulator
 
 AUTH_REQUEST = b"Content-Type: auth/request\n\n"
 #: The disconnect notice of a listener without a session (mod_event_socket.c send_disconnect): after a
@@ -94,42 +89,7 @@ CC_SOURCES: dict[str, tuple[str, str]] = {
 }
 CC_SUBCLASS = "callcenter::info"
 
-# switch_core_sqldb.c create_channels_sql: the columns ``show channels`` prints.
-CHANNEL_COLUMNS = (
-    "uuid", "direction", "created", "created_epoch", "name", "state", "cid_name", "cid_num", "ip_addr", "dest",
-    "application", "application_data", "dialplan", "context", "read_codec", "read_rate", "read_bit_rate",
-    "write_codec", "write_rate", "write_bit_rate", "secure", "hostname", "presence_id", "presence_data",
-    "accountcode", "callstate", "callee_name", "callee_num", "callee_direction", "call_uuid", "sent_callee_name",
-    "sent_callee_num", "initial_cid_name", "initial_cid_num", "initial_ip_addr", "initial_dest",
-    "initial_dialplan", "initial_context",
-)
-
 Pairs = list[tuple[str, str]]
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def status_text(uptime_us: int, since_startup: int, sessions: int, peak: int) -> str:
-    """mod_commands.c status_function (trace 00: the lines, the trailing spaces, the final LF)."""
-    yr, rest = divmod(uptime_us, 365 * 86400 * 1_000_000)
-    day, rest = divmod(rest, 86400 * 1_000_000)
-    hr, rest = divmod(rest, 3600 * 1_000_000)
-    mins, rest = divmod(rest, 60 * 1_000_000)
-    sec, rest = divmod(rest, 1_000_000)
-    ms, mms = divmod(rest, 1000)
-    return (
-        f"UP {_plural(yr, 'year')}, {_plural(day, 'day')}, {_plural(hr, 'hour')}, {_plural(mins, 'minute')}, "
-        f"{_plural(sec, 'second')}, {_plural(ms, 'millisecond')}, {_plural(mms, 'microsecond')}\n"
-        "FreeSWITCH (Version 1.11.1-release  64bit) is ready\n"
-        f"{since_startup} session(s) since startup\n"
-        f"{sessions} session(s) - peak {peak}, last 5min {peak} \n"
-        "0 session(s) per Sec out of max 30, peak 0, last 5min 0 \n"
-        "1000 session(s) max\n"
-        "min idle cpu 0.00/100.00\n"
-        "Current Stack Size/Max 240K/8192K\n"
-    )
 
 
 def parse_plain_event(frame: bytes) -> Pairs:
@@ -347,8 +307,7 @@ class _Listener(EventSubscriber):
         if low.startswith("sendevent"):
             return f"+OK {uuidlib.uuid4()}"
         if low.startswith("api "):
-            name, _, arg = line[4:].partition(" ")
-            return api_response(self.owner.run_api(name, arg))
+            return api_response(self.owner.run_api(line[4:]))
         if low.startswith("bgapi "):
             return self._bgapi(cmd, line[6:])
         if low.startswith("linger") or low.startswith("nolinger"):
@@ -380,23 +339,18 @@ class _Listener(EventSubscriber):
         session.wake.set()
         return "+OK"
 
-    def _bgapi(self, cmd: wire.Command, text: str) -> str:
+    def _bgapi(self, cmd: wire.Command, text: str) -> bytes:
+        """parse_command's bgapi: the reply at once, the command in its own thread (api_exec), its
+        output in a BACKGROUND_JOB event fired to every listener subscribed to it (or ALL)."""
         job = cmd.header("job-uuid") or str(uuidlib.uuid4())
-        name, _, arg = text.partition(" ")
         owner = self.owner
 
         def run() -> None:
-            # api_exec with acs->bg: the output becomes the body of BACKGROUND_JOB, fired to all
-            out = owner.run_api(name, arg) or "Command returned no output!"
-            headers = [("Job-UUID", job), ("Job-Command", name)]
-            if arg:
-                headers.append(("Job-Command-Arg", arg))
-            owner.publish(_Event("BACKGROUND_JOB", None, switch_event(owner.switch, "BACKGROUND_JOB", headers),
-                                 body=out))
+            headers, body = background_job(owner.api_context(), job, text)
+            owner.fire("BACKGROUND_JOB", headers, body)
 
         gevent.spawn(run)
-        # parse_command: "~Reply-Text: +OK Job-UUID: %s\nJob-UUID: %s\n\n"
-        return f"~Content-Type: command/reply\nReply-Text: +OK Job-UUID: {job}\nJob-UUID: {job}\n\n"
+        return bgapi_reply(job)
 
 
 @dataclass
@@ -406,26 +360,18 @@ class InboundSwitch:
     ``api`` maps an API command name to its output (a string or a function of the argument) and
     takes precedence over the built-in commands; unknown commands answer as FreeSWITCH does.
     ``sim``: the Simulator whose calls, modules and events this switch shares (optional).
-    ``extensions``: dialplan extensions (``loopback/<ext>/<context>`` in ``originate``) that run
-    ``socket <sim.address> <args>`` — the recording's context ``esltest``.
     """
 
     password: str = "ClueCon"
-    api: dict[str, str | Callable[[str], str]] = field(default_factory=lambda: {"reloadxml": RELOADXML_OK})
+    api: dict[str, str | Callable[[str], str]] = field(default_factory=dict)
     #: Every command received, in order, per connection: [(connection number, first line), ...].
     received: list[tuple[int, str]] = field(default_factory=list)
     connections: int = 0
     sim: Simulator | None = None
     auth_timeout: float = AUTH_TIMEOUT
-    extensions: dict[str, str] = field(default_factory=lambda: {"sock": "async full", "socksync": "full"})
-    #: CallScript.timeout of calls placed by ``originate``.
-    originate_timeout: float = 300.0
     _server: StreamServer | None = None
     _listeners: list[_Listener] = field(default_factory=list)
-    _started_us: int = field(default_factory=lambda: int(time.time() * 1_000_000))
     _own_switch: SwitchIdentity = field(default_factory=SwitchIdentity)
-    #: Calls placed by ``originate`` (A-leg uuid → handle).
-    originated: dict[str, CallHandle] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.sim is not None:
@@ -509,7 +455,7 @@ class InboundSwitch:
     def channel_event(self, s: CallSession, event_name: str, pre: Pairs | None, post: Pairs | None,
                       body: str | None, channel_data: bool, subclass: str | None = None,
                       source: tuple[str, str, str] | None = None) -> None:
-        """A simulated call fired an event (session.fire / modcommon.fire_ex): render it now, as the
+        """A simulated call fired an event (session.fire / mods.common.fire_ex): render it now, as the
         channel is now, for the listeners that want it."""
         if not self._listeners or not self.wants(event_name, subclass):
             return
@@ -534,197 +480,14 @@ class InboundSwitch:
             return None
         return self.sim.find_session(uuid)
 
-    def run_api(self, name: str, arg: str) -> str:
-        """switch_api_execute: the output of ``<name> <arg>``."""
-        handler = self.api.get(name)
-        if handler is not None:
-            return handler(arg) if callable(handler) else handler
-        builtin = getattr(self, "_api_" + name, None) if name.isidentifier() else None
-        if builtin is not None:
-            out = builtin(arg.strip())
-            if out is not None:
-                return out
-        return f"-ERR {name} Command not found!\n"
+    def api_context(self) -> ApiContext:
+        return ApiContext(self.switch, self.sim)
 
-    def _api_status(self, _arg: str) -> str:
-        now = int(time.time() * 1_000_000)
-        since = self.sim.calls_started if self.sim is not None else 0
-        live = len(self.sim.live_sessions()) if self.sim is not None else 0
-        peak = self.sim.peak_sessions if self.sim is not None else 0
-        return status_text(now - self._started_us, since, live, peak)
-
-    def _api_version(self, arg: str) -> str:
-        if arg and "short" in arg.lower():
-            return "1.11.1\n"
-        return VERSION_TEXT
-
-    def _api_hostname(self, _arg: str) -> str:
-        return HOSTNAME
-
-    def _api_reloadxml(self, _arg: str) -> str:
-        return RELOADXML_OK
-
-    def _api_eval(self, arg: str) -> str:
-        return arg
-
-    def _api_echo(self, arg: str) -> str:
-        return arg
-
-    def _api_show(self, arg: str) -> str | None:
-        """mod_commands.c show_function for ``channels`` / ``calls`` (``[count]``); from the simulator's
-        live calls; CSV with the channels table's columns, then ``\\n<N> total.\\n``."""
-        argv = arg.split()
-        what = argv[0].lower() if argv else ""
-        if what not in ("channels", "calls"):
-            return None if self.sim is None else f"-USAGE: {what}\n"
-        sessions = self.sim.live_sessions() if self.sim is not None else []
-        if len(argv) > 1 and argv[1].lower() == "count":
-            return f"\n{len(sessions)} total.\n"
-        if not sessions:
-            return "\n0 total.\n"
-        rows = [",".join(CHANNEL_COLUMNS)]
-        rows += [",".join(_channel_row(s)) for s in sessions]
-        return "\n".join(rows) + f"\n\n{len(sessions)} total.\n"
-
-    # uuid_* (mod_commands.c): "-ERR No such channel!\n" for an unknown or gone uuid
-
-    def _with_session(self, arg: str, a_leg: bool = False) -> tuple[CallSession | None, str, str]:
-        """The call of ``<uuid> <rest>``; the loopback A-leg's uuid only where ``a_leg`` (the A-leg
-        is not simulated as a channel of its own: killing it or sending keys into it is the caller)."""
-        uuid, _, rest = arg.partition(" ")
-        s = self.find_session(uuid)
-        if s is not None and not a_leg and s.channel.uuid != uuid:
-            s = None
-        return s, uuid, rest.strip()
-
-    def _api_uuid_exists(self, arg: str) -> str | None:
-        if self.sim is None:
-            return None
-        return "true" if self._with_session(arg, a_leg=True)[0] is not None else "false"
-
-    def _api_uuid_kill(self, arg: str) -> str | None:
-        if self.sim is None:
-            return None
-        s, uuid, cause = self._with_session(arg, a_leg=True)
-        if s is None:
-            return "-ERR No such channel!\n"
-        # killing the loopback A-leg is the caller hanging up (README); the socket leg: the switch did it
-        by = "caller" if uuid != s.channel.uuid else "server"
-        s.hangup(cause_from_str(cause or None), by)
-        s.wake.set()
-        return "+OK\n"
-
-    def _api_uuid_getvar(self, arg: str) -> str | None:
-        if self.sim is None:
-            return None
-        s, _, name = self._with_session(arg)
-        if s is None:
-            return "-ERR No such channel!\n"
-        return s.channel.get_var(name.split(" ", 1)[0]) or "_undef_"
-
-    def _api_uuid_setvar(self, arg: str) -> str | None:
-        if self.sim is None:
-            return None
-        s, _, rest = self._with_session(arg)
-        if s is None:
-            return "-ERR No such channel!\n"
-        var, _, value = rest.partition(" ")
-        s.channel.set_var(var, value or None)
-        return "+OK\n"
-
-    def _api_uuid_break(self, arg: str) -> str | None:
-        if self.sim is None:
-            return None
-        s, _, _ = self._with_session(arg)
-        if s is None:
-            return "-ERR No such channel!\n"
-        if s.current is not None:
-            s.break_flag = True
-            s.wake.set()
-        return "+OK\n"
-
-    def _api_uuid_send_dtmf(self, arg: str) -> str | None:
-        """Keys sent into the A-leg reach the socket leg as the caller's. Idle: DTMF events at once (as
-        the park loop dequeues them); while an app runs they answer its next digit-collecting attempt
-        (the simulator's apps take keys per attempt, not per key as they arrive)."""
-        if self.sim is None:
-            return None
-        s, _, keys = self._with_session(arg, a_leg=True)
-        if s is None:
-            return "-ERR No such channel!\n"
-        keys = "".join(k for k in keys.split(" ", 1)[0] if k in "0123456789*#ABCDabcd")
-        if s.current is None:
-            for key in keys:
-                s.fire_dtmf(key)
-        else:
-            s.digits.append(keys)
-        return "+OK\n"
-
-    def _api_callcenter_config(self, arg: str) -> str | None:
-        return self.sim.callcenter_config(arg) if self.sim is not None else None
-
-    def _api_valet_info(self, arg: str) -> str | None:
-        return self.sim.valet_info(arg) if self.sim is not None else None
-
-    def _api_originate(self, arg: str) -> str | None:
-        """``originate [{vars}]<endpoint> &socket(<host:port> <args>)`` — or ``loopback/<ext>[/ctx]``
-        where ``ext`` is one of ``extensions`` (its dialplan runs ``socket``) — places a simulated
-        call into that socket server; the reply is ``+OK <A-leg uuid>\\n`` at once (the call runs on
-        in its own greenlet: ``originated[uuid]``). Other targets: ``-ERR <CAUSE>\\n``."""
-        if self.sim is None:
-            return None
-        from fsivr.testing.script import CallScript
-
-        text = arg.strip()
-        variables: dict[str, str] = {}
-        m = re.match(r"^\{([^}]*)\}", text)
-        if m:
-            for item in m.group(1).split(","):
-                k, _, v = item.partition("=")
-                if k:
-                    variables[k.strip()] = v
-            text = text[m.end():]
-        endpoint, _, app = text.partition(" ")
-        if endpoint.startswith("error/"):
-            return f"-ERR {cause_from_str(endpoint[6:], 'NORMAL_TEMPORARY_FAILURE')}\n"
-        parts = endpoint.split("/")
-        number = parts[1] if len(parts) > 1 else parts[0]
-        address = self.sim.address
-        socket_args: str | None = None
-        sm = re.match(r"^&socket\((\S+)(?:\s+([^)]*))?\)", app.strip())
-        if sm:
-            host, _, port = sm.group(1).rpartition(":")
-            address = (host or "127.0.0.1", int(port))
-            socket_args = sm.group(2) or ""
-        elif parts[0] == "loopback" and number in self.extensions:
-            socket_args = self.extensions[number]
-        if socket_args is None:
-            return "-ERR NO_ROUTE_DESTINATION\n"
-        caller = variables.pop("origination_caller_id_number", "0000000000")
-        name = variables.pop("origination_caller_id_name", caller)
-        variables.pop("origination_uuid", None)  # the simulator names its legs itself
-        script = CallScript(number=number, caller=caller, caller_name=name, variables=variables,
-                            profile="loopback" if parts[0] == "loopback" else "sofia", socket_args=socket_args,
-                            timeout=self.originate_timeout)
-        handle = self.sim.start_call(script, address=address)
-        a_leg = handle.session.channel.spec.other_uuid
-        self.originated[a_leg] = handle
-        return f"+OK {a_leg}\n"
-
-
-def _channel_row(s: CallSession) -> list[str]:
-    ch = s.channel
-    v = ch.get_var
-    created = ch.spec.created_us
-    app = ch.get_var("current_application") or ""
-    codec, rate, bits = ch.profile.codec if ch.media else ("", "", "")
-    values = [
-        ch.uuid, "inbound", fs_stamp(created), str(created // 1_000_000), ch.name, ch.running_state,
-        v("caller_id_name") or "", v("caller_id_number") or "", v("network_addr") or "",
-        v("destination_number") or "", app, ch.get_var("current_application_data") or "", v("dialplan") or "",
-        v("context") or "", codec, rate, bits, codec, rate, bits, "", HOSTNAME, "", "", "", ch.callstate,
-        v("callee_id_name") or "", v("callee_id_number") or "", "", v("call_uuid") or ch.uuid, "", "",
-        v("caller_id_name") or "", v("caller_id_number") or "", v("network_addr") or "",
-        v("destination_number") or "", v("dialplan") or "", v("context") or "",
-    ]
-    return [x.replace(",", " ") for x in values]
+    def run_api(self, text: str) -> str:
+        """switch_api_execute: the output of ``<name> <arg>`` - an ``api`` override, else the
+        switch's one API table (fsivr.testing.api)."""
+        name, _, arg = text.partition(" ")
+        override = self.api.get(name)
+        if override is not None:
+            return override(arg) if callable(override) else override
+        return execute(self.api_context(), text)

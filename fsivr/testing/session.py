@@ -28,8 +28,10 @@ import gevent.queue
 from gevent import socket as gsocket
 
 from fsivr.testing import apps, wire
+from fsivr.testing.api import ApiContext, background_job, execute
 from fsivr.testing.channel import Channel
 from fsivr.testing.clock import VirtualClock, rfc2822
+from fsivr.testing.expand import expand
 from fsivr.testing.profiles import PROFILES, ChannelSpec, cause_from_str
 from fsivr.testing.script import AppRun, CallResult, CallScript
 from fsivr.testing.subscription import EventSubscriber
@@ -72,17 +74,6 @@ MYEVENTS = frozenset(
 )
 
 
-STATUS_TEXT = (
-    "UP 0 years, 0 days, 0 hours, 1 minute, 3 seconds, 222 milliseconds, 845 microseconds\n"
-    "FreeSWITCH (Version 1.11.1-release  64bit) is ready\n"
-    "26 session(s) since startup\n"
-    "1 session(s) - peak 4, last 5min 4 \n"
-    "0 session(s) per Sec out of max 30, peak 4, last 5min 4 \n"
-    "1000 session(s) max\n"
-    "min idle cpu 0.00/94.20\n"
-    "Current Stack Size/Max 240K/8192K\n"
-)
-
 FIRST_PACKET_TIMEOUT = 25.0  # mod_event_socket.c listener_run: read_packet(listener, &ievent, 25)
 
 
@@ -94,6 +85,7 @@ class CallSession(EventSubscriber):
         self.result = CallResult()
         self.clock = VirtualClock(script.at, sim.time_scale)
         self.start_us = self.clock.now_us
+        self.created_monotonic = time.monotonic()  # when the channel was created, in real time
         profile = PROFILES.get(script.profile)
         if profile is None:
             raise ValueError(f"unknown profile {script.profile!r}")
@@ -120,7 +112,6 @@ class CallSession(EventSubscriber):
         self.linger = False
         self.linger_timeout = -1
         self.handle_disco = False
-        self.resume = False
         self._held: list[bytes] | None = None
         self.pending_disco: float | str | None = None
         self._inbox: gevent.queue.Queue[bytes | None] = gevent.queue.Queue()
@@ -424,7 +415,6 @@ class CallSession(EventSubscriber):
         if low.startswith("filter "):
             return self.filter_command(line[7:])
         if low.startswith("resume"):
-            self.resume = True
             self.channel.set_var("socket_resume", "true")
             return "+OK"
         if low.startswith("connect"):
@@ -463,7 +453,8 @@ class CallSession(EventSubscriber):
             self._write(wire.api_response(self.api(line[4:])))
             return None
         if low.startswith("bgapi "):
-            return self._bgapi(cmd, line[6:])
+            self._bgapi(cmd, line[6:])
+            return None
         if low.startswith("linger"):
             rest = line[6:]
             if rest.startswith(" ") and rest[1:]:
@@ -503,20 +494,21 @@ class CallSession(EventSubscriber):
         self.wake.set()
         return "+OK"
 
-    def _bgapi(self, cmd: wire.Command, text: str) -> str:
+    def _bgapi(self, cmd: wire.Command, text: str) -> None:
+        """parse_command's bgapi: the reply at once, the command in its own thread (api_exec), its
+        output in a BACKGROUND_JOB event fired to every listener that subscribed to it (05)."""
         job = cmd.header("job-uuid") or str(uuidlib.uuid4())
-        name, _, arg = text.partition(" ")
-        body = self.api(text)
 
-        def finish() -> None:
-            pre = [("Job-UUID", job), ("Job-Owner-UUID", self.channel.uuid), ("Job-Command", name)]
-            if arg:
-                pre.append(("Job-Command-Arg", arg))
+        def run() -> None:
+            headers, body = background_job(self.api_context(), job, text)
+            for sink in self.sim.inbound:
+                sink.fire("BACKGROUND_JOB", headers, body)
             if self.wants("BACKGROUND_JOB"):
-                self.send(self.channel.render("BACKGROUND_JOB", self.format, pre=pre, body=body, channel_data=False))
+                self.send(self.channel.render("BACKGROUND_JOB", self.format, pre=headers, body=body,
+                                              channel_data=False))
 
-        gevent.spawn(finish)
-        return f"~Content-Type: command/reply\nReply-Text: +OK Job-UUID: {job}\nJob-UUID: {job}\n\n"
+        gevent.spawn(run)
+        self._write(wire.bgapi_reply(job))
 
     # ------------------------------------------------------------------ api
 
@@ -527,72 +519,12 @@ class CallSession(EventSubscriber):
         self.result.api_expansions.append(f"{name} {args}".strip())
         return self.api(f"{name} {args}").rstrip("\n")
 
-    def api(self, text: str) -> str:
-        name, _, arg = text.strip().partition(" ")
-        arg = arg.strip()
-        mine = self.channel.uuid
-        alive = self.channel.ready and not self.channel_gone.is_set()
-        if name in ("uuid_getvar", "uuid_setvar", "uuid_kill", "uuid_break", "uuid_exists", "uuid_transfer",
-                    "uuid_send_dtmf", "uuid_answer", "uuid_dump"):
-            target, _, rest = arg.partition(" ")
-            if name == "uuid_exists":
-                return "true" if target == mine and alive else "false"
-            if target != mine or not alive:
-                return "-ERR No such channel!\n"
-            if name == "uuid_getvar":
-                return self.channel.get_var(rest.strip()) or "_undef_"
-            if name == "uuid_setvar":
-                # mod_commands uuid_setvar: switch_separate_string into 3 parts (quotes and
-                # escapes of the value resolved), stored as given - no variable expansion.
-                parts = apps.separate_string(arg, 3)
-                if len(parts) < 2:
-                    return "-USAGE: <uuid> <var> [value]\n"
-                self.channel.set_var(parts[1], parts[2] if len(parts) > 2 and parts[2] else None)
-                return "+OK\n"
-            if name == "uuid_kill":
-                self.hangup(cause_from_str(rest.strip() or None), "server")
-                return "+OK\n"
-            if name == "uuid_break":
-                if self.current is not None:
-                    self.break_flag = True
-                    self.wake.set()
-                return "+OK\n"
-            if name == "uuid_answer":
-                return "+OK\n"
-            return "+OK\n"
-        if name == "status":
-            return STATUS_TEXT
-        if name == "show":
-            return "\n0 total.\n"
-        if name == "sofia_contact":
-            return self.sofia_contact(arg)
-        if name == "originate":
-            if "error/" in arg:
-                cause = arg.split("error/", 1)[1].split()[0].upper()
-                return f"-ERR {cause}\n"
-            return f"+OK {uuidlib.uuid4()}\n"
-        if name in ("reloadxml",):
-            return "+OK [Success]\n"
-        if name in ("eval", "echo"):
-            return arg
-        if name == "hostname":
-            return "vm"
-        if name == "global_getvar":
-            return ""
-        handler = apps.API_COMMANDS.get(name)
-        if handler is not None:
-            return handler(self, arg)
-        return f"-ERR {name} Command not found!\n"
+    def api_context(self) -> ApiContext:
+        return ApiContext(self.sim.switch, self.sim, self)
 
-    def sofia_contact(self, arg: str) -> str:
-        """mod_sofia.c sofia_contact: ``sofia/<profile>/sip:<contact>`` or error/user_not_registered."""
-        text = arg.strip()
-        if "/" in text:
-            text = text.split("/", 1)[1]
-        user = text.split("@", 1)[0]
-        if not user or not self.script.registered.get(user, True):
-            return "error/user_not_registered"
-        return f"sofia/internal/sip:{user}@192.0.2.10:5060"
+    def api(self, text: str) -> str:
+        """``api <text>`` from this call's socket: the switch's one API table (fsivr.testing.api)."""
+        return execute(self.api_context(), text)
 
     # ------------------------------------------------------------------ channel thread
 
@@ -768,7 +700,7 @@ class CallSession(EventSubscriber):
             return False
         if not ch.ready:
             return False
-        expanded = apps.expand(ch, arg, self._expansion_api) if arg else None
+        expanded = expand(ch, arg, self._expansion_api) if arg else None
         if expanded == "":
             expanded = None
         ch.app_log.append((app, expanded))
@@ -811,7 +743,7 @@ class CallSession(EventSubscriber):
         return True
 
     def media(self, seconds: float) -> str:
-        """Let ``seconds`` of media pass. Returns "done", "break" or "hangup".
+        """Let ``seconds`` of media pass. Returns "done", "break", "hangup" or "transfer".
 
         While the current app is not event-locked, queued sendmsgs are run nested, as
         switch_ivr_play_file's loop calls switch_ivr_parse_all_events (09g: a sendmsg hangup
@@ -822,6 +754,9 @@ class CallSession(EventSubscriber):
         while True:
             if not ch.ready:
                 return "hangup"
+            if self.transfer_to is not None:
+                # switch_ivr_session_transfer (uuid_transfer): the app in progress ends at once.
+                return "transfer"
             if self.break_flag:
                 self.break_flag = False
                 return "break"

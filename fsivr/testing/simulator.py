@@ -6,8 +6,9 @@ from datetime import datetime
 
 import gevent
 
-from fsivr.testing import mod_callcenter, mod_valet, modules  # noqa: F401  (modules registers mod_* apps)
 from fsivr.testing.channel import SwitchIdentity
+from fsivr.testing.mods import callcenter as mod_callcenter
+from fsivr.testing.mods import valet as mod_valet
 from fsivr.testing.script import CallResult, CallScript, Target
 from fsivr.testing.session import CallSession
 
@@ -67,13 +68,19 @@ class Simulator:
         self.valet = mod_valet.ValetLots()
         self.callcenter = mod_callcenter.CallCenter()
         # inbound ESL listeners sharing this switch (fsivr.testing.inbound.InboundSwitch): they see
-        # every event the calls fire (session.fire / modcommon.fire_ex call ``channel_event``)
+        # every event the calls fire (session.fire / mods.common.fire_ex call ``channel_event``)
         self.inbound: list = []
         # calls still running: socket-leg uuid → session, loopback A-leg uuid → session
         self._sessions: dict[str, CallSession] = {}
         self._a_legs: dict[str, CallSession] = {}
         self.calls_started = 0
         self.peak_sessions = 0
+        #: The dialplan's extensions that run ``socket <address> <args>`` (``originate loopback/<ext>``),
+        #: as the recording's context ``esltest`` has them (README of the traces).
+        self.extensions: dict[str, str] = {"sock": "async full", "socksync": "full"}
+        #: Calls placed by ``api originate`` (A-leg uuid → handle); CallScript.timeout of those calls.
+        self.originated: dict[str, CallHandle] = {}
+        self.originate_timeout = 300.0
 
     def start_call(self, script: CallScript, address: tuple[str, int] | None = None) -> CallHandle:
         """Place a call into the socket server at ``address`` (default: the simulator's)."""

@@ -77,7 +77,8 @@ def command_reply(text: str) -> bytes:
 
 
 def bgapi_reply(job_uuid: str) -> bytes:
-    # mod_event_socket.c: the '~' form of the reply carries extra headers.
+    """mod_event_socket.c parse_command, bgapi: "~Reply-Text: +OK Job-UUID: %s\nJob-UUID: %s\n\n"
+    (the '~' form of the reply carries extra headers; traces 00, 05)."""
     return (
         f"Content-Type: command/reply\nReply-Text: +OK Job-UUID: {job_uuid}\nJob-UUID: {job_uuid}\n\n"
     ).encode()
@@ -144,10 +145,6 @@ class Command:
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
-
-
-class FrameError(Exception):
-    """The server sent something read_packet would choke on (recorded, never raised to callers)."""
 
 
 class CommandReader:

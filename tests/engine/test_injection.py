@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fsivr.testing import apps as sim_apps
+from fsivr.testing import expand as sim_expand
 from fsivr.testing.harness import running
 
 HOSTILE = "${system(touch /tmp/pwned)}"
@@ -39,7 +39,7 @@ def test_hostile_caller_id_and_texts_are_inert() -> None:
     [play] = [a for a in result.apps if a.name == "playback"]
     assert play.arg == "say:" + TEXT
     [menu] = [a for a in result.apps if a.name == "play_and_get_digits"]
-    assert sim_apps.separate_string(menu.arg, 11)[5] == "say:" + TEXT
+    assert sim_expand.separate_string(menu.arg, 11)[5] == "say:" + TEXT
     # The variables hold the caller's text; referenced later from a dialplan (${fsivr_who}),
     # FreeSWITCH's expansion yields that text and runs nothing.
     stored = result.variables["fsivr_who"]
@@ -49,7 +49,7 @@ def test_hostile_caller_id_and_texts_are_inert() -> None:
         def get_var(self, name: str) -> str | None:
             return stored if name == "fsivr_who" else None
 
-    assert sim_apps.expand(Channel(), "${fsivr_who}", lambda n, a: calls.append((n, a)) or "") == f"Hello {HOSTILE}"
+    assert sim_expand.expand(Channel(), "${fsivr_who}", lambda n, a: calls.append((n, a)) or "") == f"Hello {HOSTILE}"
     assert calls == []
 
 
@@ -60,5 +60,5 @@ def test_the_simulator_really_runs_api_expansions() -> None:
             return None
 
     calls: list[tuple[str, str]] = []
-    sim_apps.expand(Channel(), "say:" + HOSTILE, lambda n, a: calls.append((n, a)) or "")
+    sim_expand.expand(Channel(), "say:" + HOSTILE, lambda n, a: calls.append((n, a)) or "")
     assert calls == [("system", "touch /tmp/pwned")]

@@ -8,7 +8,7 @@ cc_config_api_function does, over the outbound socket or through ``Simulator.cal
 The ``callcenter <queue>`` app (callcenter_function): member-queue-start (CUSTOM callcenter::info,
 reaches the outbound socket since it carries the caller's Unique-ID), queue music until an agent
 answers — then cc_agent_uuid, switch_ivr_uuid_bridge (the caller leaves the socket app, see
-modcommon.uuid_bridge_out), cc_cause=answered; member-queue-end (Terminated) comes from the agent
+common.uuid_bridge_out), cc_cause=answered; member-queue-end (Terminated) comes from the agent
 thread after the caller's hangup (07) — or until the caller hangs up / uuid_kill / uuid_break:
 member-queue-end Cancel BREAK_OUT, cc_cause=cancel (07b/c/d).
 
@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING
 import gevent
 
 from fsivr.testing import apps
-from fsivr.testing.modcommon import (
+from fsivr.testing.expand import separate_string
+from fsivr.testing.mods.common import (
     Partner,
     fire_ex,
     hold,
@@ -39,6 +40,7 @@ from fsivr.testing.modcommon import (
 from fsivr.testing.script import Target
 
 if TYPE_CHECKING:
+    from fsivr.testing.api import ApiContext, ApiFunc
     from fsivr.testing.session import CallSession
 
 SUBCLASS = "callcenter::info"
@@ -229,7 +231,7 @@ class CallCenter:
     def config(self, text: str, at_us: int | None = None) -> str:
         """``callcenter_config <args>`` (cc_config_api_function); ``at_us`` = the switch's time."""
         now = self.now(at_us)
-        argv = apps.separate_string(text.strip(), 10)
+        argv = separate_string(text.strip(), 10)
         if len(argv) < 2:
             return "-ERR Invalid!\n"
         section, action, args = argv[0].lower(), argv[1].lower(), argv[2:]
@@ -529,7 +531,7 @@ def callcenter(s: CallSession, arg: str) -> None:
                                 ("CC-Count", str(len(cc.queue_members(queue_name, now)))),
                                 ("CC-Selection", "Single-Queue")])
     music = ch.get_var("cc_moh_override") or queue.moh_sound
-    info = apps._playback_info(music)
+    info = apps.playback_info(music)
     s.fire("PLAYBACK_START", post=info)
     started = s.clock.now_us
     agent: Agent | None = None
@@ -711,9 +713,10 @@ def _member_queue_end_after_hangup(s: CallSession, headers: list[tuple[str, str]
                                          ("CC-Agent-State", "Waiting")])  # 07: after member-queue-end
 
 
-def callcenter_config(s: CallSession, arg: str) -> str:
-    return _cc(s).config(arg, at_us=s.clock.now_us)
+def callcenter_config(ctx: ApiContext, arg: str) -> str | None:
+    """``api callcenter_config <args>`` (cc_config_api_function) on the switch's mod_callcenter."""
+    return ctx.sim.callcenter.config(arg, at_us=ctx.now_us) if ctx.sim is not None else None
 
 
 APPLICATIONS = {"callcenter": callcenter}
-API_COMMANDS: dict[str, apps.ApiCommand] = {"callcenter_config": callcenter_config}
+API_COMMANDS: dict[str, ApiFunc] = {"callcenter_config": callcenter_config}

@@ -14,11 +14,12 @@ import os
 from typing import TYPE_CHECKING
 
 from fsivr.testing import apps
-from fsivr.testing.mod_record import raw_codec
-from fsivr.testing.modcommon import fire_ex
+from fsivr.testing.mods.common import fire_ex
+from fsivr.testing.mods.record import raw_codec
 from fsivr.testing.script import FaxPeer
 
 if TYPE_CHECKING:
+    from fsivr.testing.api import ApiFunc
     from fsivr.testing.session import CallSession
 
 _SRC = "mod_spandsp_fax.c"
@@ -71,8 +72,8 @@ def _process_fax(s: CallSession, filename: str, tx: bool) -> None:
         prefix = ch.get_var("fax_prefix") or "weird"
         filename = f"{spool}/{prefix}-1-{s.clock.now_us}.tif"
     # spanfax_init
-    ch.set_var("fax_v17_disabled", "1" if apps._true(ch.get_var("fax_disable_v17")) else "0")
-    ch.set_var("fax_ecm_requested", "0" if ch.get_var("fax_use_ecm") and not apps._true(ch.get_var("fax_use_ecm"))
+    ch.set_var("fax_v17_disabled", "1" if apps.is_true(ch.get_var("fax_disable_v17")) else "0")
+    ch.set_var("fax_ecm_requested", "0" if ch.get_var("fax_use_ecm") and not apps.is_true(ch.get_var("fax_use_ecm"))
                else "1")
     ch.set_var("fax_filename", filename)
     orig_codec = (ch.get_var("read_codec"), ch.get_var("read_rate"))
@@ -197,4 +198,4 @@ def _phase_e(s: CallSession, mode: str, result: tuple[int, str], local_ident: st
 
 
 APPLICATIONS = {"txfax": txfax, "rxfax": rxfax}
-API_COMMANDS: dict[str, apps.ApiCommand] = {}
+API_COMMANDS: dict[str, ApiFunc] = {}

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING
 import gevent.event
 
 from fsivr.testing import apps
-from fsivr.testing.modcommon import (
+from fsivr.testing.expand import separate_string
+from fsivr.testing.mods.common import (
     Partner,
     fire_ex,
     hold,
@@ -35,11 +36,11 @@ from fsivr.testing.modcommon import (
 from fsivr.testing.script import Retrieve
 
 if TYPE_CHECKING:
+    from fsivr.testing.api import ApiContext, ApiFunc
     from fsivr.testing.session import CallSession
 
 SUBCLASS = "valet_parking::info"
 _SRC = "mod_valet_parking.c"
-TOKEN_FREQ = 5  # mod_valet_parking.c: a slot left is kept this many seconds (timeout tokens)
 
 
 @dataclass
@@ -132,7 +133,7 @@ def _event(s: CallSession, lot: str, ext: str, action: str, line: str, extra: li
 def valet_park(s: CallSession, arg: str) -> None:
     """valet_parking_function: ``<lot> <ext>`` or ``<lot> auto in|out <min> <max>``."""
     ch = s.channel
-    argv = apps.separate_string(arg, 6)
+    argv = separate_string(arg, 6)
     if len(argv) < 2:
         return  # "Usage: ..."
     lot_name, ext = argv[0], argv[1]
@@ -167,7 +168,7 @@ def valet_park(s: CallSession, arg: str) -> None:
                                      f"sleep:1000,valet_park:{lot_name} {ext}")
     _event(s, lot_name, ext, "hold", "684")
     ch.set_var("valet_lot_extension", ext)
-    info = apps._playback_info(music)
+    info = apps.playback_info(music)
     s.fire("PLAYBACK_START", post=info)
     started = s.clock.now_us
     plan = _scripted(s)
@@ -246,9 +247,10 @@ def _atoi(text: str) -> int:
     return int(digits) if digits else 0
 
 
-def valet_info(s: CallSession, arg: str) -> str:
-    return lots(s).info(arg.strip())
+def valet_info(ctx: ApiContext, arg: str) -> str | None:
+    """``api valet_info [<lot>]`` (valet_info_function) on the switch's lots."""
+    return ctx.sim.valet.info(arg.strip()) if ctx.sim is not None else None
 
 
 APPLICATIONS = {"valet_park": valet_park}
-API_COMMANDS: dict[str, apps.ApiCommand] = {"valet_info": valet_info}
+API_COMMANDS: dict[str, ApiFunc] = {"valet_info": valet_info}

@@ -12,10 +12,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from fsivr.testing import apps
-from fsivr.testing.modcommon import fire_ex
+from fsivr.testing.expand import separate_string
+from fsivr.testing.mods.common import fire_ex
 from fsivr.testing.script import Speech
 
 if TYPE_CHECKING:
+    from fsivr.testing.api import ApiFunc
     from fsivr.testing.session import CallSession
 
 RATE = 8000
@@ -54,7 +56,7 @@ def _next_speech(s: CallSession) -> Speech:
 def record(s: CallSession, arg: str) -> None:
     """record <path> [<time_limit_secs>] [<silence_thresh>] [<silence_hits>] (mod_dptools record_function)."""
     ch = s.channel
-    argv = apps.separate_string(arg, 4)
+    argv = separate_string(arg, 4)
     if not argv:
         return  # "No file specified."
     path = argv[0]
@@ -213,4 +215,4 @@ APPLICATIONS = {
     "record_session": record_session,
     "stop_record_session": stop_record_session,
 }
-API_COMMANDS: dict[str, apps.ApiCommand] = {}
+API_COMMANDS: dict[str, ApiFunc] = {}

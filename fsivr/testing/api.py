@@ -1,0 +1,415 @@
+"""The simulated switch's API commands: one table, whichever socket a command comes in on.
+
+FreeSWITCH runs ``api``/``bgapi`` through one registry (switch_loadable_module.c
+``switch_api_execute``) for the outbound socket, the inbound socket and ``${api(args)}``
+expansion alike, so the simulator keeps one table too: ``API`` maps a command name to a function
+of an ``ApiContext`` and the command's argument. A function returns the command's output, or None
+where this switch cannot run it (an ``InboundSwitch`` without a Simulator has no calls), which
+answers as an unknown command does (mod_event_socket.c api_exec: ``-ERR <cmd> Command not
+found!\\n``).
+
+Adding a command is a function and one line in ``API`` (or in a module emulation's
+``API_COMMANDS``, see fsivr.testing.mods). The outputs are mod_commands.c's (cited per command)
+as the traces in shared/esl-traces recorded them.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid as uuidlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from fsivr.testing import mods
+from fsivr.testing.clock import fs_stamp
+from fsivr.testing.expand import separate_string
+from fsivr.testing.profiles import HOSTNAME, cause_from_str
+from fsivr.testing.script import CallScript
+
+if TYPE_CHECKING:
+    from fsivr.testing.channel import SwitchIdentity
+    from fsivr.testing.session import CallSession
+    from fsivr.testing.simulator import Simulator
+
+Pairs = list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class ApiContext:
+    """What a command may reach: the switch, its Simulator (calls, modules) and the calling call."""
+
+    switch: SwitchIdentity
+    #: The calls and module state of the switch; None for an InboundSwitch on its own.
+    sim: Simulator | None = None
+    #: The call whose outbound socket sent the command; None on the inbound socket.
+    session: CallSession | None = None
+
+    @property
+    def now_us(self) -> int | None:
+        """The switch's clock for epochs: the calling call's virtual clock, else None (real time)."""
+        return self.session.clock.now_us if self.session is not None else None
+
+
+ApiFunc = Callable[[ApiContext, str], "str | None"]
+
+
+def execute(ctx: ApiContext, text: str) -> str:
+    """switch_api_execute: the output of ``<name> <arg>``."""
+    name, _, arg = text.strip().partition(" ")
+    func = API.get(name)
+    out = func(ctx, arg.strip()) if func is not None else None
+    return f"-ERR {name} Command not found!\n" if out is None else out
+
+
+def background_job(ctx: ApiContext, job: str, text: str) -> tuple[Pairs, str]:
+    """mod_event_socket.c api_exec with ``acs->bg``: runs the command and gives the headers and the
+    body of its BACKGROUND_JOB event. Job-Owner-UUID is the listener's session (none on inbound);
+    Job-Command-Arg is the raw rest of the line (parse_command cuts at the first blank only)."""
+    name, _, arg = text.partition(" ")
+    body = execute(ctx, text)
+    headers: Pairs = [("Job-UUID", job)]
+    if ctx.session is not None:
+        headers.append(("Job-Owner-UUID", ctx.session.channel.uuid))
+    headers.append(("Job-Command", name))
+    if arg:
+        headers.append(("Job-Command-Arg", arg))
+    return headers, body
+
+
+# ----------------------------------------------------------------------------- core
+
+
+#: ``api version`` (mod_commands.c version_function: "FreeSWITCH Version %s (%s)\n" with
+#: switch_version_full / switch_version_full_human) of the recorded switch (README of the traces).
+VERSION_TEXT = "FreeSWITCH Version 1.11.1-release~64bit ( 64bit)\n"
+#: reloadxml's output on success (mod_commands.c reload_xml_function; docs/freeswitch-notes.md §5).
+RELOADXML_OK = "+OK [Success]\n"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def status_text(uptime_us: int, since_startup: int, sessions: int, peak: int) -> str:
+    """mod_commands.c status_function (trace 00: the lines, the trailing spaces, the final LF)."""
+    yr, rest = divmod(uptime_us, 365 * 86400 * 1_000_000)
+    day, rest = divmod(rest, 86400 * 1_000_000)
+    hr, rest = divmod(rest, 3600 * 1_000_000)
+    mins, rest = divmod(rest, 60 * 1_000_000)
+    sec, rest = divmod(rest, 1_000_000)
+    ms, mms = divmod(rest, 1000)
+    return (
+        f"UP {_plural(yr, 'year')}, {_plural(day, 'day')}, {_plural(hr, 'hour')}, {_plural(mins, 'minute')}, "
+        f"{_plural(sec, 'second')}, {_plural(ms, 'millisecond')}, {_plural(mms, 'microsecond')}\n"
+        "FreeSWITCH (Version 1.11.1-release  64bit) is ready\n"
+        f"{since_startup} session(s) since startup\n"
+        f"{sessions} session(s) - peak {peak}, last 5min {peak} \n"
+        "0 session(s) per Sec out of max 30, peak 0, last 5min 0 \n"
+        "1000 session(s) max\n"
+        "min idle cpu 0.00/100.00\n"
+        "Current Stack Size/Max 240K/8192K\n"
+    )
+
+
+def status(ctx: ApiContext, _arg: str) -> str:
+    """Sessions are the switch's live calls (in core memory, not the DB: trace 05 counts 2 while
+    ``show channels`` still says 0)."""
+    sim = ctx.sim
+    uptime = int(time.time() * 1_000_000) - ctx.switch.started_us
+    if sim is None:
+        return status_text(uptime, 0, 0, 0)
+    return status_text(uptime, sim.calls_started, len(sim.live_sessions()), sim.peak_sessions)
+
+
+def version(_ctx: ApiContext, arg: str) -> str:
+    """mod_commands.c version_function: ``short`` anywhere in the first word → major.minor.micro."""
+    if arg and "short" in arg.split(" ", 1)[0].lower():  # switch_stristr("short", argv[0])
+        return "1.11.1\n"
+    return VERSION_TEXT
+
+
+def hostname(_ctx: ApiContext, _arg: str) -> str:
+    return HOSTNAME  # mod_commands.c hostname_api_function: no LF
+
+
+def reloadxml(_ctx: ApiContext, _arg: str) -> str:
+    return RELOADXML_OK
+
+
+def echo(_ctx: ApiContext, arg: str) -> str:
+    return arg  # mod_commands.c echo_function: "%s", cmd
+
+
+def eval_(_ctx: ApiContext, arg: str) -> str:
+    # mod_commands.c eval_function expands variables; the simulator's callers only echo text.
+    return arg
+
+
+def global_getvar(_ctx: ApiContext, _arg: str) -> str:
+    # mod_commands.c global_getvar_function: "%s" of switch_str_nil(value); no globals are set here.
+    return ""
+
+
+# ----------------------------------------------------------------------------- channels
+
+
+#: How long a new channel stays out of the core DB's channels table: switch_core_sqldb.c
+#: switch_user_sql_thread, once woken, yields 39 x 5 ms for more statements before it writes the
+#: batch. Trace 05: ``show channels`` 0.1 s after the call was created says ``0 total.``.
+CHANNELS_DB_LAG = 0.195
+
+# switch_core_sqldb.c create_channels_sql: the columns ``show channels`` prints.
+CHANNEL_COLUMNS = (
+    "uuid", "direction", "created", "created_epoch", "name", "state", "cid_name", "cid_num", "ip_addr", "dest",
+    "application", "application_data", "dialplan", "context", "read_codec", "read_rate", "read_bit_rate",
+    "write_codec", "write_rate", "write_bit_rate", "secure", "hostname", "presence_id", "presence_data",
+    "accountcode", "callstate", "callee_name", "callee_num", "callee_direction", "call_uuid", "sent_callee_name",
+    "sent_callee_num", "initial_cid_name", "initial_cid_num", "initial_ip_addr", "initial_dest",
+    "initial_dialplan", "initial_context",
+)
+
+
+def show(ctx: ApiContext, arg: str) -> str | None:
+    """mod_commands.c show_function for ``channels`` / ``calls`` (``[count]``): the rows of the
+    channels table (the simulator's live calls once CHANNELS_DB_LAG has passed), CSV with its
+    columns, then ``\\n<N> total.\\n``."""
+    argv = arg.split()
+    what = argv[0].lower() if argv else ""
+    if what not in ("channels", "calls"):
+        return None if ctx.sim is None else f"-USAGE: {what}\n"
+    now = time.monotonic()
+    sessions = [s for s in ctx.sim.live_sessions() if now - s.created_monotonic >= CHANNELS_DB_LAG] \
+        if ctx.sim is not None else []
+    if len(argv) > 1 and argv[1].lower() == "count":
+        return f"\n{len(sessions)} total.\n"
+    if not sessions:
+        return "\n0 total.\n"
+    rows = [",".join(CHANNEL_COLUMNS)]
+    rows += [",".join(_channel_row(s)) for s in sessions]
+    return "\n".join(rows) + f"\n\n{len(sessions)} total.\n"
+
+
+def _channel_row(s: CallSession) -> list[str]:
+    ch = s.channel
+    v = ch.get_var
+    created = ch.spec.created_us
+    app = ch.get_var("current_application") or ""
+    codec, rate, bits = ch.profile.codec if ch.media else ("", "", "")
+    values = [
+        ch.uuid, "inbound", fs_stamp(created), str(created // 1_000_000), ch.name, ch.running_state,
+        v("caller_id_name") or "", v("caller_id_number") or "", v("network_addr") or "",
+        v("destination_number") or "", app, ch.get_var("current_application_data") or "", v("dialplan") or "",
+        v("context") or "", codec, rate, bits, codec, rate, bits, "", HOSTNAME, "", "", "", ch.callstate,
+        v("callee_id_name") or "", v("callee_id_number") or "", "", v("call_uuid") or ch.uuid, "", "",
+        v("caller_id_name") or "", v("caller_id_number") or "", v("network_addr") or "",
+        v("destination_number") or "", v("dialplan") or "", v("context") or "",
+    ]
+    return [x.replace(",", " ") for x in values]
+
+
+NO_SUCH_CHANNEL = "-ERR No such channel!\n"
+
+
+def _locate(ctx: ApiContext, uuid: str, a_leg: bool = False) -> CallSession | None:
+    """switch_core_session_locate over the simulator's calls. The loopback A-leg of a call only
+    where ``a_leg``: it is not simulated as a channel of its own - killing it or sending keys into it
+    is the caller (README of the traces), but it has no variables to read."""
+    if ctx.sim is None or not uuid:
+        return None
+    s = ctx.sim.find_session(uuid)
+    if s is not None and not a_leg and s.channel.uuid != uuid:
+        return None
+    return s
+
+
+def uuid_exists(ctx: ApiContext, arg: str) -> str | None:
+    """mod_commands.c uuid_exists_function: "true"/"false", no LF."""
+    if ctx.sim is None:
+        return None
+    return "true" if _locate(ctx, arg.split(" ", 1)[0], a_leg=True) is not None else "false"
+
+
+def uuid_kill(ctx: ApiContext, arg: str) -> str | None:
+    """mod_commands.c kill_function: ``<uuid> [cause]``."""
+    if ctx.sim is None:
+        return None
+    uuid, _, cause = arg.partition(" ")
+    s = _locate(ctx, uuid, a_leg=True)
+    if s is None:
+        return NO_SUCH_CHANNEL
+    # killing the loopback A-leg is the caller hanging up; the socket leg: the switch did it
+    by = "caller" if uuid != s.channel.uuid else "server"
+    s.hangup(cause_from_str(cause.strip() or None), by)
+    s.wake.set()
+    return "+OK\n"
+
+
+def uuid_getvar(ctx: ApiContext, arg: str) -> str | None:
+    """mod_commands.c uuid_getvar_function: the value without LF, ``_undef_`` when unset (trace 05)."""
+    if ctx.sim is None:
+        return None
+    uuid, _, rest = arg.partition(" ")
+    s = _locate(ctx, uuid)
+    if s is None:
+        return NO_SUCH_CHANNEL
+    return s.channel.get_var(rest.strip().split(" ", 1)[0]) or "_undef_"
+
+
+def uuid_setvar(ctx: ApiContext, arg: str) -> str | None:
+    """mod_commands.c uuid_setvar_function: switch_separate_string into 3 parts (quotes and escapes
+    of the value resolved), stored as given - no variable expansion."""
+    if ctx.sim is None:
+        return None
+    parts = separate_string(arg, 3)
+    if len(parts) < 2:
+        return "-USAGE: <uuid> <var> [value]\n"
+    s = _locate(ctx, parts[0])
+    if s is None:
+        return NO_SUCH_CHANNEL
+    s.channel.set_var(parts[1], parts[2] if len(parts) > 2 and parts[2] else None)
+    return "+OK\n"
+
+
+def uuid_break(ctx: ApiContext, arg: str) -> str | None:
+    """mod_commands.c break_function: the running application stops (trace 02: FILE PLAYED)."""
+    if ctx.sim is None:
+        return None
+    s = _locate(ctx, arg.split(" ", 1)[0])
+    if s is None:
+        return NO_SUCH_CHANNEL
+    if s.current is not None:
+        s.break_flag = True
+        s.wake.set()
+    return "+OK\n"
+
+
+def uuid_send_dtmf(ctx: ApiContext, arg: str) -> str | None:
+    """mod_commands.c uuid_send_dtmf_function (trace 03: ``+OK <uuid> sent DTMF 12#.\\n``). Keys sent
+    into the A-leg reach the socket leg as the caller's. Idle: DTMF events at once (as the park loop
+    dequeues them); while an app runs they answer its next digit-collecting attempt (the simulator's
+    apps take keys per attempt, not per key as they arrive)."""
+    if ctx.sim is None:
+        return None
+    argv = arg.split(" ", 1)
+    if len(argv) < 2 or not argv[0] or not argv[1]:
+        return "-USAGE: <uuid> <dtmf_data>\n"
+    uuid, data = argv[0], argv[1]
+    s = _locate(ctx, uuid, a_leg=True)
+    if s is None:
+        return "-ERR Cannot locate session!\n"
+    keys = "".join(k for k in data.split(" ", 1)[0] if k in "0123456789*#ABCDabcd")
+    if s.current is None:
+        for key in keys:
+            s.fire_dtmf(key)
+    else:
+        s.digits.append(keys)
+    return f"+OK {uuid} sent DTMF {data}.\n"
+
+
+def uuid_transfer(ctx: ApiContext, arg: str) -> str | None:
+    """mod_commands.c transfer_function: ``<uuid> [-bleg|-both] <dest> [<dialplan>] [<context>]``.
+    switch_ivr_session_transfer takes the channel out of its application and the socket app
+    (trace 13: the app in progress ends, socket EXECUTE_COMPLETE, the connection stays); the
+    destination's dialplan is outside the simulation and ends the call. Transferring a bridged
+    channel is not emulated here."""
+    if ctx.sim is None:
+        return None
+    argv = arg.split()
+    if len(argv) < 2 or len(argv) > 5:
+        return "-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n"
+    s = _locate(ctx, argv[0])
+    if s is None:
+        return NO_SUCH_CHANNEL
+    dest = argv[2] if argv[1].startswith("-") and len(argv) > 2 else argv[1]
+    s.transfer_to = dest
+    s.wake.set()
+    return "+OK\n"
+
+
+def sofia_contact(ctx: ApiContext, arg: str) -> str:
+    """mod_sofia.c sofia_contact_function: ``sofia/<profile>/sip:<contact>`` or
+    ``error/user_not_registered`` (no LF). Registrations are the calling call's script's
+    (``CallScript.registered``; everyone is registered unless it says otherwise)."""
+    text = arg.strip()
+    if "/" in text:
+        text = text.split("/", 1)[1]
+    user = text.split("@", 1)[0]
+    registered = ctx.session.script.registered if ctx.session is not None else {}
+    if not user or not registered.get(user, True):
+        return "error/user_not_registered"
+    return f"sofia/internal/sip:{user}@192.0.2.10:5060"
+
+
+def originate(ctx: ApiContext, arg: str) -> str | None:
+    """mod_commands.c originate_function: ``+OK <uuid>\\n`` of the created A-leg, or ``-ERR <CAUSE>\\n``.
+
+    ``[{vars}]<endpoint> &socket(<host:port> <args>)`` - or ``loopback/<ext>[/ctx]`` where ``ext``
+    is one of ``Simulator.extensions`` (its dialplan runs ``socket``) - places a simulated call into
+    that socket server; the reply comes at once (the call runs on in its own greenlet:
+    ``Simulator.originated[uuid]``). ``error/<cause>`` fails with that cause (trace 05:
+    ``-ERR USER_BUSY``). Any other target is a leg the simulator does not run (e.g. trace 05's
+    ``loopback/answer/esltest &park``): it is created - ``origination_uuid`` or a new uuid - and
+    left to its own dialplan."""
+    sim = ctx.sim
+    if sim is None:
+        return None
+    text = arg.strip()
+    variables: dict[str, str] = {}
+    m = re.match(r"^\{([^}]*)\}", text)
+    if m:
+        for item in m.group(1).split(","):
+            k, _, v = item.partition("=")
+            if k:
+                variables[k.strip()] = v
+        text = text[m.end():]
+    endpoint, _, app = text.partition(" ")
+    if endpoint.startswith("error/"):
+        return f"-ERR {cause_from_str(endpoint[6:], 'NORMAL_TEMPORARY_FAILURE')}\n"
+    parts = endpoint.split("/")
+    number = parts[1] if len(parts) > 1 else parts[0]
+    address = sim.address
+    socket_args: str | None = None
+    sm = re.match(r"^&socket\((\S+)(?:\s+([^)]*))?\)", app.strip())
+    if sm:
+        host, _, port = sm.group(1).rpartition(":")
+        address = (host or "127.0.0.1", int(port))
+        socket_args = sm.group(2) or ""
+    elif parts[0] == "loopback" and number in sim.extensions:
+        socket_args = sim.extensions[number]
+    if socket_args is None:
+        return f"+OK {variables.get('origination_uuid') or uuidlib.uuid4()}\n"
+    caller = variables.pop("origination_caller_id_number", "0000000000")
+    name = variables.pop("origination_caller_id_name", caller)
+    variables.pop("origination_uuid", None)  # the simulator names its legs itself
+    script = CallScript(number=number, caller=caller, caller_name=name, variables=variables,
+                        profile="loopback" if parts[0] == "loopback" else "sofia", socket_args=socket_args,
+                        timeout=sim.originate_timeout)
+    handle = sim.start_call(script, address=address)
+    a_leg = handle.session.channel.spec.other_uuid
+    sim.originated[a_leg] = handle
+    return f"+OK {a_leg}\n"
+
+
+#: The one API table (switch_api_execute's registry): name → function of (context, argument).
+API: dict[str, ApiFunc] = {
+    "status": status,
+    "version": version,
+    "hostname": hostname,
+    "reloadxml": reloadxml,
+    "echo": echo,
+    "eval": eval_,
+    "global_getvar": global_getvar,
+    "show": show,
+    "uuid_exists": uuid_exists,
+    "uuid_kill": uuid_kill,
+    "uuid_getvar": uuid_getvar,
+    "uuid_setvar": uuid_setvar,
+    "uuid_break": uuid_break,
+    "uuid_send_dtmf": uuid_send_dtmf,
+    "uuid_transfer": uuid_transfer,
+    "sofia_contact": sofia_contact,
+    "originate": originate,
+    **mods.API_COMMANDS,  # callcenter_config, valet_info
+}
