@@ -342,6 +342,22 @@ def sofia_contact(ctx: ApiContext, arg: str) -> str:
     return f"sofia/internal/sip:{user}@192.0.2.10:5060"
 
 
+#: The SIP profiles of a stock install (conf/vanilla/sip_profiles).
+SOFIA_PROFILES = ("internal", "external")
+
+
+def sofia(_ctx: ApiContext, arg: str) -> str | None:
+    """mod_sofia.c cmd_profile, ``profile <name> rescan`` (what render_conf sends after the gateways
+    changed): the XML reload's line, then ``+OK scan complete``; ``Invalid Profile [<name>]`` (no
+    LF) for a profile that is not there. Other sofia commands are not emulated."""
+    argv = arg.split()
+    if len(argv) < 3 or argv[0].lower() != "profile" or argv[2].lower() != "rescan":
+        return None
+    if argv[1] not in SOFIA_PROFILES:
+        return f"Invalid Profile [{argv[1]}]"
+    return "Reload XML [Success]\n+OK scan complete\n"
+
+
 def originate(ctx: ApiContext, arg: str) -> str | None:
     """mod_commands.c originate_function: ``+OK <uuid>\\n`` of the created A-leg, or ``-ERR <CAUSE>\\n``.
 
@@ -410,6 +426,7 @@ API: dict[str, ApiFunc] = {
     "uuid_send_dtmf": uuid_send_dtmf,
     "uuid_transfer": uuid_transfer,
     "sofia_contact": sofia_contact,
+    "sofia": sofia,
     "originate": originate,
     **mods.API_COMMANDS,  # callcenter_config, valet_info
 }
