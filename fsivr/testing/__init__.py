@@ -1,11 +1,15 @@
 """FreeSWITCH simulator: plays the switch's side of the ESL outbound socket over real TCP.
 
-Module map: ``wire`` (framing, URL encoding), ``clock`` (virtual time), ``profiles`` (header
-templates taken from shared/esl-traces), ``channel`` (variables, state, event rendering),
-``media`` (durations), ``dialstring`` (bridge targets), ``apps`` (dialplan applications),
-``session`` (one call: listener + channel thread), ``simulator`` (public entry point),
-``script`` (what the caller does and what was observed), ``inbound`` (FreeSWITCH's inbound ESL
-port, optionally sharing a Simulator: ``InboundSwitch(sim=sim)``).
+Module map: ``simulator`` (public entry point: the switch, its calls and module state),
+``session`` (one call: outbound-socket listener + channel thread), ``inbound`` (FreeSWITCH's
+inbound ESL port, optionally sharing a Simulator: ``InboundSwitch(sim=sim)``), ``api`` (the one
+API table both listeners and ``${api()}`` expansion call), ``apps`` (dialplan applications),
+``expand`` (variable expansion, argument splitting), ``mods`` (module emulations: ``callcenter``,
+``valet``, ``record``, ``spandsp``, ``common``), ``channel`` (variables, state, event rendering),
+``profiles`` (header templates taken from shared/esl-traces), ``subscription`` (event
+subscriptions and filters), ``wire`` (framing, URL encoding), ``clock`` (virtual time), ``media``
+(durations), ``dialstring`` (bridge targets), ``script`` (what the caller does and what was
+observed), ``harness`` (a real fsivr server beside the simulator, for tests and ``fsivr simulate``).
 
     from fsivr.testing import Simulator, CallScript, Hangup, Target, CallResult
     sim = Simulator(("127.0.0.1", port), time_scale=0.0)

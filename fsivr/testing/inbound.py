@@ -24,14 +24,13 @@ connections of the other traces):
   between commands: events fired while a command runs follow its reply (07: ``api
   callcenter_config agent add`` → api/response, then the agent-add CUSTOM event).
 
-With a ``Simulator`` (``InboundSwitch(sim=sim)``) the switch is the simulator's: ``api``/``bgapi``
-reach its calls (``uuid_kill``, ``uuid_getvar``/``uuid_setvar``, ``uuid_exists``, ``uuid_break``,
-``uuid_send_dtmf``, ``show channels``, ``status``), its mod_callcenter (``callcenter_config``) and
-mod_valet_parking (``valet_info``); ``originate ... &socket(host:port args)`` (or a ``loopback/<ext>``
-of ``extensions``) places a call into a socket server through the simulator's outbound machinery;
-and listeners receive the events of its calls (whatever the simulator fires for a channel, CUSTOM
-ones included) and mod_callcenter's agent events (``CallCenter.events``, which in FreeSWITCH only
-reach inbound listeners).
+``api``/``bgapi`` run the switch's one API table (fsivr.testing.api), the same the outbound socket
+uses. With a ``Simulator`` (``InboundSwitch(sim=sim)``) the switch is the simulator's: the
+commands reach its calls (``uuid_*``, ``show channels``, ``status``), its mod_callcenter and
+mod_valet_parking, and ``originate`` places calls through it; listeners receive the events of its
+calls (whatever the simulator fires for a channel, CUSTOM ones included) and mod_callcenter's agent
+events (``CallCenter.events``, which in FreeSWITCH only reach inbound listeners). Without one there
+are no calls: the commands that need them answer as unknown commands.
 """
 
 from __future__ import annotations
