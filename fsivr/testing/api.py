@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from fsivr.testing import mods
+from fsivr.testing import apps, mods
 from fsivr.testing.clock import fs_stamp
 from fsivr.testing.expand import separate_string
 from fsivr.testing.profiles import HOSTNAME, cause_from_str
@@ -285,6 +285,18 @@ def uuid_break(ctx: ApiContext, arg: str) -> str | None:
     return "+OK\n"
 
 
+def uuid_answer(ctx: ApiContext, arg: str) -> str | None:
+    """mod_commands.c uuid_answer_function: switch_channel_answer on the channel (the whole argument
+    is the uuid); ``-ERROR\n`` when there is none."""
+    if ctx.sim is None:
+        return None
+    s = _locate(ctx, arg)
+    if s is None:
+        return "-ERROR\n"
+    apps.answer(s, "")
+    return "+OK\n"
+
+
 def uuid_send_dtmf(ctx: ApiContext, arg: str) -> str | None:
     """mod_commands.c uuid_send_dtmf_function (trace 03: ``+OK <uuid> sent DTMF 12#.\\n``). Keys sent
     into the A-leg reach the socket leg as the caller's. Idle: DTMF events at once (as the park loop
@@ -423,6 +435,7 @@ API: dict[str, ApiFunc] = {
     "uuid_getvar": uuid_getvar,
     "uuid_setvar": uuid_setvar,
     "uuid_break": uuid_break,
+    "uuid_answer": uuid_answer,
     "uuid_send_dtmf": uuid_send_dtmf,
     "uuid_transfer": uuid_transfer,
     "sofia_contact": sofia_contact,

@@ -116,6 +116,7 @@ def test_every_command_answers_the_same_on_both_sockets(sim: Simulator, inbound:
         f"uuid_setvar {uuid} shared 'a b'", f"uuid_getvar {uuid} shared", f"uuid_setvar {NOBODY} x y",
         "uuid_setvar x",
         f"uuid_send_dtmf {uuid} 5", f"uuid_send_dtmf {NOBODY} 5", "uuid_send_dtmf x",
+        f"uuid_answer {uuid}", f"uuid_answer {NOBODY}",
         f"uuid_break {NOBODY}", f"uuid_kill {NOBODY}", f"uuid_transfer {NOBODY} xfer XML default",
         "uuid_transfer x",
         "sofia_contact */101@pbx", "sofia_contact 102", "sofia profile external rescan",
