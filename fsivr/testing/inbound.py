@@ -346,7 +346,10 @@ class _Listener(EventSubscriber):
 
         def run() -> None:
             headers, body = background_job(owner.api_context(), job, text)
-            owner.fire("BACKGROUND_JOB", headers, body)
+            if owner.sim is not None:
+                owner.sim.publish_background_job(headers, body)  # this switch's listeners among them
+            else:
+                owner.fire("BACKGROUND_JOB", headers, body)
 
         gevent.spawn(run)
         return bgapi_reply(job)

@@ -500,15 +500,19 @@ class CallSession(EventSubscriber):
         job = cmd.header("job-uuid") or str(uuidlib.uuid4())
 
         def run() -> None:
-            headers, body = background_job(self.api_context(), job, text)
-            for sink in self.sim.inbound:
-                sink.fire("BACKGROUND_JOB", headers, body)
-            if self.wants("BACKGROUND_JOB"):
-                self.send(self.channel.render("BACKGROUND_JOB", self.format, pre=headers, body=body,
-                                              channel_data=False))
+            self.sim.publish_background_job(*background_job(self.api_context(), job, text))
 
         gevent.spawn(run)
         self._write(wire.bgapi_reply(job))
+
+    def background_job_event(self, headers: list[tuple[str, str]], body: str) -> None:
+        """mod_event_socket.c event_handler for a BACKGROUND_JOB (anyone's): to this listener if it
+        subscribed to it; with myevents only its own jobs (Job-Owner-UUID), as it has no Unique-ID."""
+        fields = {"Event-Name": "BACKGROUND_JOB", **dict(headers)}
+        if self.myevents and fields.get("Job-Owner-UUID") != self.channel.uuid:
+            return
+        if self.wants("BACKGROUND_JOB", fields):
+            self.send(self.channel.render("BACKGROUND_JOB", self.format, pre=headers, body=body, channel_data=False))
 
     # ------------------------------------------------------------------ api
 

@@ -109,6 +109,14 @@ class Simulator:
     def live_sessions(self) -> list[CallSession]:
         return [s for s in self._sessions.values() if s.channel.ready and not s.channel_gone.is_set()]
 
+    def publish_background_job(self, headers: list[tuple[str, str]], body: str) -> None:
+        """switch_event_fire of a bgapi's BACKGROUND_JOB: every listener of the switch, inbound and the
+        calls' outbound sockets alike, takes it if it subscribed (mod_event_socket.c event_handler)."""
+        for sink in self.inbound:
+            sink.fire("BACKGROUND_JOB", headers, body)
+        for session in list(self._sessions.values()):
+            session.background_job_event(headers, body)
+
     def run_call(self, script: CallScript) -> CallResult:
         return self.start_call(script).wait()
 

@@ -27,7 +27,8 @@ EslServer = Callable[[Callable[[Collector], None]], tuple[str, int]]
 class Controller:
     """The server under test's side of one call's outbound socket, driven command by command."""
 
-    def __init__(self) -> None:
+    def __init__(self, myevents: bool = True) -> None:
+        self.myevents = myevents
         self.col: Collector | None = None
         self.ready = gevent.event.Event()
         self.done = gevent.event.Event()
@@ -36,8 +37,9 @@ class Controller:
         self.col = col
         col.send(b"connect\n\n")
         col.wait_count(1)
-        col.send(b"myevents\n\n")
-        col.wait_count(2)
+        if self.myevents:
+            col.send(b"myevents\n\n")
+            col.wait_count(2)
         self.ready.set()
         self.done.wait(timeout=30)
         col.send(b"exit\n\n")
@@ -205,3 +207,29 @@ def test_bgapi_from_the_outbound_socket_reaches_inbound_subscribers(sim: Simulat
     assert all(b.endswith(b"Content-Length: 5\n\nhello") for b in bodies)
     ctl.done.set()
     handle.wait(10)
+
+
+def test_an_inbound_bgapi_job_reaches_outbound_subscribers_without_myevents(sim: Simulator, inbound: Client,
+                                                                          esl_server) -> None:
+    ctl, handle = _call(sim, esl_server)  # the controller sent myevents: foreign jobs are not its own
+    ctl.send(b"event plain BACKGROUND_JOB\n\n")
+    inbound.reply("event plain BACKGROUND_JOB")
+    inbound.send("bgapi version", expect=2)
+    gevent.sleep(0.1)
+    assert ctl.events("BACKGROUND_JOB") == []  # event_handler: myevents keeps only Job-Owner-UUID = own
+
+    quiet = Controller(myevents=False)  # a socket that subscribed without myevents takes every job
+    sim.address = esl_server(quiet.handler)
+    other = sim.start_call(CallScript(profile="loopback", timeout=20))
+    assert quiet.ready.wait(timeout=5)
+    quiet.send(b"event plain BACKGROUND_JOB\n\n")
+    assert quiet.col is not None and quiet.col.wait_count(2, timeout=3)
+    inbound.send("bgapi version", expect=2)
+    assert quiet.col.wait_for(lambda ms: bool(_events(ms, "BACKGROUND_JOB")), timeout=3)
+    job = quiet.events("BACKGROUND_JOB")[0]
+    assert job["Job-Command"] == "version" and "Job-Owner-UUID" not in job
+    for c in (ctl, quiet):
+        c.done.set()
+    handle.wait(10)
+    other.wait(10)
+
