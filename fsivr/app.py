@@ -11,6 +11,7 @@ import gevent
 
 from fsivr.config import Config
 from fsivr.engine.cache import ScenarioCache
+from fsivr.engine.directory import DirectoryCache
 from fsivr.engine.runner import Runner
 from fsivr.engine.scenario import ScenarioSpec
 from fsivr.engine.services import PromptLibrary, Services
@@ -64,8 +65,9 @@ class App:
         prompts = PromptLibrary(config.prompts_dir, config.freeswitch_prompts_dir)
         cache.on_refresh.append(lambda: prompts.update(cache.prompts))
         records = CallRecordWriter(store)
-        services = Services(config=config, scenarios=cache, records=records, prompts=prompts)
-        _attach_directory(services, store)
+        directory = DirectoryCache.for_store(store, interval=config.directory_interval)
+        cache.on_refresh.append(directory.refresh)
+        services = Services(config=config, scenarios=cache, records=records, prompts=prompts, directory=directory)
         runner = Runner(services)
         server = OutboundServer(runner.handle, config.listen_host,
                                 config.listen_port if port is None else port,
@@ -80,8 +82,7 @@ class App:
         log.info("stopping: no new calls; %d in progress", len(self.server.active))
         self.server.stop(self.config.shutdown_grace)
         self.services.scenarios.stop()
-        if self.services.directory is not None:
-            self.services.directory.stop()
+        self.services.directory.stop()
         self.records.close()
         self.store.close()
 
@@ -108,13 +109,3 @@ def _check_schema(store: Store) -> None:
     except SQLAlchemyError as exc:
         where = store.url.render_as_string(hide_password=True)
         raise ValueError(f"database {where} cannot be read: {getattr(exc, 'orig', None) or exc}") from None
-
-
-def _attach_directory(services: Services, store: Store) -> None:
-    """Directory data (accounts, groups, contacts) for the ringing nodes, when that package exists."""
-    try:
-        from fsivr.engine.directory import DirectoryCache
-    except ImportError:
-        return
-    services.directory = DirectoryCache.for_store(store, interval=services.config.directory_interval)
-    services.scenarios.on_refresh.append(services.directory.refresh)

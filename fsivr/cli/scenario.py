@@ -180,7 +180,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"start: {spec.start}" + (f"    after_call: {spec.after_call}" if spec.after_call else "")
           + (f"    fallback: {spec.fallback}" if spec.fallback else ""))
     for node_id, raw in spec.nodes.items():
-        type_name, params, outcomes, options = split_node(raw)
+        type_name, params, outcomes, options = split_node(raw).written()
         print(f"\n{node_id}  [{type_name}]")
         for name, value in params.items():
             print(f"    {name} = {value!r}")

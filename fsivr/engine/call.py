@@ -1,5 +1,6 @@
 """What a node sees of a call: its identity, its variables, and the media operations it may ask for.
 
+``Call`` is a node's only door to the channel (engine/node.py says what else a node may touch).
 Media operations are FreeSWITCH applications run over the outbound socket; each waits for its own
 completion (by Application-UUID) and raises ChannelHangup the moment the caller hangs up.
 """
@@ -7,6 +8,8 @@ completion (by Application-UUID) and raises ChannelHangup the moment the caller 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -19,6 +22,9 @@ from fsivr.esl.frames import Event
 
 if TYPE_CHECKING:
     from fsivr.engine.services import Services
+
+#: How long to wait, after our hangup, for FreeSWITCH's CHANNEL_HANGUP to confirm it.
+HANGUP_CONFIRM = 5.0
 
 
 @dataclass
@@ -39,8 +45,22 @@ class RingResult:
     target: str = ""
 
 
+@dataclass(frozen=True)
+class Handoff:
+    """What a terminal node (goto, exit) tells the runner about where the call goes from here."""
+
+    #: Continue in this scenario, at its start node (goto).
+    scenario: str | None = None
+    #: The call left the IVR on purpose (exit): it must not be hung up by us.
+    released: bool = False
+    #: After a transfer the connection stays open until the call ends (see nodes/exit.py).
+    keep_until_hangup: bool = False
+
+
 @dataclass
 class Call:
+    #: The channel's socket session: the engine's own (the runner's and this class's); a node
+    #: reaches the channel only through the methods below.
     conn: OutboundConnection
     services: Services
     uuid: str
@@ -57,12 +77,11 @@ class Call:
     step_detail: dict[str, Any] = field(default_factory=dict)
     #: Employees (account users) rung earlier on this call's path, for any_manager.
     met_employees: list[str] = field(default_factory=list)
-    #: Set by a goto node: the scenario the runner continues in.
-    next_scenario: str | None = None
-    #: Set when the call left the IVR on purpose (exit node) and must not be hung up by us.
-    released: bool = False
-    #: After a transfer the connection stays open until the call ends (see nodes/exit.py).
-    keep_until_hangup: bool = False
+    #: Set by a terminal node for the runner (goto: the next scenario; exit: released).
+    handoff: Handoff | None = None
+    #: The post-call chain (the scenario's after_call) is running: the channel is no longer ours to
+    #: act on — hung up, released to the dialplan or transferred — so nodes only compute and record.
+    after_call: bool = False
     #: Channel variables this IVR set, so they can be cleared before the call goes back to the
     #: dialplan (exit node): they would change what the number's default destination does.
     channel_vars: set[str] = field(default_factory=set)
@@ -94,6 +113,31 @@ class Call:
     def now(self) -> datetime:
         """Now, on the channel's clock."""
         return datetime.now(UTC) + self.clock_offset
+
+    # ---- state --------------------------------------------------------------------------------
+
+    @property
+    def answered(self) -> bool:
+        """The channel is answered (by us, or before it reached the IVR)."""
+        return self.conn.answered
+
+    @property
+    def gone(self) -> bool:
+        """There is no channel to act on any more: the caller hung up, or the post-call chain runs."""
+        return self.after_call or self.conn.hungup.is_set()
+
+    def wait_hangup(self, timeout: float = HANGUP_CONFIRM) -> bool:
+        """Wait (bounded) for FreeSWITCH to report the hangup; True if it did."""
+        return self.conn.hungup.wait(timeout)
+
+    @contextmanager
+    def listen(self, listener: Callable[[Event], None]) -> Iterator[None]:
+        """Have ``listener`` see this channel's events (myevents) while the block runs."""
+        self.conn.add_listener(listener)
+        try:
+            yield
+        finally:
+            self.conn.remove_listener(listener)
 
     # ---- media --------------------------------------------------------------------------------
 

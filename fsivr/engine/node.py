@@ -17,10 +17,6 @@ if TYPE_CHECKING:
 #: Outcomes every node may take besides its own (spec section 3).
 COMMON_OUTCOMES = ("error",)
 
-#: Kinds of named things a parameter may refer to; validation checks they exist in the store/bundle.
-REF_KINDS = ("prompt", "account", "group", "queue", "mailbox", "scenario", "gateway", "target")
-
-
 class ScenarioError(ValueError):
     """A scenario (or one of its nodes) is invalid. The message names the scenario, node and field."""
 
@@ -36,8 +32,11 @@ class Param:
     """One parameter of a node type.
 
     ``kind`` is the Python type (or tuple of types) the YAML value must have; ints are accepted where
-    floats are. ``check`` may normalise the value or raise ValueError with a message for the user.
-    ``ref`` names what the value refers to (a prompt, account, ...), so validation can check it exists.
+    floats are. ``between`` is the range a number must lie in, both ends allowed unless
+    ``low_open`` (a duration of 0 s means nothing); ``unit`` names what it counts, for messages and
+    docs. ``check`` may normalise the value or raise ValueError with a message for the user (for
+    rules a range cannot say). ``ref`` names what the value refers to (a prompt, account, ...), so
+    validation can check it exists.
     """
 
     kind: type | tuple[type, ...]
@@ -47,6 +46,27 @@ class Param:
     choices: tuple[Any, ...] = ()
     ref: str | None = None
     check: Callable[[Any], Any] | None = None
+    between: tuple[float, float] | None = None
+    low_open: bool = False
+    unit: str = ""
+
+    def range_text(self) -> str:
+        """The declared range in words ("" without one): what messages and docs/nodes.md say."""
+        if self.between is None:
+            return ""
+        low, high = self.between
+        unit = f" {self.unit}" if self.unit else ""
+        if self.low_open:
+            return f"more than {low} and at most {high}{unit}"
+        return f"between {low} and {high}{unit}"
+
+    def check_range(self, value: float) -> None:
+        """Raise ValueError (a message for the user) when ``value`` is outside the declared range."""
+        if self.between is None:
+            return
+        low, high = self.between
+        if not (low < value <= high if self.low_open else low <= value <= high):
+            raise ValueError(f"must be {self.range_text()}")
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import Any
 import gevent
 from gevent.event import Event as Flag
 
-from fsivr.engine.call import Call, channel_time
+from fsivr.engine.call import HANGUP_CONFIRM, Call, Handoff, channel_time
 from fsivr.engine.scenario import CompiledScenario
 from fsivr.engine.services import Services
 from fsivr.esl.connection import OutboundConnection
@@ -36,15 +36,12 @@ MAX_BUSY_STEPS = 200
 #: Steps one call may take at all: a human call never gets near; a loop through FreeSWITCH
 #: (a dial whose every leg fails at once, over and over) does.
 MAX_STEPS = 1000
-#: How long to wait, after our hangup, for FreeSWITCH's CHANNEL_HANGUP to confirm it.
-HANGUP_CONFIRM = 5.0
 
 
 class Runner:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.calls_active = 0
-        self.calls_total = 0
         #: Set whenever no call is in progress (its record queued); tests and shutdown wait on it.
         self.idle = Flag()
         self.idle.set()
@@ -55,7 +52,6 @@ class Runner:
         """The server's per-connection handler."""
         cfg = self.services.config
         self.calls_active += 1
-        self.calls_total += 1
         self.idle.clear()
         call: Call | None = None
         record: CallRecord | None = None
@@ -104,10 +100,10 @@ class Runner:
 
     # ---- the walk -------------------------------------------------------------------------
 
-    def _walk(self, call: Call, scenario: CompiledScenario, start: str | None, record: CallRecord,
-              *, after_call: bool = False) -> None:
+    def _walk(self, call: Call, scenario: CompiledScenario, start: str | None, record: CallRecord) -> None:
         node_id = start
         busy = 0  # steps in a row that completed no FreeSWITCH application
+        after_call = call.after_call
         call.scenario = record.scenario = record.scenario or scenario.name
         while node_id is not None:
             node = scenario.nodes[node_id]
@@ -115,11 +111,12 @@ class Runner:
             outcome = self._run_node(call, scenario, node_id, record)
             if outcome in (HANGUP, LEFT) and not after_call:
                 return
-            if call.next_scenario is not None:
-                target = self.services.scenarios.get(call.next_scenario)
-                call.next_scenario = None
+            handoff = call.handoff
+            if handoff is not None and handoff.scenario is not None:
+                call.handoff = None
+                target = self.services.scenarios.get(handoff.scenario)
                 if target is None:
-                    log.error("call %s: goto %s: no such scenario is loaded", call.uuid, node.p.get("scenario"))
+                    log.error("call %s: goto %s: no such scenario is loaded", call.uuid, handoff.scenario)
                     return
                 scenario, node_id = target, target.start
                 call.scenario = target.name
@@ -193,12 +190,13 @@ class Runner:
 
     def _finish(self, call: Call, record: CallRecord) -> None:
         conn = call.conn
+        handoff = call.handoff or Handoff()
         try:
-            if call.keep_until_hangup or conn.left_socket_app:
+            if handoff.keep_until_hangup or conn.left_socket_app:
                 # Transferred, queued, parked: not ours to end. The connection stays (closing it
                 # would disturb what runs the call now) until FreeSWITCH reports the hangup.
                 conn.hungup.wait(self.services.config.app_timeout)
-            elif call.released:
+            elif handoff.released:
                 # exit node: the number's dialplan goes on once the socket session ends; do that
                 # before any post-call work so the caller does not wait in silence meanwhile.
                 conn.close()
@@ -207,7 +205,8 @@ class Runner:
                 conn.hungup.wait(HANGUP_CONFIRM)
             scenario = self.services.scenarios.get(record.scenario) if record.scenario else None
             if scenario is not None and scenario.after_call:
-                self._walk(call, scenario, scenario.after_call, record, after_call=True)
+                call.after_call = True
+                self._walk(call, scenario, scenario.after_call, record)
         except Exception:
             log.exception("call %s: post-call work failed", call.uuid)
         finally:
@@ -215,8 +214,10 @@ class Runner:
             final = conn.hangup_complete or conn.hangup_event
             record.answered_at = ((final is not None and channel_time(final.get("Caller-Channel-Answered-Time")))
                                   or call.answered_at)
-            record.hangup_cause = conn.hangup_cause or ("RELEASED" if call.released else "")
-            record.hangup_by = conn.hangup_by or ("ivr_exit" if call.released else "")
+            # Read again: an exit in the post-call chain releases the call too.
+            released = call.handoff is not None and call.handoff.released
+            record.hangup_cause = conn.hangup_cause or ("RELEASED" if released else "")
+            record.hangup_by = conn.hangup_by or ("ivr_exit" if released else "")
             try:
                 self.services.records.submit(record)
             except Exception:

@@ -78,6 +78,10 @@ def check_param(scenario: str, node_id: str, name: str, spec: Param, value: Any)
         raise fail(f"must be {want}, got {type(value).__name__} {value!r}")
     if spec.choices and value not in spec.choices:
         raise fail(f"must be one of {', '.join(map(str, spec.choices))}, got {value!r}")
+    try:
+        spec.check_range(value)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     if spec.check is not None:
         try:
             checked = spec.check(value)
@@ -88,32 +92,75 @@ def check_param(scenario: str, node_id: str, name: str, spec: Param, value: Any)
     return value
 
 
-def _split_node(scenario: str, node_id: str, raw: Mapping[str, Any], errors: list[ScenarioError]
-                ) -> tuple[type[Node], dict[str, Any], dict[str, str]] | None:
-    """Separate a raw node mapping into its type, checked parameters and outcome edges."""
+@dataclass
+class NodeParts:
+    """A node mapping taken apart by its type's declaration (see :func:`split_node`)."""
+
+    type: str
+    cls: type[Node]
+    #: Parameters as written (compiling checks them; persistence stores them so).
+    params: dict[str, Any]
+    #: Outcome -> next node as written; ``None`` (``outcome: null``) is the same as leaving it out.
+    outcomes: dict[str, Any]
+    #: The ``options`` value as written (menu key -> next node), None when absent.
+    options: Any
+    #: Keys that are neither a parameter nor an outcome of the type.
+    unknown: list[str]
+
+    def written(self) -> tuple[str, dict[str, Any], dict[str, str], dict[str, str]]:
+        """(type, parameters as written, outcome -> node, menu key -> node) of a node that validated,
+        as rows store it and graphs draw it; ValueError for a key the type does not know."""
+        if self.unknown:
+            raise ValueError(f"{self.unknown[0]!r} is neither a parameter nor an outcome of {self.type}")
+        outcomes = {k: str(v) for k, v in self.outcomes.items() if v is not None}
+        return self.type, self.params, outcomes, {str(k): str(v) for k, v in (self.options or {}).items()}
+
+
+def split_node(raw: Mapping[str, Any]) -> NodeParts:
+    """Which keys of a node mapping are parameters and which are outcomes: the one place that says,
+    for compiling, storing and drawing alike. ValueError when ``raw`` is no node of a known type."""
     if not isinstance(raw, Mapping):
-        errors.append(ScenarioError(f"must be a mapping, got {type(raw).__name__}",
-                                    scenario=scenario, node=node_id))
-        return None
+        raise ValueError(f"must be a mapping, got {type(raw).__name__}")
     type_name = raw.get("type")
     cls = node_type(type_name) if isinstance(type_name, str) else None
     if cls is None:
-        errors.append(ScenarioError(f"unknown node type {type_name!r}", scenario=scenario,
-                                    node=node_id, field="type"))
-        return None
-    params: dict[str, Any] = {}
-    edges: dict[str, str] = {}
+        raise ValueError(f"unknown node type {type_name!r}")
+    parts = NodeParts(type=type_name, cls=cls, params={}, outcomes={}, options=raw.get("options"), unknown=[])
     known_outcomes = set(cls.outcomes) | set(COMMON_OUTCOMES)
     for key, value in raw.items():
         key = str(key)
         if key in STRUCTURAL_KEYS:
             continue
         if key in cls.params:
+            parts.params[key] = value
+        elif key in known_outcomes:
+            parts.outcomes[key] = value
+        else:
+            parts.unknown.append(key)
+    return parts
+
+
+def _compile_parts(scenario: str, node_id: str, raw: Mapping[str, Any], errors: list[ScenarioError]
+                   ) -> tuple[type[Node], dict[str, Any], dict[str, str]] | None:
+    """A raw node mapping -> its type, checked parameters and outcome edges; problems go to ``errors``."""
+    try:
+        parts = split_node(raw)
+    except ValueError as exc:
+        field_name = "type" if isinstance(raw, Mapping) else None
+        errors.append(ScenarioError(str(exc), scenario=scenario, node=node_id, field=field_name))
+        return None
+    cls = parts.cls
+    params: dict[str, Any] = {}
+    edges: dict[str, str] = {}
+    # In the order written, so the problems read in the order of the file.
+    for key in map(str, raw):
+        if key in parts.params:
             try:
-                params[key] = check_param(scenario, node_id, key, cls.params[key], value)
+                params[key] = check_param(scenario, node_id, key, cls.params[key], parts.params[key])
             except ScenarioError as exc:
                 errors.append(exc)
-        elif key in known_outcomes:
+        elif key in parts.outcomes:
+            value = parts.outcomes[key]
             if cls.terminal and key != "error":
                 errors.append(ScenarioError(f"a {cls.type} node ends the scenario; it has no outcome {key!r}",
                                             scenario=scenario, node=node_id, field=key))
@@ -124,12 +171,12 @@ def _split_node(scenario: str, node_id: str, raw: Mapping[str, Any], errors: lis
                                             scenario=scenario, node=node_id, field=key))
             else:
                 edges[key] = value
-        else:
-            allowed = sorted(set(cls.params) | known_outcomes)
+        elif key in parts.unknown:
+            allowed = sorted(set(cls.params) | set(cls.outcomes) | set(COMMON_OUTCOMES))
             errors.append(ScenarioError(
                 f"unknown parameter or outcome {key!r} for type {cls.type} (allowed: {', '.join(allowed)})",
                 scenario=scenario, node=node_id, field=key))
-    options = raw.get("options")
+    options = parts.options
     if options is not None:
         if not cls.option_outcomes:
             errors.append(ScenarioError(f"type {cls.type} takes no options", scenario=scenario,
@@ -168,7 +215,7 @@ def compile_scenario(spec: ScenarioSpec, version: int = 0) -> CompiledScenario:
     for node_id, raw in spec.nodes.items():
         node_id = str(node_id)
         before = len(errors)
-        split = _split_node(name, node_id, raw, errors)
+        split = _compile_parts(name, node_id, raw, errors)
         if split is None or len(errors) > before:
             # A parameter failed its check (so it is missing from params): compiling the node
             # would only fail again, less clearly (a KeyError in its compile()).

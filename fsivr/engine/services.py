@@ -11,6 +11,7 @@ from fsivr.config import Config
 
 if TYPE_CHECKING:
     from fsivr.engine.cache import ScenarioCache
+    from fsivr.engine.directory import DirectoryCache
     from fsivr.store.callrecords import CallRecord
 
 
@@ -75,4 +76,4 @@ class Services:
     records: RecordSink
     prompts: PromptLibrary
     #: Directory data for ringing nodes (accounts, groups, contacts), refreshed like scenarios.
-    directory: Any = None
+    directory: DirectoryCache

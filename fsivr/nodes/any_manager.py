@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import re
 
-from fsivr.engine import ringing
+from fsivr import ringing
 from fsivr.engine.call import Call, RingResult
 from fsivr.engine.node import Node, Param
 from fsivr.engine.registry import register
-
-
-def _retry(value: float) -> float:
-    if not 1 <= value <= 60:
-        raise ValueError("must be between 1 and 60 seconds")
-    return value
 
 
 @register
@@ -21,10 +15,11 @@ class AnyManager(Node):
     type = "any_manager"
     summary = "ring the employees met earlier on this call (dial/group/extension) until one takes it"
     params = {
-        "ring_timeout": Param(int, default=20, check=ringing.ring_seconds, doc="seconds each round rings"),
-        "max_wait": Param(int, default=120, check=ringing.ring_seconds,
+        "ring_timeout": Param(int, default=20, between=ringing.RING_SECONDS, unit="seconds",
+                              doc="seconds each round rings"),
+        "max_wait": Param(int, default=120, between=ringing.RING_SECONDS, unit="seconds",
                           doc="seconds in all before giving up (no_answer)"),
-        "retry_interval": Param(float, default=5.0, check=_retry,
+        "retry_interval": Param(float, default=5.0, between=(1, 60), unit="seconds",
                                 doc="pause between rounds when everyone is busy or offline"),
     }
     outcomes = ("answered", "no_answer")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fsivr.engine import ringing
+from fsivr import ringing
 from fsivr.engine.call import Call
 from fsivr.engine.node import Node, Param, Ref
 from fsivr.engine.registry import register
@@ -27,7 +27,8 @@ class Dial(Node):
         "strategy": Param(str, default="simultaneous", choices=ringing.STRATEGIES,
                           doc="simultaneous (all at once), sequential (in order), random_weighted "
                               "(order drawn per call from the weights, then in order)"),
-        "ring_timeout": Param(int, default=20, check=ringing.ring_seconds, doc="seconds each target rings"),
+        "ring_timeout": Param(int, default=20, between=ringing.RING_SECONDS, unit="seconds",
+                              doc="seconds each target rings"),
         "weights": Param(list, doc="random_weighted: one weight per target (default 1 each)"),
         "caller_id": Param(str, check=ringing.caller_id_check, doc="caller ID shown on external numbers"),
         "gateway": Param(str, ref="gateway", doc="gateway for external numbers (default: the default gateway)"),
@@ -57,7 +58,7 @@ class Dial(Node):
                 raise self.error(f"weight must be a whole number ≥ 0, got {weight!r}", field)
             if timeout is not None:
                 try:
-                    ringing.ring_seconds(int(timeout))
+                    self.params["ring_timeout"].check_range(int(timeout))
                 except (TypeError, ValueError) as exc:
                     raise self.error(f"ring_timeout {exc}", field) from None
             try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fsivr.engine.call import Call
+from fsivr.engine.call import Call, Handoff
 from fsivr.engine.node import Node
 from fsivr.engine.registry import register
 
@@ -24,8 +24,8 @@ class Exit(Node):
         # (mod_event_socket.c listener_run; docs/freeswitch-notes.md §1). With an explicit
         # destination we `transfer` instead, and keep the connection until the call ends:
         # closing it early would stop a park or socket app in the target extension.
-        call.released = True
+        call.handoff = Handoff(released=True)
         if call.exit_destination:
             call.execute("transfer", call.exit_destination, timeout=call.quick_timeout)
-            call.keep_until_hangup = True
+            call.handoff = Handoff(released=True, keep_until_hangup=True)
         return "exit"

@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from fsivr.engine import ringing
+from fsivr import ringing
 from fsivr.engine.call import Call
-from fsivr.engine.node import Node, Param, Ref
+from fsivr.engine.node import Node, Param
 from fsivr.engine.registry import register
-
-
-def _digits(value: int) -> int:
-    if not 1 <= value <= 10:
-        raise ValueError("must be between 1 and 10")
-    return value
-
-
-def _seconds(value: float) -> float:
-    if not 0 < value <= 60:
-        raise ValueError("must be between 0 and 60 seconds")
-    return value
+from fsivr.nodes._prompt import prompt_or_text
 
 
 @register
@@ -27,20 +16,20 @@ class Extension(Node):
     params = {
         "prompt": Param(str, ref="prompt", doc="prompt asking for the extension (none: silence)"),
         "text": Param(str, doc="text to speak instead of a stored prompt"),
-        "digits": Param(int, default=3, check=_digits, doc="longest extension number"),
-        "input_timeout": Param(float, default=5.0, check=_seconds, doc="seconds to wait for the first key"),
-        "digit_timeout": Param(float, default=3.0, check=_seconds, doc="seconds between keys"),
-        "ring_timeout": Param(int, default=20, check=ringing.ring_seconds, doc="seconds the employee rings"),
+        "digits": Param(int, default=3, between=(1, 10), doc="longest extension number"),
+        "input_timeout": Param(float, default=5.0, between=(0, 60), low_open=True, unit="seconds",
+                                doc="seconds to wait for the first key"),
+        "digit_timeout": Param(float, default=3.0, between=(0, 60), low_open=True, unit="seconds",
+                                doc="seconds between keys"),
+        "ring_timeout": Param(int, default=20, between=ringing.RING_SECONDS, unit="seconds",
+                              doc="seconds the employee rings"),
     }
     outcomes = (*ringing.RING_OUTCOMES, "invalid")
     waits = True
     instant_outcomes = ("failed",)  # the employee's phone refuses at once
 
     def compile(self) -> None:
-        if self.p["prompt"] and self.p["text"]:
-            raise self.error("give prompt or text, not both", "prompt")
-        if self.p["prompt"]:
-            self.refs.append(Ref("prompt", self.p["prompt"], "prompt"))
+        prompt_or_text(self, required=False)
 
     def run(self, call: Call) -> str:
         call.answer()

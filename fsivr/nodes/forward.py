@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fsivr.engine import ringing
+from fsivr import ringing
 from fsivr.engine.call import Call
 from fsivr.engine.node import Node, Param
 from fsivr.engine.registry import register
@@ -25,7 +25,8 @@ class Forward(Node):
         "gateway": Param(str, ref="gateway", doc="gateway to dial through (default: the default gateway)"),
         "caller_id": Param(str, check=ringing.caller_id_check,
                            doc="caller ID shown to the far end (default: the gateway's, else the caller's)"),
-        "ring_timeout": Param(int, default=30, check=ringing.ring_seconds, doc="seconds to let it ring"),
+        "ring_timeout": Param(int, default=30, between=ringing.RING_SECONDS, unit="seconds",
+                              doc="seconds to let it ring"),
     }
     outcomes = ringing.RING_OUTCOMES
     waits = True

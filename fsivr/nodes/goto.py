@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fsivr.engine.call import Call
+from fsivr.engine.call import Call, Handoff
 from fsivr.engine.node import Node, Param, Ref
 from fsivr.engine.registry import register
 
@@ -19,5 +19,5 @@ class Goto(Node):
         self.refs.append(Ref("scenario", self.p["scenario"], "scenario"))
 
     def run(self, call: Call) -> str:
-        call.next_scenario = self.p["scenario"]
+        call.handoff = Handoff(scenario=self.p["scenario"])
         return "goto"

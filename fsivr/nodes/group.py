@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fsivr.engine import ringing
+from fsivr import ringing
 from fsivr.engine.call import Call
 from fsivr.engine.node import Node, Param
 from fsivr.engine.registry import register

@@ -22,5 +22,5 @@ class Hangup(Node):
     def run(self, call: Call) -> str:
         call.hangup(self.p["cause"])
         # Wait (bounded) for FreeSWITCH to confirm, so the record carries the real cause.
-        call.conn.hungup.wait(5.0)
+        call.wait_hangup()
         return "hangup"

@@ -5,24 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fsivr.engine import ringing
+from fsivr import ringing
 from fsivr.engine.call import Call
 from fsivr.engine.node import Node, Param, Ref
 from fsivr.engine.registry import register
+from fsivr.nodes._prompt import prompt_or_text
 
 KEYS = set("0123456789*#")
-
-
-def _seconds(value: float) -> float:
-    if not 0 < value <= 300:
-        raise ValueError("must be between 0 and 300 seconds")
-    return value
-
-
-def _attempts(value: int) -> int:
-    if not 1 <= value <= 20:
-        raise ValueError("must be between 1 and 20")
-    return value
 
 
 @register
@@ -32,17 +21,18 @@ class Menu(Node):
     params = {
         "prompt": Param(str, ref="prompt", doc="stored prompt to play"),
         "text": Param(str, doc="text to speak instead of a stored prompt"),
-        "input_timeout": Param(float, default=5.0, check=_seconds, doc="seconds to wait for a key after the prompt"),
-        "digit_timeout": Param(float, default=3.0, check=_seconds,
+        "input_timeout": Param(float, default=5.0, between=(0, 300), low_open=True, unit="seconds",
+                               doc="seconds to wait for a key after the prompt"),
+        "digit_timeout": Param(float, default=3.0, between=(0, 300), low_open=True, unit="seconds",
                                doc="seconds between keys of an extension number"),
-        "max_attempts": Param(int, default=3, check=_attempts, doc="prompt plays at most this many times"),
+        "max_attempts": Param(int, default=3, between=(1, 20), doc="prompt plays at most this many times"),
         "invalid_prompt": Param(str, ref="prompt", doc="prompt played before a replay after no key or a wrong key"),
         "invalid_text": Param(str, doc="text spoken before a replay (instead of invalid_prompt)"),
         "language": Param(str, doc="language of text prompts: picks the TTS voice configured for it"),
         "allow_extension": Param(bool, default=False,
                                  doc="the caller may dial an employee's extension while the prompt plays"),
         "extension_digits": Param(int, default=3, doc="longest extension number (with allow_extension)"),
-        "extension_ring_timeout": Param(int, default=20, check=ringing.ring_seconds,
+        "extension_ring_timeout": Param(int, default=20, between=ringing.RING_SECONDS, unit="seconds",
                                         doc="seconds a dialled extension rings (with allow_extension)"),
     }
     outcomes = ("timeout", "invalid", "extension")
@@ -50,8 +40,7 @@ class Menu(Node):
     waits = True
 
     def compile(self) -> None:
-        if bool(self.p["prompt"]) == bool(self.p["text"]):
-            raise self.error("give exactly one of prompt or text", "prompt")
+        prompt_or_text(self, required=True)
         options: dict[str, Any] = self.p.get("options") or {}
         if not options and not self.p["allow_extension"]:
             raise self.error("a menu needs options (key: next node)", "options")
@@ -59,9 +48,8 @@ class Menu(Node):
             if key not in KEYS:
                 raise self.error(f"option key {key!r} must be one key: 0-9, * or #", f"options.{key}")
         self.options = options
-        for name in ("prompt", "invalid_prompt"):
-            if self.p[name]:
-                self.refs.append(Ref("prompt", self.p[name], name))
+        if self.p["invalid_prompt"]:
+            self.refs.append(Ref("prompt", self.p["invalid_prompt"], "invalid_prompt"))
         alternatives = [re.escape(k) for k in options]
         max_digits = 1
         if self.p["allow_extension"]:

@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 from fsivr.engine.call import Call
-from fsivr.engine.node import Node, Param, Ref
+from fsivr.engine.node import Node, Param
 from fsivr.engine.registry import register
-
-
-def _positive(value: float) -> float:
-    if not 0 < value <= 3600:
-        raise ValueError("must be more than 0 and at most 3600 seconds")
-    return value
+from fsivr.nodes._prompt import prompt_or_text
 
 
 @register
@@ -22,22 +17,20 @@ class Play(Node):
         "text": Param(str, doc="text to speak instead of a prompt"),
         "language": Param(str, doc="language of a text prompt: picks the TTS voice configured for it"),
         "voice": Param(str, doc="TTS voice for text (overrides the language's voice)"),
-        "duration": Param(float, check=_positive, doc="stop after this many seconds"),
+        "duration": Param(float, between=(0, 3600), low_open=True, unit="seconds",
+                          doc="stop after this many seconds"),
         "answer": Param(bool, default=True, doc="answer the call first (false: early media)"),
     }
     outcomes = ("next",)
     waits = True
 
     def compile(self) -> None:
-        if bool(self.p["prompt"]) == bool(self.p["text"]):
-            raise self.error("give exactly one of prompt or text", "prompt")
-        if self.p["prompt"]:
-            self.refs.append(Ref("prompt", self.p["prompt"], "prompt"))
+        prompt_or_text(self, required=True)
 
     def run(self, call: Call) -> str:
         if self.p["answer"]:
             call.answer()
-        elif not call.conn.answered:
+        elif not call.answered:
             call.execute("pre_answer", timeout=call.quick_timeout)
         playable = call.playable(self.p["prompt"], self.p["text"], language=self.p["language"],
                                  voice=self.p["voice"])

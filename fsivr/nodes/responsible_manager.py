@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from fsivr.engine import ringing
+from fsivr import ringing
 from fsivr.engine.call import Call, RingResult
 from fsivr.engine.node import Node, Param
 from fsivr.engine.registry import register
-
-
-def _after(value: int) -> int:
-    if not 0 <= value <= 600:
-        raise ValueError("must be between 0 and 600 seconds")
-    return value
 
 
 @register
@@ -20,8 +14,9 @@ class ResponsibleManager(Node):
     summary = ("find the caller among the contacts and ring their owner: SIP account first, the owner's "
                "mobile after a delay (at once if offline); optionally the backup owner")
     params = {
-        "ring_timeout": Param(int, default=20, check=ringing.ring_seconds, doc="seconds each phone rings"),
-        "mobile_after": Param(int, default=20, check=_after,
+        "ring_timeout": Param(int, default=20, between=ringing.RING_SECONDS, unit="seconds",
+                              doc="seconds each phone rings"),
+        "mobile_after": Param(int, default=20, between=(0, 600), unit="seconds",
                               doc="seconds of ringing the SIP account before the mobile rings too"),
         "also_backup_owner": Param(bool, default=False, doc="then ring the backup owner the same way"),
     }
@@ -31,7 +26,7 @@ class ResponsibleManager(Node):
 
     def run(self, call: Call) -> str:
         directory = call.services.directory
-        contact = directory.contact_for(call.caller) if directory is not None else None
+        contact = directory.contact_for(call.caller)
         owner = directory.account(contact.owner) if contact is not None and contact.owner else None
         if contact is None or owner is None:
             return "not_found"

@@ -45,7 +45,7 @@ class Set(Node):
         values = {name: templates.render(source, call.vars) for name, source in self.p["variables"].items()}
         call.vars.update(values)
         # After the call (after_call chain) there is no channel left to set anything on.
-        if self.p["channel"] and not call.conn.hungup.is_set():
+        if self.p["channel"] and not call.gone:
             # Prefixed so a scenario cannot overwrite FreeSWITCH's own variables (e.g. hangup_after_bridge).
             call.set_channel_vars({f"fsivr_{k}": v for k, v in values.items()})
         return "next"

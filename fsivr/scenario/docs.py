@@ -37,6 +37,8 @@ def node_reference_markdown(types: Mapping[str, type[Node]] | None = None) -> st
             out += ["| parameter | type | required | default | notes |", "|---|---|---|---|---|"]
             for pname, p in cls.params.items():
                 notes = [p.doc] if p.doc else []
+                if p.between is not None:
+                    notes.append(p.range_text())
                 if p.choices:
                     notes.append("one of: " + ", ".join(f"`{c}`" for c in p.choices))
                 if p.ref:

@@ -6,8 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from fsivr.engine.scenario import ScenarioSpec
-from fsivr.scenario.persist import split_node
+from fsivr.engine.scenario import ScenarioSpec, split_node
 
 
 def _q(text: str) -> str:
@@ -26,7 +25,7 @@ def scenario_dot(spec: ScenarioSpec) -> str:
         lines.append(f"  {_q(marker)} [shape=plaintext, label={_q(label)}];")
         lines.append(f"  {_q(marker)} -> {_q(node_id)} [style=dashed];")
     for node_id, raw in spec.nodes.items():
-        type_name, _params, outcomes, options = split_node(raw)
+        type_name, _params, outcomes, options = split_node(raw).written()
         lines.append(f"  {_q(node_id)} [label={_q(f'{node_id}' + chr(10) + type_name)}];")
         for outcome, target in outcomes.items():
             lines.append(f"  {_q(node_id)} -> {_q(target)} [label={_q(outcome)}];")

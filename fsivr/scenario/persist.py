@@ -15,9 +15,8 @@ from typing import Any
 from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.orm import Session
 
-from fsivr.engine.node import COMMON_OUTCOMES
 from fsivr.engine.registry import node_type
-from fsivr.engine.scenario import ScenarioSpec
+from fsivr.engine.scenario import ScenarioSpec, split_node
 from fsivr.scenario.bundle import Bundle, BundleError, ScenarioDoc, parse_text
 from fsivr.scenario.validate import BundleInvalid, Report, known_in_store, validate_bundle
 from fsivr.scenario.yamlio import dump_yaml
@@ -97,7 +96,7 @@ def _write_scenario(session: Session, row: ScenarioRow | None, doc: ScenarioDoc)
     nodes: list[dict[str, Any]] = []
     edges: list[dict[str, Any]] = []
     for position, (node_id, raw) in enumerate(spec.nodes.items()):
-        type_name, params, outcomes, options = split_node(raw)
+        type_name, params, outcomes, options = split_node(raw).written()
         nodes.append({"scenario_id": row.id, "key": node_id, "type": type_name, "params": params,
                       "position": position})
         edges += [{"scenario_id": row.id, "from_node": node_id, "outcome": o, "to_node": t, "is_option": False}
@@ -108,29 +107,6 @@ def _write_scenario(session: Session, row: ScenarioRow | None, doc: ScenarioDoc)
     if edges:
         session.execute(insert(ScenarioEdgeRow), edges)
     return row
-
-
-def split_node(raw: Mapping[str, Any]) -> tuple[str, dict[str, Any], dict[str, str], dict[str, str]]:
-    """A validated node mapping -> (type, parameters as written, outcome -> node, menu key -> node)."""
-    type_name = str(raw["type"])
-    cls = node_type(type_name)
-    if cls is None:
-        raise ValueError(f"unknown node type {type_name!r}")
-    outcome_names = set(cls.outcomes) | set(COMMON_OUTCOMES)
-    params: dict[str, Any] = {}
-    outcomes: dict[str, str] = {}
-    for key, value in raw.items():
-        if key in ("type", "options"):
-            continue
-        if key in cls.params:
-            params[key] = value
-        elif key in outcome_names:
-            if value is not None:  # `outcome: null` is the same as leaving it out
-                outcomes[key] = str(value)
-        else:
-            raise ValueError(f"{key!r} is neither a parameter nor an outcome of {type_name}")
-    options = {str(k): str(v) for k, v in (raw.get("options") or {}).items()}
-    return type_name, params, outcomes, options
 
 
 def join_node(type_name: str, params: Mapping[str, Any], outcomes: Mapping[str, str],
@@ -145,7 +121,7 @@ def join_node(type_name: str, params: Mapping[str, Any], outcomes: Mapping[str, 
 
 
 def _canonical(spec: ScenarioSpec, exits: Mapping[str, str]) -> str:
-    nodes = {node_id: join_node(*split_node(raw)) for node_id, raw in spec.nodes.items()}
+    nodes = {node_id: join_node(*split_node(raw).written()) for node_id, raw in spec.nodes.items()}
     return json.dumps({
         "description": spec.description, "start": spec.start, "after_call": spec.after_call,
         "fallback": spec.fallback,

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from fsivr.engine.node import Param, Ref, ScenarioError
 from fsivr.engine.registry import node_type
-from fsivr.engine.ringing import parse_target
 from fsivr.engine.scenario import CompiledScenario, ScenarioSpec, ValidationFailed, compile_scenario
+from fsivr.ringing import parse_target
 from fsivr.scenario.bundle import Bundle, DocPath, ScenarioDoc
 from fsivr.store.directory import directory_names
 from fsivr.store.models import AccountRow, ScenarioRow
@@ -74,7 +74,7 @@ _TARGET_KINDS = {"sip": ("account",), "ext": ("extension",), "group": ("group",)
 def check_target(target: str, names: dict[str, set[str]]) -> str | None:
     """Why a dial target is wrong or names nothing that exists, or None if it is fine.
 
-    The syntax is the ringing nodes' own (``fsivr.engine.ringing.parse_target``): ``sip:USER``,
+    The syntax is the ringing nodes' own (``fsivr.ringing.parse_target``): ``sip:USER``,
     ``ext:NNN``, ``group:NAME``, ``+48...`` / ``tel:NUMBER``, ``gateway:NAME/NUMBER``, or a bare
     account user, extension or group name.
     """

@@ -215,7 +215,7 @@ def load_directory(session: Session) -> Directory:
 
 
 def directory_names(session: Session) -> dict[str, set[str]]:
-    """Names that exist, per reference kind (see fsivr.engine.node.REF_KINDS), for validation."""
+    """Names that exist, per reference kind (a node parameter's ``Param.ref``), for validation."""
     return {
         "account": set(session.scalars(select(AccountRow.user))),
         "extension": {e for e in session.scalars(select(AccountRow.extension)) if e is not None},

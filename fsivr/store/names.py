@@ -1,7 +1,7 @@
 """The rules for names and numbers that reach FreeSWITCH, defined once.
 
 Bundle parsing (fsivr.scenario.bundle), the renderer (fsivr.render.conf) and the ringing code
-(fsivr.engine.ringing) all import these, so what an import accepts is exactly what can later be
+(fsivr.ringing) all import these, so what an import accepts is exactly what can later be
 dialled or rendered. It lives in ``store`` because every other package may depend on it.
 """
 

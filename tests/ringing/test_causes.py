@@ -1,4 +1,4 @@
-"""The FreeSWITCH result → outcome table (fsivr.engine.ringing.CAUSE_OUTCOMES), entry by entry.
+"""The FreeSWITCH result → outcome table (fsivr.ringing.causes.CAUSE_OUTCOMES), entry by entry.
 
 Three levels: the table itself against an independent statement of what each cause means to a
 caller; each real cause through a whole socket call (the simulated bridge fails with exactly that
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from fsivr.engine.ringing import CAUSE_OUTCOMES, classify, classify_event
 from fsivr.esl.frames import Event
+from fsivr.ringing.causes import CAUSE_OUTCOMES, classify, classify_event
 from fsivr.testing import Target
 from fsivr.testing.harness import Harness
 from fsivr.testing.profiles import Q850

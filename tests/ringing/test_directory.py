@@ -107,7 +107,7 @@ def test_a_call_reads_no_directory_from_the_database(pbx: Harness) -> None:
 
 def test_one_undialable_entry_skips_its_leg_not_the_whole_node(caplog) -> None:  # type: ignore[no-untyped-def]
     # Data written to the store before bundles checked these (or by hand) must cost one leg only.
-    from fsivr.engine.ringing import Resolver
+    from fsivr.ringing.targets import Resolver
     from fsivr.store.directory import Group, GroupMember
 
     cache = static_cache(accounts=[Account("101", extension="101"), Account("a b", extension="102")],
@@ -126,6 +126,6 @@ def test_one_undialable_entry_skips_its_leg_not_the_whole_node(caplog) -> None: 
 
 
 def ringing_target(text: str):  # type: ignore[no-untyped-def]
-    from fsivr.engine.ringing import parse_target
+    from fsivr.ringing import parse_target
 
     return parse_target(text)

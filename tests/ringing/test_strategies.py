@@ -8,8 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from fsivr.engine import ringing
-from fsivr.engine.ringing import Leg, dial_string, weighted_order
+from fsivr.ringing import dialstrings
+from fsivr.ringing.dialstrings import dial_string, weighted_order
+from fsivr.ringing.targets import Leg
 from fsivr.testing.harness import Harness
 
 WEIGHTS = {"sip:101": 4, "sip:102": 1, "sip:103": 1}  # group "lottery"
@@ -26,12 +27,12 @@ def chi_square(counts: Counter[str], n: int) -> float:
 def seeded() -> Iterator[None]:
     # The server runs in this process: a seeded generator makes the draw reproducible, so the
     # statistical test cannot flake (production uses SystemRandom).
-    saved = ringing._rng
-    ringing._rng = random.Random(20261122)
+    saved = dialstrings.rng
+    dialstrings.rng = random.Random(20261122)
     try:
         yield
     finally:
-        ringing._rng = saved
+        dialstrings.rng = saved
 
 
 def test_random_weighted_first_pick_follows_the_weights_over_real_calls(pbx: Harness, seeded: None) -> None:

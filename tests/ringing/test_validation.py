@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fsivr.engine import ringing
+from fsivr import ringing
 from fsivr.scenario.bundle import parse_text
 from fsivr.scenario.validate import validate_bundle
 

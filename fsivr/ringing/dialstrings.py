@@ -7,7 +7,10 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from fsivr.engine.ring_targets import Leg
+from fsivr.ringing.targets import Leg
+
+#: Where random_weighted draws from (a test may seed it: the server runs in the test's process).
+rng: random.Random = random.SystemRandom()
 
 
 def weighted_order(legs: Sequence[Leg], rng: random.Random) -> list[Leg]:

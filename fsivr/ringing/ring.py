@@ -1,7 +1,4 @@
-"""Ringing people: targets → dial strings, ring strategies, and what FreeSWITCH's result means.
-
-Shared by every node that rings someone (dial, forward, group, extension, menu with
-allow_extension, responsible_manager, any_manager); the node modules only decide *whom* to ring.
+"""Ringing people over this call's own socket: one ``bridge`` per ring, its result read back.
 
 Why the ``bridge`` application (over this call's outbound socket) and not ``originate`` +
 ``uuid_bridge`` through the API: with ``bridge`` the caller's channel never leaves the socket
@@ -14,12 +11,9 @@ With originate + uuid_bridge we would have to run the strategies, cancel losing 
 and match BACKGROUND_JOBs ourselves, and ``uuid_bridge`` takes the caller out of the socket app
 (trace 07: the ``socket`` app completes), so a scenario could not continue after the call.
 
-Result: ``originate_disposition`` (the cause name; switch_ivr_originate.c sets it at the end of
-every originate) and, as a fallback, ``DIALSTATUS``. Not ``bridge_hangup_cause`` /
-``last_bridge_hangup_cause`` / ``originate_failed_cause``: a failed bridge leaves them as the
-previous bridge set them (trace 04, README "bridge" table) — and we even unset
-originate_disposition/DIALSTATUS before each bridge so that a bridge that never reaches originate
-cannot show us an older result either.
+Which variables carry the result, and why not the others, is said once in ``causes``; we also
+unset originate_disposition/DIALSTATUS before each bridge (``prepare``) so that a bridge that never
+reaches originate cannot show us an older result.
 """
 
 from __future__ import annotations
@@ -34,47 +28,21 @@ from typing import TYPE_CHECKING
 from fsivr.engine.call import RingResult
 from fsivr.esl.errors import ChannelHangup
 from fsivr.esl.frames import Event
+from fsivr.ringing import dialstrings
+from fsivr.ringing.causes import ANSWERED, FAILED, NO_ANSWER, STRATEGIES, classify_event
+from fsivr.ringing.dialstrings import dial_string, ordered
+from fsivr.ringing.targets import Leg, Resolver, user_at_domain
 from fsivr.store.names import DIALABLE_NAME, DIALABLE_NUMBER
 
 if TYPE_CHECKING:
     from fsivr.engine.call import Call
 
-
-from fsivr.engine.dialstrings import dial_string, ordered, weighted_order
-from fsivr.engine.ring_causes import (
-    ANSWERED,
-    BUSY,
-    CAUSE_OUTCOMES,
-    FAILED,
-    NO_ANSWER,
-    RING_OUTCOMES,
-    STRATEGIES,
-    classify,
-    classify_event,
-)
-from fsivr.engine.ring_targets import (
-    Leg,
-    Resolver,
-    Target,
-    gateway_endpoint,
-    parse_target,
-    sip_endpoint,
-    user_at_domain,
-)
-
 log = logging.getLogger("fsivr.ringing")
 
-#: What node modules and tests reach through ``ringing``: this module is the façade of ringing.
-__all__ = ["ANSWERED", "BUSY", "CAUSE_OUTCOMES", "FAILED", "NO_ANSWER", "RING_OUTCOMES", "STRATEGIES", "Leg",
-           "Resolver", "Target", "caller_id_check", "classify", "classify_event", "dial_string",
-           "gateway_endpoint", "ordered", "parse_target", "registered", "remember_employees", "ring",
-           "ring_extension", "ring_seconds", "sip_endpoint", "user_at_domain", "weighted_order",
-           "with_timeout"]
-
+#: How long one target may ring, in seconds (a ringing node's ``ring_timeout`` range).
+RING_SECONDS = (1, 600)
 
 # ---- ringing --------------------------------------------------------------------------------------
-
-_rng = random.SystemRandom()
 
 
 def fs_seconds(event: Event | None) -> float:
@@ -132,7 +100,7 @@ def ring(call: Call, legs: Sequence[Leg], strategy: str = "simultaneous", *, rng
         call.last_ring = result
         _note(call, result, "")
         return result
-    legs = ordered(legs, strategy, rng or _rng)
+    legs = ordered(legs, strategy, rng or dialstrings.rng)
     dial = dial_string(legs, strategy)
     prepare(call)
     bridged: list[Event] = []
@@ -149,9 +117,9 @@ def ring(call: Call, legs: Sequence[Leg], strategy: str = "simultaneous", *, rng
         elif name == "CHANNEL_EXECUTE" and event.get("Application") == "bridge" and not started:
             started.append(fs_seconds(event))
 
-    call.conn.add_listener(on_event)
     try:
-        event = call.bridge(dial, timeout=call.app_timeout)
+        with call.listen(on_event):
+            event = call.bridge(dial, timeout=call.app_timeout)
     except ChannelHangup:
         if bridged:
             result = RingResult(ANSWERED, "SUCCESS", label or _winner(bridged[0], legs))
@@ -162,8 +130,6 @@ def ring(call: Call, legs: Sequence[Leg], strategy: str = "simultaneous", *, rng
         if result.outcome == ANSWERED:
             return result
         raise
-    finally:
-        call.conn.remove_listener(on_event)
     outcome, cause = classify_event(event)
     result = RingResult(outcome, cause, label or (_winner(bridged[0], legs) if bridged else ""))
     call.last_ring = result
@@ -197,11 +163,9 @@ def _note(call: Call, result: RingResult, dial: str) -> None:
 
 
 def resolver_for(call: Call, *, gateway: str | None = None, caller_id: str | None = None) -> Resolver:
-    directory = call.services.directory
-    if directory is None:
-        raise RuntimeError("no directory loaded: ringing nodes need fsivr.engine.directory")
     cfg = call.services.config
-    return Resolver(directory, cfg.sip_domain, gateway=gateway or cfg.default_gateway or None, caller_id=caller_id)
+    return Resolver(call.services.directory, cfg.sip_domain, gateway=gateway or cfg.default_gateway or None,
+                    caller_id=caller_id)
 
 
 # ---- presence -------------------------------------------------------------------------------------
@@ -236,8 +200,7 @@ def registered(call: Call, user: str) -> bool:
 def ring_extension(call: Call, extension: str, ring_timeout: int) -> RingResult | None:
     """Ring the employee whose short number is ``extension``; None if there is no such employee.
     (The extension node and menus with allow_extension.)"""
-    directory = call.services.directory
-    account = directory.employee(extension) if directory is not None else None
+    account = call.services.directory.employee(extension)
     if account is None:
         return None
     resolver = resolver_for(call)
@@ -251,12 +214,6 @@ def ring_extension(call: Call, extension: str, ring_timeout: int) -> RingResult 
 
 def with_timeout(legs: Iterable[Leg], timeout: int) -> list[Leg]:
     return [replace(leg, timeout=timeout) for leg in legs]
-
-
-def ring_seconds(value: int) -> int:
-    if not 1 <= value <= 600:
-        raise ValueError("must be between 1 and 600 seconds")
-    return value
 
 
 def caller_id_check(value: str) -> str:
