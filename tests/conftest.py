@@ -10,6 +10,7 @@ Fixtures
 ``db_url``            parametrised over ``sqlite`` and ``postgres``: a fresh empty database of each kind.
 ``traces_dir``        Path of the real FreeSWITCH ESL traces (``FSIVR_TRACES`` or ``../shared/esl-traces``).
 ``repo_root``         Path of the repository.
+``office``            the office scenario (``office_bundle``) in the real server, on SQLite and PostgreSQL (module).
 
 Environment
 -----------
@@ -30,8 +31,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from fsivr.testing.harness import Harness
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -223,3 +228,63 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _postgres_skips and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# ------------------------------------------------------------------------------ the office scenario
+
+#: Office hours, a menu, templates, a goto to a second scenario that exits: the runner's tests
+#: (tests/engine/test_runner.py) and the node tests of those types (tests/nodes/) call it.
+OFFICE = """
+prompts:
+  - {name: welcome, text: "Welcome to the office"}
+scenarios:
+  - scenario: main
+    numbers: ["100"]
+    start: hours
+    nodes:
+      hours:
+        type: time_condition
+        timezone: Europe/Warsaw
+        rules: [{days: mon-fri, hours: "08:00-16:00"}]
+        holidays: ["2026-12-25"]
+        match: welcome
+        nomatch: closed
+      welcome: {type: play, prompt: welcome, next: greet}
+      greet: {type: set, variables: {greeting: "Hello {{ caller }}", plain: "x{{ number }}"}, next: menu}
+      menu:
+        type: menu
+        text: "Press 1 for sales, 2 for information"
+        options: {"1": sales, "2": info}
+        input_timeout: 4
+        max_attempts: 2
+        invalid_text: "That key is not in the menu"
+        timeout: bye
+        invalid: sorry
+      sales: {type: play, text: "Connecting you to sales", next: bye}
+      info: {type: goto, scenario: info}
+      sorry: {type: hangup, cause: CALL_REJECTED}
+      closed: {type: play, text: "We are closed", next: bye}
+      bye: {type: hangup}
+  - scenario: info
+    numbers: ["200"]
+    start: about
+    nodes:
+      about: {type: play, text: "We sell telephones", next: leave}
+      leave: {type: exit}
+"""
+
+
+@pytest.fixture(scope="session")
+def office_bundle() -> str:
+    return OFFICE
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def office(request: pytest.FixtureRequest) -> Iterator[Harness]:
+    """The office scenario in the real server, on SQLite and on PostgreSQL."""
+    from fsivr.config import Config
+    from fsivr.testing.harness import running
+
+    url = None if request.param == "sqlite" else request.getfixturevalue("pg_module_database")
+    with running(OFFICE, database_url=url, config=Config()) as harness:
+        yield harness

@@ -3,6 +3,14 @@
 A node type is one class: it declares its parameters and outcomes (so validation, docs and the
 runner all read the same declaration), compiles its parameters once when a scenario is loaded,
 and runs against a call, returning the name of the outcome it took.
+
+What a node may touch when it runs:
+- its own compiled parameters (``self.p`` and what ``compile`` derived from them);
+- the ``Call``: its public fields and methods (identity, ``vars``, media, ``answered``/``gone``,
+  ``wait_hangup``, ``listen``, ``handoff`` for goto/exit) — never ``call.conn``, the engine's own;
+- ``call.services``: config, prompts, directory (read-only snapshots, never the database);
+- fsivr.ringing, for ringing someone.
+Whatever it raises becomes an outcome in the runner; it keeps no state between calls.
 """
 
 from __future__ import annotations

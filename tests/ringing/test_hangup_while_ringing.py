@@ -34,3 +34,23 @@ def test_caller_hangs_up_while_ringing(pbx: Harness, number: str, kwargs: dict, 
                 if d == "recv" and b"Event-Name: CHANNEL_HANGUP\n" in data)
     after = [data.split(b"\n", 1)[0] for d, data in placed.result.wire[hung:] if d == "send"]
     assert all(line in (b"exit", b"") or line.startswith(b"api uuid_kill") for line in after), after
+
+
+def test_caller_hangs_up_while_it_rings(pbx: Harness) -> None:
+    placed = pbx.call(number="1001", targets={"sip:101": Target("no_answer"), "sip:102": Target("no_answer")},
+                      hangup=Hangup(on_app="bridge", offset=3.0))
+    assert placed.result.hangup_by == "caller"
+    assert placed.path == [("d", "hangup")]
+    record = placed.record
+    assert record["hangup_by"] == "caller" and record["hangup_cause"] == "NORMAL_CLEARING"
+    assert record["status"] not in (None, "", "in_progress")
+    assert [leg.outcome for leg in placed.result.bridges[0].legs] == ["cancelled", "cancelled"]
+    commands = [c.split(b"\n", 1)[0] for c in placed.result.commands]
+    assert commands[-1] == b"exit"
+
+
+def test_caller_hangs_up_during_the_conversation_was_answered(pbx: Harness) -> None:
+    placed = pbx.call(number="1001", targets={"sip:101": Target("answered", answer_after=1, talk=60)},
+                      hangup=Hangup(after=20.0))
+    assert placed.result.hangup_by == "caller"
+    assert placed.path == [("d", "answered")]

@@ -1,16 +1,14 @@
-"""Calls that leave the IVR: by our exit node (to the number's destination) or by FreeSWITCH taking
-the channel out of the socket application, and prompts cut to a duration."""
+"""The exit node: leaving the IVR to the number's destination, with our channel variables cleared."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import gevent
-
 from fsivr.testing import Hangup
 from fsivr.testing.harness import running
 
 NOW = datetime(2026, 11, 23, 10, tzinfo=UTC)
+
 
 EXIT_BUNDLE = """
 scenarios:
@@ -52,27 +50,3 @@ def test_caller_hangs_up_during_exit_transfer() -> None:
         placed = harness.call(number="700", at=NOW, hangup=Hangup(on_app="transfer"))
         assert placed.path[-1][0] == "out"
         assert placed.record is not None
-
-
-DURATION_BUNDLE = """
-scenarios:
-  - scenario: short
-    numbers: ["710"]
-    start: promo
-    nodes:
-      promo: {type: play, text: "A very long advertisement", duration: 0.5, next: bye}
-      bye: {type: hangup}
-"""
-
-
-def test_play_duration_cuts_a_long_prompt() -> None:
-    # Real time (time_scale=1): the spoken text would take ~30 s; duration stops it after 0.5 s.
-    with running(DURATION_BUNDLE, time_scale=1.0) as harness:
-        started = gevent.get_hub().loop.now()
-        placed = harness.call(number="710", at=NOW, files={}, timeout=20.0)
-        elapsed = gevent.get_hub().loop.now() - started
-    assert placed.path == [("promo", "next"), ("bye", "hangup")]
-    [play] = [a for a in placed.result.apps if a.name == "playback"]
-    assert play.interrupted == "break"
-    assert any(c.startswith(b"api uuid_break") for c in placed.result.commands)
-    assert elapsed < 10.0

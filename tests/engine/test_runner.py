@@ -1,14 +1,12 @@
-"""Whole calls through the real server, over a real socket, against the FreeSWITCH simulator.
-
-Every node type of the walking skeleton and every outcome, a caller hanging up during each node,
-numbers without a scenario — on SQLite and on PostgreSQL. Each test checks both sides: what the
-simulated FreeSWITCH saw (applications, hangup) and what the server recorded (the path).
-"""
+"""The runner through whole calls (real server, real socket, the FreeSWITCH simulator): the path and
+its record, numbers without a scenario, a caller hanging up during each node, the post-call chain,
+fallbacks and runaway loops - on SQLite and on PostgreSQL (the ``office`` fixture). Each test checks
+both sides: what the simulated FreeSWITCH saw and what the server recorded. What each node type
+does is tested beside its name in tests/nodes/."""
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -22,62 +20,14 @@ from fsivr.testing.harness import Harness, running
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=WARSAW)
-SATURDAY_10 = datetime(2026, 11, 28, 10, 0, tzinfo=WARSAW)
-CHRISTMAS_10 = datetime(2026, 12, 25, 10, 0, tzinfo=WARSAW)  # a Friday, and a holiday
-
-BUNDLE = """
-prompts:
-  - {name: welcome, text: "Welcome to the office"}
-scenarios:
-  - scenario: main
-    numbers: ["100"]
-    start: hours
-    nodes:
-      hours:
-        type: time_condition
-        timezone: Europe/Warsaw
-        rules: [{days: mon-fri, hours: "08:00-16:00"}]
-        holidays: ["2026-12-25"]
-        match: welcome
-        nomatch: closed
-      welcome: {type: play, prompt: welcome, next: greet}
-      greet: {type: set, variables: {greeting: "Hello {{ caller }}", plain: "x{{ number }}"}, next: menu}
-      menu:
-        type: menu
-        text: "Press 1 for sales, 2 for information"
-        options: {"1": sales, "2": info}
-        input_timeout: 4
-        max_attempts: 2
-        invalid_text: "That key is not in the menu"
-        timeout: bye
-        invalid: sorry
-      sales: {type: play, text: "Connecting you to sales", next: bye}
-      info: {type: goto, scenario: info}
-      sorry: {type: hangup, cause: CALL_REJECTED}
-      closed: {type: play, text: "We are closed", next: bye}
-      bye: {type: hangup}
-  - scenario: info
-    numbers: ["200"]
-    start: about
-    nodes:
-      about: {type: play, text: "We sell telephones", next: leave}
-      leave: {type: exit}
-"""
-
-
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def server(request: pytest.FixtureRequest) -> Iterator[Harness]:
-    url = None if request.param == "sqlite" else request.getfixturevalue("pg_module_database")
-    with running(BUNDLE, database_url=url, config=Config()) as harness:
-        yield harness
 
 
 def apps(placed, name: str) -> list:
     return [a for a in placed.result.apps if a.name == name]
 
 
-def test_open_hours_menu_key_one(server: Harness) -> None:
-    placed = server.call(number="100", caller="+48501000001", at=MONDAY_10, digits=["1"])
+def test_open_hours_menu_key_one(office: Harness) -> None:
+    placed = office.call(number="100", caller="+48501000001", at=MONDAY_10, digits=["1"])
     assert placed.path == [("hours", "match"), ("welcome", "next"), ("greet", "next"), ("menu", "1"),
                            ("sales", "next"), ("bye", "hangup")]
     assert placed.result.answered
@@ -87,7 +37,7 @@ def test_open_hours_menu_key_one(server: Harness) -> None:
     assert played[0] == "say:Welcome to the office" and played[-1] == "say:Connecting you to sales"
     assert placed.result.ok, placed.result.error
     # One timeline, on the channel's clock (the simulator's virtual time starts at `at`).
-    record = server.store.run(lambda s: get_call(s, placed.result.uuid))
+    record = office.store.run(lambda s: get_call(s, placed.result.uuid))
     assert record.started_at == MONDAY_10
     assert record.started_at <= record.answered_at <= record.steps[0].started_at <= record.ended_at
     assert record.ended_at - record.started_at < timedelta(minutes=5)
@@ -95,55 +45,13 @@ def test_open_hours_menu_key_one(server: Harness) -> None:
     assert record.ended_at - record.started_at >= timedelta(seconds=6)
 
 
-def test_set_renders_templates_into_channel_variables(server: Harness) -> None:
-    placed = server.call(number="100", caller="+48501000002", at=MONDAY_10, digits=["1"])
-    assert placed.result.variables.get("fsivr_greeting") == "Hello +48501000002"
-    assert placed.result.variables.get("fsivr_plain") == "x100"
-
-
-def test_closed_on_saturday_and_on_holidays(server: Harness) -> None:
-    for at in (SATURDAY_10, CHRISTMAS_10):
-        placed = server.call(number="100", at=at)
-        assert placed.path == [("hours", "nomatch"), ("closed", "next"), ("bye", "hangup")], at
-        assert [a.arg for a in apps(placed, "playback")] == ["say:We are closed"]
-
-
-def test_menu_timeout_replays_with_the_invalid_prompt(server: Harness) -> None:
-    placed = server.call(number="100", at=MONDAY_10, digits=["", ""])
-    assert placed.outcomes["menu"] == "timeout"
-    assert placed.path[-1] == ("bye", "hangup")
-    assert len(apps(placed, "play_and_get_digits")) == 2
-    assert "say:That key is not in the menu" in [a.arg for a in apps(placed, "playback")]
-
-
-def test_menu_wrong_keys_take_invalid(server: Harness) -> None:
-    placed = server.call(number="100", at=MONDAY_10, digits=["9", "7"])
-    assert placed.outcomes["menu"] == "invalid"
-    assert placed.path[-1] == ("sorry", "hangup")
-    assert placed.result.hangup_cause == "CALL_REJECTED"
-
-
-def test_wrong_key_then_a_good_one(server: Harness) -> None:
-    placed = server.call(number="100", at=MONDAY_10, digits=["9", "1"])
-    assert placed.outcomes["menu"] == "1"
-
-
-def test_goto_continues_in_another_scenario_and_exit_leaves_the_ivr(server: Harness) -> None:
-    placed = server.call(number="100", at=MONDAY_10, digits=["2"])
-    assert placed.path[-3:] == [("info", "goto"), ("info.about", "next"), ("info.leave", "exit")]
-    # exit: we never hang up; the socket session ends and FreeSWITCH's dialplan takes the call.
-    assert placed.result.hangup_by != "server"
-    assert not any(c.startswith(b"api uuid_kill") for c in placed.result.commands)
-    assert placed.record["hangup_by"] in ("ivr_exit", "socket", "caller")
-
-
-def test_second_number_of_another_scenario(server: Harness) -> None:
-    placed = server.call(number="200", at=MONDAY_10)
+def test_second_number_of_another_scenario(office: Harness) -> None:
+    placed = office.call(number="200", at=MONDAY_10)
     assert placed.path == [("about", "next"), ("leave", "exit")]
 
 
-def test_unknown_number_is_refused_politely(server: Harness) -> None:
-    placed = server.call(number="999", at=MONDAY_10)
+def test_unknown_number_is_refused_politely(office: Harness) -> None:
+    placed = office.call(number="999", at=MONDAY_10)
     assert placed.record is not None and placed.path == []
     assert placed.result.hangup_cause == "UNALLOCATED_NUMBER"
     assert not placed.result.answered
@@ -163,9 +71,9 @@ def test_unknown_number_is_refused_politely(server: Harness) -> None:
     (Hangup(on_app="playback", occurrence=2, offset=0.1),
      [("hours", "match"), ("welcome", "next"), ("greet", "next"), ("menu", "1"), ("sales", "hangup")]),
 ])
-def test_caller_hangs_up_during_each_node(server: Harness, hangup: Hangup, path: list) -> None:
-    before = server.app.runner.calls_active
-    placed = server.call(number="100", at=MONDAY_10, digits=["1"], hangup=hangup, record=True)
+def test_caller_hangs_up_during_each_node(office: Harness, hangup: Hangup, path: list) -> None:
+    before = office.app.runner.calls_active
+    placed = office.call(number="100", at=MONDAY_10, digits=["1"], hangup=hangup, record=True)
     assert placed.result.hangup_by == "caller"
     assert placed.path == path
     # Before `myevents` no CHANNEL_HANGUP reaches us, only the disconnect notice: all we can
@@ -173,7 +81,7 @@ def test_caller_hangs_up_during_each_node(server: Harness, hangup: Hangup, path:
     assert placed.record["hangup_by"] == ("socket" if not path else "caller")
     assert placed.record["hangup_cause"] == "NORMAL_CLEARING"
     assert_nothing_executed_after_hangup(placed.result.wire)
-    assert server.app.runner.calls_active == before
+    assert office.app.runner.calls_active == before
 
 
 def assert_nothing_executed_after_hangup(wire: list[tuple[str, bytes]]) -> None:
@@ -189,18 +97,13 @@ def assert_nothing_executed_after_hangup(wire: list[tuple[str, bytes]]) -> None:
     assert all(line in (b"exit", b"") or line.startswith(b"api uuid_kill") for line in after), after
 
 
-def test_caller_hangs_up_during_goto_target_and_exit(server: Harness) -> None:
-    placed = server.call(number="200", at=MONDAY_10, hangup=Hangup(on_app="playback", occurrence=1))
-    assert placed.path == [("about", "hangup")]
-
-
-def test_nothing_is_left_behind(server: Harness) -> None:
+def test_nothing_is_left_behind(office: Harness) -> None:
     for digits in (["1"], ["", ""], ["9", "9"], ["2"]):
-        server.call(number="100", at=MONDAY_10, digits=digits)
-    server.call(number="100", at=MONDAY_10, hangup=Hangup(on_app="play_and_get_digits"))
+        office.call(number="100", at=MONDAY_10, digits=digits)
+    office.call(number="100", at=MONDAY_10, hangup=Hangup(on_app="play_and_get_digits"))
     gevent.sleep(0.1)
-    assert server.app.server.active == set()
-    assert server.app.runner.calls_active == 0
+    assert office.app.server.active == set()
+    assert office.app.runner.calls_active == 0
     gc.collect()
     call_greenlets = [g for g in gc.get_objects()
                       if isinstance(g, gevent.Greenlet) and not g.dead
@@ -267,32 +170,6 @@ def test_a_goto_loop_across_scenarios_ends_as_runaway_without_starving_other_cal
     assert result.hangup_by == "server"
 
 
-VOICES = """
-prompts:
-  - {name: hello_pl, text: "Dzien dobry", language: pl}
-  - {name: hello_kal, text: "Hello", voice: kal}
-scenarios:
-  - scenario: voices
-    numbers: ["820"]
-    start: a
-    nodes:
-      a: {type: play, prompt: hello_pl, next: b}
-      b: {type: play, prompt: hello_kal, next: c}
-      c: {type: play, text: "Bye", next: z}
-      z: {type: hangup}
-"""
-
-
-def test_prompt_language_and_voice_choose_the_tts_voice() -> None:
-    cfg = Config()
-    cfg.tts_voices = ["pl=jola"]
-    with running(VOICES, config=cfg) as harness:
-        placed = harness.call(number="820", at=MONDAY_10)
-    voices = [a.arg for a in placed.result.apps if a.name == "multiset" and "tts_voice" in (a.arg or "")]
-    assert voices == ["tts_engine=flite tts_voice=jola", "tts_engine=flite tts_voice=kal",
-                      "tts_engine=flite tts_voice=slt"]
-
-
 FALLBACK = """
 scenarios:
   - scenario: fb
@@ -326,33 +203,10 @@ def test_unhandled_error_goes_to_the_fallback_once() -> None:
         assert placed.result.hangup_by == "server"
 
 
-FS_SOUNDS = "/usr/share/freeswitch/sounds/fsivr"
-
-
-def test_prompt_files_are_played_from_where_freeswitch_sees_them(tmp_path) -> None:
-    (tmp_path / "hello.wav").write_bytes(b"RIFF")
-    cfg = Config()
-    cfg.prompts_dir, cfg.freeswitch_prompts_dir = str(tmp_path), FS_SOUNDS
-    bundle = """
-prompts:
-  - {name: hello, file: hello.wav}
-scenarios:
-  - scenario: files
-    numbers: ["840"]
-    start: a
-    nodes:
-      a: {type: play, prompt: hello, next: z}
-      z: {type: hangup}
-"""
-    with running(bundle, config=cfg) as harness:
-        placed = harness.call(number="840", at=MONDAY_10, files={f"{FS_SOUNDS}/hello.wav": 1.0})
-    assert [a.arg for a in placed.result.apps if a.name == "playback"] == [f"{FS_SOUNDS}/hello.wav"]
-
-
-def test_unknown_number_runs_the_configured_default_scenario() -> None:
+def test_unknown_number_runs_the_configured_default_scenario(office_bundle: str) -> None:
     cfg = Config()
     cfg.default_scenario = "info"
-    with running(BUNDLE, config=cfg) as harness:
+    with running(office_bundle, config=cfg) as harness:
         placed = harness.call(number="999", at=MONDAY_10)
     assert placed.path == [("about", "next"), ("leave", "exit")]
     assert placed.record["scenario"] == "info"
