@@ -136,6 +136,29 @@ def test_after_call_chain_runs_once_the_caller_is_gone() -> None:
             assert not [a for a in placed.result.apps if a.name in ("set", "multiset") and "summary" in (a.arg or "")]
 
 
+AFTER_EXIT = """
+scenarios:
+  - scenario: post
+    numbers: ["501"]
+    start: hello
+    after_call: note
+    nodes:
+      hello: {type: play, text: "Hello", next: out}
+      out: {type: exit}
+      note: {type: set, variables: {summary: "{{ caller }} called {{ number }}"}, next: done}
+      done: {type: hangup}
+"""
+
+
+def test_after_an_exit_the_post_call_chain_leaves_the_channel_alone() -> None:
+    # Released to the dialplan, the channel is no longer ours: the post-call set only computes.
+    with running(AFTER_EXIT) as harness:
+        placed = harness.call(number="501", at=MONDAY_10)
+    assert placed.path == [("hello", "next"), ("out", "exit"), ("note", "next"), ("done", "hangup")]
+    assert not [a for a in placed.result.apps if a.name in ("set", "multiset") and "summary" in (a.arg or "")]
+    assert not any(c.startswith(b"api uuid_setvar") for c in placed.result.commands)
+
+
 PING_PONG = """
 scenarios:
   - scenario: ping

@@ -98,3 +98,40 @@ def test_loops_through_outcomes_taken_at_once_are_rejected() -> None:
     # Retrying a dial on no_answer waits (it rang): allowed.
     compile_scenario(spec({"a": {"type": "dial", "targets": ["sip:101"], "no_answer": "a", "failed": "b"},
                            "b": {"type": "hangup"}}))
+
+
+@pytest.mark.parametrize("node, field, good, bad, message", [
+    # both ends allowed
+    ({"type": "dial", "targets": ["sip:101"]}, "ring_timeout", (1, 600), (0, 601),
+     "must be between 1 and 600 seconds"),
+    ({"type": "responsible_manager"}, "mobile_after", (0, 600), (-1, 601), "must be between 0 and 600 seconds"),
+    ({"type": "menu", "text": "x", "options": {"1": "z"}}, "max_attempts", (1, 20), (0, 21),
+     "must be between 1 and 20"),
+    # a duration of 0 s means nothing: the low end is refused
+    ({"type": "play", "text": "x"}, "duration", (0.001, 3600), (0, 3600.5),
+     "must be more than 0 and at most 3600 seconds"),
+    ({"type": "extension"}, "input_timeout", (0.5, 60), (0, 61), "must be more than 0 and at most 60 seconds"),
+])
+def test_declared_ranges_take_their_ends_and_refuse_past_them(node: dict, field: str, good: tuple, bad: tuple,
+                                                              message: str) -> None:
+    for value in good:
+        compile_scenario(spec({"a": {**node, field: value}, "z": {"type": "hangup"}}))
+    for value in bad:
+        errors = errors_of({"a": {**node, field: value}, "z": {"type": "hangup"}})
+        assert f"s.nodes.a.{field}: {message}" in errors, (value, errors)
+
+
+def test_a_dial_targets_own_ring_timeout_has_the_node_parameters_range() -> None:
+    errors = errors_of({"a": {"type": "dial", "targets": [{"target": "sip:101", "ring_timeout": 601}]}})
+    assert errors == ["s.nodes.a.targets.0: ring_timeout must be between 1 and 600 seconds"]
+
+
+def test_one_split_node_for_compiling_storing_and_drawing() -> None:
+    from fsivr.engine.scenario import split_node
+    from fsivr.scenario import graph, persist
+
+    assert persist.split_node is split_node and graph.split_node is split_node
+    parts = split_node({"type": "menu", "text": "x", "options": {1: "b"}, "timeout": "b", "invalid": None})
+    assert parts.written() == ("menu", {"text": "x"}, {"timeout": "b"}, {"1": "b"})
+    with pytest.raises(ValueError, match="'colour' is neither a parameter nor an outcome of menu"):
+        split_node({"type": "menu", "colour": "red"}).written()

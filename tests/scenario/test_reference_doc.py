@@ -23,3 +23,19 @@ def test_every_node_type_documents_every_parameter_and_outcome() -> None:
             assert f"`{param}`" in text, (name, param)
         for outcome in cls.outcomes:
             assert f"`{outcome}`" in text, (name, outcome)
+
+
+def test_every_declared_range_is_printed_in_its_parameter_row() -> None:
+    lines = node_reference_markdown().splitlines()
+    ranged = 0
+    for name, cls in node_types().items():
+        if not cls.__module__.startswith("fsivr.nodes."):
+            continue
+        section = lines[lines.index(f"## `{name}`"):]
+        for pname, param in cls.params.items():
+            if param.between is None:
+                continue
+            ranged += 1
+            row = next(line for line in section if line.startswith(f"| `{pname}` |"))
+            assert param.range_text() in row, (name, pname, row)
+    assert ranged >= 16  # ring times, timeouts, attempts, digits, the play duration...
