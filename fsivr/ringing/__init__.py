@@ -7,7 +7,8 @@ reaches ringing through the names below. Layering: nodes → ringing → engine 
 ``Call`` and the directory, never a node type).
 """
 
-from fsivr.ringing.causes import ANSWERED, BUSY, FAILED, NO_ANSWER, RING_OUTCOMES, STRATEGIES
+from fsivr.ringing.causes import ANSWERED, BUSY, FAILED, NO_ANSWER, RING_OUTCOMES
+from fsivr.ringing.dialstrings import STRATEGIES
 from fsivr.ringing.ring import (
     RING_SECONDS,
     caller_id_check,

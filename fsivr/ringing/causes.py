@@ -12,7 +12,6 @@ from fsivr.esl.frames import Event
 
 ANSWERED, NO_ANSWER, BUSY, FAILED = "answered", "no_answer", "busy", "failed"
 RING_OUTCOMES = (ANSWERED, NO_ANSWER, BUSY, FAILED)
-STRATEGIES = ("simultaneous", "sequential", "random_weighted")
 
 #: ``originate_disposition`` values (hangup cause names, switch_types.h switch_call_cause_t, as
 #: switch_channel_cause2str spells them) and the ``DIALSTATUS`` spellings that differ from them

@@ -9,6 +9,8 @@ from typing import Any
 
 from fsivr.ringing.targets import Leg
 
+#: The ring strategies a dial node or a group may use.
+STRATEGIES = ("simultaneous", "sequential", "random_weighted")
 #: Where random_weighted draws from (a test may seed it: the server runs in the test's process).
 rng: random.Random = random.SystemRandom()
 

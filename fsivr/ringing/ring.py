@@ -29,8 +29,8 @@ from fsivr.engine.call import RingResult
 from fsivr.esl.errors import ChannelHangup
 from fsivr.esl.frames import Event
 from fsivr.ringing import dialstrings
-from fsivr.ringing.causes import ANSWERED, FAILED, NO_ANSWER, STRATEGIES, classify_event
-from fsivr.ringing.dialstrings import dial_string, ordered
+from fsivr.ringing.causes import ANSWERED, FAILED, NO_ANSWER, classify_event
+from fsivr.ringing.dialstrings import STRATEGIES, dial_string, ordered
 from fsivr.ringing.targets import Leg, Resolver, user_at_domain
 from fsivr.store.names import DIALABLE_NAME, DIALABLE_NUMBER
 
