@@ -36,6 +36,8 @@ MAX_BUSY_STEPS = 200
 #: Steps one call may take at all: a human call never gets near; a loop through FreeSWITCH
 #: (a dial whose every leg fails at once, over and over) does.
 MAX_STEPS = 1000
+#: A call no node handed off: hung up by us at the end.
+NO_HANDOFF = Handoff()
 
 
 class Runner:
@@ -190,7 +192,7 @@ class Runner:
 
     def _finish(self, call: Call, record: CallRecord) -> None:
         conn = call.conn
-        handoff = call.handoff or Handoff()
+        handoff = call.handoff or NO_HANDOFF
         try:
             if handoff.keep_until_hangup or conn.left_socket_app:
                 # Transferred, queued, parked: not ours to end. The connection stays (closing it
