@@ -22,9 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from fsivr.testing import apps, mods
+from fsivr.testing import apps, broadcast, displace, mods
 from fsivr.testing.clock import fs_stamp
 from fsivr.testing.expand import separate_string
+from fsivr.testing.mods import queue_caller
 from fsivr.testing.profiles import HOSTNAME, cause_from_str
 from fsivr.testing.script import CallScript
 
@@ -228,7 +229,9 @@ def uuid_exists(ctx: ApiContext, arg: str) -> str | None:
     """mod_commands.c uuid_exists_function: "true"/"false", no LF."""
     if ctx.sim is None:
         return None
-    return "true" if _locate(ctx, arg.split(" ", 1)[0], a_leg=True) is not None else "false"
+    uuid = arg.split(" ", 1)[0]
+    found = _locate(ctx, uuid, a_leg=True) is not None or uuid in ctx.sim.queue_callers
+    return "true" if found else "false"
 
 
 def uuid_kill(ctx: ApiContext, arg: str) -> str | None:
@@ -237,6 +240,10 @@ def uuid_kill(ctx: ApiContext, arg: str) -> str | None:
         return None
     uuid, _, cause = arg.partition(" ")
     s = _locate(ctx, uuid, a_leg=True)
+    caller = ctx.sim.queue_callers.get(uuid)
+    if s is None and caller is not None:
+        queue_caller.hangup(ctx.sim, caller)  # a queue member no socket controls
+        return "+OK\n"
     if s is None:
         return NO_SUCH_CHANNEL
     # killing the loopback A-leg is the caller hanging up; the socket leg: the switch did it
@@ -251,10 +258,14 @@ def uuid_getvar(ctx: ApiContext, arg: str) -> str | None:
     if ctx.sim is None:
         return None
     uuid, _, rest = arg.partition(" ")
+    name = rest.strip().split(" ", 1)[0]
     s = _locate(ctx, uuid)
+    caller = ctx.sim.queue_callers.get(uuid)
+    if s is None and caller is not None:
+        return caller.variables.get(name) or "_undef_"
     if s is None:
         return NO_SUCH_CHANNEL
-    return s.channel.get_var(rest.strip().split(" ", 1)[0]) or "_undef_"
+    return s.channel.get_var(name) or "_undef_"
 
 
 def uuid_setvar(ctx: ApiContext, arg: str) -> str | None:
@@ -393,6 +404,9 @@ def originate(ctx: ApiContext, arg: str) -> str | None:
                 variables[k.strip()] = v
         text = text[m.end():]
     endpoint, _, app = text.partition(" ")
+    inline, queue = queue_caller.parse_inline(app)
+    if endpoint.startswith("loopback/") and queue is not None:
+        return _originate_queue_caller(sim, endpoint, variables, inline, queue)
     if endpoint.startswith("error/"):
         return f"-ERR {cause_from_str(endpoint[6:], 'NORMAL_TEMPORARY_FAILURE')}\n"
     parts = endpoint.split("/")
@@ -420,6 +434,25 @@ def originate(ctx: ApiContext, arg: str) -> str | None:
     return f"+OK {a_leg}\n"
 
 
+def _originate_queue_caller(sim: Simulator, endpoint: str, variables: dict[str, str], inline: dict[str, str],
+                            queue: str) -> str:
+    """``loopback/<ext>/<ctx> set:...,callcenter:<queue> inline``: the A-leg (origination_uuid) runs
+    the inline applications and waits in the queue, no socket involved (traces 11, 14). Without
+    ``set:caller_id_*`` mod_callcenter records the loopback leg's own caller id: the context and
+    "Outbound Call" (README of the traces)."""
+    parts = endpoint.split("/")
+    uuid = variables.pop("origination_uuid", "") or str(uuidlib.uuid4())
+    channel_vars = {"caller_id_number": parts[2] if len(parts) > 2 else parts[-1], "caller_id_name": "Outbound Call"}
+    if "origination_caller_id_number" in variables:
+        channel_vars["caller_id_number"] = variables.pop("origination_caller_id_number")
+    if "origination_caller_id_name" in variables:
+        channel_vars["caller_id_name"] = variables.pop("origination_caller_id_name")
+    channel_vars.update(variables)
+    channel_vars.update(inline)
+    queue_caller.join(sim, uuid, queue, channel_vars)
+    return f"+OK {uuid}\n"
+
+
 #: The one API table (switch_api_execute's registry): name → function of (context, argument).
 API: dict[str, ApiFunc] = {
     "status": status,
@@ -438,6 +471,8 @@ API: dict[str, ApiFunc] = {
     "uuid_answer": uuid_answer,
     "uuid_send_dtmf": uuid_send_dtmf,
     "uuid_transfer": uuid_transfer,
+    "uuid_broadcast": broadcast.uuid_broadcast,
+    "uuid_displace": displace.uuid_displace,
     "sofia_contact": sofia_contact,
     "sofia": sofia,
     "originate": originate,

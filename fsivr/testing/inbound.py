@@ -27,7 +27,8 @@ connections of the other traces):
 ``api``/``bgapi`` run the switch's one API table (fsivr.testing.api), the same the outbound socket
 uses. With a ``Simulator`` (``InboundSwitch(sim=sim)``) the switch is the simulator's: the
 commands reach its calls (``uuid_*``, ``show channels``, ``status``), its mod_callcenter and
-mod_valet_parking, and ``originate`` places calls through it; listeners receive the events of its
+mod_valet_parking, and ``originate`` places calls through it (socket-controlled ones, or queue
+members no socket controls: fsivr.testing.mods.queue_caller); listeners receive the events of its
 calls (whatever the simulator fires for a channel, CUSTOM ones included) and mod_callcenter's agent
 events (``CallCenter.events``, which in FreeSWITCH only reach inbound listeners). Without one there
 are no calls: the commands that need them answer as unknown commands.

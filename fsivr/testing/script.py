@@ -129,6 +129,12 @@ class CallScript:
     valet_retrieve: list[Retrieve] = field(default_factory=list)
     # the far end of txfax / rxfax
     fax: FaxPeer = field(default_factory=FaxPeer)
+    # When the caller hangs up, does the socket listener see the channel down before the running
+    # application has unwound? mod_event_socket's read_packet loop (about every millisecond)
+    # drains the events queued so far, then sends the linger notice once switch_channel_down():
+    # whether that falls right after CHANNEL_HANGUP (14) or after CHANNEL_HANGUP_COMPLETE (07c) is
+    # a race between the listener and the session thread. False: the application wins.
+    listener_sees_hangup_first: bool = False
 
 
 @dataclass

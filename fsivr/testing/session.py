@@ -136,6 +136,9 @@ class CallSession(EventSubscriber):
         # set by an app that takes the channel out of the socket app (valet_park, callcenter:
         # uuid_bridge); run once the socket app has returned
         self.after_socket: Callable[[CallSession], None] | None = None
+        self._waiting: tuple[float, float] | None = None  # media(): (monotonic start, virtual step)
+        # displace media bugs (fsivr.testing.displace): file path → when it has played out (clock µs)
+        self.media_bugs: dict[str, int] = {}
         # run in switch_core_session_hangup_state (media bugs such as record_session close there)
         self.hangup_hooks: list[Callable[[CallSession], None]] = []
         self.hangup_after_us: int | None = (
@@ -286,7 +289,8 @@ class CallSession(EventSubscriber):
                 if first and self.time_left() > 0 and not self.connected and timeout >= FIRST_PACKET_TIMEOUT:
                     self.result.error.append("server sent nothing within 25 s of the connection")
                     break
-                disco = self._check_disco()
+                disco = self.pending_disco if self.pending_disco is not None else self._check_disco()
+                self.pending_disco = None
                 if disco == "close":
                     break
                 if disco is not None and linger_deadline is None:
@@ -630,6 +634,11 @@ class CallSession(EventSubscriber):
                     if v is not None else None) for n, v in ch.profile.hangup_ops]
             ch.apply_ops(ops)
         self.fire("CHANNEL_HANGUP")
+        if by == "caller" and self.script.listener_sees_hangup_first and self.async_mode and self.linger \
+                and not self.handle_disco:
+            # the listener's loop runs before the application notices (CallScript)
+            self.pending_disco = self._check_disco(down=True)
+            self._poke_listener()
         if ch.profile.unpark_ops:
             disposition = "recv_bye" if by == "caller" else "send_bye"
             ch.apply_ops([(n, disposition if n == "sip_hangup_disposition" else v) for n, v in ch.profile.unpark_ops])
@@ -783,7 +792,11 @@ class CallSession(EventSubscriber):
             self.wake.clear()
             t0 = time.monotonic()
             if real > 0:
-                self.wake.wait(timeout=min(real, max(0.0, self.time_left())))
+                self._waiting = (t0, step)
+                try:
+                    self.wake.wait(timeout=min(real, max(0.0, self.time_left())))
+                finally:
+                    self._waiting = None
             else:
                 gevent.sleep(0)
             if self.time_left() <= 0:
@@ -801,6 +814,15 @@ class CallSession(EventSubscriber):
                 cause = self.script.hangup.cause if self.script.hangup else None
                 self.hangup(cause_from_str(cause), "caller")
                 return "hangup"
+
+    def now_us(self) -> int:
+        """The call's virtual time now, counting a media wait in progress (``media`` moves the clock
+        only when a wait ends): what another greenlet (an api command) sees as the switch's time."""
+        waiting = self._waiting
+        if waiting is None or self.clock.time_scale <= 0:
+            return self.clock.now_us
+        since, step = waiting
+        return self.clock.now_us + int(min(step, (time.monotonic() - since) / self.clock.time_scale) * 1_000_000)
 
     def next_digits(self) -> str:
         return self.digits.popleft() if self.digits else ""

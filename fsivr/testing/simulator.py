@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import gevent
 
@@ -11,6 +13,9 @@ from fsivr.testing.mods import callcenter as mod_callcenter
 from fsivr.testing.mods import valet as mod_valet
 from fsivr.testing.script import CallResult, CallScript, Target
 from fsivr.testing.session import CallSession
+
+if TYPE_CHECKING:
+    from fsivr.testing.mods.queue_caller import QueueCaller
 
 
 class CallHandle:
@@ -48,6 +53,9 @@ class Simulator:
     notice, so the server can still send its post-hangup commands when time is instant.
     ``pickup_delay`` is the real latency before the channel thread starts a queued sendmsg.
     ``strict_apps`` reports unknown applications in ``result.error`` (they always hang up).
+    ``epoch``: the switch's own clock starts there and only moves by ``advance`` (default: the real
+    clock); ``now_us`` never lags a running call's virtual clock. Shared module state (queue members'
+    epochs, ``callcenter_config`` over inbound ESL) is stamped with ``now_us``.
     """
 
     def __init__(
@@ -57,6 +65,7 @@ class Simulator:
         linger_floor: float = 0.05,
         strict_apps: bool = False,
         pickup_delay: float = 0.001,
+        epoch: datetime | None = None,
     ) -> None:
         self.address = address
         self.time_scale = time_scale
@@ -64,14 +73,18 @@ class Simulator:
         self.strict_apps = strict_apps
         self.pickup_delay = pickup_delay
         self.switch = SwitchIdentity()
+        self._epoch_us = int(epoch.timestamp() * 1_000_000) if epoch is not None else None
+        self._advanced_us = 0
         # module state shared by all calls of this switch
         self.valet = mod_valet.ValetLots()
-        self.callcenter = mod_callcenter.CallCenter()
+        self.callcenter = mod_callcenter.CallCenter(clock=lambda: self.now_us() // 1_000_000)
         # inbound ESL listeners sharing this switch (fsivr.testing.inbound.InboundSwitch): they see
         # every event the calls fire (session.fire / mods.common.fire_ex call ``channel_event``)
         self.inbound: list = []
         # calls still running: socket-leg uuid → session, loopback A-leg uuid → session
         self._sessions: dict[str, CallSession] = {}
+        # loopback legs waiting in ``callcenter`` without a socket (fsivr.testing.mods.queue_caller), by uuid
+        self.queue_callers: dict[str, QueueCaller] = {}
         self._a_legs: dict[str, CallSession] = {}
         self.calls_started = 0
         self.peak_sessions = 0
@@ -81,6 +94,24 @@ class Simulator:
         #: Calls placed by ``api originate`` (A-leg uuid → handle); CallScript.timeout of those calls.
         self.originated: dict[str, CallHandle] = {}
         self.originate_timeout = 300.0
+
+    def now_us(self) -> int:
+        """The switch's time: its own clock (``epoch`` + ``advance``), or a running call's virtual
+        clock if that is ahead. Without ``epoch``: the running calls' clock, else the real one."""
+        calls = [s.now_us() for s in self._sessions.values() if not s.channel_gone.is_set()]
+        if self._epoch_us is None:
+            return max(calls) if calls else int(time.time() * 1_000_000) + self._advanced_us
+        return max([self._epoch_us + self._advanced_us, *calls])
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` of switch time pass at once (e.g. between commands of a replayed recording)."""
+        if seconds > 0:
+            self._advanced_us += round(seconds * 1_000_000)
+
+    def advance_to(self, at: datetime) -> None:
+        """Move the switch's own clock (``epoch``) forward to ``at`` if it is behind."""
+        if self._epoch_us is not None:
+            self._advanced_us = max(self._advanced_us, int(at.timestamp() * 1_000_000) - self._epoch_us)
 
     def start_call(self, script: CallScript, address: tuple[str, int] | None = None) -> CallHandle:
         """Place a call into the socket server at ``address`` (default: the simulator's)."""
@@ -132,9 +163,11 @@ class Simulator:
         """A callcenter.conf.xml queue (callcenter_config cannot create queues)."""
         return self.callcenter.add_queue(name, **settings)
 
-    def set_agent_behaviour(self, agent: str, target: Target) -> None:
-        """How the agent's phone answers offered calls (answer_after, talk; no_answer, busy ...)."""
+    def set_agent_behaviour(self, agent: str, target: Target, vars_after_callee_update: bool = False) -> None:
+        """How the agent's phone answers offered calls (answer_after, talk; no_answer, busy ...);
+        ``vars_after_callee_update``: see ``mod_callcenter.Agent``."""
         self.callcenter.set_agent_target(agent, target)
+        self.callcenter.agents[agent].vars_after_callee_update = vars_after_callee_update
 
     def queue_position(self, call_uuid: str) -> int | None:
         """1-based position of a waiting caller in its queue (members by score), None if not waiting."""

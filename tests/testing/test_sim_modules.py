@@ -91,7 +91,9 @@ def test_two_callers_queue_positions_by_score(esl_server) -> None:
         c.wait(10)
     rows = [ln.split("|") for ln in seen[0].splitlines()[1:-1]]
     assert [r[4] for r in rows] == ["+48500000002", "+48500000001"]
-    assert not sim.callcenter.members  # both abandoned the queue
+    # both abandoned the queue: their rows stay, Abandoned, without a session (trace 11)
+    assert sorted((m.cid_number, m.state, m.session_uuid) for m in sim.callcenter.members) == [
+        ("+48500000001", "Abandoned", ""), ("+48500000002", "Abandoned", "")]
     assert all(c.wait(1).variables.get("cc_cause") == "cancel" for c in calls)
 
 

@@ -1,23 +1,29 @@
-"""mod_callcenter (src/mod/applications/mod_callcenter/mod_callcenter.c), traces 07, 07b, 07c, 07d.
+"""mod_callcenter (src/mod/applications/mod_callcenter/mod_callcenter.c), traces 07*, 11, 12, 12b, 14.
 
-State shared by all calls of one Simulator (``Simulator.callcenter``): queues, agents (status,
-state, tiers) and members ordered by score (``(now - joined_epoch) + base_score + skill_score``,
-``queue list members`` → ORDER BY score DESC). ``callcenter_config`` answers as
-cc_config_api_function does, over the outbound socket or through ``Simulator.callcenter_config``.
+State shared by all calls of one Simulator (``Simulator.callcenter``): the queues of
+callcenter.conf.xml (``define_queue``) and the loaded ones (globals.queue_hash: ``queue load``,
+or on demand by the app and ``tier add`` through get_queue; ``queue list`` in the hash's order),
+agents (status, state, tiers) and member rows ordered by score (``(now - joined_epoch) +
+base_score + skill_score``, ``queue list members`` → ORDER BY score DESC). A member whose call
+ends without an agent keeps its row as Abandoned (session_uuid emptied, still counted) until the
+dispatch thread drops it after the queue's discard-abandoned-after (11). ``callcenter_config``
+answers as cc_config_api_function does, over either socket or through ``Simulator.callcenter_config``;
+epochs are the switch's time (``Simulator.now_us``).
 
 The ``callcenter <queue>`` app (callcenter_function): member-queue-start (CUSTOM callcenter::info,
 reaches the outbound socket since it carries the caller's Unique-ID), queue music until an agent
 answers — then cc_agent_uuid, switch_ivr_uuid_bridge (the caller leaves the socket app, see
 common.uuid_bridge_out), cc_cause=answered; member-queue-end (Terminated) comes from the agent
-thread after the caller's hangup (07) — or until the caller hangs up / uuid_kill / uuid_break:
-member-queue-end Cancel BREAK_OUT, cc_cause=cancel (07b/c/d).
+thread after the caller's hangup (07, 12) — or until the caller hangs up / uuid_kill:
+member-queue-end Cancel BREAK_OUT, cc_cause=cancel (07b/c/d, 12b). uuid_break only restarts the
+music; uuid_broadcast plays inside the wait unless the app holds event-lock (12, 12b).
+Members that no socket controls: fsivr.testing.mods.queue_caller.
 
 Agents are not simulated calls: each has a behaviour (``Target``: answers after ``answer_after``,
 talks ``talk``; no_answer/busy/failed → the member waits for the next dispatch). Agent events
 (agent-offering, bridge-agent-*, agent-state-change, members-count) only reach inbound listeners in
 FreeSWITCH; here they are appended to ``CallCenter.events``.
 """
-
 from __future__ import annotations
 
 import uuid as uuidlib
@@ -27,7 +33,7 @@ from typing import TYPE_CHECKING
 
 import gevent
 
-from fsivr.testing import apps
+from fsivr.testing import apps, displace
 from fsivr.testing.expand import separate_string
 from fsivr.testing.mods.common import (
     Partner,
@@ -69,6 +75,42 @@ MEMBER_FIELDS = (
     "abandoned_epoch|base_score|skill_score|serving_agent|serving_system|state|score\n"
 )
 TIER_FIELDS = "queue|agent|state|level|position\n"
+# CC_CONFIG_API_SYNTAX: what a bare ``callcenter_config`` prints after "-USAGE: \n" (11)
+CONFIG_SYNTAX = (
+    "callcenter_config <target> <args>,\n"
+    "\tcallcenter_config agent add [name] [type] | \n"
+    "\tcallcenter_config agent del [name] | \n"
+    "\tcallcenter_config agent reload [name] | \n"
+    "\tcallcenter_config agent set status [agent_name] [status] | \n"
+    "\tcallcenter_config agent set state [agent_name] [state] | \n"
+    "\tcallcenter_config agent set contact [agent_name] [contact] | \n"
+    "\tcallcenter_config agent set ready_time [agent_name] [wait till epoch] | \n"
+    "\tcallcenter_config agent set reject_delay_time [agent_name] [wait second] | \n"
+    "\tcallcenter_config agent set busy_delay_time [agent_name] [wait second] | \n"
+    "\tcallcenter_config agent set no_answer_delay_time [agent_name] [wait second] | \n"
+    "\tcallcenter_config agent get status [agent_name] | \n"
+    "\tcallcenter_config agent get state [agent_name] | \n"
+    "\tcallcenter_config agent get uuid [agent_name] | \n"
+    "\tcallcenter_config agent list [[agent_name]] | \n"
+    "\tcallcenter_config tier add [queue_name] [agent_name] [[level]] [[position]] | \n"
+    "\tcallcenter_config tier set state [queue_name] [agent_name] [state] | \n"
+    "\tcallcenter_config tier set level [queue_name] [agent_name] [level] | \n"
+    "\tcallcenter_config tier set position [queue_name] [agent_name] [position] | \n"
+    "\tcallcenter_config tier del [queue_name] [agent_name] | \n"
+    "\tcallcenter_config tier reload [queue_name] [agent_name] | \n"
+    "\tcallcenter_config tier list | \n"
+    "\tcallcenter_config queue load [queue_name] | \n"
+    "\tcallcenter_config queue unload [queue_name] | \n"
+    "\tcallcenter_config queue reload [queue_name] | \n"
+    "\tcallcenter_config queue list | \n"
+    "\tcallcenter_config queue list agents [queue_name] [status] [state] | \n"
+    "\tcallcenter_config queue list members [queue_name] | \n"
+    "\tcallcenter_config queue list tiers [queue_name] | \n"
+    "\tcallcenter_config queue count | \n"
+    "\tcallcenter_config queue count agents [queue_name] [status] [state] | \n"
+    "\tcallcenter_config queue count members [queue_name] | \n"
+    "\tcallcenter_config queue count tiers [queue_name]"
+)
 
 
 @dataclass
@@ -92,6 +134,9 @@ class Queue:
     ring_progressively_delay: int = 0
     skip_agents_with_external_calls: bool = True
     agent_no_answer_status: str = "On Break"
+    # not in ``queue list``: the member thread's periodic announcement (a displace)
+    announce_sound: str = ""
+    announce_frequency: int = 0
 
     def row(self) -> str:
         def b(v: bool) -> str:
@@ -131,6 +176,10 @@ class Agent:
     external_calls_count: int = 0
     # how the agent's phone behaves when offered a call (simulation only)
     target: Target = field(default_factory=lambda: Target("answered", answer_after=0.0, talk=30.0))
+    # Which thread wins once the agent is bridged: the agent thread setting cc_agent /
+    # cc_queue_answered_epoch on the member, or the member's bridge sending the callee id
+    # (last_sent_callee_id_*). 07: the agent thread; 12: the bridge (simulation only).
+    vars_after_callee_update: bool = False
 
     def row(self) -> str:
         return "|".join(str(x) for x in (
@@ -187,7 +236,13 @@ class CallCenter:
     """mod_callcenter's database (queues, agents, tiers, members) for one simulated switch."""
 
     def __init__(self, clock: Callable[[], int] | None = None) -> None:
+        # <queues> of callcenter.conf.xml (name → settings): what ``queue load`` and the
+        # ``callcenter`` app (get_queue) can load
+        self.conf: dict[str, dict[str, object]] = {}
+        # loaded queues (globals.queue_hash); ``loaded()`` lists them in the hash's order
         self.queues: dict[str, Queue] = {}
+        self._inserted: dict[str, int] = {}
+        self._inserts = 0
         self.agents: dict[str, Agent] = {}
         self.tiers: list[Tier] = []
         self.members: list[Member] = []
@@ -199,15 +254,46 @@ class CallCenter:
 
     # --- configuration --------------------------------------------------------------------
 
-    def add_queue(self, name: str, **settings: object) -> Queue:
-        """A queue of callcenter.conf.xml (queues are not created by callcenter_config)."""
-        q = Queue(name)
-        for k, v in settings.items():
-            if not hasattr(q, k):
+    def define_queue(self, name: str, **settings: object) -> None:
+        """A ``<queue>`` of callcenter.conf.xml, not loaded yet (loaded by ``queue load`` or on
+        demand by the ``callcenter`` app and ``tier add``: mod_callcenter.c get_queue)."""
+        for k in settings:
+            if k not in Queue.__dataclass_fields__ or k in ("name", "calls_answered", "calls_abandoned"):
                 raise ValueError(f"unknown queue setting {k!r}")
-            setattr(q, k, v)
-        self.queues[name] = q
+        self.conf[name] = dict(settings)
+
+    def add_queue(self, name: str, **settings: object) -> Queue:
+        """A queue of callcenter.conf.xml, loaded (queues are not created by callcenter_config)."""
+        self.define_queue(name, **settings)
+        q = self.load_queue(name)
+        assert q is not None
         return q
+
+    def load_queue(self, name: str) -> Queue | None:
+        """mod_callcenter.c load_queue: a fresh queue from the XML (counters 0) replaces a loaded one
+        (switch_core_hash_insert with HASHTABLE_DUP_CHECK); None if the XML has no such queue."""
+        settings = self.conf.get(name)
+        if settings is None:
+            return None
+        q = Queue(name, **settings)  # type: ignore[arg-type]
+        self.queues.pop(name, None)
+        self.queues[name] = q
+        self._inserts += 1
+        self._inserted[name] = self._inserts
+        return q
+
+    def get_queue(self, name: str) -> Queue | None:
+        """mod_callcenter.c get_queue: the loaded queue, else loaded from the XML on demand."""
+        return self.queues.get(name) or self.load_queue(name)
+
+    def unload_queue(self, name: str) -> None:
+        """mod_callcenter.c destroy_queue (silent for an unknown name)."""
+        self.queues.pop(name, None)
+        self._inserted.pop(name, None)
+
+    def loaded(self) -> list[Queue]:
+        """The loaded queues in switch_core_hash_first/next order (``queue list``)."""
+        return [self.queues[n] for n in hash_order(self._inserted)]
 
     def set_agent_target(self, name: str, target: Target) -> None:
         self.agents[name].target = target
@@ -221,6 +307,11 @@ class CallCenter:
 
         return int(time.time())
 
+    def members_count(self, queue: str) -> None:
+        """cc_queue_count's members-count event (Waiting and Trying members)."""
+        self._event("members-count", [("CC-Queue", queue), ("CC-Action", "members-count"),
+                                      ("CC-Count", str(self.waiting_count(queue))), ("CC-Selection", "Single-Queue")])
+
     def _event(self, action: str, headers: list[tuple[str, str]]) -> None:
         self.events.append((action, headers))
         for subscriber in list(self.subscribers):
@@ -231,7 +322,9 @@ class CallCenter:
     def config(self, text: str, at_us: int | None = None) -> str:
         """``callcenter_config <args>`` (cc_config_api_function); ``at_us`` = the switch's time."""
         now = self.now(at_us)
-        argv = separate_string(text.strip(), 10)
+        if not text.strip():
+            return f"-USAGE: \n{CONFIG_SYNTAX}\n"
+        argv = separate_string(text.strip(), 8)  # char *argv[8]
         if len(argv) < 2:
             return "-ERR Invalid!\n"
         section, action, args = argv[0].lower(), argv[1].lower(), argv[2:]
@@ -241,7 +334,7 @@ class CallCenter:
             return self._tier_cmd(action, args)
         if section == "queue":
             return self._queue_cmd(action, args, now)
-        return "-ERR Invalid!\n"
+        return ""  # nothing written: mod_event_socket answers "-ERR no reply" (11)
 
     def _agent_cmd(self, action: str, args: list[str], now: int) -> str:
         if action == "add":
@@ -284,7 +377,7 @@ class CallCenter:
             if len(args) > 1:
                 return "-ERR Invalid!\n"
             rows = [a for a in self.agents.values() if not args or a.name == args[0]]
-            return AGENT_FIELDS + "".join(a.row() for a in rows) + "+OK\n"
+            return _list(AGENT_FIELDS, [a.row() for a in rows])
         return "-ERR Invalid!\n"
 
     def _agent_update(self, key: str, value: str, name: str, now: int) -> str:
@@ -318,7 +411,7 @@ class CallCenter:
         if agent is None:
             return "-ERR Agent not found!\n"
         if key in numeric:
-            setattr(agent, key, _atoi(value))
+            setattr(agent, key, atoi(value))
         else:
             setattr(agent, key, value)
         if key == "contact":
@@ -331,14 +424,14 @@ class CallCenter:
             if len(args) < 2:
                 return "-ERR Invalid!\n"
             queue, agent = args[0], args[1]
-            if queue not in self.queues:
+            if self.get_queue(queue) is None:
                 return "-ERR Queue not found!\n"
             if agent not in self.agents:
                 return "-ERR Agent not found!\n"
             if any(t.queue == queue and t.agent == agent for t in self.tiers):
                 return "-ERR Tier already exist!\n"
-            level = _atoi(args[2]) if len(args) > 2 else 1
-            position = _atoi(args[3]) if len(args) > 3 else 1
+            level = atoi(args[2]) if len(args) > 2 else 1
+            position = atoi(args[3]) if len(args) > 3 else 1
             self.tiers.append(Tier(queue, agent, "Ready", level or 1, position or 1))
             return "+OK\n"
         if action == "set":
@@ -346,14 +439,20 @@ class CallCenter:
                 return "-ERR Invalid!\n"
             key, queue, agent, value = args[0].lower(), args[1], args[2], args[3]
             tier = next((t for t in self.tiers if t.queue == queue and t.agent == agent), None)
+            # cc_tier_update: an unknown tier is CC_STATUS_TIER_NOT_FOUND, which the api maps to
+            # its default "Unknown Error" (11); the key and value are checked after that
+            if tier is None:
+                return "-ERR Unknown Error!\n"
+            if agent not in self.agents:
+                return "-ERR Agent not found!\n"
+            if self.get_queue(queue) is None:
+                return "-ERR Agent not found!\n"  # CC_STATUS_QUEUE_NOT_FOUND's text in the api (sic)
             if key == "state":
                 if value not in TIER_STATES:
                     return "-ERR Invalid Tier State!\n"
             elif key not in ("level", "position"):
                 return "-ERR Invalid Tier Update KEY!\n"
-            if tier is None:
-                return "-ERR Agent not found!\n"
-            setattr(tier, key, value if key == "state" else _atoi(value))
+            setattr(tier, key, value if key == "state" else atoi(value))
             return "+OK\n"
         if action == "del":
             if len(args) < 2:
@@ -364,27 +463,30 @@ class CallCenter:
             return "+OK\n" if args else "-ERR Invalid!\n"
         if action == "list":
             rows = sorted(self.tiers, key=lambda t: (t.level, t.position))
-            return TIER_FIELDS + "".join(t.row() for t in rows) + "+OK\n"
+            return _list(TIER_FIELDS, [t.row() for t in rows])
         return "-ERR Invalid!\n"
 
     def _queue_cmd(self, action: str, args: list[str], now: int) -> str:
-        if action in ("load", "reload"):
+        # cc_config_api_function, section "queue" (11)
+        if action in ("load", "unload", "reload"):
             if not args:
                 return "-ERR Invalid!\n"
-            return "+OK\n" if args[0] in self.queues else "-ERR Invalid Queue not found!\n"
-        if action == "unload":
-            return "+OK\n" if args else "-ERR Invalid!\n"
+            if action != "load":
+                self.unload_queue(args[0])
+            if action == "unload":
+                return "+OK\n"
+            return "+OK\n" if self.load_queue(args[0]) is not None else "-ERR Invalid Queue not found!\n"
         if action == "list":
             if not args:
-                return QUEUE_FIELDS + "".join(q.row() for q in self.queues.values()) + "+OK\n"
+                # the header is written before the loop, so it is there without rows too
+                return QUEUE_FIELDS + "".join(q.row() for q in self.loaded()) + "+OK\n"
             sub, queue = args[0].lower(), (args[1] if len(args) > 1 else "")
             if sub == "agents":
-                rows = self.queue_agents(queue, *args[2:4])
-                return AGENT_FIELDS + "".join(a.row() for a in rows) + "+OK\n"
+                return _list(AGENT_FIELDS, [a.row() for a in self.queue_agents(queue, *args[2:4])])
             if sub == "members":
-                return MEMBER_FIELDS + "".join(m.row(now) for m in self.queue_members(queue, now)) + "+OK\n"
+                return _list(MEMBER_FIELDS, [m.row(now) for m in self.queue_members(queue, now)])
             if sub == "tiers":
-                return TIER_FIELDS + "".join(t.row() for t in self.tiers if t.queue == queue) + "+OK\n"
+                return _list(TIER_FIELDS, [t.row() for t in self.tiers if t.queue == queue])
             return "-ERR Invalid!\n"
         if action == "count":
             if not args:
@@ -393,6 +495,7 @@ class CallCenter:
             if sub == "agents":
                 return f"{len(self.queue_agents(queue, *args[2:4]))}\n"
             if sub == "members":
+                # every row, Abandoned ones included (SELECT count(*) FROM members WHERE queue = ...)
                 return f"{len(self.queue_members(queue, now))}\n"
             if sub == "tiers":
                 return f"{sum(1 for t in self.tiers if t.queue == queue)}\n"
@@ -411,9 +514,39 @@ class CallCenter:
         return out
 
     def queue_members(self, queue: str, now: int) -> list[Member]:
-        """Members of a queue, best score first (the order agents are offered them)."""
+        """The member rows of a queue (Abandoned ones too), best score first: ``queue list members``
+        (ORDER BY score DESC; without a queue ORDER BY queue, score DESC), the order agents are
+        offered them."""
         rows = [m for m in self.members if m.queue == queue or not queue]
-        return sorted(rows, key=lambda m: -m.score(now))
+        return sorted(rows, key=lambda m: (m.queue if not queue else "", -m.score(now)))
+
+    def waiting_count(self, queue: str) -> int:
+        """cc_queue_count (the members-count event): Waiting and Trying members only."""
+        return sum(1 for m in self.members if m.queue == queue and m.state in ("Waiting", "Trying"))
+
+    def abandon(self, member: Member, now: int) -> None:
+        """callcenter_function when the wait is canceled: the row stays, state Abandoned,
+        session_uuid emptied, abandoned_epoch set (UPDATE members SET state = 'Abandoned' ...)."""
+        member.state = "Abandoned"
+        member.session_uuid = ""
+        member.abandoned_epoch = now
+        member.session = None
+        queue = self.get_queue(member.queue)
+        if queue is not None:
+            queue.calls_abandoned += 1
+
+    def discard_abandoned(self, now: int) -> None:
+        """members_callback of the dispatch thread: Abandoned rows older than the queue's
+        discard-abandoned-after are deleted (rows of a queue that cannot be loaded at once)."""
+        keep = []
+        for m in self.members:
+            if m.state == "Abandoned":
+                q = self.get_queue(m.queue)
+                since = m.abandoned_epoch or m.joined_epoch
+                if q is None or since + q.discard_abandoned_after < now:
+                    continue
+            keep.append(m)
+        self.members = keep
 
     def position(self, session_uuid: str, now: int) -> int | None:
         """1-based position of a caller among the waiting members of its queue."""
@@ -446,7 +579,35 @@ class CallCenter:
         return None
 
 
-def _atoi(text: str) -> int:
+def _list(header: str, rows: list[str]) -> str:
+    """list_result_callback: the column line comes with the first row, so no rows = just +OK (11)."""
+    return (header + "".join(rows) if rows else "") + "+OK\n"
+
+
+HASH_SIZE = 53  # switch_create_hashtable(.., 16, ..): the first prime above 16 (switch_hashtable.c)
+
+
+def _hash_index(key: str, size: int = HASH_SIZE) -> int:
+    """switch_hash_default (switch_hashtable.h) mixed by hash() of switch_hashtable_private.h, mod size."""
+    m = 0xFFFFFFFF
+    h = 0
+    for c in key.encode():
+        h = (c + (h << 6) + (h << 16) - h) & m
+    h = (h + (~(h << 9) & m)) & m
+    h ^= ((h >> 14) | (h << 18)) & m
+    h = (h + (h << 4)) & m
+    h ^= ((h >> 10) | (h << 22)) & m
+    return h % size
+
+
+def hash_order(inserted: dict[str, int]) -> list[str]:
+    """Keys in switch_hashtable iteration order: by bucket, and within a bucket the latest insert
+    first (entries are pushed on the chain's head). ``inserted``: key → insertion sequence.
+    The table grows past 34 entries (max_load_factor 0.65): more keys than that are not modelled."""
+    return sorted(inserted, key=lambda k: (_hash_index(k), -inserted[k]))
+
+
+def atoi(text: str) -> int:
     digits = ""
     for i, c in enumerate(text.strip()):
         if not c.isdigit() and not (i == 0 and c == "-"):
@@ -489,13 +650,15 @@ def _agent_partner(s: CallSession, agent: Agent, member: Member) -> Partner:
         "Context": "default", "Channel-Name": leg_name,
     }
     sip = leg_name.startswith("sofia/")
+    # set on the member by the agent thread once bridged (outbound_agent_thread_run, "for xml_cdr needs")
+    agent_vars = [("cc_agent", agent.name), ("cc_queue_answered_epoch", str(now // 1_000_000))]
     return Partner(
         uuid=leg_uuid, channel_name=leg_name, other_leg=other_leg_pairs(values, now - 20_000, now - 20_000, now),
         callee_name=user, callee_number=user, talk=agent.target.talk,
-        end_vars=[("cc_agent_bridged", "true"), ("cc_agent", agent.name),
-                  ("cc_queue_answered_epoch", str(now // 1_000_000))],
-        end_vars_late=[("sip_reason", 'Q.850;cause=16;text="NORMAL_CLEARING"'), ("sip_hangup_phrase", "OK")] if sip
-        else [],
+        end_vars=[("cc_agent_bridged", "true"), *([] if agent.vars_after_callee_update else agent_vars)],
+        end_vars_late=[*(agent_vars if agent.vars_after_callee_update else []),
+                       *([("sip_reason", 'Q.850;cause=16;text="NORMAL_CLEARING"'), ("sip_hangup_phrase", "OK")]
+                         if sip else [])],
         last_sent_callee=(user, user),
     )
 
@@ -504,19 +667,23 @@ def callcenter(s: CallSession, arg: str) -> None:
     """callcenter <queue> (callcenter_function)."""
     ch = s.channel
     cc = _cc(s)
-    queue_name = arg.strip()
-    queue = cc.queues.get(queue_name)
+    queue_name = arg.strip().split(" ", 1)[0]
+    queue = cc.get_queue(queue_name)
     if queue is None:
         return  # "Queue %s not found"
-    now = s.clock.now_us // 1_000_000
+    if not ch.answered:
+        apps.answer(s, "")  # switch_channel_answer before reading the answered time
+    now = s.sim.now_us() // 1_000_000  # local_epoch_time_now: the switch's time
+    # system_epoch is the channel's answered time (start_epoch = times->answered)
+    answered = (ch.times["Channel-Answered-Time"] or ch.spec.created_us) // 1_000_000
     member = Member(queue=queue_name, uuid=str(uuidlib.uuid4()), session_uuid=ch.uuid,
                     cid_number=ch.get_var("caller_id_number") or "", cid_name=ch.get_var("caller_id_name") or "",
-                    system_epoch=ch.spec.created_us // 1_000_000, joined_epoch=now, session=s)
+                    system_epoch=answered, joined_epoch=now, session=s)
     base = ch.get_var("cc_base_score")
     if base:
-        member.base_score += _atoi(base)
+        member.base_score += atoi(base)
     if queue.time_base_score == "system":
-        member.base_score += now - ch.spec.created_us // 1_000_000
+        member.base_score += now - answered
     ch.set_var("cc_side", "member")
     ch.set_var("cc_member_uuid", member.uuid)
     ch.set_var("cc_agent_found", None)
@@ -527,50 +694,17 @@ def callcenter(s: CallSession, arg: str) -> None:
     ids = [("CC-Member-UUID", member.uuid), ("CC-Member-Session-UUID", ch.uuid),
            ("CC-Member-CID-Name", member.cid_name), ("CC-Member-CID-Number", member.cid_number)]
     _post(s, "member-queue-start", "3113", [("CC-Queue", queue_name), ("CC-Action", "member-queue-start"), *ids])
-    cc._event("members-count", [("CC-Queue", queue_name), ("CC-Action", "members-count"),
-                                ("CC-Count", str(len(cc.queue_members(queue_name, now)))),
-                                ("CC-Selection", "Single-Queue")])
+    cc.members_count(queue_name)
     music = ch.get_var("cc_moh_override") or queue.moh_sound
     info = apps.playback_info(music)
-    s.fire("PLAYBACK_START", post=info)
-    started = s.clock.now_us
-    agent: Agent | None = None
-    outcome = "done"
-    while ch.ready:
-        # the dispatch thread: every DISPATCH_DELAY s the best-scored waiting member is offered
-        outcome = s.media(DISPATCH_DELAY)
-        if outcome != "done":
-            break
-        now = s.clock.now_us // 1_000_000
-
-        def offer(now: int = now) -> Agent | None:
-            if cc.first_waiting(queue_name, now) is not member:
-                return None
-            return cc.free_agent(queue_name, now)
-
-        outcome = hold(s, lambda: offer() is not None)
-        if outcome != "event":
-            break
-        now = s.clock.now_us // 1_000_000
-        cand = offer(now)
-        if cand is None:
-            continue
-        if _ring_agent(s, cc, cand, member, queue):
-            agent = cand
-            break
-    played_ms = (s.clock.now_us - started) // 1000
-    if agent is not None:
-        partner = _agent_partner(s, agent, member)
-        ch.set_var("cc_agent_uuid", partner.uuid)
-        uuid_bridge_in(s, partner)
-    _playback_vars(s, played_ms)
-    s.fire("PLAYBACK_STOP", post=[*info, ("Playback-Status", "break" if outcome != "done" else "done")])
+    agent = _wait_for_agent(s, cc, queue, member, info)
+    # "Stop uuid_broadcasts": private events still queued (uuid_broadcast, and sendmsgs the
+    # controller sent meanwhile: mod_event_socket queues them the same way) are dropped
+    s.queue.clear()
     now = s.clock.now_us // 1_000_000
     if agent is None:
-        # "Canceled for some reason": hangup, uuid_break, uuid_kill (BREAK_OUT, 07b/c/d)
-        if member in cc.members:
-            cc.members.remove(member)
-        queue.calls_abandoned += 1
+        # "Canceled for some reason": hangup, uuid_kill (BREAK_OUT, 07b/c/d, 12b); the row stays
+        cc.abandon(member, now)
         _post(s, "member-queue-end", "3274", [
             ("CC-Queue", queue_name), ("CC-Action", "member-queue-end"), ("CC-Member-Leaving-Time", str(now)),
             ("CC-Member-Joined-Time", str(member.joined_epoch)), ("CC-Cause", "Cancel"),
@@ -578,15 +712,72 @@ def callcenter(s: CallSession, arg: str) -> None:
         ch.set_var("cc_queue_canceled_epoch", str(now))
         ch.set_var("cc_cause", "cancel")
         ch.set_var("cc_cancel_reason", "BREAK_OUT")
-        cc._event("members-count", [("CC-Queue", queue_name), ("CC-Action", "members-count"),
-                                    ("CC-Count", str(len(cc.queue_members(queue_name, now)))),
-                                    ("CC-Selection", "Single-Queue")])
+        cc.members_count(queue_name)
         return
     ch.set_var("cc_cause", "answered")
-    queue.calls_answered += 1
+    loaded = cc.get_queue(queue_name)
+    if loaded is not None:
+        loaded.calls_answered += 1
     partner = _agent_partner(s, agent, member)
     partner.on_end = _bridge_ended(cc, agent, member, queue_name, ids)
     s.after_socket = uuid_bridge_out(partner)
+
+
+def _wait_for_agent(s: CallSession, cc: CallCenter, queue: Queue, member: Member,
+                    info: list[tuple[str, str]]) -> Agent | None:
+    """callcenter_function's wait loop: queue music (switch_ivr_play_file) until an agent
+    answered (the agent that did) or the channel went down (None).
+
+    Private events queued before each play_file are flushed (switch_core_session_flush_private_events);
+    during it, unless the app runs with event-lock (CF_EVENT_LOCK: switch_ivr_parse_event,
+    switch_core_session_dequeue_private_event), uuid_broadcasts play inside the wait (12b) and the
+    member stays Waiting. uuid_break only ends the current music file: play_file returns BREAK
+    without an exit key and the loop starts the music again (12). The member thread
+    (cc_member_thread_run) plays the queue's announce-sound as a displace (media bug, no events)."""
+    ch = s.channel
+    queue_name = queue.name
+    agent: Agent | None = None
+    last_announce = s.clock.now_us // 1_000_000
+    while ch.ready:
+        s.queue.clear()
+        s.fire("PLAYBACK_START", post=info)
+        started = s.clock.now_us
+        outcome = "done"
+        while ch.ready:
+            # the dispatch thread: every DISPATCH_DELAY s the best-scored waiting member is offered
+            outcome = s.media(DISPATCH_DELAY)
+            now = s.sim.now_us() // 1_000_000
+            if queue.announce_sound and queue.announce_frequency > 0 and \
+                    now - last_announce >= queue.announce_frequency:
+                displace.start(s, queue.announce_sound)
+                last_announce = now
+            if outcome != "done":
+                break
+            cc.discard_abandoned(now)
+
+            def offer(now: int = now) -> Agent | None:
+                if cc.first_waiting(queue_name, now) is not member:
+                    return None
+                return cc.free_agent(queue_name, now)
+
+            outcome = hold(s, lambda: offer() is not None)
+            if outcome != "event":
+                break
+            cand = offer(s.sim.now_us() // 1_000_000)
+            if cand is not None and _ring_agent(s, cc, cand, member, queue):
+                agent = cand
+                # the agent thread bridges the member (cc_agent_uuid, switch_ivr_uuid_bridge),
+                # which ends the music (07: playback_* variables come after the bridge's)
+                partner = _agent_partner(s, agent, member)
+                ch.set_var("cc_agent_uuid", partner.uuid)
+                uuid_bridge_in(s, partner)
+                break
+        played_ms = (s.clock.now_us - started) // 1000
+        _playback_vars(s, played_ms)
+        s.fire("PLAYBACK_STOP", post=[*info, ("Playback-Status", "done" if outcome == "done" else "break")])
+        if agent is not None or outcome != "break":
+            break
+    return agent
 
 
 def _playback_vars(s: CallSession, played_ms: int) -> None:
@@ -598,14 +789,14 @@ def _playback_vars(s: CallSession, played_ms: int) -> None:
     ch.set_var("playback_samples", str(samples))
 
 
-def _agent_state(cc: CallCenter, agent: Agent, state: str) -> None:
+def agent_state(cc: CallCenter, agent: Agent, state: str) -> None:
     """cc_agent_update("state", ...) from the agent thread: the agent-state-change event (07)."""
     agent.state = state
     cc._event("agent-state-change", [("CC-Agent", agent.name), ("CC-Action", "agent-state-change"),
                                      ("CC-Agent-State", state)])
 
 
-def _member_ids(member: Member) -> list[tuple[str, str]]:
+def member_ids(member: Member) -> list[tuple[str, str]]:
     return [("CC-Member-UUID", member.uuid), ("CC-Member-Session-UUID", member.session_uuid),
             ("CC-Member-CID-Name", member.cid_name), ("CC-Member-CID-Number", member.cid_number)]
 
@@ -617,16 +808,16 @@ def _ring_agent(s: CallSession, cc: CallCenter, agent: Agent, member: Member, qu
     agent-offering; answered: bridge-agent-start, members-count, agent-state-change 'In a queue call';
     not answered: bridge-agent-fail, agent-state-change Waiting."""
     now = s.clock.now_us // 1_000_000
-    _agent_state(cc, agent, "Receiving")
+    agent_state(cc, agent, "Receiving")
     agent.last_offered_call = now
     member.state = "Trying"
     cc._event("agent-offering", [("CC-Queue", queue.name), ("CC-Action", "agent-offering"), ("CC-Agent", agent.name),
-                                 ("CC-Agent-Type", agent.type), ("CC-Agent-System", INSTANCE), *_member_ids(member)])
+                                 ("CC-Agent-Type", agent.type), ("CC-Agent-System", INSTANCE), *member_ids(member)])
     t = agent.target
     if t.behaviour == "answered":
         outcome = s.media(t.answer_after)
         if outcome != "done":
-            _agent_state(cc, agent, "Waiting")
+            agent_state(cc, agent, "Waiting")
             member.state = "Waiting"
             return False
         now = s.clock.now_us // 1_000_000
@@ -642,11 +833,9 @@ def _ring_agent(s: CallSession, cc: CallCenter, agent: Agent, member: Member, qu
             ("CC-Queue", queue.name), ("CC-Action", "bridge-agent-start"), ("CC-Agent", agent.name),
             ("CC-Agent-System", INSTANCE), ("CC-Agent-UUID", agent.uuid), ("CC-Agent-Called-Time", str(now)),
             ("CC-Agent-Answered-Time", str(now)), ("CC-Member-Joined-Time", str(member.joined_epoch)),
-            *_member_ids(member)])
-        waiting = sum(1 for m in cc.members if m.queue == queue.name and m.state in ("Waiting", "Trying"))
-        cc._event("members-count", [("CC-Queue", queue.name), ("CC-Action", "members-count"),
-                                    ("CC-Count", str(waiting)), ("CC-Selection", "Single-Queue")])
-        _agent_state(cc, agent, "In a queue call")
+            *member_ids(member)])
+        cc.members_count(queue.name)
+        agent_state(cc, agent, "In a queue call")
         return True
     # no answer / busy / failed: the agent is skipped for a while (no_answer/busy delay)
     s.media(min(t.after or 0.0, 60.0) if t.behaviour != "no_answer" else 60.0)
@@ -655,8 +844,8 @@ def _ring_agent(s: CallSession, cc: CallCenter, agent: Agent, member: Member, qu
     cc._event("bridge-agent-fail", [
         ("CC-Queue", queue.name), ("CC-Action", "bridge-agent-fail"), ("CC-Hangup-Cause", cause),
         ("CC-Agent", agent.name), ("CC-Agent-System", INSTANCE), ("CC-Agent-Called-Time", str(agent.last_offered_call)),
-        ("CC-Agent-Aborted-Time", str(now)), *_member_ids(member), ("CC-Member-Joined-Time", str(member.joined_epoch))])
-    _agent_state(cc, agent, "Waiting")
+        ("CC-Agent-Aborted-Time", str(now)), *member_ids(member), ("CC-Member-Joined-Time", str(member.joined_epoch))])
+    agent_state(cc, agent, "Waiting")
     member.state = "Waiting"
     if t.behaviour == "no_answer":
         agent.no_answer_count += 1
@@ -682,7 +871,7 @@ def _bridge_ended(cc: CallCenter, agent: Agent, member: Member, queue_name: str,
             ("CC-Agent", agent.name), ("CC-Agent-System", INSTANCE), ("CC-Agent-UUID", agent.uuid),
             ("CC-Agent-Bridged", "true"), ("CC-Agent-Called-Time", called),
             ("CC-Agent-Answered-Time", str(member.bridge_epoch)), ("CC-Member-Joined-Time", str(member.joined_epoch)),
-            ("CC-Bridge-Terminated-Time", str(now)), *_member_ids(member)])
+            ("CC-Bridge-Terminated-Time", str(now)), *member_ids(member)])
         headers = [
             ("CC-Queue", queue_name), ("CC-Action", "member-queue-end"), ("CC-Hangup-Cause", "SUCCESS"),
             ("CC-Cause", "Terminated"), ("CC-Agent", agent.name), ("CC-Agent-System", INSTANCE),
@@ -714,8 +903,9 @@ def _member_queue_end_after_hangup(s: CallSession, headers: list[tuple[str, str]
 
 
 def callcenter_config(ctx: ApiContext, arg: str) -> str | None:
-    """``api callcenter_config <args>`` (cc_config_api_function) on the switch's mod_callcenter."""
-    return ctx.sim.callcenter.config(arg, at_us=ctx.now_us) if ctx.sim is not None else None
+    """``api callcenter_config <args>`` (cc_config_api_function) on the switch's mod_callcenter, at
+    the switch's time (epochs and scores: members of other calls list too)."""
+    return ctx.sim.callcenter.config(arg, at_us=ctx.sim.now_us()) if ctx.sim is not None else None
 
 
 APPLICATIONS = {"callcenter": callcenter}

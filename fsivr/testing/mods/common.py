@@ -91,7 +91,9 @@ def hold(s: CallSession, until: Callable[[], bool], limit: float | None = None, 
             else:
                 t0 = time.monotonic()
                 s.wake.clear()
-                if not until() and not s.queue and s.channel.ready and not s.break_flag:
+                # a queued private event waits while the app holds event-lock: it is no reason to spin
+                runnable = bool(s.queue) and not s.event_lock
+                if not until() and not runnable and s.channel.ready and not s.break_flag:
                     s.wake.wait(timeout=min(0.05, max(0.0, s.time_left())))
                 if s.time_left() <= 0:
                     return "break"

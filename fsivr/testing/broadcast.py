@@ -1,0 +1,53 @@
+"""``uuid_broadcast`` (mod_commands.c uuid_broadcast_function → switch_ivr_async.c switch_ivr_broadcast).
+
+The broadcast is not run by the API: it queues a private event on the channel (``execute``
+``playback <path>`` with ``event-lock: true``), which the channel's own thread runs when it
+dequeues private events - between applications in the park loop, or inside a running application
+that parses events (switch_ivr_play_file does) unless that application was sent with event-lock
+(CF_EVENT_LOCK: switch_core_session_dequeue_private_event). mod_callcenter flushes what is still
+queued when its wait ends (traces 12 / 12b). ``app::args`` runs another application.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fsivr.testing import wire
+
+if TYPE_CHECKING:
+    from fsivr.testing.api import ApiContext
+    from fsivr.testing.session import CallSession
+
+SYNTAX = "<uuid> <path> [aleg|bleg|both]"
+
+
+def private_execute(app: str, arg: str) -> wire.Command:
+    """The COMMAND event switch_ivr_broadcast queues, as the channel thread will parse it."""
+    headers = {"call-command": "execute", "execute-app-name": app, "execute-app-arg": arg,
+               "event-lock": "true", "lead-frames": "5"}
+    text = "".join(f"{k}: {v}\n" for k, v in headers.items())
+    return wire.Command(raw=text.encode(), text=text, first_line="sendmsg", headers=headers)
+
+
+def broadcast(s: CallSession, path: str) -> None:
+    """Queue ``path`` (or ``app::args``) for the channel's thread (SMF_ECHO_ALEG)."""
+    app, sep, args = path.partition("::")
+    s.queue.append(private_execute(app, args) if sep else private_execute("playback", path))
+    s.wake.set()
+
+
+def uuid_broadcast(ctx: ApiContext, arg: str) -> str | None:
+    """``uuid_broadcast <uuid> <path> [aleg|bleg|both]``: ``+OK Message sent`` once queued. The
+    simulated channel has no B-leg of its own, so ``bleg``/``both`` reach the A side only."""
+    if ctx.sim is None:
+        return None
+    argv = arg.strip().split(" ", 3)
+    if len(argv) < 2 or not argv[0]:
+        return f"-USAGE: {SYNTAX}\n"
+    s = ctx.sim.find_session(argv[0])
+    if s is None or s.channel.uuid != argv[0]:  # the loopback A-leg is the caller, not a simulated channel
+        return "-ERR invalid uuid\n"
+    legs = argv[2].lower() if len(argv) > 2 else "aleg"
+    if "aleg" in legs or "both" in legs or "bleg" not in legs:
+        broadcast(s, argv[1])
+    return "+OK Message sent\n"
