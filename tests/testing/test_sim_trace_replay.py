@@ -9,7 +9,11 @@ For every ``outbound#N`` connection of a trace, a raw gevent server sends the re
 records in order (each after as many messages as FreeSWITCH had sent by then, or a short
 timeout), while the recorder's inbound helper actions become the caller's script:
 ``uuid_send_dtmf <A-leg>`` = keys for the running prompt (or idle keys), ``uuid_kill <A-leg>`` =
-the caller hangs up during that application (or once idle). The simulator's messages are then
+the caller hangs up during that application (or once idle). Actions on the switch's modules
+(callcenter_config, queue members originated with an inline ``callcenter``, their hangups) run
+against the simulator before the call or at their place in the conversation (as does the
+caller's hangup during a queue wait), with the switch's clock at the recorded time; the
+recording's callcenter.conf.xml comes from the traces' README. The simulator's messages are then
 compared with FreeSWITCH's: message kinds, Event-Name, protocol values (Application,
 Application-Response, Answer-State, Channel-State, Hangup-Cause, read_result, ...), reply texts
 and api bodies with UUIDs masked, and for every event the header names in order.
@@ -18,6 +22,7 @@ and api bodies with UUIDs masked, and for every event the header names in order.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,8 +38,11 @@ from fsivr.testing.inbound import InboundSwitch
 
 TIME_SCALE = 0.01
 # Traces whose server sends commands while media runs need the media to last long enough in real
-# time (07: the api calls during the agent's 2.5 s bridge).
-TIME_SCALES = {"07-callcenter": 0.1}
+# time (07: the api calls during the agent's 2.5 s bridge). 12, 12b, 14: the scores in their member
+# lists count whole seconds of a queue wait, which the call's clock keeps only to a few per cent
+# of the real time it sleeps (a wait that oversleeps counts as its nominal length).
+TIME_SCALES = {"07-callcenter": 0.1, "12-callcenter-member-broadcast": 0.25,
+               "12b-callcenter-member-broadcast-nolock": 0.25, "14-callcenter-base-score": 0.25}
 
 # Traces that need applications the simulator does not emulate (yet).
 NOT_REPLAYABLE: dict[str, str] = {}
@@ -115,22 +123,29 @@ def _conns(records: list[dict], kind: str = "outbound") -> list[str]:
 
 
 def replay_inbound(
-    records: list[dict], conn: str, address: tuple[str, int]
+    records: list[dict], conn: str, address: tuple[str, int], sim: Simulator | None = None
 ) -> tuple[list[Message], list[Message], str]:
     """The recorder's side of one inbound connection against an InboundSwitch: each recorded
     command once as many messages have arrived as FreeSWITCH had sent by then (or after 2 s).
+    The switch's clock (``sim``) is moved to the command's recorded time first, as the recording's
+    pauses passed between them (epochs in callcenter_config lists, 11).
     Also returns a problem if FreeSWITCH closed the connection (``eof``) and the switch did not."""
     mine = [r for r in records if r.get("conn") == conn]
     expected = [msg_from_record(r) for r in mine if r.get("dir") == "recv"]
     col = Collector(gsocket.create_connection(address, timeout=5.0))
     col.start()
     received = 0
+    clock_t = 0.0
     try:
         for r in mine:
             if r.get("dir") == "recv":
                 received += 1
             elif r.get("dir") == "send":
                 col.wait_count(received, timeout=2.0)
+                if sim is not None:
+                    sim.advance(r["t"] - clock_t)
+                    clock_t = r["t"]
+                    gevent.sleep(0.002)  # let what the previous command started run first (bgapi)
                 col.send(r["data"].encode("latin-1"))
             elif r.get("dir") == "close":
                 col.wait_count(received, timeout=2.0)
@@ -156,7 +171,11 @@ def build_script(records: list[dict], conn: str) -> CallScript:
             if "valet_retrieve" in r["data"]:
                 retrievers.update((u, r["t"]) for u in re.findall(r"origination_uuid=([0-9a-f-]{36})", r["data"]))
                 continue
+            if "callcenter:" in r["data"]:
+                continue  # a queue member of its own (setup_modules), not this call's caller
             a_legs.update(re.findall(r"origination_uuid=([0-9a-f-]{36})", r["data"]))
+    waits = queue_waits(records, conn)  # the caller's hangup during one is replayed live (live_actions)
+    caller = caller_leg(records, conn)
     first = next(r for r in records if r.get("conn") == conn and r.get("dir") == "recv")
     data = dict(msg_from_record(first).event() or [])
     socket_arg = data.get("variable_current_application_data", "127.0.0.1:8084 async full")
@@ -223,7 +242,8 @@ def build_script(records: list[dict], conn: str) -> CallScript:
             m = re.match(r"api uuid_kill ([0-9a-f-]{36})", text)
             if m and m.group(1) in retrievers and valet and valet[-1].talk is None:
                 valet[-1].talk = r["t"] - retrievers[m.group(1)]  # the retriever hangs up
-            if m and m.group(1) in a_legs and hangup is None:
+            in_queue = m and m.group(1) == caller and any(a <= r["t"] <= b for a, b in waits)
+            if m and m.group(1) in a_legs and hangup is None and not in_queue:
                 current = list(running.values())
                 if current:
                     app, _, t0, _ = current[-1]
@@ -247,6 +267,13 @@ def build_script(records: list[dict], conn: str) -> CallScript:
             speech.append(Speech(talk=(rec["ms"] or 0) / 1000, then="silence"))
         else:
             speech.append(Speech(talk=0.0))
+    # which thread won the race at the caller's hangup (CallScript.listener_sees_hangup_first)
+    killed = any(r["data"].startswith(f"api uuid_kill {caller}") for r in records
+                 if caller and r.get("conn") == "inbound" and r.get("dir") == "send")
+    mine = [msg_from_record(r) for r in records if r.get("conn") == conn and r.get("dir") == "recv"]
+    hung = next((i for i, m in enumerate(mine) if dict(m.event() or []).get("Event-Name") == "CHANNEL_HANGUP"), None)
+    notice_first = killed and hung is not None and hung + 1 < len(mine) and \
+        mine[hung + 1].content_type == "text/disconnect-notice"
     targets = {
         "busy": Target("busy"),
         "noanswer": Target("no_answer"),
@@ -271,40 +298,179 @@ def build_script(records: list[dict], conn: str) -> CallScript:
         profile=profile,
         socket_args=socket_arg.split(" ", 1)[1] if " " in socket_arg else "async full",
         timeout=20.0,
+        listener_sees_hangup_first=notice_first,
     )
 
 
-def setup_modules(sim: Simulator, records: list[dict], conn: str, script: CallScript) -> None:
-    """mod_callcenter state the recorder set up over the inbound socket before the call."""
+# Scenarios 11-16 were recorded on 2026-12-01 with extra queues in callcenter.conf.xml and a
+# different $${hold_music} than the earlier traces (README "Scenarios 11-16"; the loaded values as
+# the recording's `queue list` shows them).
+CONF_11_16_SINCE = datetime(2026, 12, 1, tzinfo=UTC).timestamp()
+HOLD_MUSIC_11_16 = "tone_stream://%(2000,4000,440);loops=-1"
+ESL_QUEUE = dict(strategy="longest-idle-agent", moh_sound=HOLD_MUSIC_11_16, time_base_score="queue",
+                 tier_rules_apply=False, tier_rule_wait_second=0, tier_rule_wait_multiply_level=False,
+                 tier_rule_no_agent_no_wait=True, max_wait_time=0, discard_abandoned_after=60)
+ESL_QUEUES = ("esl-q0@default", "esl-q1@default", "esl-q3@default", "esl-unloaded@default", "esl-score@default")
+
+
+def define_queues(sim: Simulator, t0_epoch: float) -> None:
+    """The recording's callcenter.conf.xml: support@default is loaded at start (load_config), the
+    others only defined (loaded by ``queue load`` or when a member enters: get_queue)."""
+    if t0_epoch < CONF_11_16_SINCE:
+        sim.add_queue("support@default")
+        return
+    sim.add_queue("support@default", moh_sound=HOLD_MUSIC_11_16)
+    for name in ESL_QUEUES:
+        sim.callcenter.define_queue(name, **ESL_QUEUE)
+    sim.callcenter.define_queue("esl-wait@default", **ESL_QUEUE, announce_sound="tone_stream://%(300,0,1200)",
+                                announce_frequency=4)
+
+
+def queues_found_loaded(sim: Simulator, records: list[dict]) -> None:
+    """Queues an earlier run left loaded in the recording's switch, with their counters: read off
+    the recording's first ``queue list`` if nothing had loaded or unloaded a queue before it (11).
+    Only the names and counters are taken; the rows, their order and format are the simulator's."""
+    asked = False
+    for r in records:
+        if r.get("conn") != "inbound":
+            continue
+        if r.get("dir") == "send":
+            text = r["data"].strip()
+            if re.match(r"api callcenter_config queue (load|unload|reload)|.*callcenter:", text):
+                return
+            asked = text == "api callcenter_config queue list"
+        elif r.get("dir") == "recv" and asked:
+            body = r["data"].split("\n\n", 1)[1]
+            for row in body.splitlines()[1:-1]:
+                cols = row.split("|")
+                queue = sim.callcenter.get_queue(cols[0])
+                if queue is not None:
+                    queue.calls_answered, queue.calls_abandoned = int(cols[14]), int(cols[15])
+            return
+
+
+def module_action(text: str, queue_callers: set[str]) -> bool:
+    """The recorder's inbound commands that change the switch's modules rather than act as the
+    caller: callcenter_config, a queue member originated with an inline ``callcenter``, and the
+    hangup of such a member."""
+    if text.startswith("api callcenter_config "):
+        return True
+    if re.match(r"(bg)?api originate .*callcenter:\S+ inline", text):
+        queue_callers.update(re.findall(r"origination_uuid=([0-9a-f-]{36})", text))
+        return True
+    m = re.match(r"api uuid_kill ([0-9a-f-]{36})", text)
+    return bool(m and m.group(1) in queue_callers)
+
+
+def run_inbound(switch: InboundSwitch, text: str) -> None:
+    """One recorded inbound command against the switch (its output is not compared here)."""
+    switch.run_api(text.split(" ", 1)[1])
+
+
+def queue_waits(records: list[dict], conn: str) -> list[tuple[float, float]]:
+    """When the connection's channel waited in ``callcenter`` (CHANNEL_EXECUTE to its COMPLETE)."""
+    out: list[tuple[float, float]] = []
+    start: float | None = None
+    for r in records:
+        if r.get("conn") != conn or r.get("dir") != "recv":
+            continue
+        d = dict(msg_from_record(r).event() or [])
+        if d.get("Application") == "callcenter" and d.get("Event-Name") == "CHANNEL_EXECUTE":
+            start = r["t"]
+        elif d.get("Application") == "callcenter" and d.get("Event-Name") == "CHANNEL_EXECUTE_COMPLETE" and start:
+            out.append((start, r["t"]))
+            start = None
+    if start is not None:
+        out.append((start, float("inf")))
+    return out
+
+
+def caller_leg(records: list[dict], conn: str) -> str:
+    """The recording's loopback A-leg of the connection's channel (the caller: README)."""
+    first = next(r for r in records if r.get("conn") == conn and r.get("dir") == "recv")
+    data = dict(msg_from_record(first).event() or [])
+    return data.get("variable_other_loopback_leg_uuid", "") or data.get("variable_origination_uuid", "")
+
+
+def live_actions(records: list[dict], conn: str) -> list[dict]:
+    """Inbound commands replayed at their place in the connection's conversation: module actions
+    while it is open, and the caller's hangup (uuid_kill of the A-leg) while it waits in a queue -
+    a queue wait has no media length that could time it, the conversation does (14: the kill
+    right after the controller's last list)."""
+    mine = [r for r in records if r.get("conn") == conn]
+    opened, closed = mine[0]["t"], mine[-1]["t"]
+    waits = queue_waits(records, conn)
+    a_leg = caller_leg(records, conn)
+    callers: set[str] = set()
+    out = []
+    for r in records:
+        if r.get("conn") != "inbound" or r.get("dir") != "send":
+            continue
+        text = r["data"].strip()
+        action = module_action(text, callers)
+        if not opened <= r["t"] <= closed:
+            continue
+        m = re.match(r"api uuid_kill ([0-9a-f-]{36})", text)
+        kill_in_queue = bool(m and m.group(1) == a_leg and any(a <= r["t"] <= b for a, b in waits))
+        if action or kill_in_queue:
+            out.append(r)
+    return out
+
+
+def setup_modules(sim: Simulator, records: list[dict], conn: str, script: CallScript, t0: float = 0.0,
+                  switch: InboundSwitch | None = None) -> None:
+    """mod_callcenter state the recorder set up over the inbound socket before the call: the
+    recording's queues, then its module actions (live_actions) in order, each at its recorded time."""
     opened = next(r["t"] for r in records if r.get("conn") == conn)
     if not any("callcenter" in r.get("data", "") for r in records if r.get("dir") == "send"):
         return
-    sim.add_queue("support@default")  # callcenter.conf.xml of the recording
+    define_queues(sim, t0)
+    switch = switch or InboundSwitch(sim=sim)
+    clock_t = 0.0
+    callers: set[str] = set()
     for r in records:
-        if r.get("conn") == "inbound" and r.get("dir") == "send" and r["t"] < opened:
-            m = re.match(r"api callcenter_config (.*)", r["data"].strip())
-            if m:
-                sim.callcenter_config(m.group(1), at=script.at)
+        if r.get("conn") != "inbound" or r.get("dir") != "send" or r["t"] >= opened:
+            continue
+        if module_action(r["data"].strip(), callers):
+            sim.advance(r["t"] - clock_t)
+            clock_t = r["t"]
+            run_inbound(switch, r["data"].strip())
+            gevent.sleep(0.002)  # what it started (a queue member joining) runs now
     mine = [msg_from_record(r) for r in records if r.get("conn") == conn and r.get("dir") == "recv"]
     times = [r["t"] for r in records if r.get("conn") == conn and r.get("dir") == "recv"]
     bridged = [t for m, t in zip(mine, times, strict=True)
                if dict(m.event() or []).get("Event-Name") == "CHANNEL_BRIDGE"]
     unbridged = [t for m, t in zip(mine, times, strict=True)
                  if dict(m.event() or []).get("Event-Name") == "CHANNEL_UNBRIDGE"]
+    # the race between the agent thread and the member's bridge, as the recording's UNBRIDGE shows it
+    late = False
+    for m in mine:
+        names = [k for k, _ in m.event() or []]
+        if "variable_cc_agent" in names and "variable_last_sent_callee_id_name" in names:
+            late = names.index("variable_cc_agent") > names.index("variable_last_sent_callee_id_name")
+            break
     for name in sim.callcenter.agents:
         # the agent's SIP leg answers at once and hangs up after its tone (07)
         talk = unbridged[0] - bridged[0] if bridged and unbridged else 30.0
-        sim.set_agent_behaviour(name, Target("answered", answer_after=0.0, talk=talk))
+        sim.set_agent_behaviour(name, Target("answered", answer_after=0.0, talk=talk), vars_after_callee_update=late)
 
 
-def replay(records: list[dict], conn: str, esl_server, stem: str = "") -> tuple[list[Message], list[Message], object]:
+def replay(records: list[dict], conn: str, esl_server, stem: str = "", t0: float = 0.0,
+           ) -> tuple[list[Message], list[Message], object]:
     mine = [r for r in records if r.get("conn") == conn]
     expected = [msg_from_record(r) for r in mine if r.get("dir") == "recv"]
-    plan: list[tuple[str, bytes, int, float]] = []
+    plan: list[tuple[str, bytes, int, float, float]] = []  # (action, data, after n messages, pause, recorded t)
     scale = TIME_SCALES.get(stem, TIME_SCALE)
     received = 0
     last_t = 0.0
-    for r in mine:
+    live = live_actions(records, conn)
+    for r in sorted([*mine, *live], key=lambda r: r["t"]):
+        if r.get("conn") == "inbound":
+            # the recorder's own inbound command at its place in this conversation
+            plan.append(("inbound", r["data"].strip().encode("latin-1"), received, max(0.0, r["t"] - last_t) * scale,
+                         r["t"]))
+            last_t = r["t"]  # the next step's pause counts from here
+            continue
         if r.get("dir") == "recv":
             last_t = r["t"]
             if not _is_park(msg_from_record(r)):
@@ -312,23 +478,34 @@ def replay(records: list[dict], conn: str, esl_server, stem: str = "") -> tuple[
         elif r.get("dir") == "send":
             # the recorder's own pause after the message it waited for, scaled like media time, so
             # the simulated clock has moved about as far when this arrives (epochs in api replies)
-            plan.append(("send", r["data"].encode("latin-1"), received, max(0.0, r["t"] - last_t) * scale))
+            plan.append(("send", r["data"].encode("latin-1"), received, max(0.0, r["t"] - last_t) * scale, r["t"]))
         elif r.get("dir") == "close":
-            plan.append(("close", b"", received, 0.0))
+            plan.append(("close", b"", received, 0.0, r["t"]))
     got: list[Message] = []
     trace_uuid = dict(expected[0].event() or []).get("Unique-ID", "")
+    trace_a_leg = caller_leg(records, conn)
 
     def handler(col: Collector) -> None:
         sim_uuid = ""
-        for action, data, before, pause in plan:
+        for action, data, before, pause, t in plan:
             col.wait_for(lambda ms, n=before: sum(1 for m in ms if not _is_park(m)) >= n, timeout=2.0)
             if pause:
                 gevent.sleep(pause)
+            # the switch's own clock is where the recording's was (module epochs: Simulator.now_us)
+            sim.advance_to(datetime.fromtimestamp(t0 + t, UTC))
             if not sim_uuid and col.messages:
                 sim_uuid = dict(col.messages[0].event() or []).get("Unique-ID", "")
             if action == "close":
                 col.close()
                 break
+            if action == "inbound":
+                session = sim.find_session(sim_uuid)
+                text = data.decode("latin-1")
+                if session is not None and trace_a_leg:
+                    # the recording's A-leg (the caller) is the simulated call's A-leg
+                    text = text.replace(trace_a_leg, session.channel.spec.other_uuid)
+                run_inbound(switch, text)
+                continue
             if trace_uuid and sim_uuid:
                 # The server addresses the channel by its uuid; ours differs from the recording's.
                 data = data.replace(trace_uuid.encode(), sim_uuid.encode())
@@ -338,11 +515,19 @@ def replay(records: list[dict], conn: str, esl_server, stem: str = "") -> tuple[
 
     address = esl_server(handler)
     script = build_script(records, conn)
-    sim = Simulator(address, time_scale=scale, linger_floor=0.3, pickup_delay=0.02)
-    setup_modules(sim, records, conn, script)
+    sim = Simulator(address, time_scale=scale, linger_floor=0.3, pickup_delay=0.02,
+                    epoch=datetime.fromtimestamp(t0, UTC))
+    switch = InboundSwitch(sim=sim)
+    setup_modules(sim, records, conn, script, t0, switch)
     result = sim.run_call(script)
     gevent.sleep(0.05)
     return expected, got, result
+
+
+def trace_t0(path: Path) -> float:
+    """The recording's start (unix time) from the trace's header line."""
+    with path.open() as fh:
+        return float(json.loads(fh.readline()).get("t0_epoch", 0.0))
 
 
 def _trace_names() -> list[str]:
@@ -383,21 +568,25 @@ def compare(expected: list[Message], got: list[Message]) -> list[str]:
 def test_replay_matches_freeswitch(stem: str, esl_server) -> None:
     path: Path = traces_path() / f"{stem}.jsonl"
     records = load_trace(path)
+    t0 = trace_t0(path)
     conns = _conns(records)
     problems: list[str] = []
     if not conns:
         # inbound-only trace: every inbound connection against the inbound side
         inbound = _conns(records, "inbound")
         assert inbound, "no connection in this trace"
-        sim = Simulator(("127.0.0.1", 9), time_scale=TIME_SCALE)
+        sim = Simulator(("127.0.0.1", 9), time_scale=TIME_SCALE, epoch=datetime.fromtimestamp(t0, UTC))
+        if any("callcenter" in r.get("data", "") for r in records if r.get("dir") == "send"):
+            define_queues(sim, t0)
+            queues_found_loaded(sim, records)
         with InboundSwitch(sim=sim) as switch:
             for conn in inbound:
-                expected, got, problem = replay_inbound(records, conn, switch.address)
+                expected, got, problem = replay_inbound(records, conn, switch.address, sim)
                 problems.extend(f"[{conn}] {p}" for p in [*compare(expected, got), problem] if p)
         assert not problems, "\n\n".join(problems)
         return
     for conn in conns:
-        expected, got, result = replay(records, conn, esl_server, stem)
+        expected, got, result = replay(records, conn, esl_server, stem, t0)
         for p in compare(expected, got):
             problems.append(f"[{conn}] {p}")
         problems.extend(f"[{conn}] simulator error: {e}" for e in getattr(result, "error", []))
