@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from fsivr.testing.api import ApiContext
     from fsivr.testing.session import CallSession
 
-SYNTAX = "<uuid> <path> [aleg|bleg|both]"
+SYNTAX = "<uuid> <path> [aleg|bleg|holdb|both]"  # BROADCAST_SYNTAX (mod_commands.c)
 
 
 def private_execute(app: str, arg: str) -> wire.Command:

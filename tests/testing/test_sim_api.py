@@ -121,6 +121,9 @@ def test_every_command_answers_the_same_on_both_sockets(sim: Simulator, inbound:
         f"uuid_answer {uuid}", f"uuid_answer {NOBODY}",
         f"uuid_break {NOBODY}", f"uuid_kill {NOBODY}", f"uuid_transfer {NOBODY} xfer XML default",
         "uuid_transfer x",
+        f"uuid_broadcast {NOBODY} tone_stream://%(500,0,440) aleg", "uuid_broadcast x",
+        f"uuid_displace {uuid} stop tone_stream://%(500,0,440)", f"uuid_displace {NOBODY} start x 0 mux",
+        "uuid_displace x",
         "sofia_contact */101@pbx", "sofia_contact 102", "sofia profile external rescan",
         "sofia profile nosuch rescan",
         "callcenter_config", "callcenter_config agent list", "callcenter_config queue count",
@@ -132,6 +135,9 @@ def test_every_command_answers_the_same_on_both_sockets(sim: Simulator, inbound:
         out, inb = ctl.api(cmd), inbound.api(cmd)
         assert out == inb, cmd
     # The answers are FreeSWITCH's (05, 03, 11, mod_commands.c), not merely equal.
+    assert ctl.api(f"uuid_broadcast {NOBODY} tone_stream://%(500,0,440) aleg") == "-ERR invalid uuid\n"
+    assert ctl.api(f"uuid_displace {NOBODY} start x 0 mux") == "-ERR Cannot locate session!\n"
+    assert ctl.api("uuid_displace x") == "-USAGE: <uuid> [start|stop] <path> [<limit>] [mux]\n"
     assert ctl.api("version") == "FreeSWITCH Version 1.11.1-release~64bit ( 64bit)\n"
     assert ctl.api(f"uuid_getvar {uuid} greeting") == "hello"
     assert ctl.api(f"uuid_getvar {uuid} shared") == "a b"
