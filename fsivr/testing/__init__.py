@@ -4,8 +4,9 @@ Module map: ``simulator`` (public entry point: the switch, its calls and module 
 ``session`` (one call: outbound-socket listener + channel thread), ``inbound`` (FreeSWITCH's
 inbound ESL port, optionally sharing a Simulator: ``InboundSwitch(sim=sim)``), ``api`` (the one
 API table both listeners and ``${api()}`` expansion call), ``apps`` (dialplan applications),
-``expand`` (variable expansion, argument splitting), ``mods`` (module emulations: ``callcenter``,
-``valet``, ``record``, ``spandsp``, ``common``), ``channel`` (variables, state, event rendering),
+``expand`` (variable expansion, argument splitting), ``mods`` (module emulations: ``callcenter``
+with ``queue_caller``, ``valet``, ``record``, ``spandsp``, ``common``), ``broadcast`` /
+``displace`` (uuid_broadcast, uuid_displace), ``channel`` (variables, state, event rendering),
 ``profiles`` (header templates taken from shared/esl-traces), ``subscription`` (event
 subscriptions and filters), ``wire`` (framing, URL encoding), ``clock`` (virtual time), ``media``
 (durations), ``dialstring`` (bridge targets), ``script`` (what the caller does and what was
