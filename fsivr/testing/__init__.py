@@ -5,7 +5,7 @@ Module map: ``simulator`` (public entry point: the switch, its calls and module 
 inbound ESL port, optionally sharing a Simulator: ``InboundSwitch(sim=sim)``), ``api`` (the one
 API table both listeners and ``${api()}`` expansion call), ``apps`` (dialplan applications),
 ``expand`` (variable expansion, argument splitting), ``mods`` (module emulations: ``callcenter``
-with ``queue_caller``, ``valet``, ``record``, ``spandsp``, ``common``), ``broadcast`` /
+with ``queue_caller``, ``valet``, ``record``, ``spandsp``, ``sofia``, ``common``), ``broadcast`` /
 ``displace`` (uuid_broadcast, uuid_displace), ``channel`` (variables, state, event rendering),
 ``profiles`` (header templates taken from shared/esl-traces), ``subscription`` (event
 subscriptions and filters), ``wire`` (framing, URL encoding), ``clock`` (virtual time), ``media``

@@ -359,26 +359,14 @@ def sofia_contact(ctx: ApiContext, arg: str) -> str:
     if "/" in text:
         text = text.split("/", 1)[1]
     user = text.split("@", 1)[0]
+    if ctx.sim is not None and "@" in text:
+        reg = ctx.sim.sofia.registrations.get((user, text.split("@", 1)[1]))
+        if reg is not None:  # a phone registered with Simulator.register_phone
+            return f"sofia/{reg.profile}/sip:{user}@{reg.ip}:{reg.port}"
     registered = ctx.session.script.registered if ctx.session is not None else {}
     if not user or not registered.get(user, True):
         return "error/user_not_registered"
     return f"sofia/internal/sip:{user}@192.0.2.10:5060"
-
-
-#: The SIP profiles of a stock install (conf/vanilla/sip_profiles).
-SOFIA_PROFILES = ("internal", "external")
-
-
-def sofia(_ctx: ApiContext, arg: str) -> str | None:
-    """mod_sofia.c cmd_profile, ``profile <name> rescan`` (what render_conf sends after the gateways
-    changed): the XML reload's line, then ``+OK scan complete``; ``Invalid Profile [<name>]`` (no
-    LF) for a profile that is not there. Other sofia commands are not emulated."""
-    argv = arg.split()
-    if len(argv) < 3 or argv[0].lower() != "profile" or argv[2].lower() != "rescan":
-        return None
-    if argv[1] not in SOFIA_PROFILES:
-        return f"Invalid Profile [{argv[1]}]"
-    return "Reload XML [Success]\n+OK scan complete\n"
 
 
 def originate(ctx: ApiContext, arg: str) -> str | None:
@@ -474,7 +462,6 @@ API: dict[str, ApiFunc] = {
     "uuid_broadcast": broadcast.uuid_broadcast,
     "uuid_displace": displace.uuid_displace,
     "sofia_contact": sofia_contact,
-    "sofia": sofia,
     "originate": originate,
     **mods.API_COMMANDS,  # callcenter_config, valet_info
 }

@@ -187,3 +187,57 @@ def _unquote_part(text: str) -> str:
             out.append(c)
         i += 1
     return "".join(out)
+
+
+def separate_char(text: str, delim: str, max_parts: int) -> list[str]:
+    """switch_separate_string with a delimiter other than a blank (switch_utils.c
+    separate_string_char_delim): quotes group, a backslash keeps the next character from splitting,
+    the last part takes the rest of the line with its delimiters, and a delimiter at the very end
+    opens no empty part (``a|b|`` is two parts). Each part is cleaned as ``cleanup`` says."""
+    if not text:
+        return []
+    raw: list[str] = []
+    i, n, start, inside = 0, len(text), 0, False
+    while i < n:
+        c = text[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "'" and (inside or "'" in text[i + 1:]):
+            inside = not inside
+        elif c == delim and not inside and len(raw) + 1 < max_parts:
+            raw.append(text[start:i])
+            start = i + 1
+        i += 1
+    if start < n:
+        raw.append(text[start:])
+    return [cleanup(p, delim) for p in raw]
+
+
+def cleanup(text: str, delim: str = " ") -> str:
+    """cleanup_separated_string (switch_utils.c) for a delimiter: leading blanks go, trailing blanks
+    go unless quoted, a backslash escapes quotes, the delimiter, itself and n/r/t/s."""
+    unesc = {"n": "\n", "r": "\r", "t": "\t", "s": " "}
+    out: list[str] = []
+    end = 0
+    i, inside = 0, False
+    n = len(text)
+    while i < n and text[i] == " ":
+        i += 1
+    while i < n:
+        c = text[i]
+        if c == "\\" and i + 1 < n and (text[i + 1] in "'\"\\" or text[i + 1] == delim or text[i + 1] in unesc):
+            out.append(unesc.get(text[i + 1], text[i + 1]) if text[i + 1] in unesc else text[i + 1])
+            end = len(out)
+            i += 2
+            continue
+        if c == "'" and (inside or "'" in text[i + 1:]):
+            inside = not inside
+            if inside:
+                end = len(out)
+        else:
+            out.append(c)
+            if c != " " or inside:
+                end = len(out)
+        i += 1
+    return "".join(out[:end])

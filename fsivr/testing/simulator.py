@@ -10,6 +10,7 @@ import gevent
 
 from fsivr.testing.channel import SwitchIdentity
 from fsivr.testing.mods import callcenter as mod_callcenter
+from fsivr.testing.mods import sofia as mod_sofia
 from fsivr.testing.mods import valet as mod_valet
 from fsivr.testing.script import CallResult, CallScript, Target
 from fsivr.testing.session import CallSession
@@ -78,6 +79,7 @@ class Simulator:
         # module state shared by all calls of this switch
         self.valet = mod_valet.ValetLots()
         self.callcenter = mod_callcenter.CallCenter(clock=lambda: self.now_us() // 1_000_000)
+        self.sofia = mod_sofia.Registrar()
         # inbound ESL listeners sharing this switch (fsivr.testing.inbound.InboundSwitch): they see
         # every event the calls fire (session.fire / mods.common.fire_ex call ``channel_event``)
         self.inbound: list = []
@@ -172,6 +174,22 @@ class Simulator:
     def queue_position(self, call_uuid: str) -> int | None:
         """1-based position of a waiting caller in its queue (members by score), None if not waiting."""
         return self.callcenter.position(call_uuid, self.callcenter.now())
+
+    # --- mod_sofia: registered phones and chat -------------------------------------------------
+
+    def register_phone(self, user: str, realm: str = "127.0.0.1", **how: object) -> mod_sofia.Registration:
+        """A SIP phone registers ``user@realm`` now (as the UDP REGISTER of trace 16): ``port``,
+        ``agent`` (its User-Agent), ``expires``, ``call_id``, ``message_status`` (what it answers a
+        SIP MESSAGE with)."""
+        return self.sofia.register(user, realm, now=self.now_us() // 1_000_000, **how)  # type: ignore[arg-type]
+
+    def unregister_phone(self, user: str, realm: str = "127.0.0.1") -> None:
+        self.sofia.unregister(user, realm)
+
+    @property
+    def chat_messages(self) -> list[mod_sofia.ChatMessage]:
+        """SIP MESSAGEs the registered phones accepted (``api chat sip|…``), oldest first."""
+        return self.sofia.delivered
 
     # --- mod_valet_parking --------------------------------------------------------------------
 

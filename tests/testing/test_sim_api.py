@@ -105,8 +105,9 @@ def test_every_command_answers_the_same_on_both_sockets(sim: Simulator, inbound:
     assert ctl.col is not None and ctl.col.wait_for(_playing, timeout=5)
     gevent.sleep(CHANNELS_DB_LAG)  # the call's row is in the channels table by now
     uuid, a_leg = handle.uuid, handle.session.channel.spec.other_uuid
+    sim.register_phone("105", call_id="phone-105@127.0.0.1")
     # The set: grep of fsivr/ and tests/ for "api " / ".api(" (uuid_*, sofia_contact, sofia profile
-    # rescan, reloadxml, status, version, show, callcenter_config, valet_info, originate) plus the
+    # rescan, sofia status, chat, reloadxml, status, version, show, callcenter_config, valet_info, originate) plus the
     # other commands the simulator answers.
     commands = [
         "version", "version short", "hostname", "reloadxml", "echo hi there", "eval hi", "global_getvar x",
@@ -125,7 +126,9 @@ def test_every_command_answers_the_same_on_both_sockets(sim: Simulator, inbound:
         f"uuid_displace {uuid} stop tone_stream://%(500,0,440)", f"uuid_displace {NOBODY} start x 0 mux",
         "uuid_displace x",
         "sofia_contact */101@pbx", "sofia_contact 102", "sofia profile external rescan",
-        "sofia profile nosuch rescan",
+        "sofia profile nosuch rescan", "sofia status profile internal reg", "sofia status profile nosuch reg",
+        "chat", "chat sip|100@127.0.0.1|105@127.0.0.1|hello", "chat sip|100@127.0.0.1|104@127.0.0.1|hello",
+        "chat nosuchproto|100@127.0.0.1|105@127.0.0.1|hello",
         "callcenter_config", "callcenter_config agent list", "callcenter_config queue count",
         "callcenter_config agent get status nosuch@default",
         "valet_info",
@@ -147,6 +150,9 @@ def test_every_command_answers_the_same_on_both_sockets(sim: Simulator, inbound:
     assert ctl.api("no_such_api_command arg1") == "-ERR no_such_api_command Command not found!\n"
     assert ctl.api("global_getvar x") == "-ERR no reply\n"  # empty output (api_exec)
     assert ctl.api("originate error/user_busy &park") == "-ERR USER_BUSY\n"
+    assert ctl.api("chat sip|100@127.0.0.1|105@127.0.0.1|hello") == "Sent"  # 16: no LF
+    assert ctl.api("chat sip|100@127.0.0.1|104@127.0.0.1|hello") == "Error! Message Not Sent"
+    assert ctl.api("chat") == "Invalid"
     channels = ctl.api("show channels").split("\n")
     assert channels[1].startswith(f"{uuid},inbound,") and channels[-2:] == ["1 total.", ""]
     assert ctl.api("show channels count") == "\n1 total.\n"

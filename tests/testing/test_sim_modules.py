@@ -267,3 +267,32 @@ def test_record_session_stops_at_hangup_and_record_hangup(esl_server) -> None:
     assert stops[1]["Record-Completion-Cause"] == "no-input-timeout"
     assert result.hangup_by == "caller"
     assert result.variables["record_seconds"] == "4"
+
+
+def test_record_ended_by_caller_hangup_keeps_the_file(esl_server) -> None:
+    """A voicemail left by hanging up (trace 15): CHANNEL_HANGUP comes before RECORD_STOP and the
+    record app's COMPLETE; the file's record_* variables are set and no completion cause is, so
+    "the caller hung up" is told by the hangup preceding the COMPLETE, not by a variable."""
+    box: list[Collector] = []
+
+    def handler(col: Collector) -> None:
+        box.append(col)
+        drive([b"linger\n\n", _subscribe(b"RECORD_START RECORD_STOP"), sendmsg("answer"),
+               sendmsg("record", "/tmp/vm-hangup.wav 30 200 5")])(col)
+
+    sim = Simulator(esl_server(handler), time_scale=0.0)
+    result = sim.run_call(CallScript(profile="loopback", speech=[Speech(talk=10.0, then="talk")],
+                                     hangup=Hangup(on_app="record", offset=2.5)))
+    order = []
+    for m in _finished(box):
+        ev = dict(m.event() or [])
+        name = ev.get("Event-Name")
+        if name in ("CHANNEL_HANGUP", "RECORD_STOP", "CHANNEL_HANGUP_COMPLETE") or (
+                name == "CHANNEL_EXECUTE_COMPLETE" and ev.get("Application") in ("record", "socket")):
+            order.append(ev.get("Application") or name)
+    assert order == ["CHANNEL_HANGUP", "RECORD_STOP", "record", "socket", "CHANNEL_HANGUP_COMPLETE"]
+    assert result.hangup_by == "caller"
+    assert result.variables["record_ms"] == "2500"
+    assert result.variables["record_samples"] == "20000"
+    assert result.variables["record_file_size"] == str(44 + 2 * 20000)
+    assert "record_completion_cause" not in result.variables

@@ -24,6 +24,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -122,6 +123,30 @@ def _conns(records: list[dict], kind: str = "outbound") -> list[str]:
     return seen
 
 
+# The User-Agent of the recorder's SIP phone (its REGISTER is not in the trace, only its effect).
+RECORDER_UA = "esl-trace-ua"
+
+
+def phone_actions(records: list[dict], sim: Simulator) -> list[tuple[float, Callable[[], object]]]:
+    """The recorder's SIP phone (16): it registers where a NOTE says ``REGISTER result: 200``, at
+    the contact FreeSWITCH's NOTIFY was sent to, and un-registers before the command the recorder
+    labelled ``after unregister`` (the un-REGISTER itself left no note)."""
+    actions: list[tuple[float, Callable[[], object]]] = []
+    contact: tuple[str, str, int] | None = None
+    for r in records:
+        note = r.get("note", "") if r.get("dir") == "note" else ""
+        m = re.search(r"^(?:NOTIFY|MESSAGE) sip:([^@\s]+)@([\d.]+):(\d+) ", note, re.M)
+        if m:
+            contact = (m.group(1), m.group(2), int(m.group(3)))
+        if note.startswith("REGISTER result: 200") and contact is not None:
+            user, ip, port = contact
+            actions.append((r["t"], lambda u=user, i=ip, p=port: sim.register_phone(u, i, ip=i, port=p,
+                                                                                    agent=RECORDER_UA)))
+        if r.get("dir") == "send" and "after unregister" in r.get("data", "") and contact is not None:
+            actions.append((r["t"] - 1e-6, lambda u=contact[0], i=contact[1]: sim.unregister_phone(u, i)))
+    return actions
+
+
 def replay_inbound(
     records: list[dict], conn: str, address: tuple[str, int], sim: Simulator | None = None
 ) -> tuple[list[Message], list[Message], str]:
@@ -136,12 +161,18 @@ def replay_inbound(
     col.start()
     received = 0
     clock_t = 0.0
+    actions = phone_actions(records, sim) if sim is not None else []
     try:
         for r in mine:
             if r.get("dir") == "recv":
                 received += 1
             elif r.get("dir") == "send":
                 col.wait_count(received, timeout=2.0)
+                while sim is not None and actions and actions[0][0] <= r["t"]:
+                    at, act = actions.pop(0)
+                    sim.advance(at - clock_t)
+                    clock_t = at
+                    act()
                 if sim is not None:
                     sim.advance(r["t"] - clock_t)
                     clock_t = r["t"]
@@ -248,6 +279,8 @@ def build_script(records: list[dict], conn: str) -> CallScript:
                 if current:
                     app, _, t0, _ = current[-1]
                     hangup = Hangup(on_app=app, occurrence=occurrences[app], offset=r["t"] - t0)
+                    if app == "record":
+                        rec_runs[-1]["hangup"] = True
                 else:
                     hangup = Hangup(after_apps=completed)
     fax = FaxPeer()
@@ -260,6 +293,10 @@ def build_script(records: list[dict], conn: str) -> CallScript:
         tone = re.match(r"tone_stream://%\((\d+),", rec["audio"] or "")
         if rec["key"]:
             speech.append(Speech(talk=rec["key_t"] - rec["t0"], then="key", key=rec["key"][0]))
+        elif tone and rec.get("hangup") and rec["ms"] is not None:
+            # a tone cut short by the caller hanging up (15): what reached the recording before the
+            # hangup (the frames still in flight in mod_loopback are lost with the channel)
+            speech.append(Speech(talk=rec["ms"] / 1000, then="silence"))
         elif tone:
             speech.append(Speech(talk=int(tone.group(1)) / 1000, then="talk"))
         elif rec["audio"]:
