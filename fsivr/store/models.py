@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     ForeignKey,
@@ -317,6 +318,49 @@ class CallStepRow(Base):
     started_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+# --- outbox ----------------------------------------------------------------------------------
+
+#: An outbox row's life: pending -> leased (a worker is sending it) -> sent, or back to pending
+#: (failed, retried later), or dead (out of attempts, or a permanent error). See fsivr/worker/outbox.py.
+OUTBOX_STATES = ("pending", "leased", "sent", "dead")
+
+
+class OutboxRow(Base):
+    """A notification (SMS, e-mail...) waiting for ``fsivr worker``: written by ``serve`` during a call,
+    sent, retried and given up on by workers, which may run on several machines."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        CheckConstraint("state IN ('pending', 'leased', 'sent', 'dead')", name="state"),
+        # The claim query: due rows of one state, oldest due first.
+        Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),
+    )
+
+    # BIGINT on PostgreSQL (an outbox outlives 2**31 notifications); SQLite's rowid alias must be
+    # spelled INTEGER.
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    #: Which sender handles it: "email", "sms".
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: Given by whoever enqueues (e.g. call uuid + node): enqueueing twice is a no-op, and the far
+    #: end sees it (Message-ID, the SMS gateway's idempotency header) so a resend is recognisable.
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    #: Attempts started (counted when a worker claims the row, so a row that kills its worker
+    #: still runs out of attempts).
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    #: The worker sending it (host:pid:random) and until when the row is its own; a row whose
+    #: lease has expired is taken again by any worker.
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None]
+    #: The call that asked for it, if any (no foreign key: call records are purged on their own).
+    call_uuid: Mapped[str | None] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
 
 
 metadata = Base.metadata
