@@ -73,7 +73,63 @@ class Config:
     #: Sofia profile the rendered gateways belong to (its ``gateways`` section includes them).
     gateway_profile: str = "external"
 
-    SECRET_FIELDS = ("esl_password",)
+    # --- fsivr worker: the outbox (fsivr/worker/) ---
+    #: Attempts before a notification is given up on (state ``dead``; ``fsivr outbox retry`` revives).
+    worker_max_attempts: int = 8
+    #: Seconds before the first retry; doubled on each further one, up to worker_backoff_max.
+    worker_backoff_base: float = 30.0
+    worker_backoff_max: float = 3600.0
+    #: Share of each delay that is random, so rows that failed together don't retry together.
+    worker_backoff_jitter: float = 0.5
+    #: How long a claimed row is the worker's own. A worker that dies mid-send leaves its row to
+    #: others once this has passed; must exceed the longest send (the SMTP/HTTP timeouts below).
+    worker_lease_seconds: float = 300.0
+    #: How often an idle worker looks for due rows.
+    worker_poll_interval: float = 2.0
+
+    # --- e-mail (SMTP); empty smtp_host: e-mail rows wait in the outbox ---
+    smtp_host: str = ""
+    smtp_port: int = 587
+    #: ``starttls`` (port 587), ``ssl`` (implicit TLS, port 465) or ``none`` (loopback relays only).
+    smtp_security: str = "starttls"
+    #: Login (empty: no AUTH).
+    smtp_user: str = ""
+    smtp_password: str = ""
+    #: CA bundle to verify the server with (empty: the system's).
+    smtp_cafile: str = ""
+    smtp_from: str = "fsivr@localhost"
+    smtp_timeout: float = 60.0
+
+    # --- SMS ---
+    #: ``http`` (a web gateway), ``chat`` (FreeSWITCH's chat API over inbound ESL: SIP MESSAGE), or
+    #: empty: SMS rows wait in the outbox.
+    sms_backend: str = ""
+    #: Region for numbers written without a country code (ISO 3166 code: PL, DE, US).
+    sms_default_region: str = ""
+    #: Sender (number or alphanumeric id) as the gateway takes it.
+    sms_from: str = ""
+    #: Longer texts are refused when queued (GSM-7: 153 characters per segment, UCS-2: 67).
+    sms_max_segments: int = 3
+    #: HTTP gateway. URL and body are sandboxed Jinja templates over ``to`` (E.164), ``to_digits``,
+    #: ``sender``, ``text``, ``key`` (the idempotency key); ``|tojson``/``|urlencode`` escape.
+    sms_http_url: str = ""
+    sms_http_method: str = "POST"
+    #: ``json`` or ``form``: the content type, and what the rendered body must parse as.
+    sms_http_format: str = "json"
+    sms_http_body: str = '{"to": {{ to|tojson }}, "from": {{ sender|tojson }}, "text": {{ text|tojson }}}'
+    #: ``Header-Name: value`` sent with every request (e.g. ``Authorization: Bearer ...``).
+    sms_http_auth_header: str = ""
+    #: The header carrying the row's idempotency key, so the gateway can drop a resend.
+    sms_http_idempotency_header: str = "Idempotency-Key"
+    #: Success: a 2xx status and, when set, the body matching this regular expression.
+    sms_http_success_regex: str = ""
+    sms_http_timeout: float = 30.0
+    #: chat backend: ``api chat PROTO|FROM|TO|TEXT|text/plain``; FROM and TO are templates as above.
+    sms_chat_proto: str = "sip"
+    sms_chat_from: str = ""
+    sms_chat_to: str = ""
+
+    SECRET_FIELDS = ("esl_password", "smtp_password", "sms_http_auth_header")
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None) -> Config:
@@ -114,7 +170,10 @@ class Config:
     def redacted(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         for name in self.SECRET_FIELDS:
-            out[name] = "***"
+            if name == "sms_http_auth_header" and out[name]:
+                out[name] = out[name].partition(":")[0] + ": ***"  # the header's name is no secret
+            else:
+                out[name] = "***"
         out["database_url"] = redact_url(self.database_url)
         return out
 

@@ -1,0 +1,45 @@
+"""``fsivr worker``: send the outbox's notifications (SMS, e-mail) with retries."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+from fsivr.cli.output import err
+from fsivr.cli.store import require_schema
+from fsivr.config import load_config
+from fsivr.store.db import Store
+from fsivr.worker.lock import AnotherWorker
+
+
+def add_commands(sub: Any) -> None:
+    worker = sub.add_parser("worker", help="send the outbox's notifications (SMS, e-mail) with retries; "
+                                           "SIGTERM finishes the one in hand, then stops")
+    worker.set_defaults(func=cmd_worker)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from fsivr.worker.loop import Worker, WorkerSettings
+    from fsivr.worker.senders import senders_from_config
+
+    cfg = load_config(args.config, args.database)
+    if not args.verbose:
+        logging.getLogger().setLevel(cfg.log_level.upper())
+    logging.getLogger("fsivr.worker").info("config: %s", cfg.redacted())
+    # Both raise ValueError naming the setting: a worker configured wrongly stops at start.
+    settings = WorkerSettings.from_config(cfg)
+    senders = senders_from_config(cfg)
+    store = Store(cfg.database_url)
+    try:
+        if not require_schema(store):
+            return 2
+        worker = Worker(store, senders, settings)
+        worker.stop_on_signals()
+        worker.run()
+    except AnotherWorker as exc:
+        err(str(exc))
+        return 2
+    finally:
+        store.close()
+    return 0

@@ -1,0 +1,207 @@
+"""E-mail notifications: an ``email.message.EmailMessage`` with attachments, sent over SMTP.
+
+The Message-ID is derived from the outbox row's idempotency key, so a message re-sent after a
+worker died mid-send carries the same Message-ID as the first try: mail stores and people see it is
+the same message (RFC 5322 §3.6.4: one Message-ID names one message).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import smtplib
+import socket
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formatdate, getaddresses
+from pathlib import Path
+from typing import Any
+
+from fsivr.worker.errors import PermanentFailure, SendFailed
+
+SECURITY = ("starttls", "ssl", "none")
+#: Biggest attachment total accepted when queueing (most servers refuse mail above 25-50 MB).
+MAX_ATTACHMENTS = 20 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int = 587
+    security: str = "starttls"
+    user: str = ""
+    #: repr=False: a settings object that ends up in a log line must not carry the password there.
+    password: str = field(default="", repr=False)
+    cafile: str = ""
+    sender: str = "fsivr@localhost"
+    timeout: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.security not in SECURITY:
+            raise ValueError(f"smtp_security {self.security!r}: expected one of {', '.join(SECURITY)}")
+        check_addresses([self.sender], "smtp_from")
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> SmtpSettings:
+        return cls(host=cfg.smtp_host, port=cfg.smtp_port, security=cfg.smtp_security.lower(),
+                   user=cfg.smtp_user, password=cfg.smtp_password, cafile=cfg.smtp_cafile,
+                   sender=cfg.smtp_from, timeout=cfg.smtp_timeout)
+
+
+def check_addresses(addresses: Sequence[str], what: str) -> list[str]:
+    """Each entry one ``name <user@host>`` or ``user@host``; raises ValueError naming the bad one."""
+    out = []
+    for raw in addresses:
+        parsed = getaddresses([raw])
+        if len(parsed) != 1 or "@" not in parsed[0][1] or not parsed[0][1].split("@")[1]:
+            raise ValueError(f"{what}: {raw!r} is not an e-mail address")
+        out.append(raw)
+    return out
+
+
+def email_payload(to: Sequence[str] | str, subject: str, text: str, *, html: str | None = None,
+                  attachments: Sequence[str | dict[str, str]] = (), cc: Sequence[str] = (),
+                  reply_to: str | None = None, sender: str | None = None) -> dict[str, Any]:
+    """The outbox payload of an e-mail, checked now so a mistake fails the node, not the worker.
+
+    An attachment is a path (read when the mail is sent: voicemail audio, a received fax) or
+    ``{"path": ..., "filename": ..., "content_type": ...}``."""
+    recipients = [to] if isinstance(to, str) else list(to)
+    if not recipients:
+        raise ValueError("an e-mail needs at least one recipient")
+    check_addresses(recipients, "to")
+    check_addresses(list(cc), "cc")
+    if reply_to:
+        check_addresses([reply_to], "reply_to")
+    if sender:
+        check_addresses([sender], "from")
+    if "\n" in subject or "\r" in subject:
+        raise ValueError("an e-mail subject is one line")
+    files = []
+    total = 0
+    for item in attachments:
+        spec = {"path": item} if isinstance(item, str) else dict(item)
+        path = Path(spec["path"])
+        if not path.is_file():
+            raise ValueError(f"attachment {path} does not exist")
+        total += path.stat().st_size
+        files.append({k: str(v) for k, v in spec.items()})
+    if total > MAX_ATTACHMENTS:
+        raise ValueError(f"attachments total {total} bytes, more than {MAX_ATTACHMENTS}")
+    payload: dict[str, Any] = {"to": recipients, "subject": subject, "text": text}
+    for name, value in (("cc", list(cc)), ("html", html), ("reply_to", reply_to), ("from", sender),
+                        ("attachments", files)):
+        if value:
+            payload[name] = value
+    return payload
+
+
+def message_id(key: str, sender: str) -> str:
+    """``<hash-of-key@sender's domain>``: the same key always gives the same Message-ID."""
+    domain = getaddresses([sender])[0][1].rpartition("@")[2] or "localhost"
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}.fsivr@{domain}>"
+
+
+def build_message(payload: dict[str, Any], key: str, default_sender: str) -> EmailMessage:
+    sender = payload.get("from") or default_sender
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = ", ".join(payload["to"])
+    if payload.get("cc"):
+        msg["Cc"] = ", ".join(payload["cc"])
+    if payload.get("reply_to"):
+        msg["Reply-To"] = payload["reply_to"]
+    msg["Subject"] = payload.get("subject", "")
+    msg["Date"] = formatdate(localtime=False, usegmt=True)
+    msg["Message-ID"] = message_id(key, sender)
+    msg.set_content(payload.get("text", ""))
+    if payload.get("html"):
+        msg.add_alternative(payload["html"], subtype="html")
+    for spec in payload.get("attachments", []):
+        path = Path(spec["path"])
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise PermanentFailure(f"attachment {path}: {exc.strerror}") from None
+        ctype = spec.get("content_type") or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        maintype, _, subtype = ctype.partition("/")
+        msg.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream",
+                           filename=spec.get("filename") or path.name)
+    return msg
+
+
+class EmailSender:
+    """The outbox handler of kind ``email``."""
+
+    kind = "email"
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+
+    @property
+    def where(self) -> str:
+        return f"{self.settings.host}:{self.settings.port}"
+
+    def __call__(self, payload: dict[str, Any], key: str) -> str:
+        try:
+            msg = build_message(payload, key, self.settings.sender)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise PermanentFailure(f"malformed e-mail payload: {exc}") from None
+        try:
+            with self._connect() as smtp:
+                refused = smtp.send_message(msg)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            text = "; ".join(f"{rcpt}: {code} {_text(reply)}" for rcpt, (code, reply) in exc.recipients.items())
+            error = PermanentFailure if all(c >= 500 for c in codes) else SendFailed
+            raise error(f"SMTP {self.where} refused every recipient: {text}") from None
+        except smtplib.SMTPAuthenticationError as exc:
+            # Retried: a wrong password is fixed in the configuration, not in the message.
+            raise SendFailed(f"SMTP {self.where} refused the login of {self.settings.user!r}: "
+                             f"{exc.smtp_code} {_text(exc.smtp_error)}") from None
+        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+            error = PermanentFailure if exc.smtp_code >= 500 else SendFailed
+            raise error(f"SMTP {self.where} refused the message: {exc.smtp_code} {_text(exc.smtp_error)}") from None
+        except smtplib.SMTPNotSupportedError as exc:
+            raise SendFailed(f"SMTP {self.where}: {exc}") from None
+        except smtplib.SMTPResponseException as exc:
+            raise SendFailed(f"SMTP {self.where}: {exc.smtp_code} {_text(exc.smtp_error)}") from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise SendFailed(f"SMTP {self.where}: {type(exc).__name__}: {exc}") from None
+        accepted = len(payload["to"]) + len(payload.get("cc", []))
+        note = f"; refused: {', '.join(sorted(refused))}" if refused else ""
+        return f"accepted by {self.where} for {accepted - len(refused)} recipient(s) as {msg['Message-ID']}{note}"
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        # An explicit EHLO name: smtplib's default is socket.getfqdn(), a DNS lookup per message
+        # that can take seconds in a container without reverse DNS.
+        local = socket.gethostname()
+        context = ssl.create_default_context(cafile=s.cafile or None)
+        smtp: smtplib.SMTP
+        if s.security == "ssl":
+            smtp = smtplib.SMTP_SSL(s.host, s.port, local_hostname=local, timeout=s.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(s.host, s.port, local_hostname=local, timeout=s.timeout)
+        try:
+            if s.security == "starttls":
+                smtp.ehlo()
+                if not smtp.has_extn("starttls"):
+                    # Never fall back to sending the login in clear text.
+                    raise smtplib.SMTPNotSupportedError("the server does not offer STARTTLS "
+                                                        "(smtp_security: starttls)")
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            if s.user:
+                smtp.login(s.user, s.password)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+
+def _text(reply: bytes | str) -> str:
+    text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+    return " ".join(text.split())

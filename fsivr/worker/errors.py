@@ -1,0 +1,13 @@
+"""How a sender reports a failed attempt to the worker loop."""
+
+from __future__ import annotations
+
+
+class SendFailed(Exception):
+    """This attempt failed; the row is retried after its backoff (or goes dead when out of attempts).
+    The message is stored as the row's ``last_error``: it must never contain a secret."""
+
+
+class PermanentFailure(SendFailed):
+    """Retrying cannot help (a recipient the server rejects for good, an attachment that is gone, a
+    number that is no number): the row goes dead at once."""

@@ -1,0 +1,198 @@
+"""The worker loop: claim a due row, send it, record the outcome; on SIGTERM finish the row in hand,
+then stop.
+
+One row at a time per process: each step is short (one SMTP conversation, one HTTP request) and a
+second worker process (PostgreSQL) is the way to send more at once. The database being unreachable
+is waited out (logged once per outage), never a crash: rows wait in the table meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import FrameType
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
+
+from fsivr.store.db import Store
+from fsivr.store.types import utcnow
+from fsivr.worker import outbox
+from fsivr.worker.errors import PermanentFailure, SendFailed
+from fsivr.worker.lock import SqliteWorkerLock
+from fsivr.worker.outbox import Claimed, RetryPolicy
+
+log = logging.getLogger("fsivr.worker")
+
+Clock = Callable[[], datetime]
+T = TypeVar("T")
+
+
+class Sender(Protocol):
+    """Sends one row's payload; returns a one-line description of what the far end said. Raises
+    SendFailed (retry after the backoff), PermanentFailure (dead now); any other exception is
+    treated like SendFailed, so a bug in one sender cannot stop the others' rows."""
+
+    kind: str
+
+    def __call__(self, payload: dict[str, Any], key: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    lease_seconds: float = 300.0
+    poll_interval: float = 2.0
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> WorkerSettings:
+        policy = RetryPolicy(cfg.worker_max_attempts, cfg.worker_backoff_base, cfg.worker_backoff_max,
+                             cfg.worker_backoff_jitter)
+        if cfg.worker_lease_seconds <= max(cfg.smtp_timeout, cfg.sms_http_timeout):
+            raise ValueError("worker_lease_seconds must be longer than smtp_timeout and sms_http_timeout: "
+                             "a send still running when its lease expires could be sent again by another worker")
+        return cls(policy, cfg.worker_lease_seconds, cfg.worker_poll_interval)
+
+
+def worker_name() -> str:
+    """host:pid:random — unique per process even when pids are reused across container restarts."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    def __init__(self, store: Store, senders: Mapping[str, Sender], settings: WorkerSettings | None = None,
+                 clock: Clock = utcnow, rng: random.Random | None = None, name: str | None = None) -> None:
+        self.store = store
+        self.senders = dict(senders)
+        self.settings = settings or WorkerSettings()
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.name = name or worker_name()
+        self.stopping = threading.Event()
+        self._db_down = False
+
+    # --- one row ------------------------------------------------------------------------------
+
+    def run_once(self) -> bool:
+        """Claim and process one due row; False when none was due."""
+        s = self.settings
+        with self.store.session() as session:
+            row = outbox.claim(session, self.name, self.clock(), timedelta(seconds=s.lease_seconds),
+                               self.senders.keys(), s.policy.max_attempts)
+        if row is None:
+            return False
+        self._process(row)
+        return True
+
+    def _process(self, row: Claimed) -> None:
+        sender = self.senders[row.kind]
+        policy = self.settings.policy
+        label = f"outbox #{row.id} {row.kind} (attempt {row.attempt}{', reclaimed' if row.reclaimed else ''})"
+        if row.reclaimed:
+            log.warning("%s: the previous attempt never finished; sending again under the same key %s",
+                        label, row.key)
+        try:
+            said = sender(row.payload, row.key)
+        except Exception as exc:  # every failure is recorded on the row; the loop goes on
+            permanent = isinstance(exc, PermanentFailure)
+            error = str(exc) or type(exc).__name__
+            if not isinstance(exc, SendFailed):
+                error = f"{type(exc).__name__}: {error}"
+                log.exception("%s: the %s sender crashed", label, row.kind)
+            state = self._record(lambda session: outbox.fail(
+                session, row.id, self.name, error, self.clock(), policy, self.rng, permanent))
+            if state == "dead":
+                log.error("%s failed, given up%s: %s", label,
+                          "" if permanent else f" after {policy.max_attempts} attempts", error)
+            elif state == "pending":
+                log.warning("%s failed, will retry: %s", label, error)
+            else:
+                log.warning("%s failed (%s), but the row was taken from this worker meanwhile", label, error)
+            return
+        if self._record(lambda session: outbox.complete(session, row.id, self.name, self.clock())):
+            log.info("%s sent: %s", label, said)
+        else:
+            log.warning("%s sent (%s), but its lease had been lost meanwhile: another worker may send it "
+                        "again under the same key", label, said)
+
+    def _record(self, write: Callable[[Session], T]) -> T | None:
+        """Record an attempt's outcome, waiting out a database outage for as long as the lease lasts
+        (the writes are conditional on still holding the lease, so a late one is harmless; giving up
+        early would only make a resend more likely). None when it could not be recorded."""
+        deadline = time.monotonic() + self.settings.lease_seconds
+        while True:
+            try:
+                with self.store.session() as session:
+                    result = write(session)
+            except (OperationalError, DBAPIError) as exc:
+                self._database_down(exc)
+                if time.monotonic() >= deadline:
+                    return None
+                time.sleep(min(self.settings.poll_interval, max(deadline - time.monotonic(), 0)))
+                continue
+            if self._db_down:
+                log.warning("the database is reachable again")
+                self._db_down = False
+            return result
+
+    # --- the loop -----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Until ``stop()``: process due rows, wait ``poll_interval`` when none is due."""
+        log.info("worker %s: sending %s", self.name, ", ".join(sorted(self.senders)) or "nothing")
+        lock = SqliteWorkerLock(self.store.url) if self.store.url.get_backend_name() == "sqlite" else None
+        if lock is not None:
+            lock.acquire()
+        try:
+            if lock is not None:
+                # Holding the lock proves no other worker lives: a leased row is a dead worker's.
+                with self.store.session() as session:
+                    taken = outbox.expire_leases(session, self.clock())
+                if taken:
+                    log.warning("%d outbox row(s) left leased by a worker that died are due again", taken)
+            while not self.stopping.is_set():
+                try:
+                    busy = self.run_once()
+                except (OperationalError, DBAPIError) as exc:
+                    self._database_down(exc)
+                    busy = False
+                else:
+                    if self._db_down:
+                        log.warning("the database is reachable again")
+                        self._db_down = False
+                if not busy:
+                    self.stopping.wait(self.settings.poll_interval)
+        finally:
+            if lock is not None:
+                lock.release()
+        log.info("worker %s stopped", self.name)
+
+    def _database_down(self, exc: Exception) -> None:
+        if not self._db_down:
+            log.error("the database is unreachable, rows wait until it is back: %s",
+                      " ".join(str(getattr(exc, "orig", exc)).split())[:300])
+            self._db_down = True
+
+    def stop(self) -> None:
+        """Finish the row in hand (if any), then leave ``run``."""
+        self.stopping.set()
+
+    def stop_on_signals(self) -> None:
+        """SIGTERM/SIGINT call ``stop``: the row being sent is completed and recorded first."""
+
+        def handler(signum: int, _frame: FrameType | None) -> None:
+            log.info("%s: finishing the row in hand, then stopping", signal.Signals(signum).name)
+            self.stop()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)

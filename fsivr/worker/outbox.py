@@ -1,0 +1,265 @@
+"""The outbox table's store side: enqueue, claim, complete, fail, and the operator's retry/drop.
+
+Every function takes a Session and the current time (``now``) from the caller, so the worker's clock
+can be injected in tests and each step is one short transaction.
+
+Claiming is a lease: a worker marks one due row ``leased`` with its own name and an expiry, commits,
+and only then sends. On PostgreSQL the candidate row is picked with ``SELECT … FOR UPDATE SKIP
+LOCKED``, so concurrent workers on several machines never pick the same row and never wait for each
+other; every state change is also conditional on the row still being in the state (and lease) it
+was read in, so a row can change hands only through an expired lease. A worker that dies mid-send
+(SIGKILL, power loss) leaves its row ``leased``; once the lease expires any worker takes it again.
+That is at-least-once delivery: the far end recognises the resend by the idempotency key (the
+e-mail's Message-ID, the SMS gateway's idempotency header).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from fsivr.store.models import OutboxRow
+
+#: Longest error text kept in ``last_error`` (a gateway may answer with a whole HTML page).
+MAX_ERROR = 1000
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When to try again, and when to give up."""
+
+    max_attempts: int = 8
+    backoff_base: float = 30.0
+    backoff_max: float = 3600.0
+    #: Share of the delay that is random ("equal jitter"): rows that failed together (a gateway
+    #: outage) spread out instead of retrying in lockstep.
+    jitter: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("worker_max_attempts must be at least 1")
+        if self.backoff_base < 0 or self.backoff_max < 0:
+            raise ValueError("worker backoff delays must not be negative")
+        if not 0 <= self.jitter <= 1:
+            raise ValueError("worker_backoff_jitter must be between 0 and 1")
+
+    def delay(self, attempts: int, rng: random.Random) -> float:
+        """Seconds to wait after the ``attempts``-th failed attempt: base, 2·base, 4·base… capped."""
+        raw = min(self.backoff_max, self.backoff_base * 2 ** min(max(attempts - 1, 0), 62))
+        return raw * (1 - self.jitter) + rng.uniform(0, raw * self.jitter)
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    id: int
+    #: False when a row with this idempotency key already existed (nothing was added).
+    created: bool
+
+
+def enqueue(session: Session, kind: str, payload: dict[str, Any], key: str, now: datetime, *,
+            call_uuid: str | None = None, not_before: datetime | None = None) -> Enqueued:
+    """Add a row, due at ``not_before`` (default: now). Enqueueing a key that exists is a no-op, so a
+    step that is repeated (a node re-run after a restart) never sends twice."""
+    if not key or len(key) > 200:
+        raise ValueError("an outbox idempotency key must be 1 to 200 characters")
+    values = {"kind": kind, "payload": payload, "idempotency_key": key, "state": "pending",
+              "attempts": 0, "next_attempt_at": not_before or now, "call_uuid": call_uuid,
+              "created_at": now}
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = pg_insert(OutboxRow).values(values).on_conflict_do_nothing(
+            index_elements=["idempotency_key"])
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(OutboxRow).values(values).on_conflict_do_nothing(
+            index_elements=["idempotency_key"])
+    else:  # pragma: no cover - the store runs on SQLite and PostgreSQL only
+        raise RuntimeError(f"outbox: unsupported database {dialect}")
+    # ON CONFLICT DO NOTHING rather than catching IntegrityError: on PostgreSQL an error would abort
+    # the caller's whole transaction.
+    new_id = session.execute(stmt.returning(OutboxRow.id)).scalar()
+    if new_id is not None:
+        return Enqueued(int(new_id), True)
+    existing = session.execute(select(OutboxRow.id).where(OutboxRow.idempotency_key == key)).scalar_one()
+    return Enqueued(int(existing), False)
+
+
+def _due(now: datetime, kinds: Collection[str]) -> Any:
+    return and_(
+        OutboxRow.kind.in_(list(kinds)),
+        or_(and_(OutboxRow.state == "pending", OutboxRow.next_attempt_at <= now),
+            and_(OutboxRow.state == "leased", OutboxRow.lease_expires_at <= now)))
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A row in a worker's hands: what to send, and which attempt this is."""
+
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    key: str
+    attempt: int
+    #: The previous holder's lease had expired (it died or hung mid-send): this may be a resend.
+    reclaimed: bool
+
+
+def claim(session: Session, owner: str, now: datetime, lease: timedelta, kinds: Collection[str],
+          max_attempts: int) -> Claimed | None:
+    """Lease the next due row of one of ``kinds`` to ``owner``, or None when nothing is due.
+
+    A row whose lease expired on its last allowed attempt is not tried again: it goes ``dead``
+    (a notification that kills every worker that sends it must not kill them forever)."""
+    if not kinds:
+        return None
+    while True:
+        row = session.execute(
+            select(OutboxRow).where(_due(now, kinds))
+            .order_by(OutboxRow.next_attempt_at, OutboxRow.id).limit(1)
+            # PostgreSQL: lock the candidate and skip rows other workers are locking right now.
+            # SQLite renders no FOR UPDATE; there one worker runs (fsivr/worker/lock.py).
+            .with_for_update(skip_locked=True)
+        ).scalar_one_or_none()
+        if row is None:
+            return None
+        reclaimed = row.state == "leased"
+        if reclaimed and row.attempts >= max_attempts:
+            _set(session, row, {"state": "dead", "lease_owner": None, "lease_expires_at": None,
+                                "last_error": _cut(f"attempt {row.attempts} never finished (the worker "
+                                                   f"{row.lease_owner} died or hung mid-send); "
+                                                   f"last error: {row.last_error or 'none'}")})
+            continue
+        if not _set(session, row, {"state": "leased", "lease_owner": owner, "lease_expires_at": now + lease,
+                                   "attempts": row.attempts + 1}):
+            continue  # changed under us between the read and the update (SQLite only): look again
+        return Claimed(row.id, row.kind, dict(row.payload), row.idempotency_key, row.attempts + 1, reclaimed)
+
+
+def _set(session: Session, row: OutboxRow, values: dict[str, Any]) -> bool:
+    """Update ``row`` if it is still as it was read (compare-and-set on state, lease and attempts)."""
+    result = session.execute(
+        update(OutboxRow).where(OutboxRow.id == row.id, OutboxRow.state == row.state,
+                                OutboxRow.attempts == row.attempts,
+                                _same(OutboxRow.lease_owner, row.lease_owner))
+        .values(**values).execution_options(synchronize_session=False))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _same(column: Any, value: Any) -> Any:
+    return column.is_(None) if value is None else column == value
+
+
+def _mine(row_id: int, owner: str) -> Any:
+    return and_(OutboxRow.id == row_id, OutboxRow.state == "leased", OutboxRow.lease_owner == owner)
+
+
+def complete(session: Session, row_id: int, owner: str, now: datetime) -> bool:
+    """Mark a leased row sent. False when the lease was lost meanwhile (it expired and another worker
+    took the row, or an operator dropped it): the caller should say so."""
+    result = session.execute(update(OutboxRow).where(_mine(row_id, owner)).values(
+        state="sent", sent_at=now, lease_expires_at=None, last_error=None))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def fail(session: Session, row_id: int, owner: str, error: str, now: datetime, policy: RetryPolicy,
+         rng: random.Random, permanent: bool = False) -> str | None:
+    """Record a failed attempt: back to ``pending`` after the backoff, or ``dead`` when out of
+    attempts or the error is permanent. Returns the new state (None: the lease was lost)."""
+    attempts = session.execute(select(OutboxRow.attempts).where(_mine(row_id, owner))).scalar()
+    if attempts is None:
+        return None
+    if permanent or attempts >= policy.max_attempts:
+        values: dict[str, Any] = {"state": "dead"}
+    else:
+        values = {"state": "pending",
+                  "next_attempt_at": now + timedelta(seconds=policy.delay(attempts, rng))}
+    result = session.execute(update(OutboxRow).where(_mine(row_id, owner)).values(
+        lease_owner=None, lease_expires_at=None, last_error=_cut(error), **values))
+    return str(values["state"]) if result.rowcount else None  # type: ignore[attr-defined]
+
+
+def expire_leases(session: Session, now: datetime) -> int:
+    """Make every lease expire now. Only for a worker that knows no other worker is alive (SQLite,
+    under the single-worker lock): a row left ``leased`` is then a dead worker's and can be taken
+    at once instead of after its lease."""
+    result = session.execute(update(OutboxRow).where(OutboxRow.state == "leased").values(lease_expires_at=now))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_ERROR else text[:MAX_ERROR - 1] + "…"
+
+
+# --- the operator's side (fsivr outbox list|retry|drop) ------------------------------------------
+
+
+def rows(session: Session, states: Sequence[str] = (), kind: str | None = None,
+         limit: int = 100) -> list[OutboxRow]:
+    query = select(OutboxRow).order_by(OutboxRow.id.desc()).limit(limit)
+    if states:
+        query = query.where(OutboxRow.state.in_(list(states)))
+    if kind:
+        query = query.where(OutboxRow.kind == kind)
+    return list(session.execute(query).scalars())
+
+
+def counts(session: Session) -> dict[str, int]:
+    """Rows per state."""
+    result = session.execute(select(OutboxRow.state, func.count()).group_by(OutboxRow.state))
+    return {state: int(n) for state, n in result.all()}
+
+
+class OutboxRefused(ValueError):
+    """An operator's request that would lose or duplicate a notification; the message says which."""
+
+
+def _select_ids(session: Session, ids: Sequence[int], dead: bool) -> list[OutboxRow]:
+    if dead:
+        return list(session.execute(select(OutboxRow).where(OutboxRow.state == "dead")).scalars())
+    found = {r.id: r for r in session.execute(select(OutboxRow).where(OutboxRow.id.in_(list(ids)))).scalars()}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise OutboxRefused(f"no outbox row {', '.join(map(str, missing))}")
+    return [found[i] for i in ids]
+
+
+def _refuse_live_leases(selected: list[OutboxRow], now: datetime, what: str) -> None:
+    busy = [r.id for r in selected if r.state == "leased" and r.lease_expires_at is not None
+            and r.lease_expires_at > now]
+    if busy:
+        raise OutboxRefused(f"row {', '.join(map(str, busy))} is being sent by a worker right now; "
+                            f"{what} it when its lease has expired or the worker has finished")
+
+
+def retry(session: Session, ids: Sequence[int], now: datetime, dead: bool = False) -> list[int]:
+    """Make rows due now with a fresh set of attempts (dead ones included). A row already sent is
+    refused: retrying it would send it twice."""
+    selected = _select_ids(session, ids, dead)
+    sent = [r.id for r in selected if r.state == "sent"]
+    if sent:
+        raise OutboxRefused(f"row {', '.join(map(str, sent))} was already sent; retrying would send it twice")
+    _refuse_live_leases(selected, now, "retry")
+    chosen = [r.id for r in selected]
+    if chosen:
+        session.execute(update(OutboxRow).where(OutboxRow.id.in_(chosen)).values(
+            state="pending", attempts=0, next_attempt_at=now, lease_owner=None, lease_expires_at=None))
+    return chosen
+
+
+def drop(session: Session, ids: Sequence[int], now: datetime, dead: bool = False) -> list[int]:
+    """Delete rows (they will not be sent); a row a worker holds right now is refused."""
+    selected = _select_ids(session, ids, dead)
+    _refuse_live_leases(selected, now, "drop")
+    chosen = [r.id for r in selected]
+    if chosen:
+        session.execute(delete(OutboxRow).where(OutboxRow.id.in_(chosen)))
+    return chosen
