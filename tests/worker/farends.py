@@ -50,8 +50,11 @@ class Received:
 
 
 class SmtpServer:
-    """aiosmtpd on 127.0.0.1 in its own thread. ``hold`` (an Event, cleared) makes DATA wait until it
-    is set — a send in progress, for killing a worker mid-send; ``data_started`` is set meanwhile."""
+    """aiosmtpd on 127.0.0.1 in its own thread. ``hold`` (an Event, cleared) makes the server wait at
+    ``hold_at`` until it is set — a send in progress, for killing a worker mid-send; ``holding`` is set
+    when a client reaches that point. ``hold_at="rcpt"``: before the message was transferred (it is
+    not delivered if the client goes away); ``"data"``: after the server has taken the message but before its
+    250 (it is delivered, and a client that goes away never hears so: RFC 1047's duplicate window)."""
 
     def __init__(self, auth: tuple[str, str] | None = None, tls: tuple[Path, Path] | None = None,
                  refuse_rcpt: set[str] | None = None) -> None:
@@ -62,7 +65,8 @@ class SmtpServer:
         self.logins: list[tuple[str, bool]] = []
         self.hold = threading.Event()
         self.hold.set()
-        self.data_started = threading.Event()
+        self.holding = threading.Event()
+        self.hold_at = "data"
         self.refuse_rcpt = refuse_rcpt or set()
         server = self
 
@@ -71,15 +75,16 @@ class SmtpServer:
                                   _options: Any) -> str:
                 if address in server.refuse_rcpt:
                     return "550 5.1.1 no such user"
+                if server.hold_at == "rcpt":
+                    await server.wait()
                 envelope.rcpt_tos.append(address)
                 return "250 OK"
 
             async def handle_DATA(self, _srv: Any, _session: Any, envelope: Any) -> str:
-                server.data_started.set()
-                while not server.hold.is_set():
-                    await asyncio.sleep(0.01)
                 msg = message_from_bytes(envelope.original_content, policy=policy.default)
                 server.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), msg))  # type: ignore[arg-type]
+                if server.hold_at == "data":
+                    await server.wait()  # committed, the 250 not sent yet (the RFC 1047 window)
                 return "250 Message accepted for delivery"
 
         def authenticator(_srv: Any, _session: Any, _envelope: Any, _mechanism: str, data: Any) -> Any:
@@ -101,6 +106,11 @@ class SmtpServer:
         self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port,
                                      server_hostname="localhost", **kwargs)
         self.controller.start()
+
+    async def wait(self) -> None:
+        self.holding.set()
+        while not self.hold.is_set():
+            await asyncio.sleep(0.01)
 
     def stop(self) -> None:
         self.hold.set()
