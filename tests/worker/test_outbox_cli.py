@@ -83,4 +83,4 @@ def test_retry_and_drop(store: Store, rows: dict[str, int], capsys: pytest.Captu
 def test_an_unmigrated_database_is_named(tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite:///{tmp_path}/empty.sqlite3"
     assert main(["--database", url, "outbox", "list"]) == 2
-    assert "is not migrated: run `fsivr db upgrade`" in capsys.readouterr().err
+    assert "not up to date: run `fsivr db upgrade`" in capsys.readouterr().err
