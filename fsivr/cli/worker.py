@@ -6,6 +6,8 @@ import argparse
 import logging
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
+
 from fsivr.cli.output import err
 from fsivr.cli.store import require_schema
 from fsivr.config import load_config
@@ -32,7 +34,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
     senders = senders_from_config(cfg)
     store = Store(cfg.database_url)
     try:
-        if not require_schema(store):
+        try:
+            if not require_schema(store):
+                return 2
+        except OperationalError as exc:
+            # At start an unreachable database is an error for the supervisor to retry; once running,
+            # the worker waits outages out (fsivr/worker/loop.py).
+            where = store.url.render_as_string(hide_password=True)
+            err(f"worker: database {where} is unreachable: {' '.join(str(exc.orig).split())[:300]}")
             return 2
         worker = Worker(store, senders, settings)
         worker.stop_on_signals()

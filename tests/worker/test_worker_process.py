@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from farends import Gateway, SmtpServer, start_worker, wait_for, worker_env
+from farends import Gateway, SmtpServer, TcpProxy, free_port, start_worker, wait_for, worker_env
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from fsivr.store.db import Store
 from fsivr.store.models import OutboxRow
@@ -213,3 +214,55 @@ def test_two_workers_on_postgresql_share_1000_rows_without_overlap(pg_database: 
         assert {o.split(":")[1] for o in owners} == {str(w.pid) for w in workers}
     finally:
         store.close()
+
+
+@pytest.mark.postgres
+def test_the_database_going_away_is_waited_out(pg_database: str, tmp_path: Path, gateway: Gateway) -> None:
+    """The worker reaches PostgreSQL through a proxy the test cuts: once while a send is under way
+    (the outcome is recorded when the database is back, and the SMS is not sent again), once while
+    idle (rows queued meanwhile are sent when it is back)."""
+    store = Store(pg_database)
+    store.upgrade()
+    url = make_url(pg_database)
+    proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
+    proxy.up()
+    try:
+        notifier = Notifier(store, SmsRules(default_region="PL"))
+        first = notifier.sms("k-db-1", "501000001", "one").id
+        proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        env = worker_env(proxied, sms_backend="http", sms_http_url=gateway.url + "/sms",
+                         **{**FAST, "worker_lease_seconds": 60})
+        gateway.hold.clear()
+        proc = start_worker(env, tmp_path)
+        try:
+            assert gateway.arrived.wait(30), _log(tmp_path)
+            proxy.down()  # the database goes away while the gateway is still answering
+            gateway.hold.set()
+            wait_for(lambda: "the database is unreachable" in _log(tmp_path), what="the outage to be noticed")
+            assert _state(store, first).state == "leased"
+            proxy.up()
+            wait_for(lambda: _state(store, first).state == "sent", what="the outcome to be recorded")
+            assert "the database is reachable again" in _log(tmp_path)
+
+            proxy.down()
+            wait_for(lambda: _log(tmp_path).count("the database is unreachable") == 2, what="the second outage")
+            second = notifier.sms("k-db-2", "501000002", "two").id  # serve's database is fine
+            proxy.up()
+            wait_for(lambda: _state(store, second).state == "sent", what="the row queued meanwhile")
+        finally:
+            assert _stop(proc) == 0, _log(tmp_path)
+        assert [r.headers["Idempotency-Key"] for r in gateway.requests] == ["k-db-1", "k-db-2"]
+        assert _log(tmp_path).count("the database is unreachable") == 2  # once per outage, not per poll
+    finally:
+        proxy.down()
+        store.close()
+
+
+def test_an_unreachable_database_at_start_is_one_line(tmp_path: Path) -> None:
+    url = f"postgresql+psycopg://fsivr:hunter2@127.0.0.1:{free_port()}/fsivr"
+    done = subprocess.run([sys.executable, "-m", "fsivr", "worker"], env=worker_env(url), cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "fsivr: worker: database postgresql+psycopg://fsivr:***@127.0.0.1" in done.stderr
+    assert "is unreachable" in done.stderr and "Traceback" not in done.stderr
+    assert "hunter2" not in done.stderr + done.stdout
