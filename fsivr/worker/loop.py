@@ -3,7 +3,9 @@ then stop.
 
 One row at a time per process: each step is short (one SMTP conversation, one HTTP request) and a
 second worker process (PostgreSQL) is the way to send more at once. The database being unreachable
-is waited out (logged once per outage), never a crash: rows wait in the table meanwhile.
+(OperationalError / InterfaceError: connection refused, dropped, timed out) is waited out, logged
+once per outage, never a crash: rows wait in the table meanwhile. Any other database error is a bug
+or a wrong schema and ends the worker with a traceback.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from fsivr.store.db import Store
@@ -134,7 +136,7 @@ class Worker:
             try:
                 with self.store.session() as session:
                     result = write(session)
-            except (OperationalError, DBAPIError) as exc:
+            except (OperationalError, InterfaceError) as exc:
                 self._database_down(exc)
                 if time.monotonic() >= deadline:
                     return None
@@ -163,7 +165,7 @@ class Worker:
             while not self.stopping.is_set():
                 try:
                     busy = self.run_once()
-                except (OperationalError, DBAPIError) as exc:
+                except (OperationalError, InterfaceError) as exc:
                     self._database_down(exc)
                     busy = False
                 else:
