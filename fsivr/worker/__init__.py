@@ -1,6 +1,7 @@
 """``fsivr worker``: the durable outbox of notifications (SMS, e-mail) and the processes that send it.
 
 ``serve`` only inserts rows (:mod:`fsivr.worker.notify`); workers claim, send, retry and give up on
-them (:mod:`fsivr.worker.outbox`, :mod:`fsivr.worker.loop`). Below the engine and the nodes, above
-the store.
+them (:mod:`fsivr.worker.outbox`, :mod:`fsivr.worker.loop`). Nodes call :mod:`fsivr.worker.notify`;
+the worker itself uses the store, the inbound ESL client, and of the engine only its sandboxed
+templates (fsivr/engine/templates.py, for the SMS gateway's templates) — never the runner or nodes.
 """
