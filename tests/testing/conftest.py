@@ -8,6 +8,10 @@ import pytest
 from gevent import socket as gsocket
 from gevent.server import StreamServer
 from simharness import Collector
+from test_sim_inbound import Client
+
+from fsivr.testing import Simulator
+from fsivr.testing.inbound import InboundSwitch
 
 
 @pytest.fixture
@@ -34,3 +38,10 @@ def esl_server() -> Iterator[Callable[[Callable[[Collector], None]], tuple[str, 
         srv.stop(timeout=1)
 
 
+@pytest.fixture
+def inbound(sim: Simulator) -> Iterator[Client]:
+    """An authenticated inbound ESL client of an InboundSwitch sharing the test module's ``sim``."""
+    with InboundSwitch(sim=sim) as sw:
+        client = Client(sw.address).auth()
+        yield client
+        client.close()

@@ -6,7 +6,7 @@ inbound ones do (uuid_send_dtmf, uuid_transfer, bgapi's BACKGROUND_JOB)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import gevent
 import gevent.queue
@@ -17,7 +17,6 @@ from test_sim_inbound import Client
 
 from fsivr.testing import CallScript, Simulator
 from fsivr.testing.api import CHANNELS_DB_LAG
-from fsivr.testing.inbound import InboundSwitch
 from fsivr.testing.simulator import CallHandle
 
 NOBODY = "00000000-0000-0000-0000-000000000000"
@@ -69,14 +68,6 @@ class Controller:
 @pytest.fixture
 def sim() -> Simulator:
     return Simulator(("127.0.0.1", 9), time_scale=1.0)  # a 30 s prompt really runs while we ask
-
-
-@pytest.fixture
-def inbound(sim: Simulator) -> Iterator[Client]:
-    with InboundSwitch(sim=sim) as sw:
-        client = Client(sw.address).auth()
-        yield client
-        client.close()
 
 
 def _call(sim: Simulator, esl_server: EslServer, **script: object) -> tuple[Controller, CallHandle]:

@@ -3,7 +3,6 @@ phone gets from the switch, over the inbound and the outbound socket alike."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -12,7 +11,6 @@ from test_sim_inbound import Client
 
 from fsivr.testing import Simulator
 from fsivr.testing.expand import separate_char
-from fsivr.testing.inbound import InboundSwitch
 
 EPOCH = datetime(2026, 12, 1, 3, 37, 45, tzinfo=UTC)
 
@@ -20,14 +18,6 @@ EPOCH = datetime(2026, 12, 1, 3, 37, 45, tzinfo=UTC)
 @pytest.fixture
 def sim() -> Simulator:
     return Simulator(("127.0.0.1", 9), time_scale=0.0, epoch=EPOCH)
-
-
-@pytest.fixture
-def inbound(sim: Simulator) -> Iterator[Client]:
-    with InboundSwitch(sim=sim) as sw:
-        client = Client(sw.address).auth()
-        yield client
-        client.close()
 
 
 def test_chat_replies_as_trace_16(sim: Simulator, inbound: Client) -> None:
