@@ -17,6 +17,7 @@ from fsivr.engine.scenario import ScenarioSpec
 from fsivr.engine.services import PromptLibrary, Services
 from fsivr.esl.server import OutboundServer, tune_for_serving
 from fsivr.store.callrecords import CallRecordWriter
+from fsivr.store import phone
 from fsivr.store.db import Store
 
 log = logging.getLogger("fsivr")
@@ -55,6 +56,7 @@ class App:
 
     @classmethod
     def build(cls, config: Config, *, port: int | None = None) -> App:
+        phone.configure(config.default_region)
         store = Store(config.database_url)
         try:
             _check_schema(store)

@@ -129,6 +129,10 @@ class Config:
     sms_chat_from: str = ""
     sms_chat_to: str = ""
 
+    #: ISO 3166 region of phone numbers written without a country code (``221234567`` is
+    #: +48221234567 with PL): accounts' mobiles, contacts, caller-ID lists, look-up keys.
+    default_region: str = "PL"
+
     SECRET_FIELDS = ("esl_password", "smtp_password", "sms_http_auth_header")
 
     @classmethod
@@ -157,6 +161,9 @@ class Config:
         cfg = cls()
         for name, value in data.items():
             setattr(cfg, name, _coerce(name, known[name].type, value))
+        from fsivr.store.phone import check_region
+
+        cfg.default_region = check_region(cfg.default_region)
         return cfg
 
     def voice_for(self, language: str | None) -> str:

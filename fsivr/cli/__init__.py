@@ -15,6 +15,7 @@ import sys
 
 from fsivr.cli import calls, db, outbox, render, scenario, serve, simulate, worker
 from fsivr.config import Config
+from fsivr.store import phone
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,9 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        cfg = Config.load(args.config)
+        # Phone numbers written without a country code (bundles, tables) take this region.
+        phone.configure(cfg.default_region)
         if args.database is None:
             # The config file and FSIVR_DATABASE_URL decide; --database overrides both.
-            args.database = Config.load(args.config).database_url
+            args.database = cfg.database_url
     except ValueError as exc:
         print(f"fsivr: {exc}", file=sys.stderr)
         return 2

@@ -14,12 +14,13 @@ hooks only fire when scenarios, routes or prompts change, so the cache also runs
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import gevent
+
+from fsivr.store.phone import caller_key
 
 if TYPE_CHECKING:
     from fsivr.store.db import Store
@@ -29,9 +30,6 @@ log = logging.getLogger("fsivr.directory")
 
 #: Seconds between directory checks (the scenario cache polls every 2 s; the directory changes less).
 DEFAULT_INTERVAL = 10.0
-#: Caller IDs arrive as +48..., 48..., 0048... or national 5..; the last this many digits identify
-#: a number well enough to find a contact when the exact form differs (9 = a Polish national number).
-SUFFIX_DIGITS = 9
 
 
 @dataclass
@@ -43,30 +41,18 @@ class Snapshot:
     contacts: dict[str, Contact] = field(default_factory=dict)
     gateways: dict[str, Gateway] = field(default_factory=dict)
     by_extension: dict[str, Account] = field(default_factory=dict)
-    contacts_by_digits: dict[str, Contact] = field(default_factory=dict)
-    contacts_by_suffix: dict[str, list[Contact]] = field(default_factory=dict)
+    #: Contacts by their number in E.164 (fsivr.store.phone.caller_key).
+    contacts_by_number: dict[str, Contact] = field(default_factory=dict)
 
     def index(self) -> Snapshot:
         self.by_extension = {a.extension: a for a in self.accounts.values() if a.extension}
-        self.contacts_by_digits, self.contacts_by_suffix = {}, {}
-        for contact in self.contacts.values():
-            digits = number_digits(contact.number)
-            if not digits:
-                continue
-            self.contacts_by_digits[digits] = contact
-            if len(digits) >= SUFFIX_DIGITS:
-                self.contacts_by_suffix.setdefault(digits[-SUFFIX_DIGITS:], []).append(contact)
+        # Imports store E.164 already; rows written before that (or by hand) are keyed the same way.
+        self.contacts_by_number = {caller_key(c.number): c for c in self.contacts.values() if c.number}
         return self
 
     def same_data(self, other: Snapshot) -> bool:
         return (self.accounts, self.groups, self.contacts, self.gateways) == (
             other.accounts, other.groups, other.contacts, other.gateways)
-
-
-def number_digits(number: str) -> str:
-    """``+48 (22) 123-45-67`` → ``48221234567``; ``0048...`` → ``48...`` (international prefix)."""
-    digits = re.sub(r"\D", "", number or "")
-    return digits[2:] if digits.startswith("00") else digits
 
 
 Loader = Callable[[], Snapshot]
@@ -162,18 +148,11 @@ class DirectoryCache:
         return gateways[min(gateways)] if gateways else None
 
     def contact_for(self, number: str) -> Contact | None:
-        """The contact a caller's number belongs to: the same digits, or — when the caller ID and
-        the stored number are written differently (``+48...`` vs national) — the same last
-        SUFFIX_DIGITS digits, if that is unambiguous."""
-        snap = self.current()
-        digits = number_digits(number)
-        if not digits:
+        """The contact a caller's number belongs to, however either is written (``+48...``,
+        ``0048...``, national with the configured default region): both compared in E.164."""
+        if not number or not number.strip():
             return None
-        found = snap.contacts_by_digits.get(digits)
-        if found is not None or len(digits) < SUFFIX_DIGITS:
-            return found
-        candidates = snap.contacts_by_suffix.get(digits[-SUFFIX_DIGITS:], [])
-        return candidates[0] if len(candidates) == 1 else None
+        return self.current().contacts_by_number.get(caller_key(number))
 
 
 def load_snapshot(session: Any) -> Snapshot:

@@ -5,8 +5,9 @@ Semantics a PBX user expects:
 - ``hours: "22:00-06:00"`` runs past midnight, and belongs to the day it *starts* on: with
   ``days: fri``, Saturday 02:00 is inside (Friday's night shift), Friday 02:00 is not.
 - ``dates``: ``2026-12-24`` (that day), ``12-24`` (every year), ``2026-12-24..2027-01-02``.
-- holidays: dates as above or RFC 5545 RRULEs (``FREQ=YEARLY;BYMONTH=12;BYMONTHDAY=25``); a
-  holiday is a whole local day on which no rule matches.
+- holidays: dates as above, RFC 5545 RRULEs (``FREQ=YEARLY;BYMONTH=12;BYMONTHDAY=25``) or a
+  country's public holidays from the ``holidays`` package (``{country: PL}``, moving feasts such
+  as Easter Monday included); a holiday is a whole local day on which no rule matches.
 Everything is computed on the local wall clock of the rule's IANA timezone from an aware instant,
 so DST changes cannot shift office hours.
 """
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import holidays as national
 from dateutil.rrule import rrulestr
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -200,12 +202,21 @@ class Holiday:
             freq = re.search(r"FREQ=([A-Z]+)", upper)
             if freq is None or freq.group(1) not in HOLIDAY_FREQS:
                 raise ValueError(f"RRULE {self.text!r}: FREQ must be one of {', '.join(HOLIDAY_FREQS)}")
+            _check_rrule_parts(self.text, upper)
             try:
                 # dtstart in the past so yearly rules cover every year we will see; an explicit
                 # DTSTART in the text wins.
                 self.rule = rrulestr(self.text, dtstart=datetime(2000, 1, 1), forceset=True, ignoretz=True)
             except (ValueError, TypeError) as exc:
                 raise ValueError(f"bad RRULE {self.text!r}: {exc}") from None
+            # dateutil takes BYMONTH=2;BYMONTHDAY=30 and just never yields a date: a holiday that
+            # never comes is a mistake. Eight years from the rule's start hold a 29 February.
+            # (Bounded: rrule.after() on such a rule walks day by day to the year 9999.)
+            rules = getattr(self.rule, "_rrule", None) or []
+            start = getattr(rules[0], "_dtstart", None) if rules else None
+            start = start or datetime(2000, 1, 1)
+            if not self.rule.between(start, start.replace(year=start.year + 8), inc=True):
+                raise ValueError(f"RRULE {self.text!r} never gives a date")
         else:
             self.spec = parse_date(self.text)
 
@@ -219,3 +230,85 @@ class Holiday:
             dates = frozenset(d.date() for d in self.rule.between(start, end, inc=True))
             self._years[day.year] = dates
         return day in dates
+
+
+#: RFC 5545 section 3.3.10: the values each BY part may take (negative ones count from the end).
+_RRULE_RANGES = {"BYMONTH": (1, 12, False), "BYMONTHDAY": (1, 31, True), "BYYEARDAY": (1, 366, True),
+                 "BYWEEKNO": (1, 53, True), "BYSETPOS": (1, 366, True), "BYHOUR": (0, 23, False),
+                 "BYMINUTE": (0, 59, False), "BYSECOND": (0, 60, False)}
+_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _check_rrule_parts(text: str, upper: str) -> None:
+    """Refuse BY values no date has (``BYMONTHDAY=32``), with the part named; dateutil accepts
+    many of them silently and the rule then never matches."""
+    found: dict[str, list[int]] = {}
+    for name, values in re.findall(r"(BY[A-Z]+)=([^;\s]+)", upper):
+        if name not in _RRULE_RANGES:
+            continue
+        low, high, signed = _RRULE_RANGES[name]
+        numbers = []
+        for v in values.split(","):
+            try:
+                n = int(v)
+            except ValueError:
+                raise ValueError(f"RRULE {text!r}: {name}={values} is not a list of numbers") from None
+            if not (low <= n <= high or (signed and -high <= n <= -low)):
+                allowed = f"{low}..{high}" + (f" or -{high}..-{low}" if signed else "")
+                raise ValueError(f"RRULE {text!r}: {name}={n} is impossible ({allowed})")
+            numbers.append(n)
+        found[name] = numbers
+    days, months = found.get("BYMONTHDAY"), found.get("BYMONTH")
+    if days and months and not any(0 < d <= _MONTH_DAYS[m - 1] for d in days if d > 0 for m in months) \
+            and all(d > 0 for d in days):
+        raise ValueError(f"RRULE {text!r}: no month in BYMONTH has day {', '.join(map(str, days))}")
+
+
+class NationalHolidays:
+    """A country's public holidays (``{country: PL, subdiv: ...}``) from the ``holidays`` package,
+    computed per year on first use and kept (a set lookup per call after that)."""
+
+    KEYS = ("country", "subdiv")
+
+    def __init__(self, raw: dict[str, object]) -> None:
+        unknown = set(map(str, raw)) - set(self.KEYS)
+        if unknown:
+            raise ValueError(f"unknown key(s) {', '.join(sorted(unknown))} (use country, subdiv)")
+        country = str(raw.get("country") or "").strip().upper()
+        subdiv = raw.get("subdiv")
+        self.text = f"{country}" + (f"/{subdiv}" if subdiv else "")
+        supported = national.list_supported_countries()
+        if country not in supported:
+            raise ValueError(f"country {country!r}: the holidays package has no calendar for it "
+                             "(an ISO 3166 code such as PL, DE, UA)")
+        if subdiv is not None and str(subdiv) not in supported[country]:
+            raise ValueError(f"country {country}: no subdivision {subdiv!r} "
+                             f"(known: {', '.join(supported[country]) or 'none'})")
+        self.country, self.subdiv = country, None if subdiv is None else str(subdiv)
+        self._years: dict[int, frozenset[date]] = {}
+
+    def matches(self, day: date) -> bool:
+        dates = self._years.get(day.year)
+        if dates is None:
+            cal = national.country_holidays(self.country, subdiv=self.subdiv, years=day.year)
+            dates = self._years[day.year] = frozenset(cal)
+        return day in dates
+
+
+def parse_holidays(value: object) -> list[Holiday | NationalHolidays]:
+    """``holidays:`` of a time_condition: a list of dates, ranges, RRULEs and ``{country: XX}``
+    entries, or one mapping ``{country: XX, subdiv: .., dates: [...]}``."""
+    items: list[object]
+    if isinstance(value, dict):
+        rest = {k: v for k, v in value.items() if k != "dates"}
+        extra = value.get("dates") or []
+        items = [rest, *(extra if isinstance(extra, list) else [extra])]
+    else:
+        items = list(value or [])
+    out: list[Holiday | NationalHolidays] = []
+    for i, item in enumerate(items):
+        try:
+            out.append(NationalHolidays(item) if isinstance(item, dict) else Holiday(str(item)))
+        except ValueError as exc:
+            raise ValueError(f"holiday {i + 1}: {exc}") from None
+    return out

@@ -21,6 +21,11 @@ def _check_rules(value: Any) -> Any:
     return value
 
 
+def _check_holidays(value: Any) -> Any:
+    tr.parse_holidays(value)
+    return value
+
+
 @register
 class TimeCondition(Node):
     type = "time_condition"
@@ -30,8 +35,10 @@ class TimeCondition(Node):
         "rules": Param(list, required=True, check=_check_rules,
                        doc="list of {days: mon-fri, hours: '08:00-16:00', dates: [...]}; any rule matching "
                            "means match"),
-        "holidays": Param(list, default=[], doc="dates (YYYY-MM-DD, MM-DD, ranges a..b) or RRULEs; "
-                                                "a holiday never matches"),
+        "holidays": Param((list, dict), default=[], check=_check_holidays,
+                          doc="dates (YYYY-MM-DD, MM-DD, ranges a..b), RRULEs (FREQ=YEARLY;...) and national "
+                              "calendars ({country: PL}, moving feasts included); or one mapping "
+                              "{country: PL, subdiv: .., dates: [...]}; a holiday never matches"),
     }
     outcomes = ("match", "nomatch")
 
@@ -40,12 +47,10 @@ class TimeCondition(Node):
         self.zone = tz if not isinstance(tz, str) else tr.zone(tz)
         self.p["timezone"] = getattr(self.zone, "key", str(tz))
         self.rules = [tr.parse_rule(r) for r in self.p["rules"]]
-        self.holidays = []
-        for i, text in enumerate(self.p["holidays"] or []):
-            try:
-                self.holidays.append(tr.Holiday(text))
-            except ValueError as exc:
-                raise self.error(f"holiday {i + 1}: {exc}", "holidays") from None
+        try:
+            self.holidays = tr.parse_holidays(self.p["holidays"])
+        except ValueError as exc:
+            raise self.error(str(exc), "holidays") from None
 
     def run(self, call: Call) -> str:
         local = call.arrived_at.astimezone(self.zone)

@@ -29,11 +29,12 @@ from fsivr.store.directory import (
 from fsivr.store.names import (
     DIALABLE_NAME,
     DIALABLE_NAME_RULE,
-    DIALABLE_NUMBER,
-    DIALABLE_NUMBER_RULE,
     EXIT_DESTINATION,
     EXIT_DESTINATION_RULE,
+    ROUTABLE_NUMBER,
+    ROUTABLE_NUMBER_RULE,
 )
+from fsivr.store.phone import e164
 
 DocPath = tuple[str | int, ...]
 
@@ -197,6 +198,11 @@ class _Parser:
                     exits[number] = exit_to
             else:
                 number = self.scalar_text(item, where)
+            if number and not ROUTABLE_NUMBER.match(number):
+                # The dialplan matches a number as the trunk delivers it; render-conf would refuse
+                # this one (and with it every other number), so it is refused here.
+                self.fail(where, f"number {number!r} cannot be routed: use {ROUTABLE_NUMBER_RULE}")
+                number = None
             if number:
                 if number in numbers:
                     self.fail(where, f"number {number!r} is listed twice")
@@ -242,12 +248,11 @@ class _Parser:
         mobile_list = []
         for i, v in enumerate(mobiles):
             where = (*path, "mobile", i) if isinstance(mobile, list) else (*path, "mobile")
-            m = self.scalar_text(v, where)
-            # The ringing nodes dial mobiles through a gateway and users as user/NAME: what they
-            # cannot dial is refused here rather than failing a ringing node on a live call.
-            if m is not None and not DIALABLE_NUMBER.match(m):
-                self.fail(where, f"{m!r} is not a dialable number: use {DIALABLE_NUMBER_RULE}")
-            elif m is not None:
+            # The ringing nodes dial mobiles through a gateway: what cannot be called is refused
+            # here (with the reason) rather than failing a ringing node on a live call; the rest
+            # is stored in E.164, whatever way it was written.
+            m = self.phone(v, where)
+            if m is not None:
                 mobile_list.append(m)
         if user is None:
             return None
@@ -318,11 +323,12 @@ class _Parser:
     def contact(self, raw: dict[str, Any], path: DocPath) -> list[Contact] | None:
         self.keys(raw, path, ("number", "numbers", "name", "owner", "backup_owner"))
         numbers: list[str] = []
-        if "number" in raw:
-            n = self.text(raw, "number", path)
+        # In E.164, so a caller ID in any of its spellings finds the contact.
+        if raw.get("number") is not None:
+            n = self.phone(raw["number"], (*path, "number"))
             numbers += [n] if n else []
         for i, v in self.items(raw.get("numbers", []), (*path, "numbers")):
-            n = self.scalar_text(v, (*path, "numbers", i))
+            n = self.phone(v, (*path, "numbers", i))
             numbers += [n] if n else []
         if not numbers:
             self.fail(path, "a contact needs `number` (or `numbers`)")
@@ -375,6 +381,17 @@ class _Parser:
             self.fail(path, f"is too long ({len(value)} characters, at most {limit})")
             return None
         return value
+
+    def phone(self, value: Any, path: DocPath) -> str | None:
+        """A person's phone number in E.164 (fsivr.store.phone), or a problem with the reason."""
+        text = self.scalar_text(value, path)
+        if text is None:
+            return None
+        try:
+            return e164(text)
+        except ValueError as exc:
+            self.fail(path, str(exc))
+            return None
 
     def text(self, raw: Mapping[str, Any], key: str, path: DocPath, required: bool = False) -> str | None:
         if raw.get(key) is None:

@@ -29,6 +29,7 @@ EXIT_DESTINATION = re.compile(r"^[A-Za-z0-9_+*#.-]{1,64}( XML [A-Za-z0-9_.-]{1,6
 
 DIALABLE_NAME_RULE = "letters, digits and _ . + - (starting with a letter or digit, at most 64)"
 DIALABLE_NUMBER_RULE = "digits, * and # (at most 32), optionally starting with +"
+ROUTABLE_NUMBER_RULE = "letters, digits and + * # _ . - (at most 64), no spaces"
 EXIT_DESTINATION_RULE = ("EXTENSION or EXTENSION XML CONTEXT (letters, digits and _ + * # . - in the extension, "
                          "letters, digits and _ . - in the context, at most 64 each)")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gevent
 
 from fsivr.config import Config
-from fsivr.engine.directory import DirectoryCache, number_digits, static_cache
+from fsivr.engine.directory import DirectoryCache, static_cache
 from fsivr.store.directory import Account, Contact, Gateway
 from fsivr.testing import Target
 from fsivr.testing.harness import Harness, running
@@ -26,17 +26,18 @@ scenarios:
 """
 
 
-def test_contact_lookup_by_digits_and_by_national_suffix() -> None:
+def test_contact_lookup_in_e164_whatever_the_spelling() -> None:
     cache = static_cache(contacts=[Contact("+48501000001", owner="101"), Contact("+1 (555) 010-0002", owner="102"),
                                    Contact("+48601000009", owner="x"), Contact("+49601000009", owner="y")])
     assert cache.contact_for("+48501000001").owner == "101"
     assert cache.contact_for("0048501000001").owner == "101"
-    assert cache.contact_for("501000001").owner == "101"  # national form, same last 9 digits
+    assert cache.contact_for("501000001").owner == "101"  # national form, default region PL
     assert cache.contact_for("+15550100002").owner == "102"
-    assert cache.contact_for("601000009") is None  # two contacts end like that: ambiguous
+    # Same last nine digits in two countries: the national form is the default region's number.
+    assert cache.contact_for("601000009").owner == "x"
+    assert cache.contact_for("0049601000009").owner == "y"
     assert cache.contact_for("anonymous") is None
     assert cache.contact_for("1234") is None
-    assert number_digits("+48 (22) 123-45-67") == "48221234567"
 
 
 def test_default_gateway() -> None:
