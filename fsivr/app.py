@@ -11,13 +11,14 @@ import gevent
 
 from fsivr.config import Config
 from fsivr.engine.cache import ScenarioCache
+from fsivr.engine.calldata import CallData
 from fsivr.engine.directory import DirectoryCache
 from fsivr.engine.runner import Runner
 from fsivr.engine.scenario import ScenarioSpec
 from fsivr.engine.services import PromptLibrary, Services
 from fsivr.esl.server import OutboundServer, tune_for_serving
-from fsivr.store.callrecords import CallRecordWriter
 from fsivr.store import phone
+from fsivr.store.callrecords import CallRecordWriter
 from fsivr.store.db import Store
 
 log = logging.getLogger("fsivr")
@@ -69,7 +70,8 @@ class App:
         records = CallRecordWriter(store)
         directory = DirectoryCache.for_store(store, interval=config.directory_interval)
         cache.on_refresh.append(directory.refresh)
-        services = Services(config=config, scenarios=cache, records=records, prompts=prompts, directory=directory)
+        services = Services(config=config, scenarios=cache, records=records, prompts=prompts, directory=directory,
+                            data=CallData(store))
         runner = Runner(services)
         server = OutboundServer(runner.handle, config.listen_host,
                                 config.listen_port if port is None else port,

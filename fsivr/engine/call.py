@@ -208,8 +208,12 @@ class Call:
 
     def collect(self, playable: str, *, min_digits: int = 1, max_digits: int = 1, tries: int = 1,
                 timeout: float = 5.0, terminators: str = "#", invalid: str = "silence_stream://250",
-                regex: str = "", digit_timeout: float = 3.0) -> Collected:
-        """play_and_get_digits; FreeSWITCH replays the prompt and the invalid prompt itself."""
+                regex: str = "", digit_timeout: float = 3.0, secret: bool = False) -> Collected:
+        """play_and_get_digits; FreeSWITCH replays the prompt and the invalid prompt itself.
+
+        ``secret`` (a PIN): the keys are not left in the channel variable afterwards, where
+        FreeSWITCH would keep them for the rest of the call (and write them into its CDR).
+        """
         var = "fsivr_digits"
         # Expansion runs over the whole argument (switch_core_session_exec) before the splitting,
         # so the escape is applied once to the joined string, after quoting each part.
@@ -226,6 +230,11 @@ class Call:
         # with read_result "failure". <var>_invalid is cleared at the start of each call.
         invalid = event.variable(var + "_invalid") or None
         ok = event.variable("read_result") in ("success", "timeout") and not invalid
+        if secret:
+            # uuid_setvar with no value unsets the variable (mod_commands.c uuid_setvar_function:
+            # argc 2 → var_value NULL → switch_channel_add_variable_var_check deletes it).
+            self.api(f"uuid_setvar {self.uuid} {var}")
+            self.api(f"uuid_setvar {self.uuid} {var}_invalid")
         return Collected(digits=(event.variable(var) or None) if ok else None, invalid=invalid)
 
     def bridge(self, dial_string: str, timeout: float) -> Event:

@@ -11,6 +11,7 @@ from fsivr.config import Config
 
 if TYPE_CHECKING:
     from fsivr.engine.cache import ScenarioCache
+    from fsivr.engine.calldata import CallData
     from fsivr.engine.directory import DirectoryCache
     from fsivr.store.callrecords import CallRecord
 
@@ -77,3 +78,6 @@ class Services:
     prompts: PromptLibrary
     #: Directory data for ringing nodes (accounts, groups, contacts), refreshed like scenarios.
     directory: DirectoryCache
+    #: Data-table look-ups and the authorize lock-out: the only database work a node asks for,
+    #: each one query off the hub (engine/calldata.py).
+    data: CallData

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from fsivr.store.db import Store
 from fsivr.store.models import CallRow, CallStepRow
+from fsivr.store.tables import note_last_agents
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,8 @@ _DRIVER_WRITES: dict[str, tuple[str, str, Callable[[datetime | None], Any], Call
 def write_records(session: Session, records: list[CallRecord]) -> None:
     """Insert records (calls and their steps) in the session's transaction: one executemany per
     table, with the rows as the driver takes them."""
+    # Who answered each caller, for the lookup node's built-in last_agent table.
+    note_last_agents(session, records)
     conn = session.connection()
     dialect = conn.dialect
     plan = _DRIVER_WRITES.get(dialect.name)

@@ -364,3 +364,58 @@ class OutboxRow(Base):
 
 
 metadata = Base.metadata
+
+
+# --- authorize and lookup ----------------------------------------------------------------------
+
+
+class AuthFailureRow(Base):
+    """One failed authorize (wrong PIN, caller ID not listed) by a caller number. Kept in the
+    store, not in a server's memory, so the lock-out holds across calls and across ``fsivr serve``
+    processes sharing the database: a PIN cannot be brute-forced by redialling."""
+
+    __tablename__ = "auth_failures"
+    __table_args__ = (Index("ix_auth_failures_caller_failed_at", "caller", "failed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The caller in E.164 (fsivr.store.phone.caller_key).
+    caller: Mapped[str] = mapped_column(String(NUMBER))
+    failed_at: Mapped[datetime]
+
+
+class DataTableRow(Base):
+    """A data table imported from CSV/XLSX (``fsivr table import``): its key column and columns."""
+
+    __tablename__ = "data_tables"
+
+    name: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    key_column: Mapped[str] = mapped_column(String(NAME))
+    columns: Mapped[list[Any]] = mapped_column(default=list)
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class DataRowRow(Base):
+    """One row of a data table, found by (table, key) — the primary key, so a look-up is one
+    indexed query. Keys that are phone numbers are kept in E.164."""
+
+    __tablename__ = "data_rows"
+
+    table_name: Mapped[str] = mapped_column(ForeignKey("data_tables.name", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class LastAgentRow(Base):
+    """Who last answered a caller (the built-in ``last_agent`` table), kept from call records as
+    they are written: one row per caller, so routing a caller back costs one primary-key read."""
+
+    __tablename__ = "last_agents"
+
+    #: The caller in E.164 (fsivr.store.phone.caller_key).
+    caller: Mapped[str] = mapped_column(String(NUMBER), primary_key=True)
+    #: The target that answered, as the scenario writes targets (``sip:101``).
+    agent: Mapped[str] = mapped_column(String(NAME))
+    #: The account user, when the answering target is an employee's.
+    employee: Mapped[str | None] = mapped_column(String(NUMBER))
+    answered_at: Mapped[datetime]
+    call_uuid: Mapped[str] = mapped_column(String(64))

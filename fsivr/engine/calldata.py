@@ -1,0 +1,63 @@
+"""What a node may ask of the database during a call: data-table look-ups and the authorize
+lock-out. Every query runs through ``Store.run`` (gevent's threadpool), so a look-up never blocks
+the hub; each is one statement on a primary key or an index. PIN hashes are checked on the
+threadpool too (scrypt is slow by design: tens of milliseconds of CPU per hash).
+
+Nodes reach it as ``call.services.data`` (engine/node.py says what a node may touch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import gevent
+
+from fsivr.engine.pins import verify_pin
+from fsivr.store import lockout, tables
+from fsivr.store.db import Store
+from fsivr.store.phone import caller_key
+
+
+class CallData:
+    def __init__(self, store: Store | None) -> None:
+        #: None where no database is wired (a unit test's Services): every look-up says so.
+        self.store = store
+
+    def _run(self, fn: Any) -> Any:
+        if self.store is None:
+            raise RuntimeError("no database: look-ups and the lock-out need fsivr's store")
+        return self.store.run(fn)
+
+    # ---- lookup --------------------------------------------------------------------------------
+
+    def lookup(self, table: str, key: str) -> dict[str, Any] | None:
+        return self._run(lambda s: tables.lookup(s, table, key))
+
+    def last_agent(self, caller: str, since: datetime) -> dict[str, Any] | None:
+        return self._run(lambda s: tables.last_agent(s, caller, since))
+
+    # ---- authorize -----------------------------------------------------------------------------
+
+    def locked_out(self, caller: str, now: datetime, window: float, failures: int) -> bool:
+        """Has ``caller`` failed ``failures`` times within the last ``window`` seconds?"""
+        key, since = caller_key(caller), now - timedelta(seconds=window)
+        return self._run(lambda s: lockout.failures_since(s, key, since)) >= failures
+
+    def auth_failed(self, caller: str, now: datetime) -> None:
+        key = caller_key(caller)
+        self._run(lambda s: lockout.record_failure(s, key, now))
+
+    def auth_ok(self, caller: str, now: datetime, window: float) -> None:
+        key, before = caller_key(caller), now - timedelta(seconds=window)
+        self._run(lambda s: lockout.clear(s, key, before))
+
+    @staticmethod
+    def check_pin(pin: str, hashes: Sequence[str]) -> bool:
+        """Does ``pin`` match one of ``hashes``? Every hash is tried (no early exit), so the
+        time taken does not tell which position matched."""
+        def job() -> bool:
+            return sum(verify_pin(pin, h) for h in hashes) > 0
+
+        return bool(gevent.get_hub().threadpool.apply(job))
