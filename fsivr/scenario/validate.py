@@ -254,6 +254,8 @@ def _param_refs(params: Mapping[str, Param], values: Mapping[str, Any], known: l
         if not param.ref or value is None:
             continue
         for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, str) and ("{{" in item or "{%" in item):
+                continue  # a template (dial '{{ agent }}'): what it names is known only on the call
             if isinstance(item, str) and (param.ref, item) not in seen:
                 seen.add((param.ref, item))
                 refs.append(Ref(param.ref, item, name))
