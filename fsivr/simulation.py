@@ -5,8 +5,8 @@ simulator connects to it as FreeSWITCH would, and the path returned is read back
 record the server wrote — so it is what production would have recorded.
 
 Always in a throw-away SQLite database: a file is imported into it; a stored scenario is copied
-into it from the configured database (every scenario, since goto may reach any, and the whole
-directory), which is only read — never migrated, and no simulated call record lands in it.
+into it from the configured database (every scenario, since goto may reach any, the whole
+directory and the data tables the lookup node reads), which is only read — never migrated, and no simulated call record lands in it.
 
 This starts the server: a process calling it monkey-patches with gevent first (``fsivr simulate``
 does).
@@ -26,6 +26,7 @@ from fsivr.config import Config
 from fsivr.scenario import repository
 from fsivr.scenario.bundle import load_file
 from fsivr.scenario.persist import copy_scenarios, stored_scenarios
+from fsivr.store import tables
 from fsivr.store.db import Store
 from fsivr.store.directory import load_directory, save_directory
 from fsivr.store.migrate import require_up_to_date
@@ -58,8 +59,8 @@ def simulate(target: str, cfg: Config, *, number: str | None, caller: str, at: d
 
 
 def copy_store(source_url: str, target_url: str) -> None:
-    """Copy every scenario and the directory from ``source_url`` (read only; its schema must be
-    current) into a new database at ``target_url``."""
+    """Copy every scenario, the directory and the lookup node's data tables from ``source_url``
+    (read only; its schema must be current) into a new database at ``target_url``."""
     url = make_url(source_url)
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
             and not url.database.startswith("file:") and not Path(url.database).is_file():
@@ -70,6 +71,7 @@ def copy_store(source_url: str, target_url: str) -> None:
         require_up_to_date(source.engine)
         with source.session() as session:
             docs, directory = stored_scenarios(session), load_directory(session)
+            data = tables.dump(session)
     finally:
         source.close()
     target = Store(target_url)
@@ -78,6 +80,7 @@ def copy_store(source_url: str, target_url: str) -> None:
         with target.session() as session:
             save_directory(session, directory)
             copy_scenarios(session, docs)
+            tables.load(session, data)
     finally:
         target.close()
 

@@ -8,7 +8,9 @@ What a node may touch when it runs:
 - its own compiled parameters (``self.p`` and what ``compile`` derived from them);
 - the ``Call``: its public fields and methods (identity, ``vars``, media, ``answered``/``gone``,
   ``wait_hangup``, ``listen``, ``handoff`` for goto/exit) — never ``call.conn``, the engine's own;
-- ``call.services``: config, prompts, directory (read-only snapshots, never the database);
+- ``call.services``: config, prompts, directory (read-only snapshots, never the database), and
+  ``data`` (engine/calldata.py: data-table look-ups and the authorize lock-out — the only database
+  work a node asks for, each one indexed query run off the hub);
 - fsivr.ringing, for ringing someone.
 Whatever it raises becomes an outcome in the runner; it keeps no state between calls.
 """

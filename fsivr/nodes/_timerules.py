@@ -4,7 +4,8 @@ Semantics a PBX user expects:
 - ``days: fri-mon`` wraps over the weekend (fri, sat, sun, mon).
 - ``hours: "22:00-06:00"`` runs past midnight, and belongs to the day it *starts* on: with
   ``days: fri``, Saturday 02:00 is inside (Friday's night shift), Friday 02:00 is not.
-- ``dates``: ``2026-12-24`` (that day), ``12-24`` (every year), ``2026-12-24..2027-01-02``.
+- ``dates``: ``2026-12-24`` (that day), ``12-24`` (every year), ``2026-12-24..2027-01-02``,
+  ``12-24..01-02`` (every year, over New Year).
 - holidays: dates as above, RFC 5545 RRULEs (``FREQ=YEARLY;BYMONTH=12;BYMONTHDAY=25``) or a
   country's public holidays from the ``holidays`` package (``{country: PL}``, moving feasts such
   as Easter Monday included); a holiday is a whole local day on which no rule matches.
@@ -89,10 +90,16 @@ class DateSpec:
     first: date | None = None
     last: date | None = None
     month_day: tuple[int, int] | None = None
+    #: Every year from one (month, day) to another, both included; wraps over New Year
+    #: (``12-24..01-02``).
+    yearly: tuple[tuple[int, int], tuple[int, int]] | None = None
 
     def matches(self, day: date) -> bool:
         if self.month_day is not None:
             return (day.month, day.day) == self.month_day
+        if self.yearly is not None:
+            (start, end), today = self.yearly, (day.month, day.day)
+            return start <= today <= end if start <= end else today >= start or today <= end
         assert self.first is not None and self.last is not None
         return self.first <= day <= self.last
 
@@ -101,6 +108,10 @@ def parse_date(text: str) -> DateSpec:
     text = str(text).strip()
     if ".." in text:
         a, b = (p.strip() for p in text.split("..", 1))
+        if _YEARLY.match(a) and _YEARLY.match(b):
+            first_md, last_md = parse_date(a).month_day, parse_date(b).month_day
+            assert first_md is not None and last_md is not None
+            return DateSpec(yearly=(first_md, last_md))
         first, last = _iso(a), _iso(b)
         if last < first:
             raise ValueError(f"date range {text!r} ends before it starts")
@@ -116,7 +127,7 @@ def parse_date(text: str) -> DateSpec:
         except ValueError:
             raise ValueError(f"bad month-day {text!r}") from None
         return DateSpec(month_day=(month, day))
-    raise ValueError(f"bad date {text!r} (use YYYY-MM-DD, MM-DD or YYYY-MM-DD..YYYY-MM-DD)")
+    raise ValueError(f"bad date {text!r} (use YYYY-MM-DD, MM-DD, YYYY-MM-DD..YYYY-MM-DD or MM-DD..MM-DD)")
 
 
 def _iso(text: str) -> date:

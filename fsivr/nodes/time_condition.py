@@ -36,7 +36,7 @@ class TimeCondition(Node):
                        doc="list of {days: mon-fri, hours: '08:00-16:00', dates: [...]}; any rule matching "
                            "means match"),
         "holidays": Param((list, dict), default=[], check=_check_holidays,
-                          doc="dates (YYYY-MM-DD, MM-DD, ranges a..b), RRULEs (FREQ=YEARLY;...) and national "
+                          doc="dates (YYYY-MM-DD, MM-DD, ranges a..b of either), RRULEs (FREQ=YEARLY;...) and national "
                               "calendars ({country: PL}, moving feasts included); or one mapping "
                               "{country: PL, subdiv: .., dates: [...]}; a holiday never matches"),
     }

@@ -228,6 +228,19 @@ def describe(session: Session) -> list[tuple[str, str, list[str], int]]:
     return [*found, (LAST_AGENT, "caller", list(LAST_AGENT_COLUMNS), int(last))]
 
 
+def dump(session: Session) -> dict[str, list[dict[str, Any]]]:
+    """Every data table, its rows and last_agent as plain rows (``fsivr simulate`` copies them
+    into its scratch database, so a stored scenario's look-ups find what production would)."""
+    return {t.name: [dict(r._mapping) for r in session.execute(select(t))]
+            for t in (DataTableRow.__table__, _ROWS, _LAST)}
+
+
+def load(session: Session, dumped: dict[str, list[dict[str, Any]]]) -> None:
+    for t in (DataTableRow.__table__, _ROWS, _LAST):
+        if dumped.get(t.name):
+            session.execute(insert(t), dumped[t.name])
+
+
 # ---- looking up (one indexed query each) ------------------------------------------------------
 
 

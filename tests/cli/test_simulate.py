@@ -139,3 +139,62 @@ def test_simulate_refuses_a_database_that_is_not_migrated(tmp_path: Path) -> Non
     assert done.returncode == 2
     assert f"database {url} is not migrated: run `fsivr db upgrade`" in done.stderr
     assert _db_state(url) == (-1, None)  # never migrated behind the operator's back
+
+
+def _pin_hash(pin: str) -> str:
+    from fsivr.engine.pins import hash_pin
+
+    return hash_pin(pin)
+
+
+GATED = f"""
+scenarios:
+  - scenario: gated
+    numbers: ["200"]
+    start: auth
+    nodes:
+      auth: {{type: authorize, pins: ["{_pin_hash('4711')}"], caller_ids: ["+48 22 123 45 67"], text: "PIN?",
+             ok: find, denied: bye}}
+      find: {{type: lookup, table: debts, found: owes, not_found: bye}}
+      owes: {{type: set, variables: {{x: "{{{{ debt }}}}"}}, next: bye}}
+      bye: {{type: hangup}}
+"""
+
+
+@pytest.mark.parametrize("caller, digits, path", [
+    # A PIN is one --digits entry, each retry the next one (spec section 7).
+    ("+48600100101", "4711#", [("auth", "ok"), ("find", "not_found"), ("bye", "hangup")]),
+    ("+48600100101", "1234#,,4711#", [("auth", "ok"), ("find", "not_found"), ("bye", "hangup")]),
+    ("+48600100101", "1#,2#,3#", [("auth", "denied"), ("bye", "hangup")]),
+    ("0048221234567", "", [("auth", "ok"), ("find", "not_found"), ("bye", "hangup")]),
+])
+def test_authorize_and_lookup_in_a_file(tmp_path: Path, caller: str, digits: str, path: list[tuple[str, str]]) -> None:
+    (tmp_path / "g.yaml").write_text(GATED)
+    done = subprocess.run([sys.executable, "-m", "fsivr", "simulate", str(tmp_path / "g.yaml"), "--caller", caller,
+                           "--digits", digits, "--json"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert [(s["node"], s["outcome"]) for s in json.loads(done.stdout)["path"]] == path
+
+
+def test_a_stored_scenario_looks_up_the_stored_tables(tmp_path: Path) -> None:
+    from fsivr.scenario import repository
+    from fsivr.store.db import Store
+
+    url = f"sqlite:///{tmp_path / 'prod.sqlite3'}"
+    store = Store(url)
+    store.upgrade()
+    (tmp_path / "g.yaml").write_text(GATED)
+    repository.import_file(store, tmp_path / "g.yaml")
+    store.close()
+    (tmp_path / "debts.csv").write_text("phone,debt\n+48 600 100 101,99\n")
+    imported = subprocess.run([sys.executable, "-m", "fsivr", "--database", url, "table", "import", "debts",
+                               str(tmp_path / "debts.csv")], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert imported.returncode == 0, imported.stderr
+    before = _db_state(url)
+    done = subprocess.run([sys.executable, "-m", "fsivr", "--database", url, "simulate", "gated", "--json",
+                           "--caller", "600100101", "--digits", "4711#"],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert [(s["node"], s["outcome"]) for s in json.loads(done.stdout)["path"]] == [
+        ("auth", "ok"), ("find", "found"), ("owes", "next"), ("bye", "hangup")]
+    assert _db_state(url) == before

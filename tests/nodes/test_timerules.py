@@ -65,6 +65,14 @@ def test_dates() -> None:
         tr.parse_date("2026-02-30")
     with pytest.raises(ValueError):
         tr.parse_date("2027-01-02..2026-12-24")
+    # Every year, over New Year too.
+    winter = tr.parse_date("12-24..01-02")
+    assert [winter.matches(d) for d in (date(2026, 12, 23), date(2026, 12, 24), date(2027, 1, 2),
+                                        date(2027, 1, 3), date(2031, 12, 31))] == [False, True, True, False, True]
+    summer = tr.parse_date("07-01..08-31")
+    assert summer.matches(date(2030, 7, 15)) and not summer.matches(date(2030, 9, 1))
+    with pytest.raises(ValueError):
+        tr.parse_date("07-01..13-01")
 
 
 def test_holidays_as_dates_and_rrules() -> None:
