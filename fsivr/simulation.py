@@ -6,7 +6,8 @@ record the server wrote — so it is what production would have recorded.
 
 Always in a throw-away SQLite database: a file is imported into it; a stored scenario is copied
 into it from the configured database (every scenario, since goto may reach any, the whole
-directory and the data tables the lookup node reads), which is only read — never migrated, and no simulated call record lands in it.
+directory and the data tables the lookup node reads), which is only read — never migrated, and no
+simulated call record lands in it.
 
 This starts the server: a process calling it monkey-patches with gevent first (``fsivr simulate``
 does).
