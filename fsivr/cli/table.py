@@ -16,7 +16,8 @@ SHOWN_BAD_ROWS = 50
 def add_commands(sub: Any) -> None:
     table = sub.add_parser("table", help="data tables for the lookup node (CSV/XLSX import)")
     tsub = table.add_subparsers(dest="table_command", required=True, metavar="COMMAND")
-    imp = tsub.add_parser("import", help="import a CSV or XLSX file as table NAME (first row: column names)")
+    imp = tsub.add_parser("import", help="import a CSV or XLSX file as table NAME (first row: column names); "
+                                         "rows that cannot be imported are listed and the status is 1")
     imp.add_argument("name", metavar="NAME")
     imp.add_argument("file", metavar="FILE")
     imp.add_argument("--key", help="column the lookup node finds rows by (default: the first column); "

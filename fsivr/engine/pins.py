@@ -47,7 +47,8 @@ def check_hash(text: str) -> str:
         raise ValueError("PINs are stored hashed: give the output of `fsivr pin hash` (scrypt$...), "
                          "never the PIN itself")
     n, r, p = (int(x) for x in m.group(1, 2, 3))
-    if n < 2 ** 10 or n & (n - 1) or not (1 <= r <= 32 and 1 <= p <= 16) or n * r > 2 ** 22:
+    # At most 128 MiB per check (128 * r * N bytes), within the maxmem verify_pin allows.
+    if n < 2 ** 10 or n & (n - 1) or not (1 <= r <= 32 and 1 <= p <= 16) or n * r > 2 ** 20:
         raise ValueError("a PIN hash with scrypt parameters this server does not accept")
     return text
 

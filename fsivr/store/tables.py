@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -97,7 +98,7 @@ def _read_xlsx(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
 
     try:
         book = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, OSError, KeyError, ValueError) as exc:
+    except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
         raise ValueError(f"{path.name}: not an Excel workbook ({exc})") from None
     try:
         sheet = book.worksheets[0]
