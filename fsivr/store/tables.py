@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from fsivr.store.models import NAME, DataRowRow, DataTableRow, LastAgentRow
@@ -294,10 +294,16 @@ def note_last_agents(session: Session, records: Sequence[CallRecord]) -> None:
         return
     have = {row.caller: row.answered_at for row in session.execute(
         select(_LAST.c.caller, _LAST.c.answered_at).where(_LAST.c.caller.in_(list(latest))))}
+    inserts, updates = [], []
     for caller, (agent, at, uuid) in latest.items():
         employee = agent.split(":", 1)[1][:64] if agent.startswith("sip:") else None
         values = {"agent": agent, "employee": employee, "answered_at": at, "call_uuid": uuid}
         if caller not in have:
-            session.execute(insert(LastAgentRow), [{"caller": caller, **values}])
+            inserts.append({"caller": caller, **values})
         elif have[caller] < at:
-            session.execute(update(LastAgentRow).where(_LAST.c.caller == caller).values(**values))
+            updates.append({"key": caller, **values})
+    # One executemany each, whatever the batch size: the call-record writer's cost is per batch.
+    if inserts:
+        session.execute(insert(LastAgentRow), inserts)
+    if updates:
+        session.execute(update(_LAST).where(_LAST.c.caller == bindparam("key")), updates)
