@@ -6,7 +6,9 @@ inbound ESL port, optionally sharing a Simulator: ``InboundSwitch(sim=sim)``), `
 API table both listeners and ``${api()}`` expansion call), ``apps`` (dialplan applications),
 ``expand`` (variable expansion, argument splitting), ``mods`` (module emulations: ``callcenter``
 with ``queue_caller``, ``valet``, ``record``, ``spandsp``, ``sofia``, ``common``), ``broadcast`` /
-``displace`` (uuid_broadcast, uuid_displace), ``channel`` (variables, state, event rendering),
+``displace`` (uuid_broadcast, uuid_displace), ``peer`` (a bridge's far end: its keys, apps,
+variables), ``meta`` (bind_meta_app and its broadcasts), ``hold`` (uuid_hold), ``dialplan``
+(extensions for transfers and execute_extension), ``channel`` (variables, state, event rendering),
 ``profiles`` (header templates taken from shared/esl-traces), ``subscription`` (event
 subscriptions and filters), ``wire`` (framing, URL encoding), ``clock`` (virtual time), ``media``
 (durations), ``dialstring`` (bridge targets), ``script`` (what the caller does and what was
@@ -25,6 +27,7 @@ from fsivr.testing.script import (
     CallScript,
     FaxPeer,
     Hangup,
+    Press,
     Retrieve,
     Speech,
     Target,
@@ -40,6 +43,7 @@ __all__ = [
     "CallScript",
     "FaxPeer",
     "Hangup",
+    "Press",
     "Retrieve",
     "Simulator",
     "Speech",

@@ -194,3 +194,135 @@ REPORTING_VARS = [('rtp_audio_in_raw_bytes', '0'),
  ('rtp_audio_rtcp_packet_count', '0'),
  ('rtp_audio_rtcp_octet_count', '0')]
 
+
+
+# uuid_hold / uuid_hold off of a bridged SIP leg, derived from esl-traces/13-bind-meta-hold-transfer.jsonl:
+# our re-INVITE offer (rtp_local_sdp_str) is set before CHANNEL_HOLD / CHANNEL_UNHOLD, the far end's answer
+# (its 200 OK re-read: sip_* of the swapped dialog, switch_r_sdp a=recvonly / sendrecv, media flows) after it.
+HOLD_OPS = [('rtp_local_sdp_str',
+  'v=0\r\n'
+  'o=FreeSWITCH 1796070714 1796070716 IN IP4 127.0.0.1\r\n'
+  's=FreeSWITCH\r\n'
+  'c=IN IP4 127.0.0.1\r\n'
+  't=0 0\r\n'
+  'm=audio 25660 RTP/AVP 0 101\r\n'
+  'a=rtpmap:0 PCMU/8000\r\n'
+  'a=rtpmap:101 telephone-event/8000\r\n'
+  'a=fmtp:101 0-15\r\n'
+  'a=ptime:20\r\n'
+  'a=sendrecv\r\n')]
+HOLD_ANSWER_OPS = [('sip_to_port', None),
+ ('sip_from_display', None),
+ ('sip_local_network_addr', '127.0.0.1'),
+ ('sip_reply_host', '127.0.0.1'),
+ ('sip_reply_port', '5060'),
+ ('sip_network_ip', '127.0.0.1'),
+ ('sip_network_port', '5060'),
+ ('sip_user_agent', 'FreeSWITCH-mod_sofia/1.11.1-release~64bit'),
+ ('sip_allow',
+  'INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE, INFO, UPDATE, REGISTER, REFER, NOTIFY, PUBLISH, SUBSCRIBE'),
+ ('dlg_req_swap_direction', 'true'),
+ ('sip_full_via', 'SIP/2.0/UDP 127.0.0.1:5080;rport=5080;branch=z9hG4bKDm5rH5gH8eaSm'),
+ ('sip_full_from', '<sip:@@NUMBER@@@127.0.0.1:5080>;tag=3UZ85g9c9y1yD'),
+ ('sip_to_display', '@@CALLER_NAME@@'),
+ ('sip_full_to', '"@@CALLER_NAME@@" <sip:@@CALLER@@@127.0.0.1>;tag=@@FROM_TAG@@'),
+ ('sip_from_user', '@@NUMBER@@'),
+ ('sip_from_port', '5080'),
+ ('sip_from_uri', '@@NUMBER@@@127.0.0.1:5080'),
+ ('sip_from_host', '127.0.0.1'),
+ ('sip_to_user', '@@CALLER@@'),
+ ('sip_to_uri', '@@CALLER@@@127.0.0.1'),
+ ('sip_to_host', '127.0.0.1'),
+ ('sip_contact_user', 'mod_sofia'),
+ ('sip_contact_port', '5060'),
+ ('sip_contact_uri', 'mod_sofia@127.0.0.1:5060'),
+ ('sip_contact_host', '127.0.0.1'),
+ ('sip_to_tag', '@@FROM_TAG@@'),
+ ('sip_from_tag', '3UZ85g9c9y1yD'),
+ ('sip_cseq', '123494396'),
+ ('sip_call_id', '@@CALL_ID@@'),
+ ('switch_r_sdp',
+  'v=0\r\n'
+  'o=FreeSWITCH 1796064932 1796064934 IN IP4 127.0.0.1\r\n'
+  's=FreeSWITCH\r\n'
+  'c=IN IP4 127.0.0.1\r\n'
+  't=0 0\r\n'
+  'm=audio 31442 RTP/AVP 0 101\r\n'
+  'a=rtpmap:0 PCMU/8000\r\n'
+  'a=rtpmap:101 telephone-event/8000\r\n'
+  'a=fmtp:101 0-15\r\n'
+  'a=recvonly\r\n'
+  'a=ptime:20\r\n'),
+ ('ep_codec_string', 'CORE_PCM_MODULE.PCMU@8000h@20i@64000b'),
+ ('rtp_use_codec_string', 'PCMU,PCMA'),
+ ('remote_video_media_flow', 'inactive'),
+ ('remote_text_media_flow', 'inactive'),
+ ('remote_audio_media_flow', 'recvonly'),
+ ('remote_media_ip', '127.0.0.1'),
+ ('remote_media_port', '31442'),
+ ('rtp_audio_recv_pt', '0'),
+ ('dtmf_type', 'rfc2833'),
+ ('rtp_2833_send_payload', '101'),
+ ('rtp_2833_recv_payload', '101')]
+UNHOLD_OPS = [('rtp_local_sdp_str',
+  'v=0\r\n'
+  'o=FreeSWITCH 1796070714 1796070717 IN IP4 127.0.0.1\r\n'
+  's=FreeSWITCH\r\n'
+  'c=IN IP4 127.0.0.1\r\n'
+  't=0 0\r\n'
+  'm=audio 25660 RTP/AVP 0 101\r\n'
+  'a=rtpmap:0 PCMU/8000\r\n'
+  'a=rtpmap:101 telephone-event/8000\r\n'
+  'a=fmtp:101 0-15\r\n'
+  'a=ptime:20\r\n'
+  'a=sendrecv\r\n')]
+UNHOLD_ANSWER_OPS = [('sip_local_network_addr', '127.0.0.1'),
+ ('sip_reply_host', '127.0.0.1'),
+ ('sip_reply_port', '5060'),
+ ('sip_network_ip', '127.0.0.1'),
+ ('sip_network_port', '5060'),
+ ('sip_user_agent', 'FreeSWITCH-mod_sofia/1.11.1-release~64bit'),
+ ('sip_allow',
+  'INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE, INFO, UPDATE, REGISTER, REFER, NOTIFY, PUBLISH, SUBSCRIBE'),
+ ('dlg_req_swap_direction', 'true'),
+ ('sip_full_via', 'SIP/2.0/UDP 127.0.0.1:5080;rport=5080;branch=z9hG4bKF6QaNUjr20pyB'),
+ ('sip_full_from', '<sip:@@NUMBER@@@127.0.0.1:5080>;tag=3UZ85g9c9y1yD'),
+ ('sip_to_display', '@@CALLER_NAME@@'),
+ ('sip_full_to', '"@@CALLER_NAME@@" <sip:@@CALLER@@@127.0.0.1>;tag=@@FROM_TAG@@'),
+ ('sip_from_user', '@@NUMBER@@'),
+ ('sip_from_port', '5080'),
+ ('sip_from_uri', '@@NUMBER@@@127.0.0.1:5080'),
+ ('sip_from_host', '127.0.0.1'),
+ ('sip_to_user', '@@CALLER@@'),
+ ('sip_to_uri', '@@CALLER@@@127.0.0.1'),
+ ('sip_to_host', '127.0.0.1'),
+ ('sip_contact_user', 'mod_sofia'),
+ ('sip_contact_port', '5060'),
+ ('sip_contact_uri', 'mod_sofia@127.0.0.1:5060'),
+ ('sip_contact_host', '127.0.0.1'),
+ ('sip_to_tag', '@@FROM_TAG@@'),
+ ('sip_from_tag', '3UZ85g9c9y1yD'),
+ ('sip_cseq', '123494397'),
+ ('sip_call_id', '@@CALL_ID@@'),
+ ('switch_r_sdp',
+  'v=0\r\n'
+  'o=FreeSWITCH 1796064932 1796064935 IN IP4 127.0.0.1\r\n'
+  's=FreeSWITCH\r\n'
+  'c=IN IP4 127.0.0.1\r\n'
+  't=0 0\r\n'
+  'm=audio 31442 RTP/AVP 0 101\r\n'
+  'a=rtpmap:0 PCMU/8000\r\n'
+  'a=rtpmap:101 telephone-event/8000\r\n'
+  'a=fmtp:101 0-15\r\n'
+  'a=ptime:20\r\n'),
+ ('ep_codec_string', 'CORE_PCM_MODULE.PCMU@8000h@20i@64000b'),
+ ('rtp_use_codec_string', 'PCMU,PCMA'),
+ ('remote_video_media_flow', 'inactive'),
+ ('remote_text_media_flow', 'inactive'),
+ ('remote_audio_media_flow', 'sendrecv'),
+ ('remote_media_ip', '127.0.0.1'),
+ ('remote_media_port', '31442'),
+ ('rtp_audio_recv_pt', '0'),
+ ('dtmf_type', 'rfc2833'),
+ ('rtp_2833_send_payload', '101'),
+ ('rtp_2833_recv_payload', '101')]

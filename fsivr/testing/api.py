@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from fsivr.testing import apps, broadcast, displace, mods
+from fsivr.testing import apps, broadcast, dialplan, displace, hold, meta, mods
 from fsivr.testing.clock import fs_stamp
 from fsivr.testing.expand import separate_string
 from fsivr.testing.mods import queue_caller
@@ -31,6 +31,7 @@ from fsivr.testing.script import CallScript
 
 if TYPE_CHECKING:
     from fsivr.testing.channel import SwitchIdentity
+    from fsivr.testing.peer import Peer
     from fsivr.testing.session import CallSession
     from fsivr.testing.simulator import Simulator
 
@@ -225,6 +226,14 @@ def _locate(ctx: ApiContext, uuid: str, a_leg: bool = False) -> CallSession | No
     return s
 
 
+def _locate_peer(ctx: ApiContext, uuid: str) -> Peer | None:
+    """The far end of a running bridge (fsivr.testing.peer), a channel of this switch too (trace 13:
+    ``uuid_getvar`` of the bridge's B-leg)."""
+    if ctx.sim is None or not uuid:
+        return None
+    return next((s.peer for s in ctx.sim.live_sessions() if s.peer is not None and s.peer.uuid == uuid), None)
+
+
 def uuid_exists(ctx: ApiContext, arg: str) -> str | None:
     """mod_commands.c uuid_exists_function: "true"/"false", no LF."""
     if ctx.sim is None:
@@ -259,6 +268,9 @@ def uuid_getvar(ctx: ApiContext, arg: str) -> str | None:
         return None
     uuid, _, rest = arg.partition(" ")
     name = rest.strip().split(" ", 1)[0]
+    peer = _locate_peer(ctx, uuid)
+    if peer is not None:
+        return peer.vars.get(name) or "_undef_"
     s = _locate(ctx, uuid)
     caller = ctx.sim.queue_callers.get(uuid)
     if s is None and caller is not None:
@@ -323,7 +335,13 @@ def uuid_send_dtmf(ctx: ApiContext, arg: str) -> str | None:
     if s is None:
         return "-ERR Cannot locate session!\n"
     keys = "".join(k for k in data.split(" ", 1)[0] if k in "0123456789*#ABCDabcd")
-    if s.current is None:
+    if s.peer is not None:
+        # bridged: the keys cross as they come, through the meta hook (trace 13: the caller's *1
+        # passes as DTMF events when only the far end's keys are bound)
+        for key in keys:
+            if meta.on_dtmf(s, key, meta.RECV):
+                s.fire_dtmf(key)
+    elif s.current is None:
         for key in keys:
             s.fire_dtmf(key)
     else:
@@ -332,11 +350,11 @@ def uuid_send_dtmf(ctx: ApiContext, arg: str) -> str | None:
 
 
 def uuid_transfer(ctx: ApiContext, arg: str) -> str | None:
-    """mod_commands.c transfer_function: ``<uuid> [-bleg|-both] <dest> [<dialplan>] [<context>]``.
-    switch_ivr_session_transfer takes the channel out of its application and the socket app
-    (trace 13: the app in progress ends, socket EXECUTE_COMPLETE, the connection stays); the
-    destination's dialplan is outside the simulation and ends the call. Transferring a bridged
-    channel is not emulated here."""
+    """mod_commands.c transfer_function: ``<uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]``
+    → ``+OK\n``. switch_ivr_session_transfer (fsivr.testing.dialplan.transfer_session) takes the
+    channel out of its application - a bridge ends - and out of the socket app; the connection stays
+    and sees the destination's applications (trace 13). ``-bleg``/``-both`` move only our leg: the
+    far end is not a simulated call."""
     if ctx.sim is None:
         return None
     argv = arg.split()
@@ -345,10 +363,33 @@ def uuid_transfer(ctx: ApiContext, arg: str) -> str | None:
     s = _locate(ctx, argv[0])
     if s is None:
         return NO_SUCH_CHANNEL
-    dest = argv[2] if argv[1].startswith("-") and len(argv) > 2 else argv[1]
-    s.transfer_to = dest
-    s.wake.set()
+    rest = argv[2:] if argv[1].startswith("-") else argv[1:]
+    if not rest:
+        return "-ERR\n"
+    dialplan.transfer_session(s, rest[0], rest[1] if len(rest) > 1 else "", rest[2] if len(rest) > 2 else "")
     return "+OK\n"
+
+
+def uuid_hold(ctx: ApiContext, arg: str) -> str | None:
+    """mod_commands.c uuid_hold_function: ``[off|toggle] <uuid> [<display>]`` → ``+OK Success\n``, or
+    ``-ERR Operation failed\n`` (no such channel, already held, not held; trace 13)."""
+    if ctx.sim is None:
+        return None
+    argv = arg.split()
+    if not argv:
+        return "-USAGE: [off|toggle] <uuid> [<display>]\n"
+    mode = argv[0].lower()
+    uuid = (argv[1] if len(argv) > 1 else "") if mode in ("off", "toggle") else argv[0]
+    s = _locate(ctx, uuid)
+    if s is None:
+        ok = False
+    elif mode == "off":
+        ok = hold.unhold(s)
+    elif mode == "toggle":
+        ok = hold.unhold(s) if s.channel.callstate == "HELD" else hold.hold(s)
+    else:
+        ok = hold.hold(s)
+    return "+OK Success\n" if ok else "-ERR Operation failed\n"
 
 
 def sofia_contact(ctx: ApiContext, arg: str) -> str:
@@ -461,6 +502,7 @@ API: dict[str, ApiFunc] = {
     "uuid_transfer": uuid_transfer,
     "uuid_broadcast": broadcast.uuid_broadcast,
     "uuid_displace": displace.uuid_displace,
+    "uuid_hold": uuid_hold,
     "sofia_contact": sofia_contact,
     "originate": originate,
     **mods.API_COMMANDS,  # callcenter_config, valet_info

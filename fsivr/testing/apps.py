@@ -12,7 +12,7 @@ import uuid as uuidlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from fsivr.testing import dialstring, media
+from fsivr.testing import dialplan, dialstring, media, meta
 from fsivr.testing.expand import separate_string
 from fsivr.testing.profiles import OTHER_LEG_FIELDS, Q850, cause_from_str
 from fsivr.testing.script import BridgeLeg, BridgeRun, Target
@@ -125,6 +125,8 @@ def multiunset(s: CallSession, arg: str) -> None:
 
 def play_file(s: CallSession, target: str) -> str:
     """switch_ivr_play_file: "ok", "break", "hangup" or "missing"; sets playback_* variables."""
+    if s.transferring:
+        return "transfer"  # switch_ivr_play_file: the channel is not ready (CF_TRANSFER), nothing played
     seconds = media.file_seconds(target.strip(), s.script.files)
     if seconds is None:
         return "missing"
@@ -158,7 +160,7 @@ def playback(s: CallSession, arg: str) -> None:
     if outcome == "missing":
         response = "FILE NOT FOUND"
     elif outcome == "transfer" or (outcome == "hangup" and s.result.hangup_by != "server"):
-        # 13/13b: a playback cut by uuid_transfer ends with PLAYBACK ERROR too.
+        # switch_ivr_play_file returns FALSE once the channel is not ready (CF_TRANSFER: trace 13)
         response = "PLAYBACK ERROR"
     else:
         # uuid_break and an own-side hangup end playback normally (02, 09g).
@@ -326,12 +328,6 @@ def read(s: CallSession, arg: str) -> None:
 
 
 # ----------------------------------------------------------------------------- call flow
-
-
-def transfer(s: CallSession, arg: str) -> None:
-    """The channel leaves the socket app for another extension (switch_ivr_session_transfer)."""
-    s.transfer_to = arg.strip() or "unknown"
-    s.wake.set()
 
 
 def park(s: CallSession, arg: str) -> None:
@@ -542,24 +538,50 @@ def bridge(s: CallSession, arg: str) -> None:
     run.winner = rec.target
     target = _current_behaviour(s, rec.target)
     created = s.clock.now_us - int(rec.ended - rec.started) * 1_000_000
+    from fsivr.testing import peer as peer_mod  # peer → mods.common → mods → apps: imported when used
+
+    sip_peer = peer_mod.is_sip(leg.endpoint)
+    callee = rec.target if sip_peer else "Outbound Call"
     ch.push_var("originated_legs", f"{leg_uuid};Outbound Call;{rec.target}")
+    if sip_peer and ch.get_var("audio_media_flow"):
+        # a SIP B-leg: its answer SDP kept on our channel, the media flows renegotiated (trace 13)
+        ch.set_var("switch_m_sdp", peer_mod.B_SDP)
+        for kind in ("video", "text", "audio"):
+            ch.set_var(f"{kind}_media_flow", ch.get_var(f"{kind}_media_flow"))
     ch.set_var("originate_disposition", "SUCCESS")
     ch.set_var("DIALSTATUS", "SUCCESS")
     ch.push_var("originate_causes", f"{leg_uuid};NONE")
     ch.set_var("originate_signal_bond", None)
     ch.set_var("signal_bond", leg_uuid)
-    ch.mark_bridged(_other_leg(s, leg, leg_uuid, created, s.clock.now_us))
+    if sip_peer:
+        leg_name = leg.endpoint
+        ch.mark_bridged(peer_mod.sip_other_leg(s, leg.endpoint, rec.target, leg_uuid, created, s.clock.now_us))
+        peer_mod.set_callee(ch, callee, rec.target)
+    else:
+        loop = leg.endpoint.startswith("loopback/")
+        leg_name = f"loopback/{rec.target}-a" if loop else f"sofia/internal/{rec.target}"
+        ch.mark_bridged(_other_leg(s, leg, leg_uuid, created, s.clock.now_us))
     bridge_ids = [("Bridge-A-Unique-ID", ch.uuid), ("Bridge-B-Unique-ID", leg_uuid)]
     s.fire("CHANNEL_BRIDGE", pre=bridge_ids)
-    talk_outcome = s.media(target.talk)
-    leg_name = f"loopback/{rec.target}-a" if leg.endpoint.startswith("loopback/") else f"sofia/internal/{rec.target}"
+    # switch_ivr_multi_threaded_bridge once bridged (trace 13 shows them mid-bridge; bridge_to goes
+    # again when it ends, trace 04)
+    ch.set_var("bridge_to", leg_uuid)
     ch.set_var("last_bridge_to", leg_uuid)
     ch.set_var("bridge_channel", leg_name)
     ch.set_var("bridge_uuid", leg_uuid)
     ch.set_var("signal_bond", leg_uuid)
-    ch.set_var("last_sent_callee_id_name", "Outbound Call")
+    ch.set_var("last_sent_callee_id_name", callee)
     ch.set_var("last_sent_callee_id_number", rec.target)
-    ch.set_var("last_bridge_hangup_cause", "NORMAL_CLEARING")
+    s.peer = peer_mod.Peer(leg_uuid, leg_name)
+    try:
+        talk_outcome = peer_mod.talk(s, s.peer, target, len(s.result.bridges))
+    finally:
+        s.cancel_timers(s.peer)
+        s.peer = None
+    ch.set_var("bridge_to", None)
+    if talk_outcome != "transfer":
+        # a transfer hangs the B-leg up itself: no last_bridge_hangup_cause from it (trace 13)
+        ch.set_var("last_bridge_hangup_cause", "NORMAL_CLEARING")
     ch.set_var("bridge_hangup_cause", "NORMAL_CLEARING")
     rec.ended = (s.clock.now_us - s.start_us) / 1e6
     s.fire("CHANNEL_UNBRIDGE", pre=bridge_ids)
@@ -610,9 +632,11 @@ APPLICATIONS: dict[str, App] = {
     "unset": unset,
     "multiset": multiset,
     "multiunset": multiunset,
-    "transfer": transfer,
     "bridge": bridge,
     "park": park,
+    "transfer": dialplan.transfer,
+    "execute_extension": dialplan.execute_extension,
+    "bind_meta_app": meta.bind_meta_app,
     # Instant no-ops: accepted so a call using them is not hung up as an unknown application.
     "log": noop,
     "info": noop,

@@ -130,6 +130,10 @@ class Channel:
         self.pending_ops: list[tuple[str, str | None]] = []
         self.app_log: list[tuple[str, str | None]] = [("socket", spec.socket_arg)]
         self.digits_dialed = ""
+        # switch_hold_record_t list: (on, off) µs of each hold (off 0 while held)
+        self.hold_record: list[list[int]] = []
+        # sip_hangup_disposition set in the reporting state (we sent the BYE)
+        self.hangup_disposition: str | None = None
 
     # --- variables ---------------------------------------------------------------------------
 
@@ -388,6 +392,8 @@ class Channel:
             self.set_var("progress_stamp", fs_stamp(progress))
         if pmedia:
             self.set_var("progress_media_stamp", fs_stamp(pmedia))
+        if self.hold_record:
+            self.set_var("hold_events", "{" + ",".join(f"{{{on},{off}}}" for on, off in self.hold_record) + "}")
         self.set_var("end_stamp", fs_stamp(end))
 
         def epoch(name: str, us: int) -> None:
@@ -422,6 +428,8 @@ class Channel:
                      f"progress_media{unit}", f"flow_bill{unit}")
             for name, value in zip(names, (dur, bill, progress_d, answer_d, wait_d, pmedia_d, flow), strict=True):
                 self.set_var(name, str(value // div))
+        if self.hangup_disposition:
+            self.set_var("sip_hangup_disposition", self.hangup_disposition)
         for name, value in self.profile.reporting_vars:
             self.set_var(name, value)
         if self.profile.is_loopback:

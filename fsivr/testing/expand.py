@@ -40,8 +40,9 @@ def _has_escaped(text: str) -> bool:
 
 
 #: Globals a stock install defines (conf/vanilla/vars.xml): ``$${domain}`` in dial strings, the
-#: ring tones operators point ``ringback`` at.
-GLOBALS = {"domain": "127.0.0.1", "domain_name": "127.0.0.1", "hold_music": "local_stream://moh",
+#: ring tones operators point ``ringback`` at. ``hold_music`` is the recording switch's (esl-traces
+#: README, trace 12's header: a tone, as it had no MOH files), not vanilla's ``local_stream://moh``.
+GLOBALS = {"domain": "127.0.0.1", "domain_name": "127.0.0.1", "hold_music": "tone_stream://%(2000,4000,440);loops=-1",
            "us-ring": "%(2000,4000,440,480)", "uk-ring": "%(400,200,400,450);%(400,2000,400,450)",
            "fr-ring": "%(1500,3500,440)", "de-ring": "%(1000,4000,425)"}
 

@@ -33,6 +33,8 @@ EVENT_SOURCES: dict[str, tuple[str, str, str]] = {
     "DTMF": ("switch_channel.c", "switch_channel_dequeue_dtmf", "678"),
     "CHANNEL_BRIDGE": ("switch_ivr_bridge.c", "switch_ivr_multi_threaded_bridge", "1689"),
     "CHANNEL_UNBRIDGE": ("switch_ivr_bridge.c", "switch_ivr_multi_threaded_bridge", "1879"),
+    "CHANNEL_HOLD": ("switch_ivr.c", "switch_ivr_hold", "1558"),
+    "CHANNEL_UNHOLD": ("switch_ivr.c", "switch_ivr_unhold", "1638"),
     "BACKGROUND_JOB": ("mod_event_socket.c", "api_exec", "1569"),
     "PLAYBACK_START": ("switch_ivr_play_say.c", "switch_ivr_play_file", "1649"),
     "PLAYBACK_STOP": ("switch_ivr_play_say.c", "switch_ivr_play_file", "2023"),
@@ -42,7 +44,7 @@ EVENT_SOURCES: dict[str, tuple[str, str, str]] = {
 EVENTS_WITH_VARIABLES = frozenset(
     {
         "CHANNEL_DATA", "CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_ANSWER", "CHANNEL_PARK",
-        "CHANNEL_UNPARK", "CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE", "CHANNEL_PROGRESS",
+        "CHANNEL_UNPARK", "CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE", "CHANNEL_PROGRESS", "CHANNEL_HOLD", "CHANNEL_UNHOLD",
         "CHANNEL_PROGRESS_MEDIA", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "PLAYBACK_START",
         "PLAYBACK_STOP", "CUSTOM", "RECORD_START", "RECORD_STOP",
     }
@@ -142,6 +144,11 @@ class Profile:
     ack_ops: list[tuple[str, str | None]] = field(default_factory=list)
     hangup_ops: list[tuple[str, str | None]] = field(default_factory=list)
     unpark_ops: list[tuple[str, str | None]] = field(default_factory=list)
+    # uuid_hold / uuid_hold off: set before the event (our offer) and after it (the far end's answer)
+    hold_ops: list[tuple[str, str | None]] = field(default_factory=list)
+    hold_answer_ops: list[tuple[str, str | None]] = field(default_factory=list)
+    unhold_ops: list[tuple[str, str | None]] = field(default_factory=list)
+    unhold_answer_ops: list[tuple[str, str | None]] = field(default_factory=list)
     reporting_vars: list[tuple[str, str]] = field(default_factory=list)
     # loopback legs pre-answer implicitly inside answer (no PROGRESS_MEDIA event), sofia does not.
     early_media_on_answer: bool = False
@@ -235,6 +242,8 @@ SOFIA = Profile(
     early_media_ops=list(_sofia_data.EARLY_MEDIA_OPS), answer_ops=list(_sofia_data.ANSWER_OPS),
     ack_ops=list(_sofia_data.ACK_OPS), hangup_ops=list(_sofia_data.HANGUP_OPS),
     unpark_ops=list(_sofia_data.UNPARK_OPS), reporting_vars=list(_sofia_data.REPORTING_VARS),
+    hold_ops=list(_sofia_data.HOLD_OPS), hold_answer_ops=list(_sofia_data.HOLD_ANSWER_OPS),
+    unhold_ops=list(_sofia_data.UNHOLD_OPS), unhold_answer_ops=list(_sofia_data.UNHOLD_ANSWER_OPS),
     early_media_on_answer=True,
 )
 

@@ -90,10 +90,24 @@ class Target:
     talk: float = 5.0
     after: float = 0.0
     cause: str | None = None
+    # keys the far end presses while bridged: (seconds into the talk, keys); they reach our channel
+    # as DTMF it *sends* (listen flag ``b`` of bind_meta_app, trace 13)
+    dtmf: list[tuple[float, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.behaviour not in TARGET_BEHAVIOURS:
             raise ValueError(f"unknown target behaviour {self.behaviour!r}; one of {TARGET_BEHAVIOURS}")
+
+
+@dataclass
+class Press:
+    """The caller presses ``keys`` ``after`` seconds into the talk of the ``bridge``-th bridge
+    (1-based); the keys arrive as DTMF the channel receives (trace 13: ``*1`` passes as DTMF events
+    unless an ``a`` meta binding takes it)."""
+
+    keys: str
+    after: float = 0.0
+    bridge: int = 1
 
 
 def _now() -> datetime:
@@ -135,6 +149,11 @@ class CallScript:
     # whether that falls right after CHANNEL_HANGUP (14) or after CHANNEL_HANGUP_COMPLETE (07c) is
     # a race between the listener and the session thread. False: the application wins.
     listener_sees_hangup_first: bool = False
+    # keys the caller presses while bridged
+    presses: list[Press] = field(default_factory=list)
+    # the switch's XML dialplan, as far as transfers and execute_extension reach it:
+    # "extension@context" -> the applications its matching condition runs, in order
+    extensions: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
 
 @dataclass

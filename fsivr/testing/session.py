@@ -27,7 +27,7 @@ import gevent.lock
 import gevent.queue
 from gevent import socket as gsocket
 
-from fsivr.testing import apps, wire
+from fsivr.testing import apps, dialplan, wire
 from fsivr.testing.api import ApiContext, background_job, execute
 from fsivr.testing.channel import Channel
 from fsivr.testing.clock import VirtualClock, rfc2822
@@ -37,6 +37,7 @@ from fsivr.testing.script import AppRun, CallResult, CallScript
 from fsivr.testing.subscription import EventSubscriber
 
 if TYPE_CHECKING:
+    from fsivr.testing.peer import Peer
     from fsivr.testing.simulator import Simulator
 
 # switch_event.c EVENT_NAMES (the ones a client may subscribe to by name).
@@ -123,6 +124,17 @@ class CallSession(EventSubscriber):
         self.break_flag = False
         self.controlled = True
         self.transfer_to: str | None = None
+        # switch_ivr_session_transfer in progress (CF_TRANSFER: the channel is not "ready" for media
+        # and apps) and where to (extension, context)
+        self.transferring = False
+        self.transfer_target: tuple[str, str] | None = None
+        # the far end of the running bridge (fsivr.testing.peer)
+        self.peer: Peer | None = None
+        # CF_BROADCAST (an app from a sendmsg / broadcast is running) and CF_STOP_BROADCAST
+        self.broadcasting = False
+        self.stop_broadcast = False
+        # things other legs do at a virtual time (µs), run by media(): (due, callback, owner)
+        self.timers: list[tuple[int, Callable[[], None], object]] = []
         self.channel_gone = gevent.event.Event()
         self.finished = gevent.event.Event()
         self.digits = collections.deque(script.digits)
@@ -546,6 +558,12 @@ class CallSession(EventSubscriber):
         self.fire("CHANNEL_PARK")
         self._park_loop()
         self.fire("CHANNEL_UNPARK")
+        if self.transferring:
+            # mod_event_socket.c socket_function: switch_ivr_park, then switch_ivr_parse_all_events -
+            # broadcasts an event-locked app kept waiting run now, in a channel that is not ready
+            # (trace 13: playback → PLAYBACK ERROR, execute_extension runs nothing)
+            while self.queue and self.channel.ready:
+                self.parse_event(self.queue.popleft())
         resp = self.channel.get_var("current_application_response") or "_none_"
         self.fire(
             "CHANNEL_EXECUTE_COMPLETE",
@@ -554,7 +572,7 @@ class CallSession(EventSubscriber):
         )
         if self.after_socket is not None and self.channel.ready:
             self.after_socket(self)
-        if self.transfer_to is not None and self.channel.ready:
+        if self.transfer_to is not None and self.channel.ready and not dialplan.run_transfer(self):
             # The transfer destination's dialplan is outside the simulation: it ends the call.
             self.hangup("NORMAL_CLEARING", "server")
         if self.channel.ready:
@@ -629,7 +647,9 @@ class CallSession(EventSubscriber):
         if not ch.ready:
             return
         ch.mark_hangup(cause)
-        if ch.profile.hangup_ops:
+        far_bye = by == "caller"
+        if ch.profile.hangup_ops and far_bye:
+            # the caller's BYE brings its Reason (01b); our own BYE leaves these unset (13: hangup app)
             ops = [(n, v.replace("cause=16", f"cause={ch_q850(cause)}").replace("NORMAL_CLEARING", cause)
                     if v is not None else None) for n, v in ch.profile.hangup_ops]
             ch.apply_ops(ops)
@@ -640,8 +660,11 @@ class CallSession(EventSubscriber):
             self.pending_disco = self._check_disco(down=True)
             self._poke_listener()
         if ch.profile.unpark_ops:
-            disposition = "recv_bye" if by == "caller" else "send_bye"
-            ch.apply_ops([(n, disposition if n == "sip_hangup_disposition" else v) for n, v in ch.profile.unpark_ops])
+            if far_bye:
+                ch.apply_ops(ch.profile.unpark_ops)
+            else:
+                # we send the BYE: mod_sofia records it while the channel is reported (13)
+                ch.hangup_disposition = "send_bye"
         self.result.hangup_cause = cause
         self.result.hangup_by = by
         self.wake.set()
@@ -662,8 +685,13 @@ class CallSession(EventSubscriber):
         locked = (cmd.header("event-lock") or "").lower() in ("true", "yes", "on", "1")
         if locked:
             self.event_lock = True
+        # CF_BROADCAST: set by the outermost execute, cleared by it (or by a stop); CF_STOP_BROADCAST
+        # cleared whenever an execute starts (switch_ivr_parse_event)
+        was_broadcasting = self.broadcasting
         try:
             if call_command == "execute":
+                self.stop_broadcast = False
+                self.broadcasting = True
                 app = cmd.header("execute-app-name")
                 arg = cmd.header("execute-app-arg")
                 ctype = (cmd.header("content-type") or "").lower()
@@ -685,8 +713,8 @@ class CallSession(EventSubscriber):
                     ch.set_var("total_loops", str(loops))
                     if not self.execute(app.strip(), arg, event_uuid or str(uuidlib.uuid4())):
                         break
-                    # switch_ivr_parse_event: a loop shorter than 0.5 s ends the loops.
-                    if not ch.ready or self.clock.now_us - b4 < 500_000:
+                    # switch_ivr_parse_event: a loop shorter than 0.5 s (or a stopped broadcast) ends the loops.
+                    if not ch.ready or self.stop_broadcast or self.clock.now_us - b4 < 500_000:
                         break
                     x += 1
                 ch.set_var("current_loop", None)
@@ -700,6 +728,8 @@ class CallSession(EventSubscriber):
         finally:
             if locked:
                 self.event_lock = False
+            if call_command == "execute" and (not was_broadcasting or self.stop_broadcast):
+                self.broadcasting = False
 
     def execute(self, app: str, arg: str | None, app_uuid: str) -> bool:
         """switch_core_session_execute_application + switch_core_session_exec."""
@@ -767,9 +797,9 @@ class CallSession(EventSubscriber):
         while True:
             if not ch.ready:
                 return "hangup"
-            if self.transfer_to is not None:
-                # switch_ivr_session_transfer (uuid_transfer): the app in progress ends at once.
-                return "transfer"
+            if self.transferring:
+                return "transfer"  # CF_TRANSFER: switch_channel_ready is false
+            self._run_timers()
             if self.break_flag:
                 self.break_flag = False
                 return "break"
@@ -788,6 +818,10 @@ class CallSession(EventSubscriber):
                 left = (self.hangup_after_us - self.clock.now_us) / 1e6
                 if left <= step:
                     step, hang = max(0.0, left), "after"
+            if self.timers:
+                left = (min(t[0] for t in self.timers) - self.clock.now_us) / 1e6
+                if left < step:
+                    step, hang = max(0.0, left), None
             real = self.clock.real_seconds(step)
             self.wake.clear()
             t0 = time.monotonic()
@@ -823,6 +857,32 @@ class CallSession(EventSubscriber):
             return self.clock.now_us
         since, step = waiting
         return self.clock.now_us + int(min(step, (time.monotonic() - since) / self.clock.time_scale) * 1_000_000)
+
+    def at(self, seconds: float, callback: Callable[[], None], owner: object = None) -> None:
+        """Run ``callback`` once ``seconds`` of media time have passed: something another leg
+        (``owner``) does to this channel."""
+        self.timers.append((self.clock.now_us + int(max(0.0, seconds) * 1_000_000), callback, owner))
+
+    def cancel_timers(self, owner: object) -> None:
+        """The other leg is gone: what it would still have done here does not happen."""
+        self.timers = [t for t in self.timers if t[2] is not owner]
+
+    def _run_timers(self) -> None:
+        due = [t for t in self.timers if t[0] <= self.clock.now_us]
+        if due:
+            self.timers = [t for t in self.timers if t[0] > self.clock.now_us]
+            for _, callback, _ in due:
+                callback()
+
+    def stop_broadcast_now(self) -> None:
+        """switch_channel.c switch_channel_stop_broadcast: with CF_BROADCAST set, CF_STOP_BROADCAST and
+        CF_BREAK - the broadcast app (hold music) ends; a bridge does not look at CF_BREAK."""
+        if not self.broadcasting:
+            return
+        self.stop_broadcast = True
+        if self.current is not None:
+            self.break_flag = True
+            self.wake.set()
 
     def next_digits(self) -> str:
         return self.digits.popleft() if self.digits else ""
