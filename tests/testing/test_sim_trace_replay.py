@@ -34,7 +34,7 @@ import pytest
 from gevent import socket as gsocket
 from simharness import Collector, Message, load_trace, msg_from_record, traces_path
 
-from fsivr.testing import CallScript, FaxPeer, Hangup, Retrieve, Simulator, Speech, Target
+from fsivr.testing import CallScript, FaxPeer, Hangup, Press, Retrieve, Simulator, Speech, Target
 from fsivr.testing.inbound import InboundSwitch
 
 TIME_SCALE = 0.01
@@ -42,8 +42,10 @@ TIME_SCALE = 0.01
 # time (07: the api calls during the agent's 2.5 s bridge). 12, 12b, 14: the scores in their member
 # lists count whole seconds of a queue wait, which the call's clock keeps only to a few per cent
 # of the real time it sleeps (a wait that oversleeps counts as its nominal length).
+# 13/13b: keys from the recorder's side follow its api calls closely; the order needs real-time margin.
 TIME_SCALES = {"07-callcenter": 0.1, "12-callcenter-member-broadcast": 0.25,
-               "12b-callcenter-member-broadcast-nolock": 0.25, "14-callcenter-base-score": 0.25}
+               "12b-callcenter-member-broadcast-nolock": 0.25, "14-callcenter-base-score": 0.25,
+               "13-bind-meta-hold-transfer": 0.1, "13b-bind-meta-nolock": 0.1}
 
 # Traces that need applications the simulator does not emulate (yet).
 NOT_REPLAYABLE: dict[str, str] = {}
@@ -57,6 +59,15 @@ PROTOCOL_KEYS = (
     "variable_DIALSTATUS", "Job-Command",
 )
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+# The recording's dialplan context esltest11 (README, "Scenarios 11-16"; the tones as the traces show
+# them): where trace 13's bind_meta_app and uuid_transfer send the call.
+ESLTEST11 = {
+    "park@esltest11": [("answer", ""), ("park", "")],
+    "metamenu@esltest11": [("set", "meta_menu_ran=yes"), ("playback", "tone_stream://%(400,0,800)")],
+    "xfer@esltest11": [("set", "xfer_ran=yes"), ("playback", "tone_stream://%(3000,0,500)"), ("hangup", "")],
+}
 
 
 def _mask(text: str) -> str:
@@ -222,6 +233,13 @@ def build_script(records: list[dict], conn: str) -> CallScript:
     # per `record` run: what the caller sent into it (uuid_broadcast audio, uuid_send_dtmf keys)
     rec_runs: list[dict] = []
     valet: list[Retrieve] = []
+    # the far end of a bridge: its uuid from the recorder's `hash select` (README: the far end's
+    # extension `bleg` stores it), the keys pressed there = DTMF coming through the bridge
+    far_ends: set[str] = set()
+    far_dtmf: list[tuple[float, str]] = []
+    presses: list[Press] = []
+    bridged_at: float | None = None
+    hash_select = False
     for r in records:
         if r.get("conn") == conn and r.get("dir") in ("eof", "close"):
             gone = True  # helper actions after this concern a channel that is already gone
@@ -250,8 +268,17 @@ def build_script(records: list[dict], conn: str) -> CallScript:
                     argv = entry[1].split(" ")
                     tries = int(argv[2]) if entry[0] == "play_and_get_digits" and len(argv) > 2 else 1
                     digits.extend(entry[3] if entry[3] else [""] * max(1, tries))
+            elif name == "CHANNEL_BRIDGE":
+                bridged_at = r["t"]
+        elif r.get("conn") == "inbound" and r.get("dir") == "recv" and hash_select:
+            hash_select = False
+            far_ends.update(_UUID.findall(r["data"].split("\n\n", 1)[-1]))
         elif r.get("conn") == "inbound" and r.get("dir") == "send":
             text = r["data"]
+            hash_select = text.startswith("api hash select/")
+            m = re.match(r"api uuid_send_dtmf ([0-9a-f-]{36}) (\S+)", text)
+            if m and m.group(1) in far_ends and bridged_at is not None:
+                far_dtmf.append((r["t"] - bridged_at, m.group(2)))
             m = re.match(r"api uuid_broadcast ([0-9a-f-]{36}) (\S+)", text)
             current = list(running.values())
             if m and m.group(1) in a_legs and current and current[-1][0] == "record":
@@ -261,6 +288,8 @@ def build_script(records: list[dict], conn: str) -> CallScript:
                 current = list(running.values())
                 if current and current[-1][0] == "record":
                     rec_runs[-1]["key"], rec_runs[-1]["key_t"] = m.group(2), r["t"]
+                elif current and current[-1][0] == "bridge" and bridged_at is not None:
+                    presses.append(Press(m.group(2), after=r["t"] - bridged_at, bridge=occurrences["bridge"]))
                 elif current and current[-1][0] in ("play_and_get_digits", "read"):
                     current[-1][3].append(m.group(2))
                 else:
@@ -317,6 +346,8 @@ def build_script(records: list[dict], conn: str) -> CallScript:
         "answer": Target("answered", answer_after=0.02, talk=2.0),
         "nobody": Target("failed", cause="NORMAL_CLEARING"),
         "sip:nosuchuser": Target("failed", cause="SUBSCRIBER_ABSENT"),
+        # README: the far end answers at once (no ringing: no progress time) and plays 40 x 1 s tones
+        "bleg": Target("answered", answer_after=0.0, talk=40.0, dtmf=far_dtmf),
     }
     return CallScript(
         number=data.get("Caller-Destination-Number", "sock"),
@@ -332,6 +363,8 @@ def build_script(records: list[dict], conn: str) -> CallScript:
         registered={"1000": False},
         files={"/tmp/esltest/prompt.wav": 1.5, "/tmp/esltest/fax.tif": 0.0, "/tmp/esltest/missing.tif": None},
         fax=fax,
+        presses=presses,
+        extensions=dict(ESLTEST11),
         profile=profile,
         socket_args=socket_arg.split(" ", 1)[1] if " " in socket_arg else "async full",
         timeout=20.0,
@@ -521,6 +554,7 @@ def replay(records: list[dict], conn: str, esl_server, stem: str = "", t0: float
     got: list[Message] = []
     trace_uuid = dict(expected[0].event() or []).get("Unique-ID", "")
     trace_a_leg = caller_leg(records, conn)
+    trace_others = _other_legs(expected)
 
     def handler(col: Collector) -> None:
         sim_uuid = ""
@@ -546,6 +580,9 @@ def replay(records: list[dict], conn: str, esl_server, stem: str = "", t0: float
             if trace_uuid and sim_uuid:
                 # The server addresses the channel by its uuid; ours differs from the recording's.
                 data = data.replace(trace_uuid.encode(), sim_uuid.encode())
+            for theirs, ours in zip(trace_others, _other_legs(col.messages), strict=False):
+                # ... and a bridge's far end by the uuid it saw in Other-Leg-Unique-ID (trace 13)
+                data = data.replace(theirs.encode(), ours.encode())
             col.send(data)
         col.wait_closed(timeout=5.0)
         got.extend(col.messages)
@@ -565,6 +602,16 @@ def trace_t0(path: Path) -> float:
     """The recording's start (unix time) from the trace's header line."""
     with path.open() as fh:
         return float(json.loads(fh.readline()).get("t0_epoch", 0.0))
+
+
+def _other_legs(msgs: list[Message]) -> list[str]:
+    """The bridge peers' uuids (Other-Leg-Unique-ID) in the order they first appear."""
+    out: list[str] = []
+    for m in msgs:
+        other = dict(m.event() or []).get("Other-Leg-Unique-ID")
+        if other and other not in out:
+            out.append(other)
+    return out
 
 
 def _trace_names() -> list[str]:
