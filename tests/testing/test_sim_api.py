@@ -192,7 +192,7 @@ def test_uuid_transfer_takes_the_channel_out_of_the_socket_app(sim: Simulator, i
     assert inbound.api(f"uuid_exists {handle.uuid}") == "false"
     ctl.done.set()
     result = handle.wait(10)
-    assert result.transferred_to == "xfer" and not result.error
+    assert result.transferred_to == "xfer XML default" and not result.error
 
 
 def test_bgapi_from_the_outbound_socket_reaches_inbound_subscribers(sim: Simulator, inbound: Client,
