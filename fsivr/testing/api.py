@@ -366,8 +366,8 @@ def uuid_transfer(ctx: ApiContext, arg: str) -> str | None:
     rest = argv[2:] if argv[1].startswith("-") else argv[1:]
     if not rest:
         return "-ERR\n"
-    dialplan.transfer_session(s, rest[0], rest[1] if len(rest) > 1 else "", rest[2] if len(rest) > 2 else "")
-    return "+OK\n"
+    ok = dialplan.transfer_session(s, rest[0], rest[1] if len(rest) > 1 else "", rest[2] if len(rest) > 2 else "")
+    return "+OK\n" if ok else "-ERR\n"
 
 
 def uuid_hold(ctx: ApiContext, arg: str) -> str | None:

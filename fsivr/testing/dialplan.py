@@ -41,12 +41,13 @@ def execute_extension(s: CallSession, arg: str) -> None:
             break
 
 
-def transfer_session(s: CallSession, extension: str, dialplan: str = "", context: str = "") -> None:
+def transfer_session(s: CallSession, extension: str, dialplan: str = "", context: str = "") -> bool:
     """switch_ivr.c switch_ivr_session_transfer: max_forwards counted down, a new caller profile (index
     + 1, destination = the extension, RDNIS = the old destination, Transfer-Source ``<epoch>:<uuid>:
     bl_xfer:<ext>/<context>/<dialplan>``, no originatee), a bridge peer hung up (BLIND_TRANSFER: the
     bridge ends), CF_TRANSFER set (the channel is not "ready": the running app and the park loop end),
-    CS_ROUTING requested. The socket app then returns and the new extension runs (``run_transfer``)."""
+    CS_ROUTING requested. The socket app then returns and the new extension runs (``run_transfer``).
+    False when max_forwards ran out: the channel is hung up with EXCHANGE_ROUTING_ERROR instead."""
     from fsivr.testing.mods import common  # mods imports apps, which imports this module
 
     ch = s.channel
@@ -56,6 +57,9 @@ def transfer_session(s: CallSession, extension: str, dialplan: str = "", context
         forwards = int(ch.get_var("max_forwards") or "70") - 1
     except ValueError:
         forwards = 69
+    if forwards <= 0:
+        s.hangup("EXCHANGE_ROUTING_ERROR", "server")
+        return False
     ch.set_var("max_forwards", str(forwards))
     old_destination = ch.get_var("destination_number") or ch.spec.number
     now = s.clock.now_us
@@ -66,7 +70,6 @@ def transfer_session(s: CallSession, extension: str, dialplan: str = "", context
         "Dialplan": use_dialplan, "Transfer-Source": source,
     })
     common.set_other_leg(ch, [])
-    ch.other_leg = None
     # switch_channel_set_caller_profile: the new profile keeps created/answered/progress times only
     for name in ("Channel-Bridged-Time", "Channel-Last-Hold", "Channel-Hold-Accum"):
         ch.times[name] = 0
@@ -78,6 +81,7 @@ def transfer_session(s: CallSession, extension: str, dialplan: str = "", context
     s.transfer_to = " ".join(p for p in (extension, dialplan, context) if p)
     s.transfer_target = (extension, use_context)
     s.wake.set()
+    return True
 
 
 def run_transfer(s: CallSession) -> bool:
