@@ -10,6 +10,10 @@ channel or the bridge peer, by the respond flags (trace 13: ``s`` for a ``b`` bi
 an event-locked ``bridge`` keeps it waiting until the bridge ends (switch_core_session.c
 switch_core_session_dequeue_private_event honours CF_EVENT_LOCK), while an unlocked one runs it at once,
 nested inside the bridge (switch_ivr_bridge.c: the bridge loop calls switch_ivr_parse_next_event).
+
+Keys pass the hook while the channel is bridged (the far end's ``Target.dtmf``, the caller's
+``CallScript.presses`` and ``uuid_send_dtmf`` into the A-leg); keys for ``read`` /
+``play_and_get_digits`` are scripted per attempt and do not.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from fsivr.testing import dialplan, media, wire
-from fsivr.testing.expand import GLOBALS, expand
+from fsivr.testing.expand import GLOBALS, expand, separate_string
 
 if TYPE_CHECKING:
     from fsivr.testing.peer import Peer
@@ -57,10 +61,10 @@ def _bindings(s: CallSession) -> MetaBindings | None:
 
 
 def bind_meta_app(s: CallSession, arg: str) -> None:
-    """mod_dptools.c dtmf_bind_function: ``<key> [a|b|ab] [a|b|o|s|i|1] <app>``; four parts split at
-    blanks, the last one the rest (``execute_extension::metamenu XML esltest11``). Always ``_none_``:
-    a bad binding only logs (``Usage: ...`` / ``Bind Error!``)."""
-    parts = arg.split(" ", 3)
+    """mod_dptools.c dtmf_bind_function: ``<key> [a|b|ab] [a|b|o|s|i|1] <app>``; four parts
+    (switch_separate_string), the last one the rest (``execute_extension::metamenu XML esltest11``).
+    Always ``_none_``: a bad binding only logs (``Usage: ...`` / ``Bind Error!``)."""
+    parts = separate_string(arg, 4)
     if len(parts) != 4 or not all(parts):
         return
     key, listen, respond, app = parts
