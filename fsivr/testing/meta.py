@@ -56,10 +56,6 @@ class MetaBindings:
     sides: dict[str, Direction] = field(default_factory=lambda: {RECV: Direction(), SEND: Direction()})
 
 
-def _bindings(s: CallSession) -> MetaBindings | None:
-    return s.__dict__.get("_meta_bindings")
-
-
 def bind_meta_app(s: CallSession, arg: str) -> None:
     """mod_dptools.c dtmf_bind_function: ``<key> [a|b|ab] [a|b|o|s|i|1] <app>``; four parts
     (switch_separate_string), the last one the rest (``execute_extension::metamenu XML esltest11``).
@@ -72,10 +68,9 @@ def bind_meta_app(s: CallSession, arg: str) -> None:
     meta = meta_var[0] if meta_var and meta_var[0] in "0123456789*#ABCDabcd" else "*"
     if key == meta or len(key) != 1 or key not in "0123456789*#ABCD" or not app:
         return  # switch_ivr_bind_dtmf_meta_session: "Invalid key"
-    md = _bindings(s)
+    md = s.meta_bindings
     if md is None:
-        md = MetaBindings()
-        s.__dict__["_meta_bindings"] = md
+        md = s.meta_bindings = MetaBindings()
     binding = Binding(app, listen, respond)
     # 'a' listens to what the channel receives, 'b' to what it sends (switch_ivr_bind_dtmf_meta_session)
     for flag, direction in (("a", RECV), ("b", SEND)):
@@ -87,7 +82,7 @@ def bind_meta_app(s: CallSession, arg: str) -> None:
 
 def on_dtmf(s: CallSession, digit: str, direction: str) -> bool:
     """switch_ivr_async.c meta_on_dtmf: False = the digit is swallowed (the meta key, the bound digit)."""
-    md = _bindings(s)
+    md = s.meta_bindings
     if md is None:
         return True
     side = md.sides[direction]
@@ -129,7 +124,7 @@ def _dispatch(s: CallSession, binding: Binding, direction: str) -> None:
         app, arg = "playback", binding.app
     if "1" in respond:
         # SBF_ONCE: the binding is removed after its first use
-        md = _bindings(s)
+        md = s.meta_bindings
         if md is not None:
             md.sides[direction].map = {k: b for k, b in md.sides[direction].map.items() if b is not binding}
     inline = "i" in respond

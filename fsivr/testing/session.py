@@ -37,6 +37,7 @@ from fsivr.testing.script import AppRun, CallResult, CallScript
 from fsivr.testing.subscription import EventSubscriber
 
 if TYPE_CHECKING:
+    from fsivr.testing.meta import MetaBindings
     from fsivr.testing.peer import Peer
     from fsivr.testing.simulator import Simulator
 
@@ -130,6 +131,8 @@ class CallSession(EventSubscriber):
         self.transfer_target: tuple[str, str] | None = None
         # the far end of the running bridge (fsivr.testing.peer)
         self.peer: Peer | None = None
+        # bind_meta_app's bindings (the channel's SWITCH_META_VAR_KEY private, fsivr.testing.meta)
+        self.meta_bindings: MetaBindings | None = None
         # CF_BROADCAST (an app from a sendmsg / broadcast is running) and CF_STOP_BROADCAST
         self.broadcasting = False
         self.stop_broadcast = False
