@@ -572,7 +572,7 @@ def bridge(s: CallSession, arg: str) -> None:
     ch.set_var("signal_bond", leg_uuid)
     ch.set_var("last_sent_callee_id_name", callee)
     ch.set_var("last_sent_callee_id_number", rec.target)
-    s.peer = peer_mod.Peer(leg_uuid, leg_name)
+    s.peer = peer_mod.Peer(leg_uuid, leg_name, context="public" if sip_peer else "default")
     try:
         talk_outcome = peer_mod.talk(s, s.peer, target, len(s.result.bridges))
     finally:

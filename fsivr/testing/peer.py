@@ -36,6 +36,9 @@ DTMF_SPACING = 0.3
 
 @dataclass
 class Peer:
+    """The bridge's B-leg: uuid and channel name as our events show them (Other-Leg-*), the context
+    its caller profile has, the variables apps run on it have set."""
+
     uuid: str
     name: str
     context: str = "default"
@@ -85,8 +88,7 @@ def talk(s: CallSession, peer: Peer, target: Target, occurrence: int) -> str:
     timeline = sorted((at + (i + 1) * DTMF_SPACING, direction, key)
                       for at, direction, keys in sent for i, key in enumerate(keys))
     elapsed = 0.0
-    for at, direction, keys in [*timeline, (target.talk, "", "")]:
-        at = min(at, target.talk)
+    for at, direction, keys in [*(t for t in timeline if t[0] <= target.talk), (target.talk, "", "")]:
         while elapsed < at - 1e-6:
             before = s.clock.now_us
             outcome = s.media(at - elapsed)
