@@ -106,7 +106,7 @@ def test_hold_and_unhold_keep_the_bridge(esl_server) -> None:
         replies.append(_api(col, f"uuid_hold off {uuid}"))  # not held
         replies.append(_api(col, "uuid_hold 00000000-0000-0000-0000-000000000000"))
 
-    got, result = _run(esl_server, bridged_call(True, then), Target(answer_after=0.1, talk=3.0))
+    got, result = _run(esl_server, bridged_call(True, then), Target(answer_after=0.1, talk=30.0))
     assert replies == ["+OK Success\n", "-ERR Operation failed\n", "+OK Success\n", "-ERR Operation failed\n",
                        "-ERR Operation failed\n"]
     names = _names(got)
@@ -156,7 +156,7 @@ def test_same_side_binding_runs_on_the_peer_while_we_hear_hold_music(esl_server)
         seen["peer"] = _api(col, f"uuid_getvar {peer} meta_ran")
 
     got, _ = _run(esl_server, bridged_call(False, then, ("1 b s execute_extension::menu XML ctx",)),
-                  Target(answer_after=0.1, talk=3.0, dtmf=[(0.2, "*1")]))
+                  Target(answer_after=0.1, talk=30.0, dtmf=[(0.2, "*1")]))
     assert seen == {"ours": "_undef_", "peer": "yes"}
     hold = [_ev(m) for m in got
             if _ev(m).get("Event-Name") == "CHANNEL_EXECUTE" and _ev(m)["Application"] == "playback"]
@@ -182,7 +182,7 @@ def test_keys_sent_into_the_a_leg_while_bridged_go_through_the_meta_hook(esl_ser
     # listen a (the caller's keys), respond s (the same side: our leg) - meta_on_dtmf
     binds = ("1 a s execute_extension::menu XML ctx",)
     got, result = _run(esl_server, bridged_call(False, then, binds, until="COMPLETE execute_extension FILE PLAYED"),
-                       Target(answer_after=0.1, talk=2.0), profile="loopback")
+                       Target(answer_after=0.1, talk=30.0), profile="loopback")
     assert replies[0].startswith("+OK ")
     assert [_ev(m)["DTMF-Digit"] for m in got if _ev(m).get("Event-Name") == "DTMF"] == ["5"]  # *1 swallowed
     names = _names(got)

@@ -42,10 +42,11 @@ TIME_SCALE = 0.01
 # time (07: the api calls during the agent's 2.5 s bridge). 12, 12b, 14: the scores in their member
 # lists count whole seconds of a queue wait, which the call's clock keeps only to a few per cent
 # of the real time it sleeps (a wait that oversleeps counts as its nominal length).
-# 13/13b: keys from the recorder's side follow its api calls closely; the order needs real-time margin.
+# 13/13b: the recorder pressed keys right after the server's api replies (0.3 s virtual apart): the order
+# needs real-time margin under load.
 TIME_SCALES = {"07-callcenter": 0.1, "12-callcenter-member-broadcast": 0.25,
                "12b-callcenter-member-broadcast-nolock": 0.25, "14-callcenter-base-score": 0.25,
-               "13-bind-meta-hold-transfer": 0.1, "13b-bind-meta-nolock": 0.1}
+               "13-bind-meta-hold-transfer": 0.3, "13b-bind-meta-nolock": 0.3}
 
 # Traces that need applications the simulator does not emulate (yet).
 NOT_REPLAYABLE: dict[str, str] = {}
