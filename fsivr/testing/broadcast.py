@@ -21,10 +21,11 @@ if TYPE_CHECKING:
 SYNTAX = "<uuid> <path> [aleg|bleg|holdb|both]"  # BROADCAST_SYNTAX (mod_commands.c)
 
 
-def private_execute(app: str, arg: str) -> wire.Command:
-    """The COMMAND event switch_ivr_broadcast queues, as the channel thread will parse it."""
+def private_execute(app: str, arg: str, extra: dict[str, str] | None = None) -> wire.Command:
+    """The COMMAND event switch_ivr_broadcast queues, as the channel thread will parse it; ``extra``:
+    ``loops: -1`` (SMF_LOOP), ``hold-bleg: true`` (SMF_HOLD_BLEG)."""
     headers = {"call-command": "execute", "execute-app-name": app, "execute-app-arg": arg,
-               "event-lock": "true", "lead-frames": "5"}
+               "event-lock": "true", "lead-frames": "5", **(extra or {})}
     text = "".join(f"{k}: {v}\n" for k, v in headers.items())
     return wire.Command(raw=text.encode(), text=text, first_line="sendmsg", headers=headers)
 

@@ -22,7 +22,8 @@ import uuid as uuidlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from fsivr.testing import dialplan, media, wire
+from fsivr.testing import dialplan, media
+from fsivr.testing.broadcast import private_execute
 from fsivr.testing.expand import GLOBALS, expand, separate_string
 
 if TYPE_CHECKING:
@@ -184,16 +185,10 @@ def run_on_peer(s: CallSession, peer: Peer, app: str, arg: str) -> float:
 
 
 def queue_broadcast(s: CallSession, app: str, arg: str, hold_bleg: bool = False, loop: bool = False) -> None:
-    """switch_ivr_broadcast(SMF_ECHO_ALEG) onto our channel: a private ``execute`` event queued like a
-    sendmsg, with ``event-lock: true``, ``lead-frames: 5`` and, as asked, ``hold-bleg`` / ``loops: -1``."""
-    lines = ["sendmsg", "call-command: execute", f"execute-app-name: {app}", f"execute-app-arg: {arg}",
-             "event-lock: true", "lead-frames: 5"]
-    if loop:
-        lines.append("loops: -1")
+    """switch_ivr_broadcast(SMF_ECHO_ALEG) onto our channel: the private ``execute`` event
+    (fsivr.testing.broadcast) with, as asked, ``loops: -1`` and ``hold-bleg: true``."""
+    extra = {"loops": "-1"} if loop else {}
     if hold_bleg:
-        lines.append("hold-bleg: true")
-    text = "\n".join(lines)
-    headers = {k.lower(): v for k, _, v in (ln.partition(": ") for ln in lines[1:])}
-    s.queue.append(wire.Command((text + "\n\n").encode(), text, "sendmsg", headers))
+        extra["hold-bleg"] = "true"
+    s.queue.append(private_execute(app, arg, extra))
     s.wake.set()
-
