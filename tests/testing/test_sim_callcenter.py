@@ -76,7 +76,7 @@ def test_free_agent_is_offered_the_best_score_first() -> None:
     for cmd in ("agent add a@default callback", "tier add q@default a@default 1 1",
                 "agent set status a@default Available"):
         assert sim.callcenter_config(cmd) == "+OK\n"
-    for _ in range(200):
+    for _ in range(1000):  # the dispatch loop runs in its own greenlet: a generous bound, not a speed
         if any(m.state == "Answered" for m in sim.callcenter.members):
             break
         gevent.sleep(0.01)
@@ -109,7 +109,7 @@ def test_hung_up_members_stay_abandoned_and_count() -> None:
     # a later member's dispatch loop drops rows abandoned more than 60 s ago
     sim.advance(61)
     _member(switch, U[3], "1004")
-    for _ in range(100):
+    for _ in range(1000):
         if len(sim.callcenter.members) == 1:
             break
         gevent.sleep(0.01)
@@ -203,8 +203,8 @@ def _queue_call(esl_server, lock: bool, steps: Callable[[Collector, str], None],
 
     sim = Simulator(esl_server(handler), time_scale=0.01)
     sim.callcenter.define_queue("q@default")
-    # (the caller would hang up after 60 s of queue time: a guard, the controller ends it first)
-    sim.run_call(CallScript(profile="loopback", timeout=10, hangup=Hangup(after=60.0)))
+    # (the caller would hang up after 3000 s of queue time (30 s real): a guard, the controller ends it first)
+    sim.run_call(CallScript(profile="loopback", timeout=30, hangup=Hangup(after=3000.0)))
     return box[0].messages, sim
 
 
@@ -213,6 +213,17 @@ def _api(col: Collector, text: str) -> str:
     col.send(f"api {text}\n\n".encode())
     col.wait_for(lambda ms: any(m.content_type == "api/response" for m in ms[n:]))
     return next(m for m in col.messages[n:] if m.content_type == "api/response").body.decode()
+
+
+def _wait_queue_seconds(col: Collector, seconds: int) -> None:
+    """Until the member has waited ``seconds`` of switch time (its score's (now - joined_epoch)
+    part: no base or skill score here), however slowly the box runs."""
+    for _ in range(1000):
+        row = _api(col, "callcenter_config queue list members q@default").splitlines()[1].split("|")
+        if int(row[16]) >= seconds:
+            return
+        gevent.sleep(0.005)
+    raise AssertionError(f"the member never waited {seconds} s of switch time")
 
 
 def _state(col: Collector) -> str:
@@ -228,7 +239,7 @@ def test_broadcast_with_event_lock_is_accepted_but_never_runs(esl_server) -> Non
 
     def steps(col: Collector, uuid: str) -> None:
         seen.append(_api(col, f"uuid_broadcast {uuid} tone_stream://%(500,0,440) aleg"))
-        gevent.sleep(0.05)  # 5 s of queue time
+        _wait_queue_seconds(col, 5)  # long enough for a broadcast to have run, were it to run
         seen.append(_state(col))
         seen.append(_api(col, f"uuid_broadcast {uuid} tone_stream://%(500,0,440) both"))
 
@@ -268,7 +279,7 @@ def test_displace_and_break_leave_the_member_waiting(esl_server) -> None:
         seen.append(_api(col, f"uuid_displace {uuid} start tone_stream://%(2000,0,660) 0 mux"))
         seen.append(_api(col, f"uuid_displace {uuid} stop tone_stream://%(2000,0,660)"))  # still playing
         seen.append(_api(col, f"uuid_displace {uuid} start tone_stream://%(2000,0,660) 0 mux"))
-        gevent.sleep(0.04)  # 4 s of queue time: the 2 s file has played out
+        _wait_queue_seconds(col, 4)  # the 2 s file has played out
         seen.append(_api(col, f"uuid_displace {uuid} stop tone_stream://%(2000,0,660)"))
         seen.append(_api(col, f"uuid_break {uuid}"))
         seen.append(_api(col, f"uuid_break {uuid} all"))
