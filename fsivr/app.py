@@ -65,7 +65,7 @@ class App:
             store.close()
             raise
         cache = ScenarioCache(StoreScenarioSource(store), interval=config.reload_interval)
-        prompts = PromptLibrary(config.prompts_dir, config.freeswitch_prompts_dir)
+        prompts = PromptLibrary.for_config(config)
         cache.on_refresh.append(lambda: prompts.update(cache.prompts))
         records = CallRecordWriter(store)
         directory = DirectoryCache.for_store(store, interval=config.directory_interval)

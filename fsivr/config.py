@@ -53,7 +53,21 @@ class Config:
     tts_engine: str = "flite"
     tts_voice: str = "slt"
     #: Voice per language for text prompts with a ``language``: "pl=jola,de=kal" (env) or a list.
-    tts_voices: list[str] = field(default_factory=list)
+    #: A voice "espeak-ng:NAME" is rendered by fsivr to a WAV file (fsivr/speech/tts.py) — flite,
+    #: FreeSWITCH's engine, has English voices only; any other voice is FreeSWITCH's tts_engine's.
+    tts_voices: list[str] = field(default_factory=lambda: ["pl=espeak-ng:pl", "ru=espeak-ng:ru"])
+    #: Sample rate of rendered and uploaded prompts: what FreeSWITCH plays without resampling
+    #: (8000 for G.711 calls, 16000 for G.722).
+    prompt_rate: int = 8000
+    #: Speech speed (words per minute) and volume (0-200, 100 = as the engine speaks) of rendered text.
+    tts_speed: int = 160
+    tts_volume: int = 100
+    #: Language of say nodes that name none.
+    language: str = "en"
+    #: Languages the say node speaks through FreeSWITCH's say application (mod_say_<lang> and that
+    #: language's sound files are installed): "ru" or "ru,en". Others — and what a module cannot say
+    #: right, e.g. Polish amounts (mod_say_pl says "dollars") — are rendered to words and spoken by TTS.
+    say_modules: list[str] = field(default_factory=list)
     log_level: str = "INFO"
     #: What a caller hears while people are rung (a FreeSWITCH tone: 425 Hz, 1 s on / 4 s off,
     #: the European ringback of ITU-T E.180; e.g. "%(2000,4000,440,480)" for the US one).

@@ -17,14 +17,26 @@ from typing import TYPE_CHECKING, Any
 import gevent
 
 from fsivr.esl.connection import OutboundConnection
-from fsivr.esl.errors import CommandFailed, EslError
+from fsivr.esl.errors import ChannelHangup, ChannelLeft, CommandFailed, EslError
 from fsivr.esl.frames import Event
+from fsivr.speech.tts import rendered_voice
 
 if TYPE_CHECKING:
     from fsivr.engine.services import Services
 
 #: How long to wait, after our hangup, for FreeSWITCH's CHANNEL_HANGUP to confirm it.
 HANGUP_CONFIRM = 5.0
+
+
+class PlaybackFailed(CommandFailed):
+    """FreeSWITCH could not play a prompt: the file is missing or unreadable. The node takes
+    ``error`` (the runner logs one line, as for any failed command)."""
+
+
+#: playback's Application-Response when it could not play (mod_dptools.c playback_function; traces
+#: 02/02b show FILE NOT FOUND). PLAYBACK ERROR is also what a hangup or a uuid_transfer during the
+#: playback gives (09, 13): those are told apart by the channel's state.
+PLAYBACK_FAILURES = ("FILE NOT FOUND", "PLAYBACK ERROR")
 
 
 @dataclass
@@ -176,6 +188,10 @@ class Call:
         raise ValueError("neither a prompt nor a text to play")
 
     def _tts(self, text: str, voice: str) -> str:
+        rendered = rendered_voice(voice)
+        if rendered is not None:
+            # A voice fsivr renders (espeak-ng: Polish, Russian...): played as a file.
+            return self.services.prompts.spoken(" ".join(text.split()), rendered)
         # "say:" makes playback speak with the channel's tts_engine/tts_voice
         # (switch_ivr_play_say.c, switch_ivr_play_file), so text prompts work everywhere a file
         # does, including play_and_get_digits. The voice is set only when it changes.
@@ -187,7 +203,32 @@ class Call:
         return "say:" + " ".join(text.split())
 
     def play(self, playable: str) -> Event:
-        return self.execute("playback", expand_escape(playable))
+        return self._played(self.execute("playback", expand_escape(playable)), playable)
+
+    def _played(self, event: Event, playable: str) -> Event:
+        """Raise PlaybackFailed when FreeSWITCH could not play ``playable``; else the event."""
+        response = event.get("Application-Response") or ""
+        if response in PLAYBACK_FAILURES:
+            self._raise_if_ended()
+            raise PlaybackFailed(f"playback of {playable}: {response}")
+        return event
+
+    def _raise_if_ended(self) -> None:
+        # A playback cut by the caller's hangup or a transfer also ends in PLAYBACK ERROR (09, 13):
+        # that is the call ending or leaving, not a prompt that failed. CHANNEL_HANGUP may follow
+        # the completion by a moment, hence the short wait.
+        if self.conn.hungup.is_set() or self.conn.hungup.wait(0.2):
+            raise ChannelHangup(self.conn.hangup_cause, self.conn.hangup_by)
+        if self.conn.left_socket_app:
+            raise ChannelLeft("the channel left the socket application during a playback")
+
+    def say(self, module: str, say_type: str, method: str, text: str, gender: str = "") -> Event:
+        """FreeSWITCH's say application: ``<module>[:<lang>] <type> <method> [<gender>] <text>``
+        (mod_dptools.c say_function; mod_say_<lang> picks the sound files of the number's words)."""
+        parts = [module, say_type, method, *([gender] if gender else []), text]
+        if any(not p or any(c in p for c in " '\\\t$") for p in parts):
+            raise ValueError(f"say: an argument is empty or has blanks, quotes or $: {parts}")
+        return self.execute("say", " ".join(parts))
 
     def play_for(self, playable: str, seconds: float) -> Event:
         """Play, but no longer than ``seconds``: a timer breaks the playback (api uuid_break)."""
@@ -202,7 +243,7 @@ class Call:
 
         timer = gevent.spawn_later(seconds, cut)
         try:
-            return self.conn.wait_app(pending, self.app_timeout)
+            return self._played(self.conn.wait_app(pending, self.app_timeout), playable)
         finally:
             timer.kill(block=False)
 
@@ -228,6 +269,12 @@ class Call:
         # read_result says "success" (trace 03); keys ended by the inter-digit timeout are accepted
         # (and regex-checked) but read_result stays "timeout"; too few keys leave them in <var>
         # with read_result "failure". <var>_invalid is cleared at the start of each call.
+        if not event.variable("read_result"):
+            # switch_ivr_read (switch_ivr_play_say.c) clears read_result, and sets it only after
+            # the prompt played: a prompt that could not be played (missing file) leaves it unset
+            # through every try.
+            self._raise_if_ended()
+            raise PlaybackFailed(f"play_and_get_digits could not play {playable}")
         invalid = event.variable(var + "_invalid") or None
         ok = event.variable("read_result") in ("success", "timeout") and not invalid
         if secret:

@@ -8,12 +8,17 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fsivr.config import Config
+from fsivr.speech.tts import Renderer, Voice
 
 if TYPE_CHECKING:
     from fsivr.engine.cache import ScenarioCache
     from fsivr.engine.calldata import CallData
     from fsivr.engine.directory import DirectoryCache
     from fsivr.store.callrecords import CallRecord
+
+
+#: Rendered texts remembered in memory (beyond that, a stat() finds them on disk).
+MAX_REMEMBERED = 10_000
 
 
 class RecordSink(Protocol):
@@ -31,8 +36,13 @@ class Resolved:
 class PromptLibrary:
     """Prompt names → what to play. Refreshed with the scenario cache; never read per call."""
 
-    def __init__(self, prompts_dir: str, freeswitch_dir: str = "") -> None:
+    def __init__(self, prompts_dir: str, freeswitch_dir: str = "", *, rate: int = 8000, speed: int = 160,
+                 volume: int = 100) -> None:
         self.root = Path(prompts_dir).resolve()
+        #: Renders text for voices fsivr speaks itself (espeak-ng) into prompts/_tts.
+        self.renderer = Renderer(self.root, rate=rate, speed=speed, volume=volume)
+        #: Texts known to be rendered: a call that plays one again costs no stat().
+        self._rendered: dict[tuple[str, Voice], str] = {}
         #: The same directory as FreeSWITCH sees it (another host or container mounts it elsewhere).
         self.fs_root = PurePosixPath(freeswitch_dir) if freeswitch_dir else None
         self.rows: dict[str, Any] = {}
@@ -59,6 +69,21 @@ class PromptLibrary:
         if text:
             return Resolved(text=text, language=getattr(row, "language", None), voice=getattr(row, "voice", None))
         return Resolved(path=self.file_path(getattr(row, "file", None) or name))
+
+    @classmethod
+    def for_config(cls, config: Config) -> PromptLibrary:
+        return cls(config.prompts_dir, config.freeswitch_prompts_dir, rate=config.prompt_rate,
+                   speed=config.tts_speed, volume=config.tts_volume)
+
+    def spoken(self, text: str, voice: Voice) -> str:
+        """The file FreeSWITCH plays for ``text`` in ``voice``, rendered now if ``prompts build``
+        has not (a gevent subprocess: the call waits, the hub does not)."""
+        found = self._rendered.get((text, voice))
+        if found is None:
+            if len(self._rendered) >= MAX_REMEMBERED:
+                self._rendered.clear()  # said amounts vary without end; the files stay cached
+            found = self._rendered[(text, voice)] = self.file_path(self.renderer.render(text, voice))
+        return found
 
     def file_path(self, relative: str) -> str:
         # Names come from users: keep them inside the prompts directory whatever they say.

@@ -202,7 +202,7 @@ def _read(
     s: CallSession, min_d: int, max_d: int, prompt: str | None, var: str | None, timeout_ms: int,
     terminators: str, digit_timeout_ms: int,
 ) -> tuple[str, str]:
-    """switch_ivr_read: returns (status, digits); status success/timeout/too_small/hangup."""
+    """switch_ivr_read: returns (status, digits); status success/timeout/too_small/hangup/notfound."""
     ch = s.channel
     if not digit_timeout_ms:
         digit_timeout_ms = timeout_ms
@@ -215,6 +215,10 @@ def _read(
         outcome = play_file(s, prompt)
         if outcome == "hangup":
             return "hangup", ""
+        if outcome == "missing":
+            # switch_ivr_read: a prompt switch_ivr_play_file cannot open (SWITCH_STATUS_NOTFOUND)
+            # jumps to its end with read_result still cleared, collecting nothing.
+            return "notfound", ""
     if not ch.ready:
         return "hangup", ""
     keys = s.next_digits()
