@@ -88,3 +88,65 @@ def test_play_duration_cuts_a_long_prompt() -> None:
     assert play.interrupted == "break"
     assert any(c.startswith(b"api uuid_break") for c in placed.result.commands)
     assert elapsed < 10.0
+
+
+MISSING = """
+prompts:
+  - {name: hello, file: hello.wav}
+scenarios:
+  - scenario: missing-play
+    numbers: ["850"]
+    start: a
+    nodes:
+      a: {type: play, prompt: hello, next: z, error: sorry}
+      sorry: {type: play, text: "Sorry", next: z}
+      z: {type: hangup}
+  - scenario: missing-menu
+    numbers: ["851"]
+    start: m
+    nodes:
+      m: {type: menu, prompt: hello, options: {"1": z}, timeout: z, invalid: z, error: sorry}
+      sorry: {type: play, text: "Sorry", next: z}
+      z: {type: hangup}
+  - scenario: missing-cut
+    numbers: ["852"]
+    start: a
+    nodes:
+      a: {type: play, prompt: hello, duration: 5, next: z, error: sorry}
+      sorry: {type: play, text: "Sorry", next: z}
+      z: {type: hangup}
+"""
+
+
+def test_a_prompt_freeswitch_cannot_find_takes_error(tmp_path, caplog) -> None:
+    # The file exists where fsivr looks, but not on the switch (another host, a stale mount):
+    # FreeSWITCH answers FILE NOT FOUND (trace 02) in playback and leaves read_result unset in
+    # play_and_get_digits (switch_ivr_read); either way the node takes error, with one log line.
+    write_wav(tmp_path / "hello.wav")
+    cfg = Config()
+    cfg.prompts_dir, cfg.freeswitch_prompts_dir = str(tmp_path), FS_SOUNDS
+    gone = {f"{FS_SOUNDS}/hello.wav": None}
+    with running(MISSING, config=cfg) as harness:
+        caplog.clear()
+        play = harness.call(number="850", at=MONDAY_10, files=gone)
+        menu = harness.call(number="851", at=MONDAY_10, files=gone, digits=["1"])
+        cut = harness.call(number="852", at=MONDAY_10, files=gone)
+    for placed, first in ((play, "a"), (menu, "m"), (cut, "a")):
+        assert placed.path == [(first, "error"), ("sorry", "next"), ("z", "hangup")]
+        [step] = [s for s in placed.record["path"] if s["node"] == first]
+        assert "hello.wav" in step["detail"]["error"]
+    [response] = [a.response for a in play.result.apps if a.name == "playback"][:1]
+    assert response == "FILE NOT FOUND"
+    failed = [r for r in caplog.records if "failed" in r.getMessage() and "hello.wav" in r.getMessage()]
+    assert len(failed) == 3
+
+
+def write_wav(path, seconds: float = 0.5, rate: int = 8000) -> None:
+    """A real (silent) 16-bit mono WAV file."""
+    import wave
+
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(b"\0\0" * int(seconds * rate))
