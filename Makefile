@@ -42,12 +42,16 @@ help:
 install: system-tools $(STAMP)
 
 # Missing tools are installed from Debian's packages when we can (root + apt-get), otherwise we say
-# which packages to install and go on: only the tests/features that use a tool need it.
+# which packages to install and go on: only the tests/features that use a tool need it. sox reads
+# MP3 uploads (fsivr prompts add) through its separately packaged mp3 format module.
 system-tools:
 	@missing=""; \
 	for pair in $(SYSTEM_TOOLS); do \
 	  command -v "$${pair%%=*}" >/dev/null 2>&1 || missing="$$missing $${pair#*=}"; \
 	done; \
+	if command -v sox >/dev/null 2>&1 && ! sox --help-format mp3 2>/dev/null | grep -q '^Description'; then \
+	  missing="$$missing libsox-fmt-mp3"; \
+	fi; \
 	if [ ! -x "$(BIN)/python" ] && [ -n "$(PYTHON)" ] \
 	   && ! "$(PYTHON)" -c 'import ensurepip, venv' >/dev/null 2>&1; then \
 	  missing="$$missing python3-venv"; \

@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from fsivr.cli.output import err
 from fsivr.cli.store import database_url, open_store, require_schema
+from fsivr.config import load_config
 from fsivr.engine.scenario import ScenarioSpec
 from fsivr.scenario.bundle import BundleError, load_file
 from fsivr.scenario.graph import scenario_dot, write_graph
@@ -63,7 +64,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         if not require_schema(store):
             return 1
         try:
-            result = import_bundle(store, bundle)
+            result = import_bundle(store, bundle, prompts_dir=load_config(args.config, args.database).prompts_dir)
         except BundleInvalid as exc:
             for line in exc.report.errors:
                 err(line)
@@ -92,7 +93,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(problem)
         return 1
     known, note = _known(args)
-    report = validate_bundle(bundle, known)
+    report = validate_bundle(bundle, known, prompts_dir=load_config(args.config, args.database).prompts_dir)
     for e in report.errors:
         print(f"error: {e}")
     for w in report.warnings:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, insert, or_, select
@@ -35,19 +36,20 @@ class ImportResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def import_bundle(target: Store | Session, bundle: Bundle) -> ImportResult:
+def import_bundle(target: Store | Session, bundle: Bundle, *, prompts_dir: str | Path | None = None) -> ImportResult:
     """Validate ``bundle`` against itself and the store, then write it, in one transaction.
 
     Raises BundleInvalid (and changes nothing) if anything is wrong. Scenarios whose content changed
-    get version + 1; identical ones keep their version, so servers do not recompile them.
+    get version + 1; identical ones keep their version, so servers do not recompile them. With
+    ``prompts_dir``, file prompts must be playable files there.
     """
     if isinstance(target, Store):
-        return target.run(lambda session: _import(session, bundle))
-    return _import(target, bundle)
+        return target.run(lambda session: _import(session, bundle, prompts_dir))
+    return _import(target, bundle, prompts_dir)
 
 
-def _import(session: Session, bundle: Bundle) -> ImportResult:
-    report = validate_bundle(bundle, known_in_store(session))
+def _import(session: Session, bundle: Bundle, prompts_dir: str | Path | None = None) -> ImportResult:
+    report = validate_bundle(bundle, known_in_store(session), prompts_dir=prompts_dir)
     if not report.ok:
         raise BundleInvalid(report)
     save_directory(session, bundle.directory)

@@ -29,14 +29,14 @@ from fsivr.store.models import NumberRow, ScenarioNodeRow, ScenarioRow
 from fsivr.store.routing import number_routes, scenario_versions
 
 
-def import_file(store: Store, path: str | Path) -> list[str]:
+def import_file(store: Store, path: str | Path, *, prompts_dir: str | Path | None = None) -> list[str]:
     """Import a scenario or bundle file (all or nothing); return the scenario names it holds.
 
     Raises fsivr.scenario.bundle.BundleError (unreadable file) or
     fsivr.scenario.validate.BundleInvalid (invalid content) with every problem listed.
     """
     bundle = load_file(path)
-    import_bundle(store, bundle)
+    import_bundle(store, bundle, prompts_dir=prompts_dir)
     return [doc.spec.name for doc in bundle.scenarios]
 
 

@@ -61,7 +61,7 @@ class Harness:
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
             fh.write(text)
         try:
-            names = repository.import_file(self.store, fh.name)
+            names = repository.import_file(self.store, fh.name, prompts_dir=self.app.config.prompts_dir)
         finally:
             os.unlink(fh.name)
         self.app.services.scenarios.refresh()
@@ -88,7 +88,7 @@ def running(bundle: str | Path | None = None, *, database_url: str | None = None
     try:
         if bundle is not None:
             if isinstance(bundle, Path) or (isinstance(bundle, str) and "\n" not in bundle and Path(bundle).is_file()):
-                repository.import_file(store, bundle)
+                repository.import_file(store, bundle, prompts_dir=cfg.prompts_dir)
             else:
                 harness.import_yaml(str(bundle))
         app.start()

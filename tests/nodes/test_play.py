@@ -47,7 +47,7 @@ FS_SOUNDS = "/usr/share/freeswitch/sounds/fsivr"
 
 
 def test_prompt_files_are_played_from_where_freeswitch_sees_them(tmp_path) -> None:
-    (tmp_path / "hello.wav").write_bytes(b"RIFF")
+    write_wav(tmp_path / "hello.wav")
     cfg = Config()
     cfg.prompts_dir, cfg.freeswitch_prompts_dir = str(tmp_path), FS_SOUNDS
     bundle = """

@@ -87,7 +87,8 @@ def test_numbers_agree_with_the_gender_of_what_they_count(language: str, n: int,
 def test_dates_times_and_digits() -> None:
     assert words.spoken_date(date(2026, 12, 1), "pl") == "pierwszego grudnia dwa tysiące dwudziestego szóstego roku"
     assert words.spoken_date(date(2026, 12, 1), "ru") == "первое декабря две тысячи двадцать шестого года"
-    assert words.spoken_date(date(1999, 3, 23), "ru") == "двадцать третье марта тысяча девятьсот девяносто девятого года"
+    assert words.spoken_date(date(1999, 3, 23), "ru") == \
+        "двадцать третье марта тысяча девятьсот девяносто девятого года"
     assert words.spoken_date(date(2000, 1, 3), "pl") == "trzeciego stycznia dwutysięcznego roku"
     assert words.spoken_date(date(2026, 5, 31), "en") == "May thirty-first, twenty twenty-six"
     assert words.spoken_time(time(10, 15), "pl") == "godzina dziesiąta piętnaście"
