@@ -198,3 +198,30 @@ def test_a_stored_scenario_looks_up_the_stored_tables(tmp_path: Path) -> None:
     assert [(s["node"], s["outcome"]) for s in json.loads(done.stdout)["path"]] == [
         ("auth", "ok"), ("find", "found"), ("owes", "next"), ("bye", "hangup")]
     assert _db_state(url) == before
+
+
+SAY_BUNDLE = """
+scenarios:
+  - scenario: debt
+    numbers: ["+48221234567"]
+    start: pin
+    nodes:
+      pin: {type: menu, text: "Podaj numer klienta", options: {"1": amount}, timeout: bye, invalid: bye}
+      amount: {type: set, variables: {debt: "2022.50"}, next: pl}
+      pl: {type: say, kind: amount, value: "{{ debt }}", currency: PLN, language: pl, next: ru}
+      ru: {type: say, kind: amount, value: "{{ debt }}", currency: RUB, language: ru, next: bye}
+      bye: {type: hangup}
+"""
+
+
+def test_simulate_drives_the_say_node(tmp_path: Path) -> None:
+    path = tmp_path / "say.yaml"
+    path.write_text(SAY_BUNDLE)
+    done = subprocess.run([sys.executable, "-m", "fsivr", "simulate", str(path), "--digits", "1", "--json"],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert [(s["node"], s["outcome"]) for s in out["path"]] == [
+        ("pin", "1"), ("amount", "next"), ("pl", "next"), ("ru", "next"), ("bye", "hangup")]
+    # Both amounts were rendered by espeak-ng into the prompts directory (the menu has no language: flite).
+    assert len(list((tmp_path / "prompts" / "_tts").glob("*.wav"))) == 2
