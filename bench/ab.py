@@ -33,7 +33,7 @@ def start_tree(name: str, tree: Path, workdir: Path, cpu: int | None) -> servers
     servers._raise_nofile_for_children()
     db = f"sqlite:///{workdir / 'fsivr.sqlite3'}"
     prompts = workdir / "prompts"
-    prompts.mkdir(exist_ok=True)
+    servers.write_prompts(prompts)
     bundle = workdir / "bundle.yaml"
     bundle.write_text(servers.bundle_text(servers.dial_available()))
     env = {**os.environ, "FSIVR_PROMPTS_DIR": str(prompts), "PYTHONPATH": str(tree.resolve())}

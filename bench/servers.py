@@ -92,6 +92,21 @@ def _pinned(cpu: int | None):  # type: ignore[no-untyped-def]
     return pre
 
 
+def write_prompts(prompts: Path) -> None:
+    """The bundle's prompt files, as real (silent) WAVs: import refuses a file prompt it cannot
+    play. Their length does not matter: the load generator tells the simulator how long each plays
+    (loadgen.PROMPT_SECONDS; not imported here, it monkey-patches on import)."""
+    import wave
+
+    prompts.mkdir(exist_ok=True)
+    for name in re.findall(r"file: ([\w.-]+)", SCENARIO.read_text()):
+        with wave.open(str(prompts / name), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(8000)
+            out.writeframes(b"\0\0" * 800)
+
+
 def _raise_nofile_for_children() -> None:
     # Children inherit the soft limit; raising it here covers `fsivr serve`, which does not.
     from bench.metrics import raise_nofile
@@ -103,7 +118,7 @@ def start_fsivr(workdir: Path, cpu: int | None, *, with_dial: bool) -> Server:
     _raise_nofile_for_children()
     db = f"sqlite:///{workdir / 'fsivr.sqlite3'}"
     prompts = workdir / "prompts"
-    prompts.mkdir(exist_ok=True)
+    write_prompts(prompts)
     bundle = workdir / "bundle.yaml"
     bundle.write_text(bundle_text(with_dial))
     fsivr = str(BIN / "fsivr")
