@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from fsivr.config import Config
+from fsivr.scenario.persist import load_scenarios
 from fsivr.speech.audio import AudioInfo, check_name, check_upload, convert
 from fsivr.speech.tts import Renderer, rendered_voice
 from fsivr.store.db import Store
@@ -33,24 +34,40 @@ def renderer_for(config: Config) -> Renderer:
                     volume=config.tts_volume)
 
 
+#: Node parameters holding text a node speaks (play, menu, extension), beside language and voice.
+NODE_TEXTS = ("text", "invalid_text")
+
+
 def build(store: Store, config: Config) -> list[Built]:
-    """Render every text prompt whose voice fsivr renders; the cache skips what did not change."""
-    prompts = store.run(load_prompts)
+    """Render every text prompt, and every text a stored scenario's node speaks, whose voice fsivr
+    renders; the cache skips what did not change. Named "prompt" or "scenario.node[.field]"."""
     renderer = renderer_for(config)
     built = []
-    for prompt in prompts.values():
-        if not prompt.text:
-            continue
-        spec = prompt.voice or config.voice_for(prompt.language)
-        voice = rendered_voice(spec)
-        if voice is None:
-            built.append(Built(prompt.name, None, spec, False))
+    for name, text, language, voice in texts(store):
+        spec = voice or config.voice_for(language)
+        rendered = rendered_voice(spec)
+        if rendered is None:
+            built.append(Built(name, None, spec, False))
             continue
         # As played (Call._tts): blanks collapsed, so the cache key is the same text.
-        text = " ".join(prompt.text.split())
-        fresh = not renderer.is_rendered(text, voice)
-        built.append(Built(prompt.name, renderer.render(text, voice), spec, fresh))
+        text = " ".join(text.split())
+        fresh = not renderer.is_rendered(text, rendered)
+        built.append(Built(name, renderer.render(text, rendered), spec, fresh))
     return built
+
+
+def texts(store: Store) -> list[tuple[str, str, str | None, str | None]]:
+    """(name, text, language, voice) of every text prompt and every node text in the store."""
+    prompts = store.run(load_prompts)
+    out = [(p.name, p.text, p.language, p.voice) for p in prompts.values() if p.text]
+    for spec, _version in store.run(load_scenarios):
+        for node_id, raw in sorted(spec.nodes.items()):
+            for field in NODE_TEXTS:
+                text = raw.get(field)
+                if isinstance(text, str) and text.strip():
+                    suffix = "" if field == "text" else f".{field}"
+                    out.append((f"{spec.name}.{node_id}{suffix}", text, raw.get("language"), raw.get("voice")))
+    return out
 
 
 def add(store: Store, config: Config, name: str, source: Path) -> AudioInfo:

@@ -11,15 +11,25 @@ from pathlib import Path
 
 import pytest
 
+from fsivr.config import Config
 from fsivr.scenario import repository
 from fsivr.scenario.validate import BundleInvalid
 from fsivr.store.db import Store
+from fsivr.testing.harness import running
 
 TEXTS = """
 prompts:
   - {name: welcome_pl, text: "Dzień dobry, zapraszamy.", language: pl}
   - {name: welcome_ru, text: "Здравствуйте, добро пожаловать.", language: ru}
   - {name: welcome_en, text: "Welcome", language: en}
+scenarios:
+  - scenario: greet
+    numbers: ["700"]
+    start: hello
+    nodes:
+      hello: {type: play, text: "Witamy  w firmie", language: pl, next: ru}
+      ru: {type: play, prompt: welcome_ru, next: bye}
+      bye: {type: hangup}
 """
 
 
@@ -57,20 +67,20 @@ def test_build_renders_polish_and_russian_mono_at_the_prompt_rate(tmp_path: Path
     done = fsivr(tmp_path, "prompts", "build", config=f"prompt_rate: {rate}\n")
     assert done.returncode == 0, done.stderr
     files = rendered(done.stdout)
-    assert set(files) == {"welcome_pl", "welcome_ru"}
+    assert set(files) == {"welcome_pl", "welcome_ru", "greet.hello"}
     assert "welcome_en: spoken by FreeSWITCH (slt)" in done.stdout  # flite stays for English
     for name in files.values():
         path = tmp_path / "prompts" / name
         assert (soxi(path, "-c"), soxi(path, "-r"), soxi(path, "-b")) == ("1", str(rate), "16")
         assert float(soxi(path, "-D")) > 0.5  # real speech, not a stub
-    assert "2 rendered, 0 up to date, 1 spoken by FreeSWITCH" in done.stdout
+    assert "3 rendered, 0 up to date, 1 spoken by FreeSWITCH" in done.stdout
 
 
 def test_build_renders_again_only_what_changed(tmp_path: Path) -> None:
     store = store_with(tmp_path, TEXTS)
     first = rendered(fsivr(tmp_path, "prompts", "build").stdout)
     again = fsivr(tmp_path, "prompts", "build")
-    assert rendered(again.stdout) == first and "0 rendered, 2 up to date" in again.stdout
+    assert rendered(again.stdout) == first and "0 rendered, 3 up to date" in again.stdout
     # A new text, a new voice, a new speed or volume is a new file.
     path = tmp_path / "bundle.yaml"
     path.write_text(TEXTS.replace("Dzień dobry, zapraszamy.", "Dzień dobry."))
@@ -80,6 +90,19 @@ def test_build_renders_again_only_what_changed(tmp_path: Path) -> None:
     assert changed["welcome_ru"] == first["welcome_ru"] and changed["welcome_pl"] != first["welcome_pl"]
     louder = rendered(fsivr(tmp_path, "prompts", "build", config="tts_volume: 150\n").stdout)
     assert not set(louder.values()) & (set(first.values()) | set(changed.values()))
+
+
+def test_calls_play_what_build_rendered(tmp_path: Path) -> None:
+    store_with(tmp_path, TEXTS).close()
+    files = rendered(fsivr(tmp_path, "prompts", "build").stdout)
+    before = sorted((tmp_path / "prompts" / "_tts").iterdir())
+    cfg = Config()
+    cfg.prompts_dir = str(tmp_path / "prompts")
+    with running(None, database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}", config=cfg) as harness:
+        placed = harness.call(number="700")
+    played = [a.arg for a in placed.result.apps if a.name == "playback"]
+    assert played == [str(tmp_path / "prompts" / files["greet.hello"]), str(tmp_path / "prompts" / files["welcome_ru"])]
+    assert sorted((tmp_path / "prompts" / "_tts").iterdir()) == before  # nothing rendered during the call
 
 
 def write_wav(path: Path, *, channels: int = 1, rate: int = 8000, seconds: float = 0.5) -> Path:

@@ -108,6 +108,14 @@ scenarios:
       m: {type: menu, prompt: hello, options: {"1": z}, timeout: z, invalid: z, error: sorry}
       sorry: {type: play, text: "Sorry", next: z}
       z: {type: hangup}
+  - scenario: missing-extension
+    numbers: ["853"]
+    start: e
+    nodes:
+      e: {type: extension, prompt: hello, digits: 3, answered: z, no_answer: z, busy: z, failed: z,
+          invalid: z, error: sorry}
+      sorry: {type: play, text: "Sorry", next: z}
+      z: {type: hangup}
   - scenario: missing-cut
     numbers: ["852"]
     start: a
@@ -119,7 +127,7 @@ scenarios:
 
 
 def test_a_prompt_freeswitch_cannot_find_takes_error(tmp_path, caplog) -> None:
-    # The file exists where fsivr looks, but not on the switch (another host, a stale mount):
+    # play, play with a duration, menu, extension: every node that plays. The file exists where fsivr looks, but not on the switch (another host, a stale mount):
     # FreeSWITCH answers FILE NOT FOUND (trace 02) in playback and leaves read_result unset in
     # play_and_get_digits (switch_ivr_read); either way the node takes error, with one log line.
     write_wav(tmp_path / "hello.wav")
@@ -131,14 +139,15 @@ def test_a_prompt_freeswitch_cannot_find_takes_error(tmp_path, caplog) -> None:
         play = harness.call(number="850", at=MONDAY_10, files=gone)
         menu = harness.call(number="851", at=MONDAY_10, files=gone, digits=["1"])
         cut = harness.call(number="852", at=MONDAY_10, files=gone)
-    for placed, first in ((play, "a"), (menu, "m"), (cut, "a")):
+        extension = harness.call(number="853", at=MONDAY_10, files=gone, digits=["101"])
+    for placed, first in ((play, "a"), (menu, "m"), (cut, "a"), (extension, "e")):
         assert placed.path == [(first, "error"), ("sorry", "next"), ("z", "hangup")]
         [step] = [s for s in placed.record["path"] if s["node"] == first]
         assert "hello.wav" in step["detail"]["error"]
     [response] = [a.response for a in play.result.apps if a.name == "playback"][:1]
     assert response == "FILE NOT FOUND"
     failed = [r for r in caplog.records if "failed" in r.getMessage() and "hello.wav" in r.getMessage()]
-    assert len(failed) == 3
+    assert len(failed) == 4
 
 
 def write_wav(path, seconds: float = 0.5, rate: int = 8000) -> None:
