@@ -125,7 +125,12 @@ class Say(Node):
         if kind == "amount":
             return words.parse_amount(text)
         try:
-            moment = datetime.fromisoformat(text) if text else call.now()
+            if kind == "time" and text and ":" in text[:3]:
+                # A bare time of day ("10:15") is today's, in the node's time zone.
+                today = call.now().astimezone(self.zone).date()
+                moment = datetime.combine(today, time.fromisoformat(text))
+            else:
+                moment = datetime.fromisoformat(text) if text else call.now()
         except ValueError:
             raise ValueError(f"{text!r} is not an ISO 8601 {kind}") from None
         # A time without an offset is the node's time zone's; one with an offset is spoken there.
@@ -162,6 +167,9 @@ class Say(Node):
                 return False
         if kind == "digits":
             return value.isdigit()
+        if kind in ("date", "time", "datetime"):
+            # The modules take seconds since 1970; 0 or less means "now" to them (pl_say_time).
+            return value.timestamp() > 0
         return True
 
     def _say_on_switch(self, call: Call, lang: str, value: Any) -> None:

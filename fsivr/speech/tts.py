@@ -13,6 +13,7 @@ without blocking the hub (other calls go on); from the CLI it is an ordinary wai
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -88,6 +89,7 @@ class Renderer:
         target = self.prompts_dir / relative
         if target.is_file():
             return relative
+        self._check_voice(voice)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, raw = tempfile.mkstemp(suffix=".raw.wav", dir=target.parent)
         os.close(fd)
@@ -108,6 +110,14 @@ class Renderer:
                     pass
         return relative
 
+    def _check_voice(self, voice: Voice) -> None:
+        # espeak-ng speaks an unknown voice with its default (English) voice and exits 0: Polish
+        # read by an English voice. So the voice must be one it lists (language, name or file;
+        # a "+variant" suffix such as "pl+f3" picks a variant of it).
+        known = _espeak_voices() if voice.engine == "espeak-ng" else frozenset()
+        if voice.name.split("+", 1)[0].lower() not in known:
+            raise RenderFailed(f"{voice.engine} has no voice {voice.name!r} (see espeak-ng --voices)")
+
     def _run(self, argv: list[str], stdin: str | None) -> None:
         try:
             done = subprocess.run(argv, input=None if stdin is None else stdin.encode(), capture_output=True,
@@ -119,3 +129,19 @@ class Renderer:
         if done.returncode != 0:
             err = done.stderr.decode(errors="replace").strip().splitlines()
             raise RenderFailed(f"{argv[0]} failed ({done.returncode}): {err[-1] if err else 'no message'}")
+
+
+@functools.cache
+def _espeak_voices() -> frozenset[str]:
+    """What ``espeak-ng -v`` accepts: each listed voice's language, name and file (lower case)."""
+    try:
+        done = subprocess.run(["espeak-ng", "--voices"], capture_output=True, timeout=RENDER_TIMEOUT, check=False)
+    except FileNotFoundError:
+        raise RenderFailed("espeak-ng is not installed (make install installs it)") from None
+    names: set[str] = set()
+    # "Pty Language Age/Gender VoiceName File Other Languages": one voice a line after the header.
+    for line in done.stdout.decode(errors="replace").splitlines()[1:]:
+        cols = line.split()
+        if len(cols) >= 5:
+            names.update(c.lower() for c in (cols[1], cols[3], cols[4]))
+    return frozenset(names)

@@ -127,7 +127,8 @@ scenarios:
 
 
 def test_a_prompt_freeswitch_cannot_find_takes_error(tmp_path, caplog) -> None:
-    # play, play with a duration, menu, extension: every node that plays. The file exists where fsivr looks, but not on the switch (another host, a stale mount):
+    # play, play with a duration, menu, extension: every node that plays. The file exists where
+    # fsivr looks, but not on the switch (another host, a stale mount):
     # FreeSWITCH answers FILE NOT FOUND (trace 02) in playback and leaves read_result unset in
     # play_and_get_digits (switch_ivr_read); either way the node takes error, with one log line.
     write_wav(tmp_path / "hello.wav")

@@ -29,6 +29,15 @@ scenarios:
       digits: {type: say, kind: digits, value: "{{ caller }}", language: pl, next: day}
       day: {type: say, kind: date, value: "2026-12-01", language: ru, timezone: Europe/Moscow, next: bye}
       bye: {type: hangup}
+  - scenario: clock
+    numbers: ["902"]
+    start: now
+    nodes:
+      now: {type: say, kind: datetime, value: "", language: pl, timezone: Europe/Warsaw, next: at}
+      at: {type: say, kind: time, value: "21:01", language: ru, next: when}
+      when: {type: say, kind: date, value: "2027-03-29T01:30:00+02:00", language: en,
+             timezone: America/New_York, next: bye}
+      bye: {type: hangup}
   - scenario: bad
     numbers: ["901"]
     start: s
@@ -114,6 +123,19 @@ def test_what_the_module_cannot_say_goes_to_words(config: Config) -> None:
     assert said(placed)["pl"] == "dwa tysiące złotych"
     assert not [a for a in plus.result.apps if a.name == "say"]
     assert said(plus)["digits"] == "plus cztery siedem jeden jeden"
+
+
+def test_dates_and_times_in_the_node_time_zone(config: Config) -> None:
+    with running(BUNDLE, config=config) as harness:
+        placed = harness.call(number="902", at=NOW)
+    assert said(placed) == {
+        # An empty value is the call's time (10:00 UTC is 11:00 in Warsaw).
+        "now": "dwudziestego trzeciego listopada dwa tysiące dwudziestego szóstego roku, godzina jedenasta",
+        "at": "двадцать один час одна минута",
+        # 01:30 in Warsaw is still the 28th in New York.
+        "when": "March twenty-eighth, twenty twenty-seven",
+        "bye": "",
+    }
 
 
 def test_a_value_that_is_not_a_number_takes_error(config: Config) -> None:
