@@ -10,6 +10,7 @@ What a say module cannot say right goes the second way too (``FS_SAY`` says what
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,6 +21,8 @@ from fsivr.engine.node import Node, Param
 from fsivr.engine.registry import register
 from fsivr.speech import words
 from fsivr.speech.forms import Gender
+
+log = logging.getLogger(__name__)
 
 #: What the say modules of FreeSWITCH v1.11.1 (src/mod/say/mod_say_<lang>/) say correctly:
 #: kind, or kind:CURRENCY for amounts. mod_say_pl's pl_say_money says "dollar"/"dollars" after
@@ -100,13 +103,22 @@ class Say(Node):
 
     def run(self, call: Call) -> str:
         language = self.p["language"] or call.services.config.language
-        value = self._value(templates.render(self.p["value"], call.vars).strip(), call)
-        call.answer()
         lang = words.base_language(language)
-        if lang in {words.base_language(m) for m in call.services.config.say_modules} and self._fs_can(lang, value):
+        on_switch = lang in {words.base_language(m) for m in call.services.config.say_modules}
+        try:
+            value = self._value(templates.render(self.p["value"], call.vars).strip(), call)
+            on_switch = on_switch and self._fs_can(lang, value)
+            spoken = "" if on_switch else self._words(value, language)
+        except ValueError as exc:
+            # A value that is not what the kind says (a lookup gave "n/a" for an amount) is the
+            # scenario's data, not a fault of ours: one line, and the node's error outcome.
+            log.warning("call %s: say %s: %s", call.uuid, self.id, exc)
+            call.step_detail["error"] = str(exc)
+            return "error"
+        call.answer()
+        if on_switch:
             self._say_on_switch(call, lang, value)
         else:
-            spoken = self._words(value, language)
             call.step_detail["said"] = spoken
             call.play(call.playable(text=spoken, language=language, voice=self.p["voice"]))
         return "next"
@@ -118,7 +130,10 @@ class Say(Node):
         if kind == "digits":
             return text
         if kind == "number":
-            amount = words.parse_amount(text)
+            try:
+                amount = words.parse_amount(text)
+            except ValueError:
+                raise ValueError(f"{text!r} is not a number") from None
             if amount != amount.to_integral_value():
                 raise ValueError(f"{text!r} is not a whole number")
             return int(amount)

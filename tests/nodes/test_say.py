@@ -138,7 +138,12 @@ def test_dates_and_times_in_the_node_time_zone(config: Config) -> None:
     }
 
 
-def test_a_value_that_is_not_a_number_takes_error(config: Config) -> None:
+def test_a_value_that_is_not_a_number_takes_error(config: Config, caplog: pytest.LogCaptureFixture) -> None:
     with running(BUNDLE, config=config) as harness:
+        caplog.clear()
         placed = harness.call(number="901", caller_name="ACME", at=NOW)
     assert placed.path == [("s", "error"), ("sorry", "next"), ("bye", "hangup")]
+    assert placed.record is not None
+    assert placed.record["path"][0]["detail"] == {"error": "'ACME' is not a number"}
+    assert [r.getMessage() for r in caplog.records if "ACME" in r.getMessage()] == [
+        f"call {placed.result.uuid}: say s: 'ACME' is not a number"]
