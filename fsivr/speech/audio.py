@@ -20,6 +20,11 @@ from pathlib import Path
 #: What uploads may be, by sox's format name, and the largest file of each (bytes).
 UPLOAD_LIMITS = {"mp3": 2 * 1024 * 1024, "wav": 20 * 1024 * 1024, "flac": 20 * 1024 * 1024,
                  "vorbis": 5 * 1024 * 1024, "ogg": 5 * 1024 * 1024}
+#: The lowest sample rate taken: what a phone line carries (G.711). A lower one would be upsampled
+#: into muffled sound; the operator should upload the original instead.
+MIN_UPLOAD_RATE = 8000
+#: More channels than stereo is a multitrack file, not a prompt.
+MAX_UPLOAD_CHANNELS = 2
 #: A prompt name: letters, digits, "_", "-", "." — never a path ("..", "/") or a hidden file.
 PROMPT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 #: What soxi may take on a damaged file.
@@ -83,6 +88,10 @@ def check_upload(path: Path) -> AudioInfo:
     if info.size > limit:
         raise BadAudio(f"{path}: {info.size / 1048576:.1f} MB is more than the {limit // 1048576} MB "
                        f"allowed for {info.format}")
+    if info.rate < MIN_UPLOAD_RATE:
+        raise BadAudio(f"{path}: {info.rate} Hz is below the {MIN_UPLOAD_RATE} Hz a phone line carries")
+    if info.channels > MAX_UPLOAD_CHANNELS:
+        raise BadAudio(f"{path}: {info.channels} channels (give mono or stereo; it becomes mono)")
     return info
 
 

@@ -158,6 +158,16 @@ def test_a_bad_upload_is_refused_with_the_reason_and_replaces_nothing(tmp_path: 
     empty = write_wav(tmp_path / "empty.wav", seconds=0)
     done = fsivr(tmp_path, "prompts", "add", "hello", str(empty))
     assert done.returncode == 1 and "holds no sound" in done.stderr
+    low = write_wav(tmp_path / "low.wav", rate=4000)
+    done = fsivr(tmp_path, "prompts", "add", "hello", str(low))
+    assert done.returncode == 1 and "4000 Hz is below the 8000 Hz" in done.stderr
+    surround = write_wav(tmp_path / "six.wav", channels=6)
+    done = fsivr(tmp_path, "prompts", "add", "hello", str(surround))
+    assert done.returncode == 1 and "6 channels" in done.stderr
+    text = tmp_path / "notes.txt"
+    text.write_text("hello\n")
+    done = fsivr(tmp_path, "prompts", "add", "hello", str(text))
+    assert done.returncode == 1 and "not audio sox can read" in done.stderr and "nothing was changed" in done.stderr
     assert (tmp_path / "prompts" / "hello.wav").read_bytes() == before
     assert sorted(p.name for p in (tmp_path / "prompts").iterdir()) == ["hello.wav"]
 
