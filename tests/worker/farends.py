@@ -243,7 +243,14 @@ class TcpProxy:
     def up(self) -> None:
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
+        for _ in range(100):  # the old listener's port can take a moment to be free again
+            try:
+                listener.bind(("127.0.0.1", self.port))
+                break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            listener.bind(("127.0.0.1", self.port))  # the error names the port
         listener.listen(64)
         self._listener = listener
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
