@@ -7,6 +7,7 @@ printed.
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -15,6 +16,16 @@ from typing import Any
 import yaml
 
 ENV_PREFIX = "FSIVR_"
+#: ``FSIVR_`` variables that are not settings; any other unknown one is an error, as an unknown
+#: setting in the file is (a typo such as FSIVR_LISTEN_PRT would otherwise be silently ignored).
+OTHER_ENV = {
+    "CONFIG": "the configuration file",
+    "SQL_LOG": "file the SQL statements are logged to (fsivr.store.db)",
+    # The test suite's and bench's own switches; the servers they start inherit them.
+    "REQUIRE_POSTGRES": "tests", "TEST_PG_URL": "tests", "TRACES": "tests", "UPDATE_GOLDEN": "tests",
+}
+#: Port of the metrics/health endpoint when ``metrics_listen`` names only a host or only "on".
+METRICS_PORT = 9184
 
 
 @dataclass
@@ -69,6 +80,13 @@ class Config:
     #: right, e.g. Polish amounts (mod_say_pl says "dollars") — are rendered to words and spoken by TTS.
     say_modules: list[str] = field(default_factory=list)
     log_level: str = "INFO"
+    #: "text" (one human line per record) or "json" (one JSON object per line, with the call's
+    #: uuid, number, scenario and node where they apply).
+    log_format: str = "text"
+    #: HOST:PORT (or PORT: loopback) of the Prometheus metrics and /health endpoint; empty = off.
+    metrics_listen: str = ""
+    #: /health reports ready only if the database answered within this many seconds.
+    health_db_max_age: float = 30.0
     #: What a caller hears while people are rung (a FreeSWITCH tone: 425 Hz, 1 s on / 4 s off,
     #: the European ringback of ITU-T E.180; e.g. "%(2000,4000,440,480)" for the US one).
     ringback: str = "%(1000,4000,425)"
@@ -167,17 +185,26 @@ class Config:
         known = {f.name: f for f in fields(cls)}
         for key in data:
             if key not in known:
-                raise ValueError(f"config file {path}: unknown setting {key!r} "
+                raise ValueError(f"config file {path}: unknown setting {key!r}{did_you_mean(str(key), known)} "
                                  f"(known: {', '.join(sorted(known))})")
-        for name in known:
-            if ENV_PREFIX + name.upper() in env:
-                data[name] = env[ENV_PREFIX + name.upper()]
+        for key in env:
+            if key.startswith(ENV_PREFIX):
+                name = key[len(ENV_PREFIX):]
+                if name.lower() in known:
+                    data[name.lower()] = env[key]
+                elif name not in OTHER_ENV:
+                    hint = did_you_mean(name.lower(), known, ENV_PREFIX, upper=True)
+                    raise ValueError(f"environment variable {key}: unknown setting{hint}")
         cfg = cls()
         for name, value in data.items():
             setattr(cfg, name, _coerce(name, known[name].type, value))
         from fsivr.store.phone import check_region
 
         cfg.default_region = check_region(cfg.default_region)
+        if cfg.log_format not in ("text", "json"):
+            raise ValueError(f"setting log_format: {cfg.log_format!r} is not one of text, json")
+        if cfg.metrics_listen:
+            parse_address(cfg.metrics_listen, METRICS_PORT, "metrics_listen")
         return cfg
 
     def voice_for(self, language: str | None) -> str:
@@ -206,6 +233,37 @@ def load_config(path: str | os.PathLike[str] | None, database_url: str | None = 
     if database_url:
         cfg.database_url = database_url
     return cfg
+
+
+def did_you_mean(word: str, choices: Any, prefix: str = "", *, upper: bool = False) -> str:
+    """"; did you mean 'x'?" for the closest of ``choices``, or "" when none is close."""
+    close = difflib.get_close_matches(word, [str(c) for c in choices], n=1, cutoff=0.7)
+    if not close:
+        return ""
+    best = prefix + (close[0].upper() if upper else close[0])
+    return f"; did you mean {best!r}?"
+
+
+def parse_address(text: str, default_port: int, what: str = "--listen") -> tuple[str, int]:
+    """``HOST:PORT``, ``HOST`` (the default port), ``PORT`` (loopback) or ``[IPv6]:PORT`` ->
+    (host, port); ValueError with the accepted forms otherwise."""
+    text = text.strip()
+    host, port_text = text, ""
+    if text.startswith("["):
+        inside, _, rest = text[1:].partition("]")
+        host, port_text = inside, rest[1:] if rest.startswith(":") else rest
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    elif text.isdigit():
+        host, port_text = "", text
+    if not port_text:
+        port = default_port
+    elif port_text.isdigit() and 0 <= int(port_text) <= 65535:
+        port = int(port_text)
+    else:
+        raise ValueError(f"{what} {text!r}: the port must be a number from 0 to 65535 "
+                         "(use HOST:PORT, HOST or PORT)")
+    return host or "127.0.0.1", port
 
 
 def redact_url(url: str) -> str:

@@ -98,14 +98,32 @@ def _simulate_in(harness: Harness, target: str, is_file: bool, cfg: Config, *, n
     if scenario_name not in versions:
         where = f" in {target}" if is_file else " in the database"
         raise ValueError(f"no scenario named {scenario_name!r}{where}")
+    warnings: list[str] = []
+    mine = sorted(n for n, (s, _) in routes.items() if s == scenario_name)
     if number is None:
-        mine = sorted(n for n, (s, _) in routes.items() if s == scenario_name)
         number = mine[0] if mine else "simulated"
+    elif number in routes and routes[number][0] != scenario_name:
+        # The call would run the other scenario: the path shown would not be the one asked for.
+        raise ValueError(f"--number {number} belongs to scenario {routes[number][0]!r}, not {scenario_name!r}"
+                         + (f" (its numbers: {', '.join(mine)})" if mine else ""))
     if number not in routes:
-        # A number the scenario does not own: run it as the default scenario.
+        # A number nobody owns: run it as the default scenario, as the server would with
+        # default_scenario set - and say so, since production would not route it here.
+        if mine:
+            warnings.append(f"--number {number} is not a number of {scenario_name} (its numbers: "
+                            f"{', '.join(mine)}); simulated as the default scenario")
         cfg.default_scenario = scenario_name
     placed = harness.call(CallScript(number=number, caller=caller, at=at, digits=digits,
                                      targets={t: Target(o) for t, o in answers.items()}, timeout=60.0))
     if placed.record is None:
         raise NoCallRecord("the server left no call record")
-    return {**placed.record, "caller": caller, "number": number}
+    rang = {leg.target for bridge in placed.result.bridges for leg in bridge.legs}
+    for target in answers:
+        if target not in rang:
+            warnings.append(f"--answer {target}: this target was never rung"
+                            + (f" (rung: {', '.join(sorted(rang))})" if rang else " (nobody was rung)"))
+    if placed.result.unused_digits:
+        warnings.append(f"--digits: {len(placed.result.unused_digits)} entr"
+                        f"{'y was' if len(placed.result.unused_digits) == 1 else 'ies were'} never asked for: "
+                        + ",".join(placed.result.unused_digits))
+    return {**placed.record, "caller": caller, "number": number, "warnings": warnings}

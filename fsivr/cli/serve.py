@@ -6,12 +6,12 @@ import argparse
 import logging
 from typing import Any
 
-from fsivr.config import load_config
+from fsivr.config import load_config, parse_address
 
 
 def add_commands(sub: Any) -> None:
     serve = sub.add_parser("serve", help="accept FreeSWITCH's outbound-socket connections and run scenarios")
-    serve.add_argument("--listen", help="HOST:PORT to listen on (default 127.0.0.1:8084)")
+    serve.add_argument("--listen", help="HOST:PORT, HOST or PORT to listen on (default 127.0.0.1:8084)")
     serve.set_defaults(func=cmd_serve)
 
 
@@ -26,8 +26,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not args.verbose:
         logging.getLogger().setLevel(cfg.log_level.upper())
     if args.listen:
-        host, _, port = args.listen.rpartition(":")
-        cfg.listen_host, cfg.listen_port = host or cfg.listen_host, int(port)
+        # Checked before anything starts: a bad value is one clear line, not a traceback.
+        cfg.listen_host, cfg.listen_port = parse_address(args.listen, cfg.listen_port)
     app = App.build(cfg)
     logging.getLogger("fsivr").info("config: %s", cfg.redacted())
     app.serve_until_signalled()

@@ -82,6 +82,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     except NoCallRecord as exc:
         print(f"fsivr simulate: {exc}", file=sys.stderr)
         return 1
+    for warning in result["warnings"]:
+        print(f"fsivr simulate: warning: {warning}", file=sys.stderr)
     if args.json:
         # Exactly the shape of the spec (section 7): node and outcome per step, and the cause.
         path = [{"node": step["node"], "outcome": step["outcome"]} for step in result["path"]]

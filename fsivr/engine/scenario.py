@@ -6,12 +6,13 @@ scenario, the node and the field, so that a user fixing a YAML file sees them al
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from fsivr.engine.node import COMMON_OUTCOMES, Node, Param, Ref, ScenarioError
-from fsivr.engine.registry import node_type
+from fsivr.engine.registry import node_type, node_types
 
 #: Keys of a node mapping that are neither parameters nor outcomes.
 STRUCTURAL_KEYS = ("type", "options")
@@ -122,9 +123,13 @@ def split_node(raw: Mapping[str, Any]) -> NodeParts:
     if not isinstance(raw, Mapping):
         raise ValueError(f"must be a mapping, got {type(raw).__name__}")
     type_name = raw.get("type")
+    if type_name is None:
+        near = [str(k) for k in raw if difflib.get_close_matches(str(k), ["type"], cutoff=0.6)]
+        hint = f" ({near[0]!r} is not a key; did you mean 'type'?)" if near else ""
+        raise ValueError(f"'type' is missing{hint}")
     cls = node_type(type_name) if isinstance(type_name, str) else None
     if cls is None:
-        raise ValueError(f"unknown node type {type_name!r}")
+        raise ValueError(f"unknown node type {type_name!r}{_did_you_mean(str(type_name), node_types())}")
     parts = NodeParts(type=type_name, cls=cls, params={}, outcomes={}, options=raw.get("options"), unknown=[])
     known_outcomes = set(cls.outcomes) | set(COMMON_OUTCOMES)
     for key, value in raw.items():
@@ -188,6 +193,11 @@ def _compile_parts(scenario: str, node_id: str, raw: Mapping[str, Any], errors: 
             params["options"] = {}
             for key, target in options.items():
                 key = str(key)
+                if key in params["options"]:
+                    # YAML keeps 1 and "1" apart; the caller's key press cannot: one would silently win.
+                    errors.append(ScenarioError(f"key {key!r} is given twice (as a number and as text)",
+                                                scenario=scenario, node=node_id, field=f"options.{key}"))
+                    continue
                 if not isinstance(target, str):
                     errors.append(ScenarioError(f"must name the next node, got {target!r}", scenario=scenario,
                                                 node=node_id, field=f"options.{key}"))
@@ -234,13 +244,14 @@ def compile_scenario(spec: ScenarioSpec, version: int = 0) -> CompiledScenario:
     for root_field, root in (("start", spec.start), ("after_call", spec.after_call),
                              ("fallback", spec.fallback)):
         if root is not None and root not in spec.nodes:
-            errors.append(ScenarioError(f"names a missing node {root!r}", scenario=name, field=root_field))
+            errors.append(ScenarioError(f"names a missing node {root!r}{_did_you_mean(root, spec.nodes)}",
+                                        scenario=name, field=root_field))
     for node_id, node_edges in edges.items():
         for outcome, target in node_edges.items():
             if target not in spec.nodes:
                 field_name = f"options.{outcome}" if outcome not in nodes[node_id].all_outcomes() else outcome
-                errors.append(ScenarioError(f"points to a missing node {target!r}", scenario=name,
-                                            node=node_id, field=field_name))
+                errors.append(ScenarioError(f"points to a missing node {target!r}{_did_you_mean(target, spec.nodes)}",
+                                            scenario=name, node=node_id, field=field_name))
     if errors:
         raise ValidationFailed(name, errors, warnings)
 
@@ -265,6 +276,12 @@ def compile_scenario(spec: ScenarioSpec, version: int = 0) -> CompiledScenario:
     return CompiledScenario(name=name, version=version, start=spec.start, nodes=nodes, edges=edges,
                             numbers=list(spec.numbers), after_call=spec.after_call, fallback=spec.fallback,
                             description=spec.description, warnings=warnings)
+
+
+def _did_you_mean(word: str, choices: Iterable[Any]) -> str:
+    """" (did you mean 'x'?)" for the closest of ``choices`` (difflib), or ""."""
+    close = difflib.get_close_matches(word, [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _reachable(roots: list[str], edges: Mapping[str, Mapping[str, str]]) -> set[str]:

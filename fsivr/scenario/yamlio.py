@@ -51,15 +51,18 @@ class StrictLoader(yaml.SafeLoader):
                 if key_node.tag == _MERGE:
                     continue
                 key = self.construct_object(key_node, deep=True)
+                # Keys become text (JSON, menu keys): 1 and "1" are the same key, and one would
+                # silently win.
+                same = str(key) if isinstance(key, int) and not isinstance(key, bool) else key
                 try:
-                    first = seen.get(key)
+                    first = seen.get(same)
                 except TypeError:
                     raise ConstructorError("while constructing a mapping", node.start_mark,
                                            "found an unhashable key", key_node.start_mark) from None
                 if first is not None:
                     raise ConstructorError(
                         None, None, f"duplicate key {key!r} (first on line {first})", key_node.start_mark)
-                seen[key] = key_node.start_mark.line + 1
+                seen[same] = key_node.start_mark.line + 1
         return super().construct_mapping(node, deep=deep)
 
 

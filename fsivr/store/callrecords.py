@@ -314,9 +314,15 @@ def _dump(record: CallRecord) -> str:
     return json.dumps(asdict(record), default=str)
 
 
-def recent_calls(session: Session, limit: int = 20) -> list[CallRecord]:
-    """The latest calls, newest first, with their paths."""
-    rows = session.scalars(select(CallRow).order_by(CallRow.started_at.desc()).limit(limit)).all()
+def recent_calls(session: Session, limit: int = 20, *, number: str | None = None,
+                 since: datetime | None = None) -> list[CallRecord]:
+    """The latest calls, newest first, with their paths: to ``number`` only, from ``since`` on."""
+    query = select(CallRow)
+    if number is not None:
+        query = query.where(CallRow.number == number)
+    if since is not None:
+        query = query.where(CallRow.started_at >= since)
+    rows = session.scalars(query.order_by(CallRow.started_at.desc()).limit(limit)).all()
     return _with_steps(session, rows)
 
 

@@ -205,6 +205,8 @@ class CallResult:
     answered: bool = False
     duration: float = 0.0  # virtual seconds from creation to hangup
     transferred_to: str | None = None
+    #: ``CallScript.digits`` entries no key-collecting prompt asked for.
+    unused_digits: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

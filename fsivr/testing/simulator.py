@@ -40,7 +40,9 @@ class CallHandle:
             result.error.append(f"timeout: call still running after {limit}s")
             return result
         value = self.greenlet.value
-        return value if isinstance(value, CallResult) else self.session.result
+        result = value if isinstance(value, CallResult) else self.session.result
+        result.unused_digits = list(self.session.digits)
+        return result
 
     def done(self) -> bool:
         return self.greenlet.dead
