@@ -9,7 +9,7 @@ from typing import Any
 
 import gevent
 
-from fsivr.config import Config
+from fsivr.config import METRICS_PORT, Config, parse_address
 from fsivr.engine.cache import ScenarioCache
 from fsivr.engine.calldata import CallData
 from fsivr.engine.directory import DirectoryCache
@@ -17,6 +17,7 @@ from fsivr.engine.runner import Runner
 from fsivr.engine.scenario import ScenarioSpec
 from fsivr.engine.services import PromptLibrary, Services
 from fsivr.esl.server import OutboundServer, tune_for_serving
+from fsivr.metrics import Health, Metrics, MetricsServer, recent
 from fsivr.store import phone
 from fsivr.store.callrecords import CallRecordWriter
 from fsivr.store.db import Store
@@ -54,6 +55,9 @@ class App:
     runner: Runner
     server: OutboundServer
     records: CallRecordWriter
+    #: Both None unless ``metrics_listen`` is set.
+    metrics: Metrics | None = None
+    metrics_server: MetricsServer | None = None
 
     @classmethod
     def build(cls, config: Config, *, port: int | None = None) -> App:
@@ -72,23 +76,51 @@ class App:
         cache.on_refresh.append(directory.refresh)
         services = Services(config=config, scenarios=cache, records=records, prompts=prompts, directory=directory,
                             data=CallData(store))
-        runner = Runner(services)
+        metrics = Metrics() if config.metrics_listen else None
+        runner = Runner(services, observer=metrics)
         server = OutboundServer(runner.handle, config.listen_host,
                                 config.listen_port if port is None else port,
-                                allow=config.esl_allow, command_timeout=config.command_timeout)
-        return cls(config, store, services, runner, server, records)
+                                allow=config.esl_allow, command_timeout=config.command_timeout,
+                                on_command_error=metrics.command_error if metrics is not None else None)
+        app = cls(config, store, services, runner, server, records, metrics)
+        if metrics is not None:
+            app.metrics_server = app._metrics_server(metrics)
+        return app
+
+    def _metrics_server(self, metrics: Metrics) -> MetricsServer:
+        """The gauges read at scrape time, the readiness checks, and the endpoint serving both."""
+        cache, records, runner = self.services.scenarios, self.records, self.runner
+        metrics.gauge("fsivr_calls_in_progress", "Calls this server is running", lambda: runner.calls_active)
+        metrics.gauge("fsivr_call_records_buffered", "Call records not yet written to the database",
+                      lambda: records.pending)
+        metrics.gauge("fsivr_call_records_write_lag_seconds", "How long ago the call of the oldest record "
+                      "not yet written ended (0: none waits)", records.lag)
+        metrics.gauge("fsivr_scenario_version", "Version of each scenario the cache holds compiled",
+                      lambda: {(name, ): s.version for name, s in cache.scenarios.items()}, labels=("scenario",))
+        metrics.gauge("fsivr_scenario_cache_loads", "Times the cache loaded changed scenarios", lambda: cache.loads)
+        health = Health()
+        health.add("listener", lambda: (self.server.listening, "{}:{}".format(*self.server.address)))
+        health.add("database", recent(lambda: cache.last_ok, self.config.health_db_max_age))
+        host, port = parse_address(self.config.metrics_listen, METRICS_PORT, "metrics_listen")
+        return MetricsServer(metrics, health, host, port)
 
     def start(self) -> None:
         self.services.scenarios.start()
         self.server.start()
+        if self.metrics_server is not None:
+            self.metrics_server.start()
 
     def stop(self) -> None:
         log.info("stopping: no new calls; %d in progress", len(self.server.active))
+        # The endpoint stays up while calls drain: /health says "not ready" (the listener is
+        # closed) and the figures show the drain.
         self.server.stop(self.config.shutdown_grace)
         self.services.scenarios.stop()
         self.services.directory.stop()
         self.records.close()
         self.store.close()
+        if self.metrics_server is not None:
+            self.metrics_server.stop()
 
     def serve_until_signalled(self) -> None:
         """Run until SIGTERM/SIGINT, then drain calls (bounded) and exit."""

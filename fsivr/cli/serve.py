@@ -6,6 +6,7 @@ import argparse
 import logging
 from typing import Any
 
+from fsivr import logs
 from fsivr.config import load_config, parse_address
 
 
@@ -23,8 +24,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from fsivr.app import App
 
     cfg = load_config(args.config, args.database)
-    if not args.verbose:
-        logging.getLogger().setLevel(cfg.log_level.upper())
+    logs.configure(cfg.log_format, None if args.verbose else cfg.log_level)
     if args.listen:
         # Checked before anything starts: a bad value is one clear line, not a traceback.
         cfg.listen_host, cfg.listen_port = parse_address(args.listen, cfg.listen_port)

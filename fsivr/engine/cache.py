@@ -9,6 +9,7 @@ live, as the spec demands.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -39,6 +40,8 @@ class ScenarioCache:
     prompts: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     loads: int = 0
+    #: time.monotonic() of the last refresh that reached the store: /health's "database reachable".
+    last_ok: float | None = None
     _greenlet: gevent.Greenlet | None = None
 
     def refresh(self) -> bool:
@@ -68,6 +71,7 @@ class ScenarioCache:
         prompts = self.source.prompts()
         dirty = bool(changed or removed or routes != self.routes or prompts != self.prompts)
         self.routes, self.prompts = routes, prompts
+        self.last_ok = time.monotonic()
         if dirty:
             for hook in self.on_refresh:
                 hook()

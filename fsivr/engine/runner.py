@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import gevent
 from gevent.event import Event as Flag
@@ -20,6 +20,7 @@ from fsivr.engine.scenario import CompiledScenario
 from fsivr.engine.services import Services
 from fsivr.esl.connection import OutboundConnection
 from fsivr.esl.errors import ChannelHangup, ChannelLeft, CommandFailed, CommandTimeout, EslError
+from fsivr.logs import CallLogContext, current_call
 from fsivr.store.callrecords import CallRecord, StepRecord
 
 log = logging.getLogger("fsivr.call")
@@ -40,9 +41,18 @@ MAX_STEPS = 1000
 NO_HANDOFF = Handoff()
 
 
+class CallObserver(Protocol):
+    """Told of each step and each finished call (fsivr.metrics.Metrics is one)."""
+
+    def step(self, node_type: str, outcome: str, seconds: float) -> None: ...
+    def call_finished(self, scenario: str, outcome: str) -> None: ...
+
+
 class Runner:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, observer: CallObserver | None = None) -> None:
         self.services = services
+        #: None (metrics off) costs one comparison per step.
+        self.observer = observer
         self.calls_active = 0
         #: Set whenever no call is in progress (its record queued); tests and shutdown wait on it.
         self.idle = Flag()
@@ -57,6 +67,7 @@ class Runner:
         self.idle.clear()
         call: Call | None = None
         record: CallRecord | None = None
+        log_token = None
         try:
             channel = conn.connect()
             number = (channel.get("variable_fsivr_number") or channel.get("Caller-Destination-Number")
@@ -64,6 +75,8 @@ class Runner:
             # The record exists from the first moment we know the call, so a caller who hangs up
             # before we even subscribed still leaves one.
             call = Call.from_channel(conn, self.services, number)
+            # Every line logged while this greenlet runs the call carries it (fsivr.logs).
+            log_token = current_call.set(CallLogContext(call.uuid, number, call.caller))
             record = CallRecord(uuid=call.uuid, caller=call.caller, number=number, scenario="",
                                 started_at=call.arrived_at, answered_at=None, ended_at=None,
                                 hangup_cause="", hangup_by="", steps=[])
@@ -87,6 +100,8 @@ class Runner:
                 if call is not None and record is not None:
                     self._finish(call, record)
             finally:
+                if log_token is not None:
+                    current_call.reset(log_token)
                 self.calls_active -= 1
                 if not self.calls_active:
                     self.idle.set()
@@ -157,6 +172,9 @@ class Runner:
         started = call.now()
         detail: dict[str, Any] | None = None
         call.step_detail = {}
+        log_ctx = current_call.get()
+        if log_ctx is not None:
+            log_ctx.scenario, log_ctx.node = scenario.name, node_id
         try:
             outcome = node.run(call)
         except ChannelHangup:
@@ -175,9 +193,12 @@ class Runner:
             detail = {**call.step_detail, **(detail or {})}
         # Node ids are unique within a scenario; after a goto, qualify them with their scenario.
         step_node = node_id if scenario.name == record.scenario else f"{scenario.name}.{node_id}"
+        ended = call.now()
         record.steps.append(StepRecord(seq=len(record.steps), node=step_node, node_type=node.type,
-                                       outcome=outcome, started_at=started, ended_at=call.now(),
+                                       outcome=outcome, started_at=started, ended_at=ended,
                                        detail=detail))
+        if self.observer is not None:
+            self.observer.step(node.type, outcome, (ended - started).total_seconds())
         return outcome
 
     def _runaway(self, call: Call, record: CallRecord, busy: int) -> bool:
@@ -224,6 +245,42 @@ class Runner:
                 self.services.records.submit(record)
             except Exception:
                 log.exception("call %s: could not queue the call record", call.uuid)
+            self._report(record)
+
+    def _report(self, record: CallRecord) -> None:
+        """The one INFO line per finished call (both log formats), and the observer's count."""
+        outcome = final_outcome(record)
+        duration = (record.ended_at - record.started_at).total_seconds() if record.ended_at else 0.0
+        log_ctx = current_call.get()
+        if log_ctx is not None:
+            log_ctx.node = ""  # the line is about the call, not its last node
+        log.info("call %s finished: %s -> %s, scenario %s, %d steps, %s, %.1f s", record.uuid,
+                 record.caller or "-", record.number or "-", record.scenario or "-", len(record.steps),
+                 outcome, duration,
+                 extra={"fields": {"event": "call_finished", "caller": record.caller, "path_length": len(record.steps),
+                                   "outcome": outcome, "hangup_cause": record.hangup_cause,
+                                   "duration": round(duration, 3)}})
+        if self.observer is not None:
+            self.observer.call_finished(record.scenario or "", outcome)
+
+
+def final_outcome(record: CallRecord) -> str:
+    """How a call ended, in the few words metrics and the finished-call log line count by:
+    ``no_scenario`` (its number has none), ``released`` (an exit node gave it back to the dialplan),
+    ``error`` (its last step failed), ``left`` (transferred, queued, parked: it left the IVR),
+    ``caller_hangup`` (the caller hung up), ``completed`` (the scenario ended it)."""
+    if not record.scenario:
+        return "no_scenario"
+    last = record.steps[-1].outcome if record.steps else ""
+    if record.hangup_by == "ivr_exit":
+        return "released"
+    if last == "error":
+        return "error"
+    if last == LEFT:
+        return "left"
+    if record.hangup_by == "caller":
+        return "caller_hangup"
+    return "completed"
 
 
 def _ended_at(conn: OutboundConnection) -> datetime | None:

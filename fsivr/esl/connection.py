@@ -135,6 +135,10 @@ class PendingApp:
 class OutboundConnection:
     """The controller's side of one ``socket ... async full`` session."""
 
+    #: Told (kind "error" or "timeout", command name) of each command FreeSWITCH answered with
+    #: -ERR or not in time, as it is raised (fsivr.metrics counts them); None = nobody asks.
+    on_command_error: Callable[[str, str], None] | None = None
+
     def __init__(self, sock: socket.socket, peer: tuple[str, int] | None = None, *,
                  command_timeout: float = 10.0) -> None:
         self.sock = sock
@@ -257,6 +261,8 @@ class OutboundConnection:
             waiter.set(frame)
         elif frame.reply_text.startswith("-ERR"):
             log.warning("sendmsg refused on call %s: %s", self.uuid, frame.reply_text)
+            if self.on_command_error is not None:
+                self.on_command_error("error", "sendmsg")
 
     def _on_plain_event(self, body: bytes) -> None:
         # Most of myevents' events (CHANNEL_EXECUTE, CHANNEL_STATE, DTMF...) matter to nobody
@@ -359,6 +365,8 @@ class OutboundConnection:
         try:
             return waiter.get(seconds)
         except ResultTimeout:
+            if self.on_command_error is not None:
+                self.on_command_error("timeout", what)
             raise CommandTimeout(f"{what}: no answer from FreeSWITCH within {seconds:g} s") from None
 
     def _request(self, text: str, timeout: float | None, what: str) -> Frame:
@@ -383,6 +391,8 @@ class OutboundConnection:
             replies.append(frame.reply_text)
         for text, reply in zip(texts, replies, strict=True):
             if reply.startswith("-ERR"):
+                if self.on_command_error is not None:
+                    self.on_command_error("error", text.split(" ", 1)[0])
                 raise CommandFailed(f"{text.split(' ', 1)[0]}: {reply}")
         return replies
 

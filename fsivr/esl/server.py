@@ -62,8 +62,10 @@ def parse_allow(entries: Iterable[str]) -> list[ipaddress.IPv4Network | ipaddres
 class OutboundServer:
     def __init__(self, handler: Handler, host: str = "127.0.0.1", port: int = 8084, *,
                  allow: Iterable[str] = ("127.0.0.1/32", "::1/128"), command_timeout: float = 10.0,
-                 backlog: int = 1024) -> None:
+                 backlog: int = 1024, on_command_error: Callable[[str, str], None] | None = None) -> None:
         self.handler = handler
+        #: Given to every connection (OutboundConnection.on_command_error).
+        self.on_command_error = on_command_error
         self.allow = parse_allow(allow)
         self.command_timeout = command_timeout
         self.active: set[OutboundConnection] = set()
@@ -78,6 +80,11 @@ class OutboundServer:
     def start(self) -> None:
         self._server.start()
         log.info("listening for FreeSWITCH on %s:%s", *self.address)
+
+    @property
+    def listening(self) -> bool:
+        """Accepting connections (started and not stopped)."""
+        return self._server.started and not self._server.closed
 
     def serve_forever(self) -> None:
         self._server.serve_forever()
@@ -102,6 +109,8 @@ class OutboundServer:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.accepted += 1
         conn = OutboundConnection(sock, peer, command_timeout=self.command_timeout)
+        if self.on_command_error is not None:
+            conn.on_command_error = self.on_command_error
         self.active.add(conn)
         conn.start()
         try:

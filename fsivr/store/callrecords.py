@@ -210,6 +210,14 @@ class CallRecordWriter:
     def pending(self) -> int:
         return self._submitted - self._done
 
+    def lag(self, now: datetime | None = None) -> float:
+        """Seconds since the call of the oldest record not yet written ended (0: none waits)."""
+        oldest = self._inflight[0] if self._inflight else (self._queue[0] if self._queue else None)
+        if oldest is None:
+            return 0.0
+        ended = oldest.ended_at or oldest.started_at
+        return max(0.0, ((now or datetime.now(UTC)) - ended).total_seconds())
+
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every record submitted so far is written; False if ``timeout`` ran out first."""
         target = self._submitted

@@ -105,3 +105,25 @@ def test_peer_closing_mid_command_wakes_the_caller(pair) -> None:
     waiter.join(2.0)
     assert isinstance(waiter.exception, ChannelHangup)
     assert conn.hangup_by == "socket"
+
+
+def test_command_errors_and_timeouts_reach_the_metrics(pair) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from fsivr.esl.errors import CommandFailed
+    from fsivr.metrics import Metrics
+
+    conn, peer = pair
+    metrics = Metrics()
+    conn.on_command_error = metrics.command_error
+    job = gevent.spawn(conn.command, "linger 30")
+    read_command(peer)
+    peer.sendall(b"Content-Type: command/reply\nReply-Text: -ERR invalid\n\n")
+    job.join(2.0)
+    assert isinstance(job.exception, CommandFailed)
+    with pytest.raises(CommandTimeout):
+        conn.execute("playback", "x.wav", timeout=0.2)
+    counted = {(s.labels["kind"], s.labels["command"]): s.value
+               for f in text_string_to_metric_families(metrics.render().decode())
+               for s in f.samples if s.name == "fsivr_freeswitch_command_errors_total"}
+    assert counted == {("error", "linger"): 1.0, ("timeout", "playback"): 1.0}
