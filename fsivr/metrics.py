@@ -12,20 +12,24 @@ servers in one test process never share counters. Two kinds:
   records buffered and how long the oldest has waited, scenario versions, and whatever another
   process registers (the worker's outbox depth). Nothing is counted on the call path for these.
 
-The endpoint is a gevent ``pywsgi`` server in the same hub as the calls: a scrape is a short
-greenlet (rendering a few dozen series), never a thread contending for the GIL, and never blocks
-a call's greenlet for longer than that.
+In ``serve`` the endpoint is a gevent ``pywsgi`` server in the same hub as the calls: a scrape is
+a short greenlet (rendering a few dozen series), never a thread contending for the GIL, and never
+blocks a call's greenlet for longer than that. The worker runs no hub (plain threads, blocking
+SMTP/HTTP): there the same application is served by wsgiref in a daemon thread (``threaded=True``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from socketserver import ThreadingMixIn
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, make_wsgi_app
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, make_wsgi_app
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -62,11 +66,19 @@ class _CallbackGauges(Collector):
 
 
 class Metrics:
-    """The instruments of one process."""
+    """The instruments of one process: the call instruments for ``serve`` (``calls=True``), and
+    gauges any process adds."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, calls: bool = True) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        self._callbacks = _CallbackGauges()
+        r.register(self._callbacks)
+        # (type, outcome) -> the two children a step updates: labels() takes a lock and builds a
+        # key each time; this look-up does neither.
+        self._step_children: dict[tuple[str, str], tuple[Any, Any]] = {}
+        if not calls:
+            return
         self.calls = Counter("fsivr_calls", "Calls finished, by scenario and final outcome",
                              ["scenario", "outcome"], registry=r)
         self.steps = Counter("fsivr_node_steps", "Node steps run, by node type and outcome",
@@ -77,11 +89,6 @@ class Metrics:
         self.command_errors = Counter("fsivr_freeswitch_command_errors", "FreeSWITCH commands answered "
                                       "with -ERR (kind=error) or not answered in time (kind=timeout)",
                                       ["kind", "command"], registry=r)
-        self._callbacks = _CallbackGauges()
-        r.register(self._callbacks)
-        # (type, outcome) -> the two children a step updates: labels() takes a lock and builds a
-        # key each time; this look-up does neither.
-        self._step_children: dict[tuple[str, str], tuple[Any, Any]] = {}
 
     # ---- events (on the call path) ---------------------------------------------------------
 
@@ -107,8 +114,6 @@ class Metrics:
         self._callbacks.gauges.append((name, doc, tuple(labels), read))
 
     def render(self) -> bytes:
-        from prometheus_client import generate_latest
-
         return generate_latest(self.registry)
 
 
@@ -151,25 +156,43 @@ class MetricsServer:
     """``GET /metrics`` (Prometheus text format) and ``GET /health`` (JSON; 200 ready, 503 not)
     on one address, served by gevent's pywsgi in this process's hub."""
 
-    def __init__(self, metrics: Metrics, health: Health, host: str, port: int) -> None:
-        from gevent.pywsgi import WSGIServer
-
+    def __init__(self, metrics: Metrics, health: Health, host: str, port: int, *, threaded: bool = False) -> None:
         self.metrics = metrics
         self.health = health
         self._metrics_app = make_wsgi_app(metrics.registry)
-        # log=None: a scrape every few seconds is not worth an access-log line each.
-        self._server = WSGIServer((host, port), self._app, log=None, error_log=log)
+        self._host, self._port = host, port
+        self._threaded = threaded
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
 
     @property
     def address(self) -> tuple[str, int]:
-        return self._server.address[:2]
+        if self._server is None:
+            return self._host, self._port
+        return self._server.server_address[:2] if self._threaded else self._server.address[:2]
 
     def start(self) -> None:
-        self._server.start()
+        if self._threaded:
+            self._server = make_server(self._host, self._port, self._app, server_class=_ThreadingWSGIServer,
+                                       handler_class=_QuietHandler)
+            self._thread = threading.Thread(target=self._server.serve_forever, name="metrics", daemon=True)
+            self._thread.start()
+        else:
+            from gevent.pywsgi import WSGIServer
+
+            # log=None: a scrape every few seconds is not worth an access-log line each.
+            self._server = WSGIServer((self._host, self._port), self._app, log=None, error_log=log)
+            self._server.start()
         log.info("metrics and health on http://%s:%s/metrics, /health", *self.address)
 
     def stop(self) -> None:
-        self._server.stop(timeout=1.0)
+        if self._server is None:
+            return
+        if self._threaded:
+            self._server.shutdown()
+            self._server.server_close()
+        else:
+            self._server.stop(timeout=1.0)
 
     def _app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -184,3 +207,14 @@ class MetricsServer:
         data = b"not found: /metrics or /health\n"
         start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", str(len(data)))])
         return [data]
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    """One thread per scrape, so a slow client cannot hold the next one up."""
+
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # no access-log line per scrape

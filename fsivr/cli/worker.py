@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
+from fsivr import logs
 from fsivr.cli.output import err
 from fsivr.cli.store import require_schema
 from fsivr.config import load_config
@@ -26,8 +27,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from fsivr.worker.senders import senders_from_config
 
     cfg = load_config(args.config, args.database)
-    if not args.verbose:
-        logging.getLogger().setLevel(cfg.log_level.upper())
+    logs.configure(cfg.log_format, None if args.verbose else cfg.log_level)
     logging.getLogger("fsivr.worker").info("config: %s", cfg.redacted())
     # Both raise ValueError naming the setting: a worker configured wrongly stops at start.
     settings = WorkerSettings.from_config(cfg)
@@ -45,7 +45,17 @@ def cmd_worker(args: argparse.Namespace) -> int:
             return 2
         worker = Worker(store, senders, settings)
         worker.stop_on_signals()
-        worker.run()
+        endpoint = None
+        if cfg.metrics_listen:
+            from fsivr.worker.metrics import worker_metrics_server
+
+            endpoint = worker_metrics_server(cfg, store, worker)
+            endpoint.start()
+        try:
+            worker.run()
+        finally:
+            if endpoint is not None:
+                endpoint.stop()
     except AnotherWorker as exc:
         err(str(exc))
         return 2
