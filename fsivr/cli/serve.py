@@ -24,7 +24,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from fsivr.app import App
 
     cfg = load_config(args.config, args.database)
-    logs.configure(cfg.log_format, None if args.verbose else cfg.log_level)
+    logs.configure(cfg.log_format, None if args.verbose else cfg.log_level, buffered=True)
     if args.listen:
         # Checked before anything starts: a bad value is one clear line, not a traceback.
         cfg.listen_host, cfg.listen_port = parse_address(args.listen, cfg.listen_port)

@@ -190,6 +190,11 @@ def test_metrics_health_and_json_logs(served: Any) -> None:
     assert ("fsivr_call_records_write_lag_seconds", ()) in figures
     assert value(figures, "fsivr_freeswitch_command_errors_total", kind="timeout", command="connect") == 0
 
+    # INFO lines are buffered, but reach the log within a moment while the server runs.
+    deadline = time.monotonic() + 5
+    while log_path.read_text().count('"call_finished"') < len(scripts) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert log_path.read_text().count('"call_finished"') == len(scripts)
     # The log, as written by the whole run (SIGTERM: the process drains and exits).
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(20) == 0
