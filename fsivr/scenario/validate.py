@@ -204,6 +204,18 @@ def _check_directory(bundle: Bundle, known: Known, names: dict[str, set[str]], r
         for user, n in Counter(a.account for a in q.agents).items():
             if n > 1:
                 err(f"{bundle.where(('queues', i, 'agents'))}: queue {q.name}: account {user!r} is an agent twice")
+    dupes("agents", (a.account for a in d.agents), "agent account")
+    mobiles = {a.user: a.mobile for a in d.accounts}
+    for i, ag in enumerate(d.agents):
+        path = ("agents", i)
+        if ag.account not in names["account"]:
+            err(f"{bundle.where((*path, 'account'))}: agents[{i}]: account {ag.account!r} does not exist")
+        elif ag.contact == "mobile" and ag.account in mobiles and not mobiles[ag.account]:
+            # A remote agent is rung on the account's mobile; without one mod_callcenter would dial nothing.
+            err(f"{bundle.where((*path, 'contact'))}: agents[{i}]: account {ag.account!r} has no mobile "
+                "number to ring a remote agent on")
+        if ag.gateway and ag.gateway not in names["gateway"]:
+            err(f"{bundle.where((*path, 'gateway'))}: agents[{i}]: gateway {ag.gateway!r} does not exist")
     for c in d.contacts:
         for role, user in (("owner", c.owner), ("backup_owner", c.backup_owner)):
             if user and user not in names["account"]:

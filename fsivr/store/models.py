@@ -243,8 +243,17 @@ class ContactRow(Base):
     backup_owner: Mapped[AccountRow | None] = relationship(foreign_keys=[backup_owner_id])
 
 
+#: mod_callcenter's agent statuses (mod_callcenter.c AGENT_STATUS_CHART, v1.11.1).
+AGENT_STATUSES = ("Logged Out", "Available", "Available (On Demand)", "On Break")
+
+
 class QueueRow(Base):
-    """A mod_callcenter queue."""
+    """A mod_callcenter queue: one ``<queue>`` of callcenter.conf.xml.
+
+    Columns carry mod_callcenter's queue parameters (mod_callcenter.c queue_set_config, v1.11.1)
+    under the names the bundle uses; their defaults are the module's own, so a queue that sets
+    nothing behaves as mod_callcenter would with an empty ``<queue>``.
+    """
 
     __tablename__ = "queues"
 
@@ -255,7 +264,17 @@ class QueueRow(Base):
     music: Mapped[str | None] = mapped_column(String(500))
     #: Seconds before the caller leaves the queue (mod_callcenter max-wait-time); 0 = no limit.
     max_wait: Mapped[int] = mapped_column(Integer, default=0)
+    #: max-wait-time-with-no-agent: seconds the queue may go without any logged-in agent before
+    #: its members leave (0 = never).
+    max_wait_no_agent: Mapped[int] = mapped_column(Integer, default=0)
+    #: max-wait-time-with-no-agent-time-reached: seconds after that limit a new caller still waits.
+    max_wait_no_agent_reached: Mapped[int] = mapped_column(Integer, default=5)
     tier_rules_apply: Mapped[bool] = mapped_column(Boolean, default=False)
+    tier_rule_wait_second: Mapped[int] = mapped_column(Integer, default=0)
+    tier_rule_wait_multiply_level: Mapped[bool] = mapped_column(Boolean, default=False)
+    tier_rule_no_agent_no_wait: Mapped[bool] = mapped_column(Boolean, default=True)
+    discard_abandoned_after: Mapped[int] = mapped_column(Integer, default=60)
+    abandoned_resume_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Further mod_callcenter queue parameters (name -> value).
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
@@ -265,7 +284,7 @@ class QueueRow(Base):
 
 
 class QueueAgentRow(Base):
-    """An account serving a queue (a mod_callcenter agent plus its tier)."""
+    """An account serving a queue: a mod_callcenter tier (the agent itself is an AgentRow)."""
 
     __tablename__ = "queue_agents"
     __table_args__ = (UniqueConstraint("queue_id", "account_id"),)
@@ -277,6 +296,39 @@ class QueueAgentRow(Base):
     position: Mapped[int] = mapped_column(Integer, default=1)
 
     queue: Mapped[QueueRow] = relationship(back_populates="agents")
+    account: Mapped[AccountRow] = relationship()
+
+
+class AgentRow(Base):
+    """An employee as a mod_callcenter agent: how to reach them, their status, their delays.
+
+    Every account that serves a queue has one (created with these defaults when a bundle names the
+    account only under a queue). Defaults: the vanilla callcenter.conf.xml example agent
+    (max-no-answer 3, wrap-up 10 s, reject delay 10 s, busy delay 60 s); an agent starts Logged
+    Out, as ``callcenter_config agent add`` makes it (mod_callcenter.c cc_agent_add).
+    """
+
+    __tablename__ = "agents"
+    __table_args__ = (
+        CheckConstraint("contact IN ('sip', 'mobile')", name="contact"),
+        CheckConstraint("status IN ('Logged Out', 'Available', 'Available (On Demand)', 'On Break')",
+                        name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), unique=True)
+    #: sip: the account's registrations (``user/101``); mobile: a remote agent, rung on the
+    #: account's first mobile number through a gateway.
+    contact: Mapped[str] = mapped_column(String(16), default="sip")
+    #: The gateway for a remote agent (NULL: the default gateway).
+    gateway: Mapped[str | None] = mapped_column(String(NAME))
+    status: Mapped[str] = mapped_column(String(32), default="Logged Out")
+    max_no_answer: Mapped[int] = mapped_column(Integer, default=3)
+    wrap_up_time: Mapped[int] = mapped_column(Integer, default=10)
+    reject_delay_time: Mapped[int] = mapped_column(Integer, default=10)
+    busy_delay_time: Mapped[int] = mapped_column(Integer, default=60)
+    no_answer_delay_time: Mapped[int] = mapped_column(Integer, default=0)
+
     account: Mapped[AccountRow] = relationship()
 
 
