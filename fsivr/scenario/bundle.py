@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fsivr.callcenter.state import QUEUE_FIELD_PARAMS
 from fsivr.engine.scenario import ScenarioSpec
 from fsivr.scenario.yamlio import Lines, YamlError, load_yaml
 from fsivr.store.directory import (
@@ -55,16 +56,6 @@ QUEUE_STRATEGIES = ("ring-all", "longest-idle-agent", "round-robin", "top-down",
 #: ``params`` may set; the others have fields of their own (QUEUE_FIELD_PARAMS).
 QUEUE_PARAMS = ("announce-sound", "announce-frequency", "record-template", "time-base-score",
                 "ring-progressively-delay", "skip-agents-with-external-calls", "agent-no-answer-status")
-#: Bundle field -> the mod_callcenter parameter it renders to.
-QUEUE_FIELD_PARAMS = {
-    "strategy": "strategy", "music": "moh-sound", "max_wait": "max-wait-time",
-    "max_wait_no_agent": "max-wait-time-with-no-agent",
-    "max_wait_no_agent_reached": "max-wait-time-with-no-agent-time-reached",
-    "tier_rules_apply": "tier-rules-apply", "tier_rule_wait_second": "tier-rule-wait-second",
-    "tier_rule_wait_multiply_level": "tier-rule-wait-multiply-level",
-    "tier_rule_no_agent_no_wait": "tier-rule-no-agent-no-wait",
-    "discard_abandoned_after": "discard-abandoned-after", "abandoned_resume_allowed": "abandoned-resume-allowed",
-}
 
 
 #: Longest text per field, as the columns hold it (fsivr.store.models); other names: _NAME_LIMIT.
