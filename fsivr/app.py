@@ -9,6 +9,7 @@ from typing import Any
 
 import gevent
 
+from fsivr.callcenter.sync import CallcenterSync
 from fsivr.config import Config
 from fsivr.engine.cache import ScenarioCache
 from fsivr.engine.calldata import CallData
@@ -16,6 +17,7 @@ from fsivr.engine.directory import DirectoryCache
 from fsivr.engine.runner import Runner
 from fsivr.engine.scenario import ScenarioSpec
 from fsivr.engine.services import PromptLibrary, Services
+from fsivr.esl.link import EventLink
 from fsivr.esl.server import OutboundServer, tune_for_serving
 from fsivr.store import phone
 from fsivr.store.callrecords import CallRecordWriter
@@ -54,9 +56,14 @@ class App:
     runner: Runner
     server: OutboundServer
     records: CallRecordWriter
+    #: The live event link (one per serve process) and the mod_callcenter sync on it; None when
+    #: built without (``live_link=False``: tests and ``fsivr simulate``, which must never touch a
+    #: real FreeSWITCH's queues).
+    link: EventLink | None = None
+    callcenter: CallcenterSync | None = None
 
     @classmethod
-    def build(cls, config: Config, *, port: int | None = None) -> App:
+    def build(cls, config: Config, *, port: int | None = None, live_link: bool = False) -> App:
         phone.configure(config.default_region)
         store = Store(config.database_url)
         try:
@@ -76,15 +83,25 @@ class App:
         server = OutboundServer(runner.handle, config.listen_host,
                                 config.listen_port if port is None else port,
                                 allow=config.esl_allow, command_timeout=config.command_timeout)
-        return cls(config, store, services, runner, server, records)
+        app = cls(config, store, services, runner, server, records)
+        if live_link:
+            app.link, app.callcenter = _live_link(config, store)
+        return app
 
     def start(self) -> None:
         self.services.scenarios.start()
         self.server.start()
+        if self.link is not None and self.callcenter is not None:
+            self.callcenter.start()
+            self.link.start()
 
     def stop(self) -> None:
         log.info("stopping: no new calls; %d in progress", len(self.server.active))
         self.server.stop(self.config.shutdown_grace)
+        if self.callcenter is not None:
+            self.callcenter.stop()
+        if self.link is not None:
+            self.link.stop()
         self.services.scenarios.stop()
         self.services.directory.stop()
         self.records.close()
@@ -99,6 +116,30 @@ class App:
         tune_for_serving()
         stop.wait()
         self.stop()
+
+
+def _live_link(config: Config, store: Store) -> tuple[EventLink, CallcenterSync]:
+    """The live event link and, on it, mod_callcenter kept in step with the store."""
+    from fsivr.callcenter.state import CallcenterState, load_state
+
+    link = EventLink(config.esl_host, config.esl_port, config.esl_password, timeout=config.command_timeout,
+                     max_backoff=config.live_link_max_backoff)
+    # What the outbound sockets do not carry: mod_callcenter's agent events (trace 07) and the
+    # results of our own bgapi.
+    link.subscribe("BACKGROUND_JOB", "CUSTOM callcenter::info")
+    publish = None
+    if config.freeswitch_conf_dir:
+        from fsivr.render.callcenter import CallcenterConfPublisher
+
+        publish = CallcenterConfPublisher(config.freeswitch_conf_dir, link)
+
+    def load() -> CallcenterState:
+        state: CallcenterState = store.run(
+            lambda s: load_state(s, domain=config.sip_domain, gateway=config.default_gateway))
+        return state
+
+    sync = CallcenterSync(link, load, interval=config.callcenter_interval, publish_conf=publish)
+    return link, sync
 
 
 def _check_schema(store: Store) -> None:

@@ -25,10 +25,23 @@ class Config:
     listen_port: int = 8084
     #: Addresses or networks FreeSWITCH may connect from.
     esl_allow: list[str] = field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
-    #: Inbound ESL (reloadxml, originate, callcenter_config).
+    #: Inbound ESL (reloadxml, originate, callcenter_config) — also the address of the live event
+    #: link that ``fsivr serve`` keeps open (fsivr.esl.link).
     esl_host: str = "127.0.0.1"
     esl_port: int = 8021
     esl_password: str = "ClueCon"
+    #: ``fsivr serve`` keeps one inbound connection open (mod_callcenter's agent events, api/bgapi
+    #: for queues) and keeps mod_callcenter in step with the database through it. Off: a server
+    #: that must not touch FreeSWITCH's queue state.
+    live_link: bool = True
+    #: Seconds between two reconnect attempts of the live link grow from 0.5 up to this.
+    live_link_max_backoff: float = 30.0
+    #: How often ``fsivr serve`` checks the database for changed queues, agents and tiers.
+    callcenter_interval: float = 2.0
+    #: FreeSWITCH's configuration directory as this host sees it (e.g. /etc/freeswitch). When set,
+    #: ``fsivr serve`` rewrites autoload_configs/callcenter.conf.xml there (and reloadxml) before it
+    #: loads a new or changed queue; empty: ``fsivr render-conf`` must have written it.
+    freeswitch_conf_dir: str = ""
     #: Seconds FreeSWITCH may take to answer a socket command.
     command_timeout: float = 10.0
     #: Upper bound for one application (a prompt, a menu, a bridge) to complete; a safety net, as
@@ -221,6 +234,15 @@ def redact_url(url: str) -> str:
 def _coerce(name: str, kind: Any, value: Any) -> Any:
     kind_name = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
     try:
+        if kind_name == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
         if kind_name == "int":
             return int(value)
         if kind_name == "float":

@@ -87,11 +87,12 @@ class CallcenterSync:
     def run_once(self) -> None:
         """One round: read the store; reconcile or apply what changed. Never raises for
         FreeSWITCH being away (the link's reconnect brings a reconcile)."""
-        wanted = self.load()
-        self._report(wanted.problems)
         if not self.link.connected:
+            # Nothing to do until it is back; its reconnect asks for a reconcile.
             self.applied = None
             return
+        wanted = self.load()
+        self._report(wanted.problems)
         try:
             if self.applied is None:
                 self.reconciles += 1

@@ -28,7 +28,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.listen:
         host, _, port = args.listen.rpartition(":")
         cfg.listen_host, cfg.listen_port = host or cfg.listen_host, int(port)
-    app = App.build(cfg)
+    app = App.build(cfg, live_link=cfg.live_link)
     logging.getLogger("fsivr").info("config: %s", cfg.redacted())
     app.serve_until_signalled()
     return 0
