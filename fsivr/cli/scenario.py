@@ -74,7 +74,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     d = bundle.directory
     counts = [f"{len(v)} {k}" for k, v in (("accounts", d.accounts), ("groups", d.groups), ("queues", d.queues),
-                                          ("mailboxes", d.mailboxes), ("prompts", d.prompts),
+                                          ("agents", d.agents), ("mailboxes", d.mailboxes), ("prompts", d.prompts),
                                           ("contacts", d.contacts), ("gateways", d.gateways)) if v]
     if counts:
         print("directory: " + ", ".join(counts))
