@@ -57,6 +57,7 @@ class CallcenterSync:
         self._greenlet: gevent.Greenlet | None = None
         self._reported: set[str] = set()
         self._failed: set[str] = set()
+        self._list_error: str | None = None
 
     def start(self) -> None:
         self.link.on_connected.append(self.reconcile_soon)
@@ -100,9 +101,13 @@ class CallcenterSync:
                     current = state_from_lists(self.link.api(API + "queue list"), self.link.api(API + "agent list"),
                                                self.link.api(API + "tier list"))
                 except ListError as exc:
-                    log.error("callcenter sync: FreeSWITCH's lists cannot be read (%s); is mod_callcenter "
-                              "loaded?", exc)
+                    # Tried again every round; said once.
+                    if str(exc) != self._list_error:
+                        log.error("callcenter sync: FreeSWITCH's lists cannot be read (%s); is mod_callcenter "
+                                  "loaded?", exc)
+                    self._list_error = str(exc)
                     return
+                self._list_error = None
                 todo = plan(current, wanted, QUEUE_LIST_PARAMS)
             elif not self.applied.same_config(wanted):
                 todo = plan(self.applied, wanted)

@@ -133,9 +133,10 @@ class EventLink:
     def stop(self) -> None:
         self._stopping = True
         runner, self._runner = self._runner, None
-        self._close("link stopped")
         if runner is not None:
+            # First the greenlet (it may be opening a socket), then whatever it left open.
             runner.kill(block=True, timeout=2)
+        self._close("link stopped")
 
     def _run(self) -> None:
         backoff = self.min_backoff

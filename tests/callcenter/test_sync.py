@@ -226,3 +226,25 @@ def test_start_change_and_restart(store: Store, db_url: str, tmp_path: Path) -> 
     finally:
         app.stop()
         switch.stop()
+
+
+def test_without_mod_callcenter_it_says_so_once_and_keeps_serving(caplog: pytest.LogCaptureFixture) -> None:
+    from fsivr.callcenter.state import CallcenterState, QueueConf
+    from fsivr.callcenter.sync import CallcenterSync
+    from fsivr.esl.link import EventLink
+
+    switch = InboundSwitch(password=PASSWORD)  # no simulator: no mod_callcenter behind it
+    host, port = switch.start()
+    link = EventLink(host, port, PASSWORD, timeout=2.0)
+    sync = CallcenterSync(link, lambda: CallcenterState(queues={"q": QueueConf("q")}), interval=0.05)
+    sync.start()
+    link.start()
+    try:
+        wait_for(lambda: sync.rounds >= 5, "a few sync rounds")
+        assert caplog.text.count("FreeSWITCH's lists cannot be read") == 1
+        assert sync.applied is None  # still unknown: reconciled once mod_callcenter answers
+        assert link.api("reloadxml") == "+OK [Success]\n"  # the link itself is fine
+    finally:
+        sync.stop()
+        link.stop()
+        switch.stop()

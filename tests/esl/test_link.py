@@ -153,17 +153,14 @@ def test_backoff_doubles_up_to_its_bound() -> None:
     """A switch that accepts and closes at once: attempts are spaced by at least the backoff,
     which doubles (0.05, 0.1, 0.2) and stays at max_backoff (0.2)."""
     attempts: list[float] = []
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
 
     def accept(sock: socket.socket, _peer: object) -> None:
         attempts.append(time.monotonic())
         sock.close()
 
-    srv = StreamServer(server, accept)
+    srv = StreamServer(("127.0.0.1", 0), accept)  # gevent's own listening socket: accept never blocks the hub
     srv.start()
-    link = EventLink("127.0.0.1", server.getsockname()[1], SECRET, timeout=1.0, min_backoff=0.05,
+    link = EventLink("127.0.0.1", srv.address[1], SECRET, timeout=1.0, min_backoff=0.05,
                      max_backoff=0.2)
     link.start()
     try:
