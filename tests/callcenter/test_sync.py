@@ -27,6 +27,7 @@ from fsivr.scenario import repository
 from fsivr.store.db import Store
 from fsivr.store.models import AccountRow, AgentRow, QueueAgentRow, QueueRow
 from fsivr.testing.inbound import InboundSwitch
+from fsivr.testing.mods.callcenter import Queue as SimQueue
 from fsivr.testing.simulator import Simulator
 
 PASSWORD = "cc-Secret"
@@ -60,20 +61,23 @@ def wait_for(predicate: Callable[[], bool], what: str) -> None:
         gevent.sleep(0.05)
 
 
-def xml_reader(sim: Simulator, conf_dir: Path) -> Callable[[str], str]:
-    """``reloadxml`` for the simulator: its mod_callcenter learns the queues of the file."""
+def xml_reader(sim: Simulator, conf_dir: Path) -> Callable[[], str]:
+    """``reloadxml`` for the simulator: its mod_callcenter's callcenter.conf.xml becomes the file's
+    ``<queues>`` (what ``queue load``/``reload`` read from then on; loaded queues stay as they are)."""
+    kinds = {f.name: (f.type if isinstance(f.type, str) else f.type.__name__) for f in fields(SimQueue)}
+
     def reload(_arg: str = "") -> str:
+        sim.callcenter.conf.clear()
         path = conf_dir / CONF
         if path.exists():
             for q in ET.parse(path).getroot().iter("queue"):
-                queue = sim.callcenter.queues.get(q.get("name", "")) or sim.add_queue(q.get("name", ""))
-                kinds = {f.name: f.type for f in fields(queue)}
+                settings: dict[str, object] = {}
                 for p in q.iter("param"):
                     attr, value = p.get("name", "").replace("-", "_"), p.get("value", "")
                     if attr in kinds:
-                        kind = str(kinds[attr])
-                        setattr(queue, attr, value == "true" if kind == "bool" else
-                                int(value) if kind == "int" else value)
+                        kind = kinds[attr]
+                        settings[attr] = value == "true" if kind == "bool" else int(value) if kind == "int" else value
+                sim.callcenter.define_queue(q.get("name", ""), **settings)
         return "+OK [Success]\n"
     return reload
 
@@ -81,7 +85,11 @@ def xml_reader(sim: Simulator, conf_dir: Path) -> Callable[[str], str]:
 def start_switch(conf_dir: Path, address: tuple[str, int] = ("127.0.0.1", 0)) -> tuple[InboundSwitch, Simulator]:
     sim = Simulator(("127.0.0.1", 1))
     reload = xml_reader(sim, conf_dir)
-    reload()  # FreeSWITCH reads its configuration when it starts
+    # FreeSWITCH reads its configuration when it starts, and mod_callcenter loads every queue of
+    # it (mod_callcenter.c load_config).
+    reload()
+    for name in list(sim.callcenter.conf):
+        sim.callcenter.load_queue(name)
     switch = InboundSwitch(password=PASSWORD, sim=sim, api={"reloadxml": reload})
     switch.start(*address)
     return switch, sim
