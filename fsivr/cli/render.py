@@ -11,8 +11,8 @@ from fsivr.config import load_config
 
 
 def add_commands(sub: Any) -> None:
-    p = sub.add_parser("render-conf", help="render FreeSWITCH XML (directory, dialplan, gateways) from the "
-                                           "database and reloadxml")
+    p = sub.add_parser("render-conf", help="render FreeSWITCH XML (directory, dialplan, gateways, "
+                                           "callcenter.conf) from the database and reloadxml")
     p.add_argument("--out-dir", required=True, help="FreeSWITCH configuration directory to write into "
                                                     "(e.g. /etc/freeswitch)")
     p.add_argument("--templates", help="template directory (default: freeswitch_conf/ of fsivr)")

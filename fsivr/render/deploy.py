@@ -13,7 +13,7 @@ from pathlib import Path
 
 from fsivr.config import Config
 from fsivr.esl.inbound import InboundClient, InboundError, Unreachable
-from fsivr.render.conf import load_data, render, write
+from fsivr.render.conf import CALLCENTER_CONF, load_data, render, write
 from fsivr.store.db import Store
 
 #: In the output directory while written files have not been reloaded by FreeSWITCH (it was down,
@@ -102,6 +102,10 @@ def render_conf(cfg: Config, out_dir: str | Path, *, templates: str | Path | Non
             out.message += f"; sofia profile {cfg.gateway_profile} rescan: {reply or 'no reply'}"
             out.message += (" (new gateways are loaded; a changed existing gateway needs "
                             f"'sofia profile {cfg.gateway_profile} killgw NAME' and another rescan)")
+        if CALLCENTER_CONF in to_reload:
+            # mod_callcenter keeps loaded queues in memory (reloadxml does not touch them).
+            out.message += ("; queues: a running fsivr serve loads/reloads them by itself (else "
+                            "'callcenter_config queue reload NAME')")
     except Unreachable as exc:
         out.warning = True
         out.message = (f"files written, but {exc}; run 'fs_cli -x reloadxml' (or this command again) "
