@@ -268,6 +268,15 @@ def _check_scenario(bundle: Bundle, doc: ScenarioDoc, names: dict[str, set[str]]
         report.compiled[spec.name] = compiled
 
 
+def scenario_refs(spec: ScenarioSpec) -> list[tuple[str, Ref]]:
+    """(node id, Ref) for everything ``spec`` names: what its nodes collected when compiled, or what
+    their parameters declare when it does not compile."""
+    try:
+        return _refs(compile_scenario(spec))
+    except ValidationFailed:
+        return _declared_refs(spec)
+
+
 def _param_refs(params: Mapping[str, Param], values: Mapping[str, Any], known: list[Ref]) -> list[Ref]:
     """``known`` plus a Ref for every string value of a parameter declared with ``ref=``."""
     refs = list(known)
