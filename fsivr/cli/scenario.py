@@ -148,7 +148,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(problem)
         return 1
     known, note = _known(args)
-    report = validate_bundle(bundle, known, prompts_dir=load_config(args.config, args.database).prompts_dir)
+    cfg = load_config(args.config, args.database)
+    report = validate_bundle(bundle, known, prompts_dir=cfg.prompts_dir, default_exit=cfg.default_exit_destination)
     for e in report.errors:
         print(f"error: {e}")
     for w in report.warnings:
