@@ -127,8 +127,6 @@ def scenario_change(name: str, new: tuple[ScenarioSpec, Mapping[str, str]],
                        ("changed", [n for n in new_nodes if n in old_nodes and new_nodes[n] != old_nodes[n]])):
         if ids:
             phrases.append(f"nodes {label}: {', '.join(ids)}")
-    if not any(p.startswith("nodes") for p in phrases) and list(old_nodes) != list(new_nodes):
-        phrases.append("node order")
     return Change("scenario", name, CHANGED, tuple(phrases))
 
 
@@ -137,10 +135,10 @@ def directory_changes(new: Directory, stored: Directory, owners: Mapping[tuple[s
     """One Change per entry of ``new``; a changed entry owned by another bundle is a conflict unless
     ``may_take_over``."""
     out: list[Change] = []
-    for kind, key, section in KINDS:
+    for kind, key, section in directory_kinds(new):
         have = {getattr(e, key): e for e in getattr(stored, section)}
         for entry in getattr(new, section):
-            name = getattr(entry, key)
+            name = str(getattr(entry, key))
             old = have.get(name)
             if old is None:
                 out.append(Change(kind, name, CREATED))
@@ -153,6 +151,17 @@ def directory_changes(new: Directory, stored: Directory, owners: Mapping[tuple[s
             conflict = owner != bundle and not may_take_over
             out.append(Change(kind, name, CHANGED, phrases, owner=owner, conflict=conflict))
     return out
+
+
+def directory_kinds(directory: Directory) -> list[tuple[str, str, str]]:
+    """KINDS, then any further section of ``Directory`` (named by its entries' first field)."""
+    known = {section for _, _, section in KINDS}
+    extra = []
+    for f in fields(directory):
+        entries = getattr(directory, f.name)
+        if f.name not in known and entries and is_dataclass(entries[0]):
+            extra.append((f.name.removesuffix("s"), fields(entries[0])[0].name, f.name))
+    return [*KINDS, *extra]
 
 
 def _field_changes(kind: str, old: Any, new: Any) -> Iterable[str]:

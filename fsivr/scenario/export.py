@@ -9,7 +9,7 @@ parser reads), the scenarios are ``scenario_document``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from sqlalchemy import select
@@ -40,7 +40,8 @@ class Exported:
 def directory_document(directory: Directory) -> dict[str, list[dict[str, Any]]]:
     """The directory as bundle sections; unset values (None, empty lists) left out."""
     out: dict[str, list[dict[str, Any]]] = {}
-    for section in _ORDER:
+    sections = [*_ORDER, *(f.name for f in fields(directory) if f.name not in _ORDER)]
+    for section in sections:
         entries = [_compact(asdict(e)) for e in getattr(directory, section)]
         if entries:
             out[section] = entries
