@@ -44,7 +44,7 @@ def add_commands(sub: Any) -> None:
     exp.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
     exp.set_defaults(func=cmd_export)
 
-    sc = sub.add_parser("scenario", help="import, export, validate, list, show, graph scenarios")
+    sc = sub.add_parser("scenario", help="import, export, validate, list, show, graph, history, rollback scenarios")
     sc_sub = sc.add_subparsers(dest="scenario_command", required=True, metavar="ACTION")
     _import_arguments(sc_sub.add_parser("import", help="same as `fsivr import`"))
     p = sc_sub.add_parser("export", help="write a stored scenario as YAML")

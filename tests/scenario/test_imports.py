@@ -15,7 +15,7 @@ from sqlalchemy import select
 from fsivr.cli import build_parser
 from fsivr.store.db import Store
 from fsivr.store.directory import load_accounts, load_prompts
-from fsivr.store.models import DirectoryOwnerRow, ImportRow
+from fsivr.store.models import DirectoryOwnerRow, ImportRow, ScenarioVersionRow
 from fsivr.store.routing import scenario_versions
 
 REPO = Path(__file__).resolve().parents[2]
@@ -170,3 +170,33 @@ def test_history_and_rollback_from_stored_versions(db: str, tmp_path: Path,
     assert fsivr(db, "scenario", "rollback", "shop", "9") == 1
     assert "has no stored version 9" in capsys.readouterr().err
     assert fsivr(db, "scenario", "history", "nope") == 1
+
+
+def test_data_from_before_recorded_imports_keeps_its_history_and_is_not_taken_over_silently(
+        db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "shop.yaml"
+    path.write_text("prompts:\n  - {name: hi, text: Hello}\nscenarios:\n  - " +
+                    SCENARIO_V1.replace("\n", "\n    ").rstrip() + "\n")
+    assert fsivr(db, "import", str(path)) == 0
+    store = Store(db)
+    try:
+        with store.session() as s:  # as a database upgraded from before history and owners were kept
+            s.execute(ScenarioVersionRow.__table__.delete())
+            s.execute(DirectoryOwnerRow.__table__.delete())
+    finally:
+        store.close()
+    capsys.readouterr()
+
+    other = tmp_path / "other.yaml"
+    other.write_text("prompts:\n  - {name: hi, text: Hi}\n")
+    assert fsivr(db, "import", str(other)) == 1
+    assert "brought in by an import before fsivr recorded owners" in capsys.readouterr().err
+
+    path.write_text(path.read_text().replace('"Hello", next', '"Good day", next'))
+    assert fsivr(db, "import", str(path)) == 0  # unchanged prompt: nothing to take over
+    capsys.readouterr()
+    assert fsivr(db, "scenario", "history", "shop") == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()][1:]
+    assert [r[0] for r in rows] == ["1", "2"] and "(before recorded imports)" in " ".join(rows[0])
+    assert fsivr(db, "scenario", "rollback", "shop", "1") == 0
+    assert "version 3 (the content of version 1)" in capsys.readouterr().out
