@@ -313,5 +313,6 @@ def _same(doc: ScenarioDoc, spec: ScenarioSpec, exits: Mapping[str, str]) -> boo
         return False
 
 
-__all__ = ["BundleInvalid", "ImportResult", "Report", "copy_scenarios", "export_scenario", "import_bundle",
-           "join_node", "load_scenario", "load_scenarios", "scenario_document", "split_node", "stored_scenarios"]
+__all__ = ["BundleInvalid", "ImportRefused", "ImportResult", "Report", "copy_scenarios", "export_scenario",
+           "import_bundle", "join_node", "load_scenario", "load_scenarios", "plan_import", "scenario_document",
+           "split_node", "stored_scenarios"]
