@@ -193,8 +193,9 @@ def cmd_export(args: argparse.Namespace) -> int:
             err(str(exc.args[0]))
             return 1
     output = args.all_file or args.output
-    if exported.comments_lost:
-        print(f"note: {exported.comments_lost}", file=sys.stderr)
+    for note in (exported.comments_lost, *exported.notes):
+        if note:
+            print(f"note: {note}", file=sys.stderr)
     if output:
         output.write_text(exported.text, encoding="utf-8")
         print(f"wrote {output}", file=sys.stderr)

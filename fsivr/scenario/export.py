@@ -21,7 +21,7 @@ from fsivr.scenario.persist import export_scenario, scenario_document, stored_sc
 from fsivr.scenario.validate import scenario_refs
 from fsivr.scenario.yamlio import dump_yaml
 from fsivr.store.directory import Directory, load_directory
-from fsivr.store.models import ScenarioRow
+from fsivr.store.models import DataTableRow, ScenarioRow
 from fsivr.store.types import utcnow
 
 #: Section order in a written bundle: what is referred to before what refers to it.
@@ -35,6 +35,8 @@ class Exported:
     text: str
     #: Why comments of the imported file are not in ``text`` (None: it is that file, unchanged).
     comments_lost: str | None = None
+    #: What else the reader should know (what a bundle cannot carry).
+    notes: tuple[str, ...] = ()
 
 
 def directory_document(directory: Directory) -> dict[str, list[dict[str, Any]]]:
@@ -62,7 +64,11 @@ def export_all(session: Session) -> Exported:
     doc["scenarios"] = [scenario_document(d.spec, d.exits) for d in stored_scenarios(session)]
     header = (f"# The whole PBX, written by `fsivr export --all` at {utcnow():%Y-%m-%d %H:%M} UTC.\n"
               "# `fsivr import` of this file into an empty database makes the same PBX.\n")
-    return Exported(header + dump_yaml(doc), _COMMENTS_LOST if doc["scenarios"] else None)
+    # Data tables come from CSV/XLSX files (`fsivr table import`), not from bundles.
+    tables = list(session.scalars(select(DataTableRow.name).order_by(DataTableRow.name)))
+    notes = (f"data tables are not part of a bundle and were not exported ({', '.join(tables)}): "
+             "import their files again with `fsivr table import`",) if tables else ()
+    return Exported(header + dump_yaml(doc), _COMMENTS_LOST if doc["scenarios"] else None, notes)
 
 
 def export_one(session: Session, name: str, with_refs: bool = False) -> Exported:
