@@ -103,7 +103,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             err(f"{args.file}: nothing imported: {exc.plan.refusal()}")
             return 1
     _print_warnings(result.warnings)
-    _print_plan(result.plan)
+    _print_plan(result.plan, scenarios=args.dry_run)
     if args.dry_run:
         if result.plan.conflicts:
             print(f"dry run: nothing written; the import would be {result.plan.refusal()}")
@@ -116,10 +116,12 @@ def cmd_import(args: argparse.Namespace) -> int:
                                           ("contacts", d.contacts), ("gateways", d.gateways)) if v]
     if counts:
         print("directory: " + ", ".join(counts))
+    details = {c.name: c.fields for c in result.plan.changes if c.kind == "scenario"}
     for name, version in result.versions.items():
         state = "updated" if name in result.changed and version > 1 else \
             "created" if name in result.changed else "unchanged"
-        print(f"scenario {name}: version {version} ({state})")
+        what = "; ".join((state, *details.get(name, ())))
+        print(f"scenario {name}: version {version} ({what})")
     return 0
 
 
@@ -128,10 +130,13 @@ def _print_warnings(warnings: list[str]) -> None:
         print(f"warning: {warning}", file=sys.stderr)
 
 
-def _print_plan(plan: ImportPlan) -> None:
-    """Each created or changed entry on its own line (scenarios always), unchanged ones counted."""
+def _print_plan(plan: ImportPlan, scenarios: bool = True) -> None:
+    """Each created or changed entry on its own line (scenarios always, unless ``scenarios`` is
+    false: an import that wrote prints them with their versions), unchanged ones counted."""
     unchanged: dict[str, int] = {}
     for change in plan.changes:
+        if change.kind == "scenario" and not scenarios:
+            continue
         if change.state == "unchanged" and change.kind != "scenario":
             unchanged[change.kind] = unchanged.get(change.kind, 0) + 1
         else:

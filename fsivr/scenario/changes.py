@@ -122,12 +122,18 @@ def scenario_change(name: str, new: tuple[ScenarioSpec, Mapping[str, str]],
         phrases.append("numbers " + _shown([n if e is None else f"{n} -> {e}" for n, e in a["numbers"]]) + " -> "
                        + _shown([n if e is None else f"{n} -> {e}" for n, e in b["numbers"]]))
     old_nodes, new_nodes = a["nodes"], b["nodes"]
+    changed = [f"{n} ({', '.join(_changed_keys(old_nodes[n], new_nodes[n]))})"
+               for n in new_nodes if n in old_nodes and new_nodes[n] != old_nodes[n]]
     for label, ids in (("added", [n for n in new_nodes if n not in old_nodes]),
-                       ("removed", [n for n in old_nodes if n not in new_nodes]),
-                       ("changed", [n for n in new_nodes if n in old_nodes and new_nodes[n] != old_nodes[n]])):
+                       ("removed", [n for n in old_nodes if n not in new_nodes]), ("changed", changed)):
         if ids:
             phrases.append(f"nodes {label}: {', '.join(ids)}")
     return Change("scenario", name, CHANGED, tuple(phrases))
+
+
+def _changed_keys(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """The keys of a node mapping (parameters, outcomes, ``options``) whose values differ."""
+    return [k for k in (*new, *(k for k in old if k not in new)) if old.get(k) != new.get(k)]
 
 
 def directory_changes(new: Directory, stored: Directory, owners: Mapping[tuple[str, str], str],

@@ -50,7 +50,7 @@ def test_a_second_bundle_shows_its_diff_and_needs_force_to_take_over(
     shutil.copy(REPO / "examples" / "office.yaml", office)
     assert fsivr(db, "import", str(demo)) == 0
     first = capsys.readouterr().out
-    assert "scenario demo: created" in first and "prompt welcome: created" in first
+    assert "scenario demo: version 1 (created)" in first and "prompt welcome: created" in first
     before = stored(db)
 
     # The dry run: every change, with the changed fields; secrets only as "password changed".
@@ -139,9 +139,9 @@ def test_history_and_rollback_from_stored_versions(db: str, tmp_path: Path,
     assert fsivr(db, "import", str(path)) == 0
     path.write_text(SCENARIO_V1.replace('"Hello"', '"Good morning"'))
     assert fsivr(db, "import", "--dry-run", str(path)) == 0
-    assert "scenario shop: changed (nodes changed: hello)" in capsys.readouterr().out
+    assert "scenario shop: changed (nodes changed: hello (text))" in capsys.readouterr().out
     assert fsivr(db, "import", str(path)) == 0
-    assert "scenario shop: version 2 (updated)" in capsys.readouterr().out
+    assert "scenario shop: version 2 (updated; nodes changed: hello (text))" in capsys.readouterr().out
 
     assert fsivr(db, "scenario", "history", "shop") == 0
     rows = [line.split() for line in capsys.readouterr().out.splitlines()]
