@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from fsivr.store.names import EXIT_DESTINATION, EXIT_DESTINATION_RULE
+
 ENV_PREFIX = "FSIVR_"
 
 
@@ -51,6 +53,10 @@ class Config:
     linger_seconds: int = 30
     #: Scenario for numbers that have none; empty = hang up politely.
     default_scenario: str = ""
+    #: Where calls go when their number has no ``exit_destination`` of its own: rendered after
+    #: ``socket`` in the dialplan (fsivr down) and used by ``exit`` nodes. ``EXTENSION`` or
+    #: ``EXTENSION XML CONTEXT``; empty = such calls are hung up.
+    default_exit_destination: str = ""
     #: How often the server checks the store for changed scenarios.
     reload_interval: float = 2.0
     #: SIGTERM: how long calls in progress may go on before they are ended.
@@ -191,6 +197,10 @@ class Config:
         from fsivr.store.phone import check_region
 
         cfg.default_region = check_region(cfg.default_region)
+        if cfg.default_exit_destination and not EXIT_DESTINATION.match(cfg.default_exit_destination):
+            # It becomes the argument of `transfer`, which FreeSWITCH variable-expands.
+            raise ValueError(f"setting default_exit_destination: {cfg.default_exit_destination!r} is not "
+                             f"{EXIT_DESTINATION_RULE}")
         return cfg
 
     def voice_for(self, language: str | None) -> str:

@@ -35,5 +35,9 @@ def cmd_render_conf(args: argparse.Namespace) -> int:
         print(f"unchanged {Path(args.out_dir) / path}")
     for path in out.pending:
         print(f"not reloaded by an earlier run: {Path(args.out_dir) / path}")
+    for warning in out.conf_warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for note in out.conf_notes:
+        print(f"note: {note}", file=sys.stderr)
     print(out.message, file=sys.stdout if out.ok and not out.warning else sys.stderr)
     return 0 if out.ok else 3

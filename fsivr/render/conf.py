@@ -28,7 +28,7 @@ import os
 import re
 import tempfile
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +179,10 @@ def check_data(data: ConfData, cfg: Config) -> list[str]:
 
 def render(data: ConfData, cfg: Config, templates: Path | None = None) -> dict[str, str]:
     """Relative path → XML text. Raises RenderError for unsafe data or output that does not parse."""
+    # A number without its own exit destination gets the configured default: FreeSWITCH runs it
+    # after `socket` when no fsivr accepts the call (and the exit node sends calls there).
+    data = replace(data, numbers=[(n, exit_to or cfg.default_exit_destination or None)
+                                  for n, exit_to in data.numbers])
     callcenter = callcenter_state(data, cfg)
     problems = check_data(data, cfg) + check_callcenter(callcenter)
     if problems:

@@ -6,6 +6,7 @@ file and line; what the nodes mean is checked by validation (fsivr.scenario.vali
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,10 @@ from fsivr.store.phone import e164
 DocPath = tuple[str | int, ...]
 
 SECTIONS = ("accounts", "groups", "queues", "agents", "mailboxes", "prompts", "contacts", "gateways")
+#: Top-level keys saying who the bundle is: ``bundle: NAME`` (the owner of the directory entries it
+#: brings in; default: the file's name) and ``owns_directory: true`` (it may change entries other
+#: bundles brought in, as ``fsivr import --force`` may).
+BUNDLE_KEYS = ("bundle", "owns_directory")
 SCENARIO_KEYS = ("scenario", "description", "numbers", "start", "after_call", "fallback", "nodes")
 #: mod_callcenter's strategies in v1.11.1 (mod_callcenter.c agent_dispatch_thread_run / the
 #: ORDER BY of each in cc_queue's agent query). ``sequentially-by-next-agent-order`` is not one of
@@ -87,6 +92,18 @@ class Bundle:
     lines: Lines = field(default_factory=dict)
     #: id() of a directory entry -> where it was written (``numbers:`` makes several contacts of one).
     origins: dict[int, DocPath] = field(default_factory=dict)
+    #: The ``bundle:`` key; None: the file's name stands for it (:attr:`owner`).
+    name: str | None = None
+    owns_directory: bool = False
+    #: SHA-256 (hex) of the file's text as UTF-8, recorded with the import.
+    sha256: str | None = None
+
+    @property
+    def owner(self) -> str:
+        """Who the directory entries this bundle brings in belong to."""
+        if self.name:
+            return self.name
+        return Path(self.filename).name if self.filename else "(unnamed bundle)"
 
     def origin(self, entry: object, default: DocPath = ()) -> DocPath:
         return self.origins.get(id(entry), default)
@@ -146,12 +163,15 @@ class _Parser:
             raise BundleError(self.problems)
         data = _str_keys(data)
         single = "scenario" in data
-        allowed = set(SECTIONS) | (set(SCENARIO_KEYS) if single else {"scenarios"})
+        allowed = set(SECTIONS) | set(BUNDLE_KEYS) | (set(SCENARIO_KEYS) if single else {"scenarios"})
         for key in data:
             if key not in allowed:
                 hint = " (a file is one scenario, with `scenario:`, or a bundle, with `scenarios:`)" \
                     if key in SCENARIO_KEYS or key == "scenarios" else ""
                 self.fail((key,), f"unknown key{hint}; allowed: {', '.join(sorted(allowed))}")
+        self.out.sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        self.out.name = self.text(data, "bundle", ())
+        self.out.owns_directory = self.boolean(data, "owns_directory", (), False)
         if single:
             has_directory = any(s in data for s in SECTIONS)
             doc = self.scenario({k: v for k, v in data.items() if k in SCENARIO_KEYS}, ())

@@ -332,6 +332,64 @@ class AgentRow(Base):
     account: Mapped[AccountRow] = relationship()
 
 
+# --- import history --------------------------------------------------------------------------
+
+
+class ImportRow(Base):
+    """One ``fsivr import`` (or scenario rollback) that wrote to the database: who, when, what."""
+
+    __tablename__ = "imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The operating-system user who ran the command.
+    imported_by: Mapped[str] = mapped_column(String(NAME))
+    #: The file as named on the command line, or what a rollback restored.
+    filename: Mapped[str] = mapped_column(String(500))
+    #: SHA-256 of the file's bytes (hex); NULL for a rollback.
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    #: The bundle's name (its ``bundle:`` key, else the file name): the owner of what it brings in.
+    bundle: Mapped[str] = mapped_column(String(NAME))
+    #: ``--force``: directory entries of other bundles were taken over.
+    forced: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: What changed: {"created": ["prompt welcome", ...], "changed": [...]}.
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ScenarioVersionRow(Base):
+    """Every version a scenario has had, as its YAML mapping: ``scenario history`` / ``rollback``."""
+
+    __tablename__ = "scenario_versions"
+    __table_args__ = (UniqueConstraint("scenario", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: By name, not id: history outlives the scenario row.
+    scenario: Mapped[str] = mapped_column(String(NAME))
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The import that wrote this version (NULL: it existed before imports were recorded).
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id", ondelete="SET NULL"))
+    #: The scenario as ``fsivr scenario export`` writes it (fsivr.scenario.persist.scenario_document).
+    document: Mapped[dict[str, Any]] = mapped_column()
+    #: The single-scenario file it was imported from, comments and all.
+    source: Mapped[str | None] = mapped_column(Text)
+
+
+class DirectoryOwnerRow(Base):
+    """Which bundle brought a directory entry in: another bundle changes it only with ``--force``."""
+
+    __tablename__ = "directory_owners"
+    __table_args__ = (UniqueConstraint("kind", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: account, group, queue, mailbox, prompt, contact, gateway.
+    kind: Mapped[str] = mapped_column(String(32))
+    #: The entry's key as YAML names it (account user, group name, contact number...).
+    name: Mapped[str] = mapped_column(String(NAME))
+    bundle: Mapped[str] = mapped_column(String(NAME))
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id", ondelete="SET NULL"))
+
+
 # --- call records ----------------------------------------------------------------------------
 
 
