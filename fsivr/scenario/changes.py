@@ -23,7 +23,7 @@ from fsivr.store.directory import Directory
 KINDS: tuple[tuple[str, str, str], ...] = (
     ("account", "user", "accounts"), ("group", "name", "groups"), ("queue", "name", "queues"),
     ("mailbox", "box", "mailboxes"), ("prompt", "name", "prompts"), ("contact", "number", "contacts"),
-    ("gateway", "name", "gateways"),
+    ("gateway", "name", "gateways"), ("agent", "account", "agents"),
 )
 #: Fields whose values never reach the output (kind -> field names).
 SECRETS: dict[str, frozenset[str]] = {

@@ -25,7 +25,7 @@ from fsivr.store.models import DataTableRow, ScenarioRow
 from fsivr.store.types import utcnow
 
 #: Section order in a written bundle: what is referred to before what refers to it.
-_ORDER = ("mailboxes", "accounts", "groups", "queues", "prompts", "contacts", "gateways")
+_ORDER = ("mailboxes", "accounts", "groups", "agents", "queues", "prompts", "contacts", "gateways")
 
 _COMMENTS_LOST = "written from the database: comments and layout of the file it was imported from are not kept"
 

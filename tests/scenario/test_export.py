@@ -34,7 +34,10 @@ groups:
      members: ["202", {account: "201", ring_timeout: 10, weight: 4}]}
 queues:
   - {name: hotline, strategy: round-robin, music: "local_stream://moh", max_wait: 300, tier_rules_apply: true,
-     params: {discard-abandoned-after: 60}, agents: ["201", {account: "202", level: 2, position: 3}]}
+     discard_abandoned_after: 60, params: {announce-frequency: 30},
+     agents: ["201", {account: "202", level: 2, position: 3}]}
+agents:
+  - {account: "201", contact: mobile, status: Available, wrap_up_time: 5, max_no_answer: 2}
 contacts:
   - {numbers: ["+48501000001", "+48501000002"], name: ACME, owner: "201", backup_owner: "202"}
 gateways:
