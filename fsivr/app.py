@@ -9,6 +9,7 @@ from typing import Any
 
 import gevent
 
+from fsivr.callcenter.sync import CallcenterSync
 from fsivr.config import METRICS_PORT, Config, parse_address
 from fsivr.engine.cache import ScenarioCache
 from fsivr.engine.calldata import CallData
@@ -16,6 +17,7 @@ from fsivr.engine.directory import DirectoryCache
 from fsivr.engine.runner import Runner
 from fsivr.engine.scenario import ScenarioSpec
 from fsivr.engine.services import PromptLibrary, Services
+from fsivr.esl.link import EventLink
 from fsivr.esl.server import OutboundServer, tune_for_serving
 from fsivr.metrics import Health, Metrics, MetricsServer, recent
 from fsivr.store import phone
@@ -58,9 +60,14 @@ class App:
     #: Both None unless ``metrics_listen`` is set.
     metrics: Metrics | None = None
     metrics_server: MetricsServer | None = None
+    #: The live event link (one per serve process) and the mod_callcenter sync on it; None when
+    #: built without (``live_link=False``: tests and ``fsivr simulate``, which must never touch a
+    #: real FreeSWITCH's queues).
+    link: EventLink | None = None
+    callcenter: CallcenterSync | None = None
 
     @classmethod
-    def build(cls, config: Config, *, port: int | None = None) -> App:
+    def build(cls, config: Config, *, port: int | None = None, live_link: bool = False) -> App:
         phone.configure(config.default_region)
         store = Store(config.database_url)
         try:
@@ -85,6 +92,8 @@ class App:
         app = cls(config, store, services, runner, server, records, metrics)
         if metrics is not None:
             app.metrics_server = app._metrics_server(metrics)
+        if live_link:
+            app.link, app.callcenter = _live_link(config, store)
         return app
 
     def _metrics_server(self, metrics: Metrics) -> MetricsServer:
@@ -109,12 +118,19 @@ class App:
         self.server.start()
         if self.metrics_server is not None:
             self.metrics_server.start()
+        if self.link is not None and self.callcenter is not None:
+            self.callcenter.start()
+            self.link.start()
 
     def stop(self) -> None:
         log.info("stopping: no new calls; %d in progress", len(self.server.active))
         # The endpoint stays up while calls drain: /health says "not ready" (the listener is
         # closed) and the figures show the drain.
         self.server.stop(self.config.shutdown_grace)
+        if self.callcenter is not None:
+            self.callcenter.stop()
+        if self.link is not None:
+            self.link.stop()
         self.services.scenarios.stop()
         self.services.directory.stop()
         self.records.close()
@@ -131,6 +147,30 @@ class App:
         tune_for_serving()
         stop.wait()
         self.stop()
+
+
+def _live_link(config: Config, store: Store) -> tuple[EventLink, CallcenterSync]:
+    """The live event link and, on it, mod_callcenter kept in step with the store."""
+    from fsivr.callcenter.state import CallcenterState, load_state
+
+    link = EventLink(config.esl_host, config.esl_port, config.esl_password, timeout=config.command_timeout,
+                     max_backoff=config.live_link_max_backoff)
+    # What the outbound sockets do not carry: mod_callcenter's agent events (trace 07) and the
+    # results of our own bgapi.
+    link.subscribe("BACKGROUND_JOB", "CUSTOM callcenter::info")
+    publish = None
+    if config.freeswitch_conf_dir:
+        from fsivr.render.callcenter import CallcenterConfPublisher
+
+        publish = CallcenterConfPublisher(config.freeswitch_conf_dir, link)
+
+    def load() -> CallcenterState:
+        state: CallcenterState = store.run(
+            lambda s: load_state(s, domain=config.sip_domain, gateway=config.default_gateway))
+        return state
+
+    sync = CallcenterSync(link, load, interval=config.callcenter_interval, publish_conf=publish)
+    return link, sync
 
 
 def _check_schema(store: Store) -> None:

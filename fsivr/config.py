@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from fsivr.store.names import EXIT_DESTINATION, EXIT_DESTINATION_RULE
+
 ENV_PREFIX = "FSIVR_"
 #: ``FSIVR_`` variables that are not settings; any other unknown one is an error, as an unknown
 #: setting in the file is (a typo such as FSIVR_LISTEN_PRT would otherwise be silently ignored).
@@ -36,10 +38,23 @@ class Config:
     listen_port: int = 8084
     #: Addresses or networks FreeSWITCH may connect from.
     esl_allow: list[str] = field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
-    #: Inbound ESL (reloadxml, originate, callcenter_config).
+    #: Inbound ESL (reloadxml, originate, callcenter_config) — also the address of the live event
+    #: link that ``fsivr serve`` keeps open (fsivr.esl.link).
     esl_host: str = "127.0.0.1"
     esl_port: int = 8021
     esl_password: str = "ClueCon"
+    #: ``fsivr serve`` keeps one inbound connection open (mod_callcenter's agent events, api/bgapi
+    #: for queues) and keeps mod_callcenter in step with the database through it. Off: a server
+    #: that must not touch FreeSWITCH's queue state.
+    live_link: bool = True
+    #: Seconds between two reconnect attempts of the live link grow from 0.5 up to this.
+    live_link_max_backoff: float = 30.0
+    #: How often ``fsivr serve`` checks the database for changed queues, agents and tiers.
+    callcenter_interval: float = 2.0
+    #: FreeSWITCH's configuration directory as this host sees it (e.g. /etc/freeswitch). When set,
+    #: ``fsivr serve`` rewrites autoload_configs/callcenter.conf.xml there (and reloadxml) before it
+    #: loads a new or changed queue; empty: ``fsivr render-conf`` must have written it.
+    freeswitch_conf_dir: str = ""
     #: Seconds FreeSWITCH may take to answer a socket command.
     command_timeout: float = 10.0
     #: Upper bound for one application (a prompt, a menu, a bridge) to complete; a safety net, as
@@ -49,6 +64,10 @@ class Config:
     linger_seconds: int = 30
     #: Scenario for numbers that have none; empty = hang up politely.
     default_scenario: str = ""
+    #: Where calls go when their number has no ``exit_destination`` of its own: rendered after
+    #: ``socket`` in the dialplan (fsivr down) and used by ``exit`` nodes. ``EXTENSION`` or
+    #: ``EXTENSION XML CONTEXT``; empty = such calls are hung up.
+    default_exit_destination: str = ""
     #: How often the server checks the store for changed scenarios.
     reload_interval: float = 2.0
     #: SIGTERM: how long calls in progress may go on before they are ended.
@@ -205,6 +224,10 @@ class Config:
             raise ValueError(f"setting log_format: {cfg.log_format!r} is not one of text, json")
         if cfg.metrics_listen:
             parse_address(cfg.metrics_listen, METRICS_PORT, "metrics_listen")
+        if cfg.default_exit_destination and not EXIT_DESTINATION.match(cfg.default_exit_destination):
+            # It becomes the argument of `transfer`, which FreeSWITCH variable-expands.
+            raise ValueError(f"setting default_exit_destination: {cfg.default_exit_destination!r} is not "
+                             f"{EXIT_DESTINATION_RULE}")
         return cfg
 
     def voice_for(self, language: str | None) -> str:
@@ -279,6 +302,15 @@ def redact_url(url: str) -> str:
 def _coerce(name: str, kind: Any, value: Any) -> Any:
     kind_name = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
     try:
+        if kind_name == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
         if kind_name == "int":
             return int(value)
         if kind_name == "float":

@@ -53,3 +53,11 @@ def test_readme_documents_every_setting(repo_root: Path) -> None:
     readme = (repo_root / "README.md").read_text()
     missing = [f.name for f in fields(Config) if f"`{f.name}`" not in readme]
     assert missing == [], f"README's configuration table lacks {missing}"
+
+
+def test_switches_read_as_true_or_false() -> None:
+    assert Config.load(env={"FSIVR_LIVE_LINK": "off"}).live_link is False
+    assert Config.load(env={"FSIVR_LIVE_LINK": "Yes"}).live_link is True
+    assert Config.load(env={}).live_link is True
+    with pytest.raises(ValueError, match="setting live_link: 'maybe' is not a valid bool"):
+        Config.load(env={"FSIVR_LIVE_LINK": "maybe"})

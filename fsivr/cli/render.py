@@ -11,8 +11,8 @@ from fsivr.config import load_config
 
 
 def add_commands(sub: Any) -> None:
-    p = sub.add_parser("render-conf", help="render FreeSWITCH XML (directory, dialplan, gateways) from the "
-                                           "database and reloadxml")
+    p = sub.add_parser("render-conf", help="render FreeSWITCH XML (directory, dialplan, gateways, "
+                                           "callcenter.conf) from the database and reloadxml")
     p.add_argument("--out-dir", required=True, help="FreeSWITCH configuration directory to write into "
                                                     "(e.g. /etc/freeswitch)")
     p.add_argument("--templates", help="template directory (default: freeswitch_conf/ of fsivr)")
@@ -35,5 +35,9 @@ def cmd_render_conf(args: argparse.Namespace) -> int:
         print(f"unchanged {Path(args.out_dir) / path}")
     for path in out.pending:
         print(f"not reloaded by an earlier run: {Path(args.out_dir) / path}")
+    for warning in out.conf_warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for note in out.conf_notes:
+        print(f"note: {note}", file=sys.stderr)
     print(out.message, file=sys.stdout if out.ok and not out.warning else sys.stderr)
     return 0 if out.ok else 3

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,27 +15,51 @@ from fsivr.cli.store import database_url, open_store, require_schema
 from fsivr.config import load_config
 from fsivr.engine.scenario import ScenarioSpec
 from fsivr.scenario.bundle import BundleError, load_file
+from fsivr.scenario.changes import ImportPlan
+from fsivr.scenario.export import export_all, export_one
 from fsivr.scenario.graph import scenario_dot, write_graph
-from fsivr.scenario.persist import export_scenario, import_bundle, load_scenario, split_node
+from fsivr.scenario.history import rollback_scenario, scenario_history
+from fsivr.scenario.persist import ImportRefused, import_bundle, load_scenario, split_node
 from fsivr.scenario.repository import scenario_summaries
 from fsivr.scenario.validate import BundleInvalid, Known, known_in_store, validate_bundle
 from fsivr.store import migrate
 
 
-def add_commands(sub: Any) -> None:
-    imp = sub.add_parser("import", help="import a scenario or bundle YAML file (all or nothing)")
-    imp.add_argument("file", type=Path)
-    imp.set_defaults(func=cmd_import)
-
-    sc = sub.add_parser("scenario", help="import, export, validate, list, show, graph scenarios")
-    sc_sub = sc.add_subparsers(dest="scenario_command", required=True, metavar="ACTION")
-    p = sc_sub.add_parser("import", help="same as `fsivr import`")
+def _import_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", type=Path)
+    p.add_argument("--dry-run", action="store_true", help="only print what would change; write nothing")
+    p.add_argument("--force", action="store_true",
+                   help="also change directory entries (accounts, prompts...) another bundle brought in")
     p.set_defaults(func=cmd_import)
+
+
+def add_commands(sub: Any) -> None:
+    _import_arguments(sub.add_parser("import", help="import a scenario or bundle YAML file (all or nothing)"))
+    exp = sub.add_parser("export", help="write the whole PBX (--all) or one scenario as YAML")
+    exp.add_argument("name", nargs="?", help="the scenario to export (or --all)")
+    exp.add_argument("--all", dest="all_file", type=Path, metavar="FILE",
+                     help="write one bundle with the directory and every scenario to FILE")
+    exp.add_argument("--with-refs", action="store_true",
+                     help="a bundle with the scenario, the scenarios it goes to and the directory entries they name")
+    exp.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
+    exp.set_defaults(func=cmd_export)
+
+    sc = sub.add_parser("scenario", help="import, export, validate, list, show, graph, history, rollback scenarios")
+    sc_sub = sc.add_subparsers(dest="scenario_command", required=True, metavar="ACTION")
+    _import_arguments(sc_sub.add_parser("import", help="same as `fsivr import`"))
     p = sc_sub.add_parser("export", help="write a stored scenario as YAML")
     p.add_argument("name")
+    p.add_argument("--with-refs", action="store_true",
+                   help="a bundle with the scenario, the scenarios it goes to and the directory entries they name")
     p.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
-    p.set_defaults(func=cmd_export)
+    p.set_defaults(func=cmd_export, all_file=None)
+    p = sc_sub.add_parser("history", help="the stored versions of a scenario: when, who, from which file")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_history)
+    p = sc_sub.add_parser("rollback", help="make a stored version of a scenario live again (as a new version)")
+    p.add_argument("name")
+    p.add_argument("version", type=int)
+    p.set_defaults(func=cmd_rollback)
     p = sc_sub.add_parser("validate", help="check a scenario or bundle file against itself and the database")
     p.add_argument("file", type=Path)
     p.set_defaults(func=cmd_validate)
@@ -64,25 +89,60 @@ def cmd_import(args: argparse.Namespace) -> int:
         if not require_schema(store):
             return 1
         try:
-            result = import_bundle(store, bundle, prompts_dir=load_config(args.config, args.database).prompts_dir)
+            result = import_bundle(store, bundle, force=args.force, dry_run=args.dry_run, by=getpass.getuser(),
+                                   label=str(args.file),
+                                   prompts_dir=load_config(args.config, args.database).prompts_dir)
         except BundleInvalid as exc:
             for line in exc.report.errors:
                 err(line)
             err(f"{args.file}: nothing imported ({len(exc.report.errors)} error(s))")
             return 1
-    for warning in result.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        except ImportRefused as exc:
+            _print_warnings(exc.warnings)
+            _print_plan(exc.plan)
+            err(f"{args.file}: nothing imported: {exc.plan.refusal()}")
+            return 1
+    _print_warnings(result.warnings)
+    _print_plan(result.plan, scenarios=args.dry_run)
+    if args.dry_run:
+        if result.plan.conflicts:
+            print(f"dry run: nothing written; the import would be {result.plan.refusal()}")
+        else:
+            print("dry run: nothing written")
+        return 0
     d = bundle.directory
     counts = [f"{len(v)} {k}" for k, v in (("accounts", d.accounts), ("groups", d.groups), ("queues", d.queues),
-                                          ("mailboxes", d.mailboxes), ("prompts", d.prompts),
+                                          ("agents", d.agents), ("mailboxes", d.mailboxes), ("prompts", d.prompts),
                                           ("contacts", d.contacts), ("gateways", d.gateways)) if v]
     if counts:
         print("directory: " + ", ".join(counts))
+    details = {c.name: c.fields for c in result.plan.changes if c.kind == "scenario"}
     for name, version in result.versions.items():
         state = "updated" if name in result.changed and version > 1 else \
             "created" if name in result.changed else "unchanged"
-        print(f"scenario {name}: version {version} ({state})")
+        what = "; ".join((state, *details.get(name, ())))
+        print(f"scenario {name}: version {version} ({what})")
     return 0
+
+
+def _print_warnings(warnings: list[str]) -> None:
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+
+
+def _print_plan(plan: ImportPlan, scenarios: bool = True) -> None:
+    """Each created or changed entry on its own line (scenarios always, unless ``scenarios`` is
+    false: an import that wrote prints them with their versions), unchanged ones counted."""
+    unchanged: dict[str, int] = {}
+    for change in plan.changes:
+        if change.kind == "scenario" and not scenarios:
+            continue
+        if change.state == "unchanged" and change.kind != "scenario":
+            unchanged[change.kind] = unchanged.get(change.kind, 0) + 1
+        else:
+            print(change.line())
+    if unchanged:
+        print("unchanged: " + ", ".join(f"{n} {kind}{'s' if n > 1 else ''}" for kind, n in unchanged.items()))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -93,7 +153,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(problem)
         return 1
     known, note = _known(args)
-    report = validate_bundle(bundle, known, prompts_dir=load_config(args.config, args.database).prompts_dir)
+    cfg = load_config(args.config, args.database)
+    report = validate_bundle(bundle, known, prompts_dir=cfg.prompts_dir, default_exit=cfg.default_exit_destination)
     for e in report.errors:
         print(f"error: {e}")
     for w in report.warnings:
@@ -123,20 +184,72 @@ def _known(args: argparse.Namespace) -> tuple[Known, str | None]:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if (args.all_file is None) == (args.name is None):
+        err("export: name one scenario, or --all FILE for the whole PBX")
+        return 2
     with open_store(args) as store:
         if not require_schema(store):
             return 1
         try:
             with store.session() as session:
-                text = export_scenario(session, args.name)
+                exported = export_all(session) if args.all_file else \
+                    export_one(session, args.name, with_refs=args.with_refs)
         except LookupError as exc:
             err(str(exc.args[0]))
             return 1
-    if args.output:
-        args.output.write_text(text, encoding="utf-8")
-        print(f"wrote {args.output}", file=sys.stderr)
+    output = args.all_file or args.output
+    for note in (exported.comments_lost, *exported.notes):
+        if note:
+            print(f"note: {note}", file=sys.stderr)
+    if output:
+        output.write_text(exported.text, encoding="utf-8")
+        print(f"wrote {output}", file=sys.stderr)
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(exported.text)
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    with open_store(args) as store:
+        if not require_schema(store):
+            return 1
+        try:
+            with store.session() as session:
+                versions = scenario_history(session, args.name)
+        except LookupError as exc:
+            err(str(exc.args[0]))
+            return 1
+    if not versions:
+        print(f"scenario {args.name}: no stored versions (imported before fsivr kept history)")
+        return 0
+    table = [("VERSION", "", "CREATED", "BY", "FROM", "SHA256")]
+    for v in versions:
+        table.append((str(v.version), "live" if v.current else "", v.created_at.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                      v.imported_by or "-", v.filename or "(before recorded imports)", (v.sha256 or "-")[:12]))
+    _print_table(table)
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    with open_store(args) as store:
+        if not require_schema(store):
+            return 1
+        try:
+            result = rollback_scenario(store, args.name, args.version, by=getpass.getuser())
+        except LookupError as exc:
+            err(str(exc.args[0]))
+            return 1
+        except BundleInvalid as exc:
+            for line in exc.report.errors:
+                err(line)
+            err(f"version {args.version} of {args.name} no longer fits the database: nothing changed")
+            return 1
+    _print_warnings(result.warnings)
+    version = result.versions[args.name]
+    if args.name in result.changed:
+        print(f"scenario {args.name}: version {version} (the content of version {args.version})")
+    else:
+        print(f"scenario {args.name}: version {version} (unchanged: it already is version {args.version}'s content)")
     return 0
 
 

@@ -28,7 +28,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.listen:
         # Checked before anything starts: a bad value is one clear line, not a traceback.
         cfg.listen_host, cfg.listen_port = parse_address(args.listen, cfg.listen_port)
-    app = App.build(cfg)
+    app = App.build(cfg, live_link=cfg.live_link)
     logging.getLogger("fsivr").info("config: %s", cfg.redacted())
     app.serve_until_signalled()
     return 0

@@ -108,6 +108,9 @@ class Node:
     instant_outcomes: ClassVar[tuple[str, ...]] = ()
     #: True if the node ends the scenario (no outcome is followed).
     terminal: ClassVar[bool] = False
+    #: Outcomes after which ending the call is the expected thing (``answered``: the caller has
+    #: talked to someone and the other side hung up), so leaving them out is not worth a warning.
+    ending_outcomes: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, node_id: str, params: dict[str, Any]) -> None:
         self.id = node_id
@@ -128,6 +131,11 @@ class Node:
 
     def all_outcomes(self) -> tuple[str, ...]:
         return self.outcomes + self.extra_outcomes() + COMMON_OUTCOMES
+
+    def possible_outcomes(self) -> tuple[str, ...]:
+        """The outcomes this node, as configured, can take (besides ``error``): what validation
+        expects an edge for. Nodes whose parameters rule an outcome out narrow it."""
+        return self.outcomes + self.extra_outcomes()
 
     def error(self, message: str, field: str | None = None) -> ScenarioError:
         return ScenarioError(message, node=self.id, field=field)

@@ -89,7 +89,9 @@ class Runner:
                 log.info("call %s to %s: no scenario for this number; hanging up", call.uuid, number)
                 call.hangup("UNALLOCATED_NUMBER")
             else:
-                scenario, call.exit_destination = found
+                scenario, exit_to = found
+                # The same destination the dialplan renders after `socket` for this number.
+                call.exit_destination = exit_to or cfg.default_exit_destination or None
                 self._walk(call, scenario, scenario.start, record)
         except ChannelHangup:
             pass

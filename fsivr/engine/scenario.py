@@ -263,8 +263,8 @@ def compile_scenario(spec: ScenarioSpec, version: int = 0) -> CompiledScenario:
     for node_id, node in nodes.items():
         if node.terminal or node_id not in reachable:
             continue
-        for outcome in node.outcomes + node.extra_outcomes():
-            if outcome not in edges[node_id]:
+        for outcome in node.possible_outcomes():
+            if outcome not in edges[node_id] and outcome not in node.ending_outcomes:
                 warnings.append(f"{name}.nodes.{node_id}: outcome {outcome!r} has no next node; the call "
                                 "will be ended politely there")
     for cycle in _busy_cycles(nodes, edges):

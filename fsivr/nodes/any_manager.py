@@ -25,6 +25,8 @@ class AnyManager(Node):
     outcomes = ("answered", "no_answer")
     waits = True
     instant_outcomes = ("no_answer",)  # nobody met earlier on the call
+    # The caller talked to someone; when the other side hangs up, ending the call is expected.
+    ending_outcomes = ("answered",)
 
     def run(self, call: Call) -> str:
         directory = call.services.directory

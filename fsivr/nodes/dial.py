@@ -42,6 +42,8 @@ class Dial(Node):
     outcomes = ringing.RING_OUTCOMES
     waits = True
     instant_outcomes = ("failed",)  # nothing dialable, or every leg refused at once (unregistered)
+    # The caller talked to someone; when the other side hangs up, ending the call is expected.
+    ending_outcomes = ("answered",)
 
     def compile(self) -> None:
         weights = self.p["weights"]

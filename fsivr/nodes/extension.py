@@ -27,6 +27,8 @@ class Extension(Node):
     outcomes = (*ringing.RING_OUTCOMES, "invalid")
     waits = True
     instant_outcomes = ("failed",)  # the employee's phone refuses at once
+    # The caller talked to someone; when the other side hangs up, ending the call is expected.
+    ending_outcomes = ("answered",)
 
     def compile(self) -> None:
         prompt_or_text(self, required=False)

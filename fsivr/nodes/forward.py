@@ -31,6 +31,8 @@ class Forward(Node):
     outcomes = ringing.RING_OUTCOMES
     waits = True
     instant_outcomes = ("failed",)  # no gateway, or the gateway refuses at once
+    # The caller talked to someone; when the other side hangs up, ending the call is expected.
+    ending_outcomes = ("answered",)
 
     def run(self, call: Call) -> str:
         resolver = ringing.resolver_for(call, gateway=self.p["gateway"], caller_id=self.p["caller_id"])

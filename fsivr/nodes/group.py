@@ -18,6 +18,8 @@ class Group(Node):
     outcomes = ringing.RING_OUTCOMES
     waits = True
     instant_outcomes = ("failed",)  # an empty group, or every member refused at once
+    # The caller talked to someone; when the other side hangs up, ending the call is expected.
+    ending_outcomes = ("answered",)
 
     def run(self, call: Call) -> str:
         resolver = ringing.resolver_for(call)

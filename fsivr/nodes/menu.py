@@ -63,6 +63,11 @@ class Menu(Node):
     def extra_outcomes(self) -> tuple[str, ...]:
         return tuple(self.p.get("options") or ())
 
+    def possible_outcomes(self) -> tuple[str, ...]:
+        # Without allow_extension no dialled extension is collected, so `extension` never happens.
+        outcomes = super().possible_outcomes()
+        return outcomes if self.p["allow_extension"] else tuple(o for o in outcomes if o != "extension")
+
     def run(self, call: Call) -> str:
         call.answer()
         lang = self.p["language"]

@@ -23,6 +23,8 @@ class ResponsibleManager(Node):
     outcomes = ("answered", "no_answer", "not_found")
     waits = True
     instant_outcomes = ("no_answer", "not_found")  # caller not in the contacts; owner offline with no mobile
+    # The caller talked to someone; when the other side hangs up, ending the call is expected.
+    ending_outcomes = ("answered",)
 
     def run(self, call: Call) -> str:
         directory = call.services.directory

@@ -9,7 +9,10 @@ include these directories with ``X-PRE-PROCESS include``):
 * ``dialplan/<context>/fsivr.xml`` — one extension per number (vanilla dialplan/public.xml includes
   ``public/*.xml``);
 * ``sip_profiles/<profile>/fsivr.xml`` — one ``<gateway>`` per trunk (vanilla external.xml includes
-  ``external/*.xml`` inside ``<gateways>``).
+  ``external/*.xml`` inside ``<gateways>``);
+* ``autoload_configs/callcenter.conf.xml`` — mod_callcenter's queues, agents and tiers (replaces the
+  vanilla file; fsivr.callcenter.state decides what they are, the same value the live sync
+  pushes through callcenter_config).
 
 Safety: every value reaches the XML through one function (``_xml_value``, Jinja's ``finalize``)
 that XML-escapes it, turns ``$`` into ``&#36;`` (FreeSWITCH's preprocessor expands ``$${...}``
@@ -25,19 +28,22 @@ import os
 import re
 import tempfile
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
+from fsivr.callcenter.state import CallcenterState, build_state
 from fsivr.config import Config
-from fsivr.store.names import DIALABLE_NAME, EXIT_DESTINATION, ROUTABLE_NUMBER, exit_extension
+from fsivr.store.names import DIALABLE_NAME, EXIT_DESTINATION, QUEUE_NAME, ROUTABLE_NUMBER, exit_extension
 
 #: freeswitch_conf/ at the top of the repository.
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "freeswitch_conf"
 
+#: Where mod_callcenter reads its configuration (vanilla freeswitch.xml includes autoload_configs/*.xml).
+CALLCENTER_CONF = "autoload_configs/callcenter.conf.xml"
 #: Sofia gateway parameter names (sofia.c parse_gateways compares them literally).
 PARAM_NAME = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -80,17 +86,41 @@ class ConfData:
     #: (number, exit destination or None), sorted by number.
     numbers: list[tuple[str, str | None]] = field(default_factory=list)
     mailbox_pins: dict[str, str] = field(default_factory=dict)
+    queues: list[Any] = field(default_factory=list)
+    agents: list[Any] = field(default_factory=list)
 
 
 def load_data(session: Any) -> ConfData:
     """Read what the templates need (inside ``Store.run`` / a session)."""
-    from fsivr.store.directory import load_accounts, load_gateways, load_mailboxes
+    from fsivr.store.directory import load_accounts, load_agents, load_gateways, load_mailboxes, load_queues
     from fsivr.store.routing import number_routes
 
     routes = number_routes(session)
     return ConfData(accounts=list(load_accounts(session).values()), gateways=list(load_gateways(session).values()),
                     numbers=sorted((n, exit_to) for n, (_, exit_to) in routes.items()),
-                    mailbox_pins={b: m.pin for b, m in load_mailboxes(session).items() if m.pin})
+                    mailbox_pins={b: m.pin for b, m in load_mailboxes(session).items() if m.pin},
+                    queues=list(load_queues(session).values()), agents=list(load_agents(session).values()))
+
+
+def callcenter_state(data: ConfData, cfg: Config) -> CallcenterState:
+    return build_state(data.queues, data.agents, {a.user: a for a in data.accounts}, data.gateways,
+                       domain=cfg.sip_domain, gateway=cfg.default_gateway)
+
+
+def check_callcenter(state: CallcenterState) -> list[str]:
+    problems = list(state.problems)
+    for name in state.queues:
+        if not QUEUE_NAME.match(name):
+            problems.append(f"queue {name!r}: use letters, digits and _ . + @ - only")
+    return problems
+
+
+def render_callcenter(state: CallcenterState, env: Environment) -> str:
+    """callcenter.conf.xml for ``state`` (sorted, so the same state always gives the same text)."""
+    return env.get_template("callcenter.conf.xml.j2").render(
+        queues=[state.queues[k] for k in sorted(state.queues)],
+        agents=[state.agents[k] for k in sorted(state.agents)],
+        tiers=[state.tiers[k] for k in sorted(state.tiers)])
 
 
 def serve_hosts(cfg: Config) -> str:
@@ -149,7 +179,12 @@ def check_data(data: ConfData, cfg: Config) -> list[str]:
 
 def render(data: ConfData, cfg: Config, templates: Path | None = None) -> dict[str, str]:
     """Relative path → XML text. Raises RenderError for unsafe data or output that does not parse."""
-    problems = check_data(data, cfg)
+    # A number without its own exit destination gets the configured default: FreeSWITCH runs it
+    # after `socket` when no fsivr accepts the call (and the exit node sends calls there).
+    data = replace(data, numbers=[(n, exit_to or cfg.default_exit_destination or None)
+                                  for n, exit_to in data.numbers])
+    callcenter = callcenter_state(data, cfg)
+    problems = check_data(data, cfg) + check_callcenter(callcenter)
     if problems:
         raise RenderError(problems)
     env = environment(templates)
@@ -159,6 +194,7 @@ def render(data: ConfData, cfg: Config, templates: Path | None = None) -> dict[s
         "directory/default/fsivr.xml": env.get_template("directory.xml.j2").render(context),
         f"dialplan/{cfg.dialplan_context}/fsivr.xml": env.get_template("dialplan.xml.j2").render(context),
         f"sip_profiles/{cfg.gateway_profile}/fsivr.xml": env.get_template("gateways.xml.j2").render(context),
+        CALLCENTER_CONF: render_callcenter(callcenter, env),
     }
     check_xml(files)
     return files

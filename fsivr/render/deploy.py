@@ -13,7 +13,8 @@ from pathlib import Path
 
 from fsivr.config import Config
 from fsivr.esl.inbound import InboundClient, InboundError, Unreachable
-from fsivr.render.conf import load_data, render, write
+from fsivr.render.conf import CALLCENTER_CONF, load_data, render, write
+from fsivr.render.stock import check_conf
 from fsivr.store.db import Store
 
 #: In the output directory while written files have not been reloaded by FreeSWITCH (it was down,
@@ -57,6 +58,10 @@ class Outcome:
     ok: bool = True
     #: FreeSWITCH could not be reached: not an error (the files are in place for its next start).
     warning: bool = False
+    #: What the configuration around the files does to them (fsivr.render.stock): numbers taken by
+    #: an extension that comes first, a dialplan that never includes the file...
+    conf_warnings: list[str] = field(default_factory=list)
+    conf_notes: list[str] = field(default_factory=list)
 
 
 def render_conf(cfg: Config, out_dir: str | Path, *, templates: str | Path | None = None,
@@ -79,6 +84,8 @@ def render_conf(cfg: Config, out_dir: str | Path, *, templates: str | Path | Non
     pending = pending_reload(out_dir)
     out = Outcome(changed=changed, unchanged=sorted(set(files) - set(changed)),
                   pending=sorted(set(pending) - set(changed)))
+    check = check_conf(out_dir, cfg.dialplan_context, [number for number, _ in data.numbers], cfg.tts_engine)
+    out.conf_warnings, out.conf_notes = check.warnings, check.notes
     to_reload = sorted(set(changed) | set(pending))
     if not to_reload:
         out.message = "configuration unchanged; FreeSWITCH not asked to reload"
@@ -102,6 +109,10 @@ def render_conf(cfg: Config, out_dir: str | Path, *, templates: str | Path | Non
             out.message += f"; sofia profile {cfg.gateway_profile} rescan: {reply or 'no reply'}"
             out.message += (" (new gateways are loaded; a changed existing gateway needs "
                             f"'sofia profile {cfg.gateway_profile} killgw NAME' and another rescan)")
+        if CALLCENTER_CONF in to_reload:
+            # mod_callcenter keeps loaded queues in memory (reloadxml does not touch them).
+            out.message += ("; queues: a running fsivr serve loads/reloads them by itself (else "
+                            "'callcenter_config queue reload NAME')")
     except Unreachable as exc:
         out.warning = True
         out.message = (f"files written, but {exc}; run 'fs_cli -x reloadxml' (or this command again) "

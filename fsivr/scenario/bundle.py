@@ -6,16 +6,20 @@ file and line; what the nodes mean is checked by validation (fsivr.scenario.vali
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fsivr.callcenter.state import QUEUE_FIELD_PARAMS
 from fsivr.engine.scenario import ScenarioSpec
 from fsivr.scenario.yamlio import Lines, YamlError, load_yaml
 from fsivr.store.directory import (
+    AGENT_CONTACTS,
     GROUP_STRATEGIES,
     Account,
+    Agent,
     Contact,
     Directory,
     Gateway,
@@ -26,11 +30,14 @@ from fsivr.store.directory import (
     Queue,
     QueueAgent,
 )
+from fsivr.store.models import AGENT_STATUSES
 from fsivr.store.names import (
     DIALABLE_NAME,
     DIALABLE_NAME_RULE,
     EXIT_DESTINATION,
     EXIT_DESTINATION_RULE,
+    QUEUE_NAME,
+    QUEUE_NAME_RULE,
     ROUTABLE_NUMBER,
     ROUTABLE_NUMBER_RULE,
 )
@@ -38,11 +45,22 @@ from fsivr.store.phone import e164
 
 DocPath = tuple[str | int, ...]
 
-SECTIONS = ("accounts", "groups", "queues", "mailboxes", "prompts", "contacts", "gateways")
+SECTIONS = ("accounts", "groups", "queues", "agents", "mailboxes", "prompts", "contacts", "gateways")
+#: Top-level keys saying who the bundle is: ``bundle: NAME`` (the owner of the directory entries it
+#: brings in; default: the file's name) and ``owns_directory: true`` (it may change entries other
+#: bundles brought in, as ``fsivr import --force`` may).
+BUNDLE_KEYS = ("bundle", "owns_directory")
 SCENARIO_KEYS = ("scenario", "description", "numbers", "start", "after_call", "fallback", "nodes")
-#: mod_callcenter's strategies (mod_callcenter.c, cc_queue strategy names).
+#: mod_callcenter's strategies in v1.11.1 (mod_callcenter.c agent_dispatch_thread_run / the
+#: ORDER BY of each in cc_queue's agent query). ``sequentially-by-next-agent-order`` is not one of
+#: them in 1.11.1: an unknown name silently falls back to sequentially-by-agent-order's order, so
+#: it is refused rather than accepted as something it is not.
 QUEUE_STRATEGIES = ("ring-all", "longest-idle-agent", "round-robin", "top-down", "agent-with-least-talk-time",
                     "agent-with-fewest-calls", "sequentially-by-agent-order", "random", "ring-progressively")
+#: Queue parameters of mod_callcenter (mod_callcenter.c queue_set_config, v1.11.1) that a queue's
+#: ``params`` may set; the others have fields of their own (QUEUE_FIELD_PARAMS).
+QUEUE_PARAMS = ("announce-sound", "announce-frequency", "record-template", "time-base-score",
+                "ring-progressively-delay", "skip-agents-with-external-calls", "agent-no-answer-status")
 
 
 #: Longest text per field, as the columns hold it (fsivr.store.models); other names: _NAME_LIMIT.
@@ -74,6 +92,18 @@ class Bundle:
     lines: Lines = field(default_factory=dict)
     #: id() of a directory entry -> where it was written (``numbers:`` makes several contacts of one).
     origins: dict[int, DocPath] = field(default_factory=dict)
+    #: The ``bundle:`` key; None: the file's name stands for it (:attr:`owner`).
+    name: str | None = None
+    owns_directory: bool = False
+    #: SHA-256 (hex) of the file's text as UTF-8, recorded with the import.
+    sha256: str | None = None
+
+    @property
+    def owner(self) -> str:
+        """Who the directory entries this bundle brings in belong to."""
+        if self.name:
+            return self.name
+        return Path(self.filename).name if self.filename else "(unnamed bundle)"
 
     def origin(self, entry: object, default: DocPath = ()) -> DocPath:
         return self.origins.get(id(entry), default)
@@ -133,12 +163,15 @@ class _Parser:
             raise BundleError(self.problems)
         data = _str_keys(data)
         single = "scenario" in data
-        allowed = set(SECTIONS) | (set(SCENARIO_KEYS) if single else {"scenarios"})
+        allowed = set(SECTIONS) | set(BUNDLE_KEYS) | (set(SCENARIO_KEYS) if single else {"scenarios"})
         for key in data:
             if key not in allowed:
                 hint = " (a file is one scenario, with `scenario:`, or a bundle, with `scenarios:`)" \
                     if key in SCENARIO_KEYS or key == "scenarios" else ""
                 self.fail((key,), f"unknown key{hint}; allowed: {', '.join(sorted(allowed))}")
+        self.out.sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        self.out.name = self.text(data, "bundle", ())
+        self.out.owns_directory = self.boolean(data, "owns_directory", (), False)
         if single:
             has_directory = any(s in data for s in SECTIONS)
             doc = self.scenario({k: v for k, v in data.items() if k in SCENARIO_KEYS}, ())
@@ -219,7 +252,7 @@ class _Parser:
         d = self.out.directory
         parsers: dict[str, tuple[Callable[[dict[str, Any], DocPath], Any], list[Any]]] = {
             "mailboxes": (self.mailbox, d.mailboxes), "accounts": (self.account, d.accounts),
-            "groups": (self.group, d.groups), "queues": (self.queue, d.queues),
+            "groups": (self.group, d.groups), "queues": (self.queue, d.queues), "agents": (self.agent, d.agents),
             "prompts": (self.prompt, d.prompts), "contacts": (self.contact, d.contacts),
             "gateways": (self.gateway, d.gateways),
         }
@@ -289,8 +322,11 @@ class _Parser:
         return Group(name, strategy, ring_timeout, members) if name else None
 
     def queue(self, raw: dict[str, Any], path: DocPath) -> Queue | None:
-        self.keys(raw, path, ("name", "strategy", "music", "max_wait", "tier_rules_apply", "params", "agents"))
+        self.keys(raw, path, ("name", *QUEUE_FIELD_PARAMS, "params", "agents"))
         name = self.text(raw, "name", path, required=True)
+        if name is not None and not QUEUE_NAME.match(name):
+            # It is an argument of callcenter_config and of the callcenter application.
+            self.fail((*path, "name"), f"queue {name!r}: use {QUEUE_NAME_RULE}")
         agents: list[QueueAgent] = []
         for i, a in self.items(raw.get("agents", []), (*path, "agents")):
             where = (*path, "agents", i)
@@ -299,15 +335,46 @@ class _Parser:
                 self.keys(a, where, ("account", "level", "position"))
                 account = self.text(a, "account", where, required=True)
                 if account:
-                    agents.append(QueueAgent(account, self.integer(a, "level", where, 1),
-                                             self.integer(a, "position", where, 1)))
+                    agents.append(QueueAgent(account, self.integer(a, "level", where, 1, minimum=1),
+                                             self.integer(a, "position", where, 1, minimum=1)))
             elif (account := self.scalar_text(a, where)) is not None:
                 agents.append(QueueAgent(account))
+        params = self.mapping(raw, "params", path)
+        for key, value in params.items():
+            if key not in QUEUE_PARAMS:
+                hint = next((f"; use `{f}`" for f, p in QUEUE_FIELD_PARAMS.items() if p == key), "")
+                self.fail((*path, "params", key), f"not a mod_callcenter queue parameter fsivr passes on{hint} "
+                                                  f"(allowed: {', '.join(QUEUE_PARAMS)})")
+            elif not isinstance(value, (str, int, bool)) or (isinstance(value, str) and "\n" in value):
+                self.fail((*path, "params", key), "must be one line of text, a number or true/false")
+        if "agent-no-answer-status" in params and params["agent-no-answer-status"] not in AGENT_STATUSES:
+            self.fail((*path, "params", "agent-no-answer-status"), f"must be one of {', '.join(AGENT_STATUSES)}")
         q = Queue(name or "", strategy=self.choice(raw, "strategy", path, QUEUE_STRATEGIES, "longest-idle-agent"),
                   music=self.text(raw, "music", path), max_wait=self.integer(raw, "max_wait", path, 0),
+                  max_wait_no_agent=self.integer(raw, "max_wait_no_agent", path, 0),
+                  max_wait_no_agent_reached=self.integer(raw, "max_wait_no_agent_reached", path, 5),
                   tier_rules_apply=self.boolean(raw, "tier_rules_apply", path, False),
-                  params=self.mapping(raw, "params", path), agents=agents)
+                  tier_rule_wait_second=self.integer(raw, "tier_rule_wait_second", path, 0),
+                  tier_rule_wait_multiply_level=self.boolean(raw, "tier_rule_wait_multiply_level", path, False),
+                  tier_rule_no_agent_no_wait=self.boolean(raw, "tier_rule_no_agent_no_wait", path, True),
+                  discard_abandoned_after=self.integer(raw, "discard_abandoned_after", path, 60),
+                  abandoned_resume_allowed=self.boolean(raw, "abandoned_resume_allowed", path, False),
+                  params=params, agents=agents)
         return q if name else None
+
+    def agent(self, raw: dict[str, Any], path: DocPath) -> Agent | None:
+        """An employee's agent settings (accounts named only under a queue get the defaults)."""
+        delays = ("max_no_answer", "wrap_up_time", "reject_delay_time", "busy_delay_time", "no_answer_delay_time")
+        self.keys(raw, path, ("account", "contact", "gateway", "status", *delays))
+        account = self.text(raw, "account", path, required=True)
+        gateway = self.text(raw, "gateway", path)
+        if gateway is not None and not DIALABLE_NAME.match(gateway):
+            self.fail((*path, "gateway"), f"{gateway!r} cannot be dialled through: use {DIALABLE_NAME_RULE}")
+        defaults = Agent("")
+        agent = Agent(account or "", contact=self.choice(raw, "contact", path, AGENT_CONTACTS, "sip"),
+                      gateway=gateway, status=self.choice(raw, "status", path, AGENT_STATUSES, "Logged Out"),
+                      **{d: self.integer(raw, d, path, getattr(defaults, d)) for d in delays})
+        return agent if account else None
 
     def prompt(self, raw: dict[str, Any], path: DocPath) -> Prompt | None:
         self.keys(raw, path, ("name", "file", "text", "language", "voice"))

@@ -7,7 +7,6 @@ so what the server compiles is exactly what was validated at import.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,44 +15,113 @@ from typing import Any
 from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.orm import Session
 
-from fsivr.engine.registry import node_type
 from fsivr.engine.scenario import ScenarioSpec, split_node
 from fsivr.scenario.bundle import Bundle, BundleError, ScenarioDoc, parse_text
+from fsivr.scenario.changes import (
+    CHANGED,
+    CREATED,
+    UNCHANGED,
+    ImportPlan,
+    canonical,
+    directory_changes,
+    join_node,
+    scenario_change,
+)
 from fsivr.scenario.validate import BundleInvalid, Report, known_in_store, validate_bundle
 from fsivr.scenario.yamlio import dump_yaml
 from fsivr.store.db import Store
-from fsivr.store.directory import save_directory
-from fsivr.store.models import NumberRow, ScenarioEdgeRow, ScenarioNodeRow, ScenarioRow
+from fsivr.store.directory import load_directory, save_directory
+from fsivr.store.models import (
+    DirectoryOwnerRow,
+    ImportRow,
+    NumberRow,
+    ScenarioEdgeRow,
+    ScenarioNodeRow,
+    ScenarioRow,
+    ScenarioVersionRow,
+)
 from fsivr.store.types import utcnow
 
 
 @dataclass
 class ImportResult:
-    #: Every imported scenario's version after the import.
+    #: Every imported scenario's version after the import (after a dry run: as it is now, 0 = new).
     versions: dict[str, int] = field(default_factory=dict)
     #: Scenarios created or changed (their version went up); the others were identical.
     changed: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: What the import changes (a dry run: would change), entry by entry.
+    plan: ImportPlan = field(default_factory=lambda: ImportPlan(bundle=""))
+    #: The import's record (None after a dry run).
+    import_id: int | None = None
 
 
-def import_bundle(target: Store | Session, bundle: Bundle, *, prompts_dir: str | Path | None = None) -> ImportResult:
+class ImportRefused(ValueError):
+    """The import would change directory entries other bundles brought in; nothing was written."""
+
+    def __init__(self, plan: ImportPlan, warnings: list[str]) -> None:
+        self.plan = plan
+        self.warnings = warnings
+        super().__init__(plan.refusal())
+
+
+def import_bundle(target: Store | Session, bundle: Bundle, *, force: bool = False, dry_run: bool = False,
+                  by: str = "", label: str | None = None, prompts_dir: str | Path | None = None) -> ImportResult:
     """Validate ``bundle`` against itself and the store, then write it, in one transaction.
 
-    Raises BundleInvalid (and changes nothing) if anything is wrong. Scenarios whose content changed
-    get version + 1; identical ones keep their version, so servers do not recompile them. With
-    ``prompts_dir``, file prompts must be playable files there.
+    Raises BundleInvalid (and changes nothing) if anything is wrong, and ImportRefused when it would
+    change directory entries another bundle brought in (unless ``force`` or the bundle declares
+    ``owns_directory``). Scenarios whose content changed get version + 1 and a new history entry;
+    identical ones keep their version, so servers do not recompile them. ``dry_run``: only the
+    plan (and the refusal it would meet, as ``plan.conflicts``) — nothing is written. Every
+    import is recorded: ``by`` (who), ``label`` (what was imported; default the file name), the
+    file's hash. With ``prompts_dir``, file prompts must be playable files there.
     """
+    def job(session: Session) -> ImportResult:
+        return _import(session, bundle, force=force, dry_run=dry_run, by=by, label=label, prompts_dir=prompts_dir)
+
     if isinstance(target, Store):
-        return target.run(lambda session: _import(session, bundle, prompts_dir))
-    return _import(target, bundle, prompts_dir)
+        return target.run(job)
+    return job(target)
 
 
-def _import(session: Session, bundle: Bundle, prompts_dir: str | Path | None = None) -> ImportResult:
+def plan_import(session: Session, bundle: Bundle, force: bool = False) -> ImportPlan:
+    """Every scenario and directory entry of ``bundle`` against what the store holds."""
+    stored = {spec.name: (spec, exits) for spec, exits in _load(session, _ids(session, bundle)).values()}
+    plan = ImportPlan(bundle=bundle.owner)
+    plan.changes += [scenario_change(doc.spec.name, (doc.spec, doc.exits), stored.get(doc.spec.name))
+                     for doc in bundle.scenarios]
+    owners = {(o.kind, o.name): o.bundle for o in session.scalars(select(DirectoryOwnerRow))}
+    plan.changes += directory_changes(bundle.directory, load_directory(session), owners, bundle.owner,
+                                      may_take_over=force or bundle.owns_directory)
+    return plan
+
+
+def _ids(session: Session, bundle: Bundle) -> list[int]:
+    names = [doc.spec.name for doc in bundle.scenarios]
+    return list(session.scalars(select(ScenarioRow.id).where(ScenarioRow.name.in_(names)))) if names else []
+
+
+def _import(session: Session, bundle: Bundle, *, force: bool, dry_run: bool, by: str,
+            label: str | None, prompts_dir: str | Path | None = None) -> ImportResult:
     report = validate_bundle(bundle, known_in_store(session), prompts_dir=prompts_dir)
     if not report.ok:
         raise BundleInvalid(report)
+    plan = plan_import(session, bundle, force)
+    if dry_run:
+        versions = dict(session.execute(select(ScenarioRow.name, ScenarioRow.version)).all())
+        return ImportResult(versions={doc.spec.name: versions.get(doc.spec.name, 0) for doc in bundle.scenarios},
+                            changed=[c.name for c in plan.changes if c.kind == "scenario" and c.state != UNCHANGED],
+                            warnings=report.warnings, plan=plan)
+    if plan.conflicts:
+        raise ImportRefused(plan, report.warnings)
+    record = ImportRow(imported_by=by or "unknown", filename=label or bundle.filename or "(text)",
+                       sha256=bundle.sha256, bundle=bundle.owner, forced=force, summary=plan.summary())
+    session.add(record)
     save_directory(session, bundle.directory)
-    result = ImportResult(warnings=report.warnings)
+    session.flush()
+    _claim(session, plan, record)
+    result = ImportResult(warnings=report.warnings, plan=plan, import_id=record.id)
     names = [doc.spec.name for doc in bundle.scenarios]
     rows = {r.name: r for r in session.scalars(
         select(ScenarioRow).where(ScenarioRow.name.in_(names)).with_for_update())}
@@ -67,11 +135,15 @@ def _import(session: Session, bundle: Bundle, prompts_dir: str | Path | None = N
     for doc in bundle.scenarios:
         row = rows.get(doc.spec.name)
         old = current.get(row.id) if row is not None else None
-        if row is not None and old is not None and _canonical(*old) == _canonical(doc.spec, doc.exits):
+        if row is not None and old is not None and canonical(*old) == canonical(doc.spec, doc.exits):
             if doc.source is not None:
                 row.source = doc.source
         else:
+            if row is not None and old is not None:
+                _keep_history(session, row, *old)
             row = _write_scenario(session, row, doc)
+            session.add(ScenarioVersionRow(scenario=row.name, version=row.version, import_id=record.id,
+                                           document=scenario_document(doc.spec, doc.exits), source=doc.source))
             result.changed.append(doc.spec.name)
         if doc.spec.numbers:
             session.execute(insert(NumberRow), [{"number": n, "scenario_id": row.id,
@@ -79,6 +151,30 @@ def _import(session: Session, bundle: Bundle, prompts_dir: str | Path | None = N
         result.versions[doc.spec.name] = row.version
     session.flush()
     return result
+
+
+def _claim(session: Session, plan: ImportPlan, record: ImportRow) -> None:
+    """Record the bundle as the owner of the directory entries it created or changed, and of those
+    nobody owned yet; entries of other bundles it left as they were stay theirs."""
+    owned = {(o.kind, o.name): o for o in session.scalars(select(DirectoryOwnerRow))}
+    for c in plan.changes:
+        if c.kind == "scenario":
+            continue
+        row = owned.get((c.kind, c.name))
+        if row is None:
+            session.add(DirectoryOwnerRow(kind=c.kind, name=c.name, bundle=plan.bundle, import_id=record.id))
+        elif c.state in (CREATED, CHANGED) and row.bundle != plan.bundle:
+            row.bundle, row.import_id = plan.bundle, record.id
+
+
+def _keep_history(session: Session, row: ScenarioRow, spec: ScenarioSpec, exits: Mapping[str, str]) -> None:
+    """The version about to be replaced, if history does not have it yet (a scenario imported
+    before history was kept)."""
+    have = session.scalars(select(ScenarioVersionRow.id).where(
+        ScenarioVersionRow.scenario == row.name, ScenarioVersionRow.version == row.version)).first()
+    if have is None:
+        session.add(ScenarioVersionRow(scenario=row.name, version=row.version, created_at=row.updated_at,
+                                       document=scenario_document(spec, exits), source=row.source))
 
 
 def _write_scenario(session: Session, row: ScenarioRow | None, doc: ScenarioDoc) -> ScenarioRow:
@@ -109,26 +205,6 @@ def _write_scenario(session: Session, row: ScenarioRow | None, doc: ScenarioDoc)
     if edges:
         session.execute(insert(ScenarioEdgeRow), edges)
     return row
-
-
-def join_node(type_name: str, params: Mapping[str, Any], outcomes: Mapping[str, str],
-              options: Mapping[str, str]) -> dict[str, Any]:
-    """The node mapping as YAML writes it (inverse of :func:`split_node`)."""
-    raw: dict[str, Any] = {"type": type_name, **params, **outcomes}
-    cls = node_type(type_name)
-    # Menus always get their options mapping (possibly empty), so a stored menu reads back the same.
-    if options or (cls is not None and cls.option_outcomes):
-        raw["options"] = dict(options)
-    return raw
-
-
-def _canonical(spec: ScenarioSpec, exits: Mapping[str, str]) -> str:
-    nodes = {node_id: join_node(*split_node(raw).written()) for node_id, raw in spec.nodes.items()}
-    return json.dumps({
-        "description": spec.description, "start": spec.start, "after_call": spec.after_call,
-        "fallback": spec.fallback,
-        "numbers": [[n, exits.get(n)] for n in spec.numbers], "nodes": nodes,
-    }, sort_keys=True, default=str)
 
 
 # --- loading ---------------------------------------------------------------------------------
@@ -232,10 +308,11 @@ def export_scenario(session: Session, name: str) -> str:
 
 def _same(doc: ScenarioDoc, spec: ScenarioSpec, exits: Mapping[str, str]) -> bool:
     try:
-        return doc.spec.name == spec.name and _canonical(doc.spec, doc.exits) == _canonical(spec, exits)
+        return doc.spec.name == spec.name and canonical(doc.spec, doc.exits) == canonical(spec, exits)
     except (ValueError, KeyError):
         return False
 
 
-__all__ = ["BundleInvalid", "ImportResult", "Report", "copy_scenarios", "export_scenario", "import_bundle",
-           "join_node", "load_scenario", "load_scenarios", "scenario_document", "split_node", "stored_scenarios"]
+__all__ = ["BundleInvalid", "ImportRefused", "ImportResult", "Report", "copy_scenarios", "export_scenario",
+           "import_bundle", "join_node", "load_scenario", "load_scenarios", "plan_import", "scenario_document",
+           "split_node", "stored_scenarios"]

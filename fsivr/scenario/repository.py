@@ -29,14 +29,17 @@ from fsivr.store.models import NumberRow, ScenarioNodeRow, ScenarioRow
 from fsivr.store.routing import number_routes, scenario_versions
 
 
-def import_file(store: Store, path: str | Path, *, prompts_dir: str | Path | None = None) -> list[str]:
+def import_file(store: Store, path: str | Path, *, force: bool = False,
+                prompts_dir: str | Path | None = None) -> list[str]:
     """Import a scenario or bundle file (all or nothing); return the scenario names it holds.
 
-    Raises fsivr.scenario.bundle.BundleError (unreadable file) or
-    fsivr.scenario.validate.BundleInvalid (invalid content) with every problem listed.
+    Raises fsivr.scenario.bundle.BundleError (unreadable file),
+    fsivr.scenario.validate.BundleInvalid (invalid content) with every problem listed, or
+    fsivr.scenario.persist.ImportRefused (it would change directory entries of another bundle and
+    ``force`` is false).
     """
     bundle = load_file(path)
-    import_bundle(store, bundle, prompts_dir=prompts_dir)
+    import_bundle(store, bundle, force=force, by="fsivr", label=str(path), prompts_dir=prompts_dir)
     return [doc.spec.name for doc in bundle.scenarios]
 
 

@@ -96,9 +96,13 @@ def check_target(target: str, names: dict[str, set[str]]) -> str | None:
     return f"{kinds[0]} {t.value!r} does not exist"
 
 
-def validate_bundle(bundle: Bundle, known: Known | None = None, *, prompts_dir: str | Path | None = None) -> Report:
+def validate_bundle(bundle: Bundle, known: Known | None = None, *, prompts_dir: str | Path | None = None,
+                    default_exit: str | None = None) -> Report:
     """Check everything in ``bundle``; ``known`` is what the store already has (None: nothing).
-    With ``prompts_dir``, every file prompt must be a file there that FreeSWITCH can play."""
+    With ``prompts_dir``, every file prompt must be a file there that FreeSWITCH can play.
+
+    ``default_exit``: the configured ``default_exit_destination`` ("" = none; None = not checked):
+    numbers with no exit destination of their own then get a warning."""
     known = known or Known()
     report = Report()
     names = _names(bundle, known)
@@ -106,6 +110,8 @@ def validate_bundle(bundle: Bundle, known: Known | None = None, *, prompts_dir: 
     if prompts_dir is not None:
         _check_prompt_files(bundle, Path(prompts_dir), report)
     _check_numbers(bundle, known, report)
+    if default_exit == "":
+        _check_exits(bundle, report)
     seen = Counter(doc.spec.name for doc in bundle.scenarios)
     for doc in bundle.scenarios:
         if seen[doc.spec.name] > 1:
@@ -204,6 +210,18 @@ def _check_directory(bundle: Bundle, known: Known, names: dict[str, set[str]], r
         for user, n in Counter(a.account for a in q.agents).items():
             if n > 1:
                 err(f"{bundle.where(('queues', i, 'agents'))}: queue {q.name}: account {user!r} is an agent twice")
+    dupes("agents", (a.account for a in d.agents), "agent account")
+    mobiles = {a.user: a.mobile for a in d.accounts}
+    for i, ag in enumerate(d.agents):
+        path = ("agents", i)
+        if ag.account not in names["account"]:
+            err(f"{bundle.where((*path, 'account'))}: agents[{i}]: account {ag.account!r} does not exist")
+        elif ag.contact == "mobile" and ag.account in mobiles and not mobiles[ag.account]:
+            # A remote agent is rung on the account's mobile; without one mod_callcenter would dial nothing.
+            err(f"{bundle.where((*path, 'contact'))}: agents[{i}]: account {ag.account!r} has no mobile "
+                "number to ring a remote agent on")
+        if ag.gateway and ag.gateway not in names["gateway"]:
+            err(f"{bundle.where((*path, 'gateway'))}: agents[{i}]: gateway {ag.gateway!r} does not exist")
     for c in d.contacts:
         for role, user in (("owner", c.owner), ("backup_owner", c.backup_owner)):
             if user and user not in names["account"]:
@@ -239,6 +257,22 @@ def _check_numbers(bundle: Bundle, known: Known, report: Report) -> None:
                                      "routed to fsivr itself; use a goto node to run another scenario")
 
 
+def _check_exits(bundle: Bundle, report: Report) -> None:
+    """Numbers whose calls have nowhere to go when fsivr is down (the dialplan has nothing after
+    `socket`) or when an `exit` node releases them."""
+    for doc in bundle.scenarios:
+        exits = [str(node_id) for node_id, raw in doc.spec.nodes.items()
+                 if isinstance(raw, Mapping) and raw.get("type") == "exit"]
+        for i, number in enumerate(doc.spec.numbers):
+            if number in doc.exits:
+                continue
+            also = f"; exit node {', '.join(exits)} hangs them up" if exits else ""
+            report.warnings.append(
+                f"{bundle.where((*doc.path, 'numbers', i))}: {doc.spec.name}.numbers: {number!r} has no "
+                f"exit_destination and no default_exit_destination is configured: its calls are dropped "
+                f"when fsivr is down{also}")
+
+
 def _check_scenario(bundle: Bundle, doc: ScenarioDoc, names: dict[str, set[str]], report: Report) -> None:
     spec = doc.spec
     compiled: CompiledScenario | None = None
@@ -266,6 +300,15 @@ def _check_scenario(bundle: Bundle, doc: ScenarioDoc, names: dict[str, set[str]]
                                                                     field=ref.field)))
     if compiled is not None and len(report.errors) == errors_before:
         report.compiled[spec.name] = compiled
+
+
+def scenario_refs(spec: ScenarioSpec) -> list[tuple[str, Ref]]:
+    """(node id, Ref) for everything ``spec`` names: what its nodes collected when compiled, or what
+    their parameters declare when it does not compile."""
+    try:
+        return _refs(compile_scenario(spec))
+    except ValidationFailed:
+        return _declared_refs(spec)
 
 
 def _param_refs(params: Mapping[str, Param], values: Mapping[str, Any], known: list[Ref]) -> list[Ref]:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from fsivr.store.models import (
     AccountRow,
+    AgentRow,
     ContactRow,
     GatewayRow,
     GroupMemberRow,
@@ -75,6 +76,8 @@ class Group:
 
 @dataclass
 class QueueAgent:
+    """A tier: an account serving a queue at a level and position (mod_callcenter tiers)."""
+
     account: str
     level: int = 1
     position: int = 1
@@ -82,13 +85,42 @@ class QueueAgent:
 
 @dataclass
 class Queue:
+    """A mod_callcenter queue (fields: fsivr.store.models.QueueRow)."""
+
     name: str
     strategy: str = "longest-idle-agent"
     music: str | None = None
     max_wait: int = 0
+    max_wait_no_agent: int = 0
+    max_wait_no_agent_reached: int = 5
     tier_rules_apply: bool = False
+    tier_rule_wait_second: int = 0
+    tier_rule_wait_multiply_level: bool = False
+    tier_rule_no_agent_no_wait: bool = True
+    discard_abandoned_after: int = 60
+    abandoned_resume_allowed: bool = False
     params: dict[str, Any] = field(default_factory=dict)
     agents: list[QueueAgent] = field(default_factory=list)
+
+
+#: Agent fields a bundle may set, with their defaults (fsivr.store.models.AgentRow says why).
+AGENT_CONTACTS = ("sip", "mobile")
+
+
+@dataclass
+class Agent:
+    """An employee as a mod_callcenter agent (fields: fsivr.store.models.AgentRow)."""
+
+    #: The account's user.
+    account: str
+    contact: str = "sip"
+    gateway: str | None = None
+    status: str = "Logged Out"
+    max_no_answer: int = 3
+    wrap_up_time: int = 10
+    reject_delay_time: int = 10
+    busy_delay_time: int = 60
+    no_answer_delay_time: int = 0
 
 
 @dataclass
@@ -128,13 +160,14 @@ class Directory:
     accounts: list[Account] = field(default_factory=list)
     groups: list[Group] = field(default_factory=list)
     queues: list[Queue] = field(default_factory=list)
+    agents: list[Agent] = field(default_factory=list)
     mailboxes: list[Mailbox] = field(default_factory=list)
     prompts: list[Prompt] = field(default_factory=list)
     contacts: list[Contact] = field(default_factory=list)
     gateways: list[Gateway] = field(default_factory=list)
 
     def is_empty(self) -> bool:
-        return not any((self.accounts, self.groups, self.queues, self.mailboxes, self.prompts,
+        return not any((self.accounts, self.groups, self.queues, self.agents, self.mailboxes, self.prompts,
                         self.contacts, self.gateways))
 
 
@@ -168,15 +201,30 @@ def load_groups(session: Session) -> dict[str, Group]:
     return {g.name: g for g in groups.values()}
 
 
+_QUEUE_FIELDS = ("strategy", "music", "max_wait", "max_wait_no_agent", "max_wait_no_agent_reached",
+                 "tier_rules_apply", "tier_rule_wait_second", "tier_rule_wait_multiply_level",
+                 "tier_rule_no_agent_no_wait", "discard_abandoned_after", "abandoned_resume_allowed")
+_AGENT_FIELDS = ("contact", "gateway", "status", "max_no_answer", "wrap_up_time", "reject_delay_time",
+                 "busy_delay_time", "no_answer_delay_time")
+
+
 def load_queues(session: Session) -> dict[str, Queue]:
     users = _users(session)
-    queues = {r.id: Queue(name=r.name, strategy=r.strategy, music=r.music, max_wait=r.max_wait,
-                          tier_rules_apply=r.tier_rules_apply, params=dict(r.params or {}))
+    queues = {r.id: Queue(name=r.name, params=dict(r.params or {}),
+                          **{f: getattr(r, f) for f in _QUEUE_FIELDS})
               for r in session.scalars(select(QueueRow).order_by(QueueRow.name))}
     for a in session.scalars(select(QueueAgentRow).order_by(QueueAgentRow.queue_id, QueueAgentRow.id)):
         queues[a.queue_id].agents.append(QueueAgent(account=users[a.account_id], level=a.level,
                                                     position=a.position))
     return {q.name: q for q in queues.values()}
+
+
+def load_agents(session: Session) -> dict[str, Agent]:
+    """Agents by account user."""
+    users = _users(session)
+    agents = [Agent(account=users[r.account_id], **{f: getattr(r, f) for f in _AGENT_FIELDS})
+              for r in session.scalars(select(AgentRow))]
+    return {a.account: a for a in sorted(agents, key=lambda a: a.account)}
 
 
 def load_mailboxes(session: Session) -> dict[str, Mailbox]:
@@ -209,7 +257,8 @@ def load_prompts(session: Session) -> dict[str, Prompt]:
 def load_directory(session: Session) -> Directory:
     return Directory(
         accounts=list(load_accounts(session).values()), groups=list(load_groups(session).values()),
-        queues=list(load_queues(session).values()), mailboxes=list(load_mailboxes(session).values()),
+        queues=list(load_queues(session).values()), agents=list(load_agents(session).values()),
+        mailboxes=list(load_mailboxes(session).values()),
         prompts=list(load_prompts(session).values()), contacts=list(load_contacts(session).values()),
         gateways=list(load_gateways(session).values()))
 
@@ -261,15 +310,23 @@ def save_directory(session: Session, directory: Directory) -> None:
             GroupMemberRow(group_id=row.id, account_id=_need(ids, m.account, f"group {g.name}: member"),
                            position=i, ring_timeout=m.ring_timeout, weight=m.weight)
             for i, m in enumerate(g.members))
+    for ag in directory.agents:
+        account_id = _need(ids, ag.account, "agent: account")
+        _upsert(session, AgentRow, "account_id", account_id, **{f: getattr(ag, f) for f in _AGENT_FIELDS})
     for q in directory.queues:
-        row = _upsert(session, QueueRow, "name", q.name, strategy=q.strategy, music=q.music,
-                      max_wait=q.max_wait, tier_rules_apply=q.tier_rules_apply, params=dict(q.params))
+        row = _upsert(session, QueueRow, "name", q.name, params=dict(q.params),
+                      **{f: getattr(q, f) for f in _QUEUE_FIELDS})
         session.flush()
         session.execute(delete(QueueAgentRow).where(QueueAgentRow.queue_id == row.id))
         session.add_all(
             QueueAgentRow(queue_id=row.id, account_id=_need(ids, a.account, f"queue {q.name}: agent"),
                           level=a.level, position=a.position)
             for a in q.agents)
+    # Whoever serves a queue is an agent: one named only under a queue gets the defaults.
+    session.flush()
+    agent_accounts = set(session.scalars(select(AgentRow.account_id)))
+    for account_id in sorted(set(session.scalars(select(QueueAgentRow.account_id))) - agent_accounts):
+        session.add(AgentRow(account_id=account_id))
     for c in directory.contacts:
         owner = _need(ids, c.owner, f"contact {c.number}: owner") if c.owner else None
         backup = _need(ids, c.backup_owner, f"contact {c.number}: backup_owner") if c.backup_owner else None
@@ -284,7 +341,7 @@ def save_directory(session: Session, directory: Directory) -> None:
     session.flush()
 
 
-def _upsert(session: Session, model: Any, key: str, value: str, **values: Any) -> Any:
+def _upsert(session: Session, model: Any, key: str, value: str | int, **values: Any) -> Any:
     row = session.scalars(select(model).where(getattr(model, key) == value)).one_or_none()
     if row is None:
         row = model(**{key: value})

@@ -243,8 +243,17 @@ class ContactRow(Base):
     backup_owner: Mapped[AccountRow | None] = relationship(foreign_keys=[backup_owner_id])
 
 
+#: mod_callcenter's agent statuses (mod_callcenter.c AGENT_STATUS_CHART, v1.11.1).
+AGENT_STATUSES = ("Logged Out", "Available", "Available (On Demand)", "On Break")
+
+
 class QueueRow(Base):
-    """A mod_callcenter queue."""
+    """A mod_callcenter queue: one ``<queue>`` of callcenter.conf.xml.
+
+    Columns carry mod_callcenter's queue parameters (mod_callcenter.c queue_set_config, v1.11.1)
+    under the names the bundle uses; their defaults are the module's own, so a queue that sets
+    nothing behaves as mod_callcenter would with an empty ``<queue>``.
+    """
 
     __tablename__ = "queues"
 
@@ -255,7 +264,17 @@ class QueueRow(Base):
     music: Mapped[str | None] = mapped_column(String(500))
     #: Seconds before the caller leaves the queue (mod_callcenter max-wait-time); 0 = no limit.
     max_wait: Mapped[int] = mapped_column(Integer, default=0)
+    #: max-wait-time-with-no-agent: seconds the queue may go without any logged-in agent before
+    #: its members leave (0 = never).
+    max_wait_no_agent: Mapped[int] = mapped_column(Integer, default=0)
+    #: max-wait-time-with-no-agent-time-reached: seconds after that limit a new caller still waits.
+    max_wait_no_agent_reached: Mapped[int] = mapped_column(Integer, default=5)
     tier_rules_apply: Mapped[bool] = mapped_column(Boolean, default=False)
+    tier_rule_wait_second: Mapped[int] = mapped_column(Integer, default=0)
+    tier_rule_wait_multiply_level: Mapped[bool] = mapped_column(Boolean, default=False)
+    tier_rule_no_agent_no_wait: Mapped[bool] = mapped_column(Boolean, default=True)
+    discard_abandoned_after: Mapped[int] = mapped_column(Integer, default=60)
+    abandoned_resume_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Further mod_callcenter queue parameters (name -> value).
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
@@ -265,7 +284,7 @@ class QueueRow(Base):
 
 
 class QueueAgentRow(Base):
-    """An account serving a queue (a mod_callcenter agent plus its tier)."""
+    """An account serving a queue: a mod_callcenter tier (the agent itself is an AgentRow)."""
 
     __tablename__ = "queue_agents"
     __table_args__ = (UniqueConstraint("queue_id", "account_id"),)
@@ -278,6 +297,97 @@ class QueueAgentRow(Base):
 
     queue: Mapped[QueueRow] = relationship(back_populates="agents")
     account: Mapped[AccountRow] = relationship()
+
+
+class AgentRow(Base):
+    """An employee as a mod_callcenter agent: how to reach them, their status, their delays.
+
+    Every account that serves a queue has one (created with these defaults when a bundle names the
+    account only under a queue). Defaults: the vanilla callcenter.conf.xml example agent
+    (max-no-answer 3, wrap-up 10 s, reject delay 10 s, busy delay 60 s); an agent starts Logged
+    Out, as ``callcenter_config agent add`` makes it (mod_callcenter.c cc_agent_add).
+    """
+
+    __tablename__ = "agents"
+    __table_args__ = (
+        CheckConstraint("contact IN ('sip', 'mobile')", name="contact"),
+        CheckConstraint("status IN ('Logged Out', 'Available', 'Available (On Demand)', 'On Break')",
+                        name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), unique=True)
+    #: sip: the account's registrations (``user/101``); mobile: a remote agent, rung on the
+    #: account's first mobile number through a gateway.
+    contact: Mapped[str] = mapped_column(String(16), default="sip")
+    #: The gateway for a remote agent (NULL: the default gateway).
+    gateway: Mapped[str | None] = mapped_column(String(NAME))
+    status: Mapped[str] = mapped_column(String(32), default="Logged Out")
+    max_no_answer: Mapped[int] = mapped_column(Integer, default=3)
+    wrap_up_time: Mapped[int] = mapped_column(Integer, default=10)
+    reject_delay_time: Mapped[int] = mapped_column(Integer, default=10)
+    busy_delay_time: Mapped[int] = mapped_column(Integer, default=60)
+    no_answer_delay_time: Mapped[int] = mapped_column(Integer, default=0)
+
+    account: Mapped[AccountRow] = relationship()
+
+
+# --- import history --------------------------------------------------------------------------
+
+
+class ImportRow(Base):
+    """One ``fsivr import`` (or scenario rollback) that wrote to the database: who, when, what."""
+
+    __tablename__ = "imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The operating-system user who ran the command.
+    imported_by: Mapped[str] = mapped_column(String(NAME))
+    #: The file as named on the command line, or what a rollback restored.
+    filename: Mapped[str] = mapped_column(String(500))
+    #: SHA-256 of the file's bytes (hex); NULL for a rollback.
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    #: The bundle's name (its ``bundle:`` key, else the file name): the owner of what it brings in.
+    bundle: Mapped[str] = mapped_column(String(NAME))
+    #: ``--force``: directory entries of other bundles were taken over.
+    forced: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: What changed: {"created": ["prompt welcome", ...], "changed": [...]}.
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ScenarioVersionRow(Base):
+    """Every version a scenario has had, as its YAML mapping: ``scenario history`` / ``rollback``."""
+
+    __tablename__ = "scenario_versions"
+    __table_args__ = (UniqueConstraint("scenario", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: By name, not id: history outlives the scenario row.
+    scenario: Mapped[str] = mapped_column(String(NAME))
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The import that wrote this version (NULL: it existed before imports were recorded).
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id", ondelete="SET NULL"))
+    #: The scenario as ``fsivr scenario export`` writes it (fsivr.scenario.persist.scenario_document).
+    document: Mapped[dict[str, Any]] = mapped_column()
+    #: The single-scenario file it was imported from, comments and all.
+    source: Mapped[str | None] = mapped_column(Text)
+
+
+class DirectoryOwnerRow(Base):
+    """Which bundle brought a directory entry in: another bundle changes it only with ``--force``."""
+
+    __tablename__ = "directory_owners"
+    __table_args__ = (UniqueConstraint("kind", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: account, group, queue, mailbox, prompt, contact, gateway.
+    kind: Mapped[str] = mapped_column(String(32))
+    #: The entry's key as YAML names it (account user, group name, contact number...).
+    name: Mapped[str] = mapped_column(String(NAME))
+    bundle: Mapped[str] = mapped_column(String(NAME))
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id", ondelete="SET NULL"))
 
 
 # --- call records ----------------------------------------------------------------------------

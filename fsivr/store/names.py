@@ -27,9 +27,15 @@ ROUTABLE_NUMBER = re.compile(r"^[A-Za-z0-9+*#_.-]{1,64}$")
 #: through: only these characters, no ``$``, ``{``, spaces beyond the one form.
 EXIT_DESTINATION = re.compile(r"^[A-Za-z0-9_+*#.-]{1,64}( XML [A-Za-z0-9_.-]{1,64})?$")
 
+#: A mod_callcenter queue name: an argument of ``callcenter_config`` (split on spaces, quotes
+#: honoured: switch_separate_string) and of the ``callcenter`` application, and an XML attribute.
+#: ``@`` is allowed for mod_callcenter's usual ``support@default`` form.
+QUEUE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+@-]{0,199}$")
+
 DIALABLE_NAME_RULE = "letters, digits and _ . + - (starting with a letter or digit, at most 64)"
 DIALABLE_NUMBER_RULE = "digits, * and # (at most 32), optionally starting with +"
 ROUTABLE_NUMBER_RULE = "letters, digits and + * # _ . - (at most 64), no spaces"
+QUEUE_NAME_RULE = "letters, digits and _ . + @ - (starting with a letter or digit, at most 200)"
 EXIT_DESTINATION_RULE = ("EXTENSION or EXTENSION XML CONTEXT (letters, digits and _ + * # . - in the extension, "
                          "letters, digits and _ . - in the context, at most 64 each)")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from fsivr.config import Config
 from fsivr.testing import Hangup
 from fsivr.testing.harness import running
 
@@ -50,3 +51,14 @@ def test_caller_hangs_up_during_exit_transfer() -> None:
         placed = harness.call(number="700", at=NOW, hangup=Hangup(on_app="transfer"))
         assert placed.path[-1][0] == "out"
         assert placed.record is not None
+
+
+def test_exit_without_destination_goes_to_the_default_exit_destination() -> None:
+    # The number has no exit_destination: the configured default takes the call, as the dialplan
+    # rendered for it does after `socket` (fsivr.render.conf).
+    with running(EXIT_BUNDLE, config=Config(default_exit_destination="9196 XML default")) as harness:
+        placed = harness.call(number="701", at=NOW)
+        assert placed.path == [("hello", "next"), ("out", "exit")]
+        assert placed.result.transferred_to == "9196 XML default"
+        placed = harness.call(number="700", at=NOW)  # its own destination still wins
+        assert placed.result.transferred_to == "200 XML default"

@@ -99,7 +99,7 @@ def test_unsafe_data_is_refused_and_nothing_is_written(tmp_path: Path, data: Con
 def test_output_that_does_not_parse_replaces_nothing(tmp_path: Path) -> None:
     templates = tmp_path / "templates"
     templates.mkdir()
-    for name in ("directory.xml.j2", "gateways.xml.j2"):
+    for name in ("directory.xml.j2", "gateways.xml.j2", "callcenter.conf.xml.j2"):
         (templates / name).write_text((REPO / "freeswitch_conf" / name).read_text())
     (templates / "dialplan.xml.j2").write_text("<include><extension></include>\n")
     with pytest.raises(RenderError, match=r"dialplan/public/fsivr\.xml: not well-formed"):
