@@ -25,6 +25,7 @@ OTHER_ENV = {
     "SQL_LOG": "file the SQL statements are logged to (fsivr.store.db)",
     # The test suite's and bench's own switches; the servers they start inherit them.
     "REQUIRE_POSTGRES": "tests", "TEST_PG_URL": "tests", "TRACES": "tests", "UPDATE_GOLDEN": "tests",
+    "FREESWITCH_SRC": "tests (a FreeSWITCH source tree whose conf/vanilla the render tests read)",
 }
 #: Port of the metrics/health endpoint when ``metrics_listen`` names only a host or only "on".
 METRICS_PORT = 9184
