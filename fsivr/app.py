@@ -16,13 +16,15 @@ from fsivr.engine.calldata import CallData
 from fsivr.engine.directory import DirectoryCache
 from fsivr.engine.runner import Runner
 from fsivr.engine.scenario import ScenarioSpec
-from fsivr.engine.services import PromptLibrary, Services
+from fsivr.engine.services import MediaDirs, PromptLibrary, Services
 from fsivr.esl.link import EventLink
 from fsivr.esl.server import OutboundServer, tune_for_serving
 from fsivr.metrics import Health, Metrics, MetricsServer, recent
 from fsivr.store import phone
+from fsivr.store.archive import Archive
 from fsivr.store.callrecords import CallRecordWriter
 from fsivr.store.db import Store
+from fsivr.worker.notify import Notifier
 
 log = logging.getLogger("fsivr")
 
@@ -81,8 +83,11 @@ class App:
         records = CallRecordWriter(store)
         directory = DirectoryCache.for_store(store, interval=config.directory_interval)
         cache.on_refresh.append(directory.refresh)
+        # The engine holds ports (services.Notify, services.Archive), not these classes: nodes ask
+        # for a notification or a kept file and never name the worker package (docs/ARCHITECTURE.md).
         services = Services(config=config, scenarios=cache, records=records, prompts=prompts, directory=directory,
-                            data=CallData(store))
+                            data=CallData(store), notify=Notifier.from_config(store, config), archive=Archive(store),
+                            media=MediaDirs(config.media_dir, config.documents_dir))
         metrics = Metrics() if config.metrics_listen else None
         runner = Runner(services, observer=metrics)
         server = OutboundServer(runner.handle, config.listen_host,

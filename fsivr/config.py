@@ -78,6 +78,14 @@ class Config:
     #: The same directory as FreeSWITCH sees it, when it runs on another host or in a container
     #: (empty: the path above, resolved).
     freeswitch_prompts_dir: str = ""
+    #: Where calls leave files: voicemail/, recordings/, fax/ (received faxes; fax-cache/ the TIFFs
+    #: made from documents to send). FreeSWITCH writes there, so it must see the same path.
+    media_dir: str = "var/media"
+    #: Documents fax_send may send (names in scenarios resolve here, never outside).
+    documents_dir: str = "documents"
+    #: Ghostscript and libtiff's tiff2pdf (Debian: ghostscript, libtiff-tools) for faxes.
+    gs_command: str = "gs"
+    tiff2pdf_command: str = "tiff2pdf"
     #: SIP domain used in dial strings (``user/101@domain``).
     sip_domain: str = "$${domain}"
     #: Language and voice for text prompts (mod_flite by default).

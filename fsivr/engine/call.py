@@ -8,6 +8,7 @@ completion (by Application-UUID) and raises ChannelHangup the moment the caller 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import gevent
+import gevent.event
 
 from fsivr.esl.connection import OutboundConnection
 from fsivr.esl.errors import ChannelHangup, ChannelLeft, CommandFailed, EslError
@@ -55,6 +57,19 @@ class RingResult:
     outcome: str  # answered | no_answer | busy | failed
     cause: str = ""
     target: str = ""
+
+
+@dataclass
+class Recorded:
+    """What a ``record`` left (mod_dptools record_function → switch_ivr_record_file)."""
+
+    #: Audio written, from FreeSWITCH's record_ms (None: it never said; see Call.record).
+    ms: int | None
+    #: The caller hung up during the recording (trace 15: it ends the record with no cause).
+    hung_up: bool
+    #: record_completion_cause / playback_terminator_used, when FreeSWITCH set them.
+    cause: str = ""
+    terminator: str = ""
 
 
 @dataclass(frozen=True)
@@ -103,7 +118,11 @@ class Call:
     #: The channel's clock minus ours at connect: FreeSWITCH's timestamps are authoritative, and
     #: our own (step times) are shifted onto them so a record reads as one timeline.
     clock_offset: timedelta = timedelta(0)
+    #: Files this call left, by kind (voicemail, recording, fax): for e-mail attachments and the
+    #: after_call chain. Absolute paths on our side.
+    files: dict[str, str] = field(default_factory=dict)
     _tts_ready: str = ""
+    _sends: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_channel(cls, conn: OutboundConnection, services: Services, number: str) -> Call:
@@ -125,6 +144,13 @@ class Call:
     def now(self) -> datetime:
         """Now, on the channel's clock."""
         return datetime.now(UTC) + self.clock_offset
+
+    def send_key(self, node_id: str, *parts: object) -> str:
+        """An idempotency key for one notification a node queues on this call: the same node passed
+        again (a loop) gets a new one, a repeated enqueue of the same send does not."""
+        n = self._sends[node_id] = self._sends.get(node_id, 0) + 1
+        key = ":".join(["call", self.uuid, node_id, str(n), *map(str, parts)])
+        return key[:200]
 
     # ---- state --------------------------------------------------------------------------------
 
@@ -283,6 +309,44 @@ class Call:
             self.api(f"uuid_setvar {self.uuid} {var}")
             self.api(f"uuid_setvar {self.uuid} {var}_invalid")
         return Collected(digits=(event.variable(var) or None) if ok else None, invalid=invalid)
+
+    def record(self, path: str, max_seconds: int, silence_threshold: int = 200,
+               silence_seconds: int = 0) -> Recorded:
+        """``record`` into ``path`` (a path of ours: no caller text) until the time limit, silence,
+        a terminator key — or the caller hanging up, which is how most messages end.
+
+        On a hangup FreeSWITCH sends CHANNEL_HANGUP first, then RECORD_STOP and the record's
+        CHANNEL_EXECUTE_COMPLETE carrying ``variable_record_ms`` (trace 15) while the socket
+        lingers; every waiter is woken with ChannelHangup at the first, so the completion is caught
+        by a listener and waited for (bounded) here, and the node can keep what was said.
+        """
+        completions: dict[str, Event] = {}
+        arrived = gevent.event.Event()
+
+        def on_event(event: Event) -> None:
+            if event.get("Event-Name") == "CHANNEL_EXECUTE_COMPLETE" and event.get("Application") == "record":
+                completions[event.get("Application-UUID") or ""] = event
+                arrived.set()
+
+        # switch_ivr_record_file_event: <path> [<limit s>] [<silence threshold>] [<silence hits s>]
+        arg = f"{path} {int(max_seconds)} {int(silence_threshold)} {int(silence_seconds)}"
+        hung_up = False
+        with self.listen(on_event):
+            pending = self.conn.execute_async("record", expand_escape(arg))
+            try:
+                event: Event | None = self.conn.wait_app(pending, max_seconds + self.quick_timeout + 5)
+            except ChannelHangup:
+                hung_up = True
+                deadline = time.monotonic() + HANGUP_CONFIRM
+                while pending.uuid not in completions and arrived.wait(max(0.0, deadline - time.monotonic())):
+                    arrived.clear()
+                event = completions.get(pending.uuid)
+        if event is None:
+            return Recorded(ms=None, hung_up=hung_up)
+        ms = event.variable("record_ms")
+        return Recorded(ms=int(ms) if ms and ms.isdigit() else None, hung_up=hung_up,
+                        cause=event.variable("record_completion_cause") or "",
+                        terminator=event.variable("playback_terminator_used") or "")
 
     def bridge(self, dial_string: str, timeout: float) -> Event:
         return self.execute("bridge", dial_string, timeout=timeout)

@@ -24,7 +24,7 @@ from fsivr.store.phone import caller_key
 
 if TYPE_CHECKING:
     from fsivr.store.db import Store
-    from fsivr.store.directory import Account, Contact, Gateway, Group
+    from fsivr.store.directory import Account, Contact, Gateway, Group, Mailbox
 
 log = logging.getLogger("fsivr.directory")
 
@@ -40,6 +40,8 @@ class Snapshot:
     groups: dict[str, Group] = field(default_factory=dict)
     contacts: dict[str, Contact] = field(default_factory=dict)
     gateways: dict[str, Gateway] = field(default_factory=dict)
+    #: Voicemail boxes (the voicemail node's e-mail address).
+    mailboxes: dict[str, Mailbox] = field(default_factory=dict)
     by_extension: dict[str, Account] = field(default_factory=dict)
     #: Contacts by their number in E.164 (fsivr.store.phone.caller_key).
     contacts_by_number: dict[str, Contact] = field(default_factory=dict)
@@ -51,8 +53,8 @@ class Snapshot:
         return self
 
     def same_data(self, other: Snapshot) -> bool:
-        return (self.accounts, self.groups, self.contacts, self.gateways) == (
-            other.accounts, other.groups, other.contacts, other.gateways)
+        return (self.accounts, self.groups, self.contacts, self.gateways, self.mailboxes) == (
+            other.accounts, other.groups, other.contacts, other.gateways, other.mailboxes)
 
 
 Loader = Callable[[], Snapshot]
@@ -133,6 +135,9 @@ class DirectoryCache:
         """The employee whose short number is ``extension``."""
         return self.current().by_extension.get(extension)
 
+    def mailbox(self, box: str) -> Mailbox | None:
+        return self.current().mailboxes.get(box)
+
     def group(self, name: str) -> Group | None:
         return self.current().groups.get(name)
 
@@ -157,10 +162,11 @@ class DirectoryCache:
 
 def load_snapshot(session: Any) -> Snapshot:
     """Read the directory tables (runs inside ``Store.run``, on a threadpool thread)."""
-    from fsivr.store.directory import load_accounts, load_contacts, load_gateways, load_groups
+    from fsivr.store.directory import load_accounts, load_contacts, load_gateways, load_groups, load_mailboxes
 
     return Snapshot(accounts=load_accounts(session), groups=load_groups(session),
-                    contacts=load_contacts(session), gateways=load_gateways(session))
+                    contacts=load_contacts(session), gateways=load_gateways(session),
+                    mailboxes=load_mailboxes(session))
 
 
 def static_cache(accounts: list[Account] | None = None, groups: list[Group] | None = None,

@@ -111,6 +111,9 @@ class Node:
     #: Outcomes after which ending the call is the expected thing (``answered``: the caller has
     #: talked to someone and the other side hung up), so leaving them out is not worth a warning.
     ending_outcomes: ClassVar[tuple[str, ...]] = ()
+    #: True if the node needs no live channel, so it may run in a scenario's ``after_call`` chain
+    #: (it computes, records or queues a notification). Validation refuses the others there.
+    runs_after_call: ClassVar[bool] = False
 
     def __init__(self, node_id: str, params: dict[str, Any]) -> None:
         self.id = node_id

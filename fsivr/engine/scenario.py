@@ -267,6 +267,13 @@ def compile_scenario(spec: ScenarioSpec, version: int = 0) -> CompiledScenario:
             if outcome not in edges[node_id] and outcome not in node.ending_outcomes:
                 warnings.append(f"{name}.nodes.{node_id}: outcome {outcome!r} has no next node; the call "
                                 "will be ended politely there")
+    if spec.after_call:
+        for node_id in sorted(_reachable([spec.after_call], edges)):
+            node = nodes[node_id]
+            if not node.runs_after_call:
+                errors.append(ScenarioError(
+                    f"a {node.type} node needs the caller on the line; it cannot run in the after_call "
+                    "chain (there only set, sms, email, conditions and hangup run)", scenario=name, node=node_id))
     for cycle in _busy_cycles(nodes, edges):
         errors.append(ScenarioError(
             "is part of a loop that can spin without caller input or a wait: " + " -> ".join(cycle),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,6 +25,60 @@ MAX_REMEMBERED = 10_000
 
 class RecordSink(Protocol):
     def submit(self, record: CallRecord) -> None: ...
+
+
+class Notify(Protocol):
+    """Queueing notifications (fsivr.worker.notify.Notifier): the call only inserts an outbox row,
+    off the hub; ``fsivr worker`` sends it. A port, so the engine names no worker module."""
+
+    def sms(self, key: str, to: str, text: str, *, sender: str | None = None,
+            call_uuid: str | None = None) -> Any: ...
+
+    def email(self, key: str, to: Sequence[str] | str, subject: str, text: str, *,
+              attachments: Sequence[str | dict[str, str]] = (), call_uuid: str | None = None) -> Any: ...
+
+    def enqueue(self, kind: str, build: Callable[[], dict[str, Any]], key: str, *,
+                call_uuid: str | None = None, not_before: datetime | None = None) -> Any: ...
+
+
+class Archive(Protocol):
+    """What calls keep besides their record (fsivr.store.archive.Archive), off the hub."""
+
+    def voicemail(self, box: str, caller: str | None, call_uuid: str | None, duration_ms: int,
+                  file: str) -> int: ...
+
+    def call_file(self, call_uuid: str, kind: str, file: str, expires_at: datetime | None = None) -> int: ...
+
+    def first_call(self, caller: str, call_uuid: str) -> bool: ...
+
+
+class MediaDirs:
+    """Where calls leave files (config ``media_dir``): one directory per kind, created on demand;
+    file names are made by the nodes from the call's uuid, never from caller text."""
+
+    KINDS = ("voicemail", "recordings", "fax", "fax-cache")
+
+    def __init__(self, media_dir: str, documents_dir: str = "documents") -> None:
+        self.root = Path(media_dir).resolve()
+        self.documents = Path(documents_dir).resolve()
+
+    def path(self, kind: str, name: str) -> Path:
+        """``<media_dir>/<kind>/<name>``; the directory is made if missing."""
+        if kind not in self.KINDS or "/" in name or name.startswith("."):
+            raise ValueError(f"bad media file {kind}/{name}")
+        folder = self.root / kind
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / name
+
+    def relative(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    def document(self, name: str) -> Path:
+        """A document to fax; names come from scenarios, so they stay inside documents_dir."""
+        path = (self.documents / name).resolve()
+        if self.documents not in path.parents:
+            raise ValueError(f"document {name!r} is outside {self.documents}")
+        return path
 
 
 @dataclass
@@ -106,3 +162,8 @@ class Services:
     #: Data-table look-ups and the authorize lock-out: the only database work a node asks for,
     #: each one query off the hub (engine/calldata.py).
     data: CallData
+    #: Notifications (sms, email, voicemail nodes); None: nothing can be sent (a node says so).
+    notify: Notify | None = None
+    #: Voicemail rows, files kept with call records, caller history; None in a store-less setup.
+    archive: Archive | None = None
+    media: MediaDirs = field(default_factory=lambda: MediaDirs("var/media"))

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import ChainableUndefined, Template, TemplateError, nodes
+from jinja2 import ChainableUndefined, Template, TemplateError, nodes, sandbox
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 MAX_OUTPUT = 64 * 1024
@@ -126,13 +126,62 @@ def _refuse_unbounded(tree: nodes.Template) -> None:
                 raise TemplateProblem("loops inside loops are not allowed in templates")
 
 
+#: Attribute names the sandbox refuses on some object (jinja2.sandbox.is_internal_attribute); any
+#: name starting with "_" is refused on every object (is_safe_attribute).
+_INTERNAL = frozenset({"mro", *sandbox.UNSAFE_FUNCTION_ATTRIBUTES, *sandbox.UNSAFE_METHOD_ATTRIBUTES,
+                       *sandbox.UNSAFE_GENERATOR_ATTRIBUTES, *sandbox.UNSAFE_COROUTINE_ATTRIBUTES,
+                       *sandbox.UNSAFE_ASYNC_GENERATOR_ATTRIBUTES})
+#: What the call's variables look like when a template is tried at validation: text where a call
+#: has text, numbers and flags where it has those (after_call's record), so a template that can
+#: never render fails here, with no call to kill.
+PROBE_VARIABLES: dict[str, Any] = {
+    "caller": "+48501000001", "caller_name": "Caller", "number": "+48221234567", "uuid": "probe",
+    "arrived_at": "2026-01-01T00:00:00+00:00", "digits": "1",
+    "answered": True, "duration": 60, "talk_seconds": 50, "answered_by": "101", "first_call": True,
+    "hangup_cause": "NORMAL_CLEARING", "ended_at": "2026-01-01T00:01:00+00:00",
+}
+
+
+def _internal_name(name: object) -> bool:
+    return isinstance(name, str) and (name.startswith("_") or name in _INTERNAL)
+
+
+def _refuse_internals(tree: nodes.Template) -> None:
+    """Attribute access the sandbox would refuse whatever the variables hold (``''.__class__``,
+    ``x['__globals__']``, ``x|attr('__class__')``): refused before any call meets it."""
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter)):
+        if isinstance(node, nodes.Getattr):
+            name: object = node.attr
+        elif isinstance(node, nodes.Getitem):
+            name = node.arg.value if isinstance(node.arg, nodes.Const) else None
+        else:
+            name = (node.args[0].value if node.name == "attr" and node.args
+                    and isinstance(node.args[0], nodes.Const) else None)
+        if _internal_name(name):
+            raise TemplateProblem(f"template reaches for {name!r}, which is outside the call's variables")
+
+
 def check(source: str) -> None:
-    """Compile a template to find syntax errors and refused constructs at validation time."""
+    """Find, at validation time, what would make a template fail on every call: syntax errors,
+    refused constructs, reaching for internals, and output the sandbox refuses (tried once with
+    :data:`PROBE_VARIABLES`, e.g. ``{{ 'x' * 10**9 }}`` or ``{{ range(10**9)|list }}``).
+
+    A failure that depends on what a call holds (``{{ digits|int / 0 }}`` only fails for some) is
+    left to the call, where it gives the node's ``error`` outcome."""
     try:
         tree = _env.parse(source)
     except TemplateError as exc:
         raise TemplateProblem(f"template does not compile: {exc}") from None
     _refuse_unbounded(tree)
+    _refuse_internals(tree)
+    try:
+        "".join(_capped(_env.from_string(tree).generate(dict(PROBE_VARIABLES))))
+    except TemplateProblem:
+        raise
+    except (SecurityError, OverflowError, MemoryError, RecursionError) as exc:
+        raise TemplateProblem(f"template refused by the sandbox: {exc}") from None
+    except Exception:  # data-dependent failures are the call's (see above)
+        pass
 
 
 @lru_cache(maxsize=512)

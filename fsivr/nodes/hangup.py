@@ -17,9 +17,12 @@ class Hangup(Node):
     summary = "end the call"
     params = {"cause": Param(str, default="NORMAL_CLEARING", choices=CAUSES, doc="hangup cause sent to the caller")}
     outcomes = ()
+    runs_after_call = True
     terminal = True
 
     def run(self, call: Call) -> str:
+        if call.after_call:
+            return "hangup"  # the call is over (or released): nothing of ours to end
         call.hangup(self.p["cause"])
         # Wait (bounded) for FreeSWITCH to confirm, so the record carries the real cause.
         call.wait_hangup()

@@ -40,6 +40,7 @@ class Set(Node):
         "channel": Param(bool, default=True, doc="also set them as FreeSWITCH channel variables (fsivr_<name>)"),
     }
     outcomes = ("next",)
+    runs_after_call = True
 
     def run(self, call: Call) -> str:
         values = {name: templates.render(source, call.vars) for name, source in self.p["variables"].items()}

@@ -14,6 +14,7 @@ class StatusCondition(Node):
     summary = "branch on the result of the last dial/forward/group/queue of this call"
     params = {}
     outcomes = ringing.RING_OUTCOMES
+    runs_after_call = True
 
     def run(self, call: Call) -> str:
         last = call.last_ring

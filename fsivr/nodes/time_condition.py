@@ -41,6 +41,7 @@ class TimeCondition(Node):
                               "{country: PL, subdiv: .., dates: [...]}; a holiday never matches"),
     }
     outcomes = ("match", "nomatch")
+    runs_after_call = True
 
     def compile(self) -> None:
         tz = self.p["timezone"]

@@ -473,6 +473,44 @@ class OutboxRow(Base):
     sent_at: Mapped[datetime | None]
 
 
+# --- messages and files kept from calls --------------------------------------------------------
+
+
+class VoicemailRow(Base):
+    """A message left in a mailbox (the voicemail node). The audio is a file under the configured
+    media directory, named by us (never from caller text)."""
+
+    __tablename__ = "voicemail_messages"
+    __table_args__ = (Index("ix_voicemail_messages_box_created_at", "box", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    #: By name, not id: messages outlive a mailbox renamed or removed.
+    box: Mapped[str] = mapped_column(String(NAME))
+    caller: Mapped[str | None] = mapped_column(String(NUMBER))
+    call_uuid: Mapped[str | None] = mapped_column(String(64), index=True)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    #: Path relative to the media directory.
+    file: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CallFileRow(Base):
+    """A file kept with a call record: a recording (record_call), a received fax (fax_receive).
+    No foreign key to ``calls``: the record is written after the call, the file during it."""
+
+    __tablename__ = "call_files"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    call_uuid: Mapped[str] = mapped_column(String(64), index=True)
+    #: recording, fax
+    kind: Mapped[str] = mapped_column(String(32))
+    #: Path relative to the media directory.
+    file: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: When the retention clean-up (fsivr worker) deletes it; None: kept.
+    expires_at: Mapped[datetime | None]
+
+
 metadata = Base.metadata
 
 

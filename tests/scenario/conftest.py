@@ -88,6 +88,7 @@ def _define() -> None:
         type = "test_set"
         params = {"variables": Param(dict, default={})}
         outcomes = ("next",)
+        runs_after_call = True
 
     @register
     class TestGoto(Node):

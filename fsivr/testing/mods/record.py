@@ -3,12 +3,19 @@ record_function) and ``record_session`` / ``stop_record_session`` (switch_ivr_as
 bug: record_callback, send_record_stop_event). Trace 06.
 
 What the caller says into a ``record`` comes from ``CallScript.speech`` (one entry per run).
-No file is written; the variables describe what FreeSWITCH would have written (an 8 kHz 16-bit
-WAV: 44 header bytes + 2 per sample).
+Where the path's directory exists and is writable (a test's temporary directory), the file is
+written as FreeSWITCH writes it: an 8 kHz 16-bit mono WAV, 44 header bytes + 2 per sample (trace
+15: 45804 bytes for 22880 samples), the speech a quiet 400 Hz tone, the rest silence. Elsewhere (the
+traces' /tmp/esltest paths) only the variables say what would have been written.
 """
 
 from __future__ import annotations
 
+import math
+import os
+import sys
+import wave
+from array import array
 from typing import TYPE_CHECKING
 
 from fsivr.testing import apps
@@ -113,6 +120,7 @@ def record(s: CallSession, arg: str) -> None:
     if speech.then == "talk":
         audio_us = elapsed_us
     samples = audio_us * RATE // 1_000_000
+    write_wav(file, samples, min(samples, talk_us * RATE // 1_000_000))
     size = str(44 + 2 * samples)
     ch.set_var("record_record_file_size", size)
     ch.set_var("record_file_size", size)
@@ -125,6 +133,24 @@ def record(s: CallSession, arg: str) -> None:
     ch.set_var("read_rate", orig_codec[1])
     if s.current is not None:
         s.current.interrupted = None if outcome == "done" else outcome
+
+
+def write_wav(path: str, samples: int, speech: int) -> bool:
+    """Write the recording where we may (see the module docstring); False when not written."""
+    folder = os.path.dirname(path)
+    if "://" in path or not folder or not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        return False
+    tone = array("h", (int(3000 * math.sin(2 * math.pi * 400 * i / RATE)) for i in range(RATE // 400)))
+    audio = (tone * (speech // len(tone) + 1))[:speech]
+    if sys.byteorder == "big":
+        audio.byteswap()  # WAV samples are little-endian
+    frames = audio.tobytes() + bytes(2 * (samples - speech))
+    with wave.open(path, "wb") as out:  # the 44-byte RIFF/WAVE header of a PCM file
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(RATE)
+        out.writeframes(bytes(frames))
+    return True
 
 
 def raw_codec(s: CallSession) -> None:
