@@ -157,6 +157,7 @@ def _compile_parts(scenario: str, node_id: str, raw: Mapping[str, Any], errors: 
     cls = parts.cls
     params: dict[str, Any] = {}
     edges: dict[str, str] = {}
+    refused: set[str] = set()
     # In the order written, so the problems read in the order of the file.
     for key in map(str, raw):
         if key in parts.params:
@@ -164,6 +165,7 @@ def _compile_parts(scenario: str, node_id: str, raw: Mapping[str, Any], errors: 
                 params[key] = check_param(scenario, node_id, key, cls.params[key], parts.params[key])
             except ScenarioError as exc:
                 errors.append(exc)
+                refused.add(key)  # said once: not "is required" as well
         elif key in parts.outcomes:
             value = parts.outcomes[key]
             if cls.terminal and key != "error":
@@ -205,7 +207,7 @@ def _compile_parts(scenario: str, node_id: str, raw: Mapping[str, Any], errors: 
                 params["options"][key] = target
                 edges[key] = target
     for name, spec in cls.params.items():
-        if name not in params:
+        if name not in params and name not in refused:
             if spec.required:
                 errors.append(ScenarioError("is required", scenario=scenario, node=node_id, field=name))
             else:

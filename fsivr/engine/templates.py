@@ -149,6 +149,7 @@ def _internal_name(name: object) -> bool:
 def _refuse_internals(tree: nodes.Template) -> None:
     """Attribute access the sandbox would refuse whatever the variables hold (``''.__class__``,
     ``x['__globals__']``, ``x|attr('__class__')``): refused before any call meets it."""
+    found: list[str] = []
     for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter)):
         if isinstance(node, nodes.Getattr):
             name: object = node.attr
@@ -157,8 +158,12 @@ def _refuse_internals(tree: nodes.Template) -> None:
         else:
             name = (node.args[0].value if node.name == "attr" and node.args
                     and isinstance(node.args[0], nodes.Const) else None)
-        if _internal_name(name):
-            raise TemplateProblem(f"template reaches for {name!r}, which is outside the call's variables")
+        if _internal_name(name) and name not in found:
+            found.append(str(name))
+    if found:
+        # find_all walks outside in: ''.__class__.__mro__ gives __mro__ first; say them as written.
+        names = ", ".join(repr(n) for n in reversed(found))
+        raise TemplateProblem(f"template reaches for {names}, outside the call's variables")
 
 
 def check(source: str) -> None:
