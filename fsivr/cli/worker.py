@@ -17,8 +17,9 @@ from fsivr.worker.lock import AnotherWorker
 
 
 def add_commands(sub: Any) -> None:
-    worker = sub.add_parser("worker", help="send the outbox's notifications (SMS, e-mail) with retries; "
-                                           "SIGTERM finishes the one in hand, then stops")
+    worker = sub.add_parser("worker", help="send the outbox's notifications (SMS, e-mail) with retries and "
+                                           "run its scheduled jobs (retention clean-up); SIGTERM finishes "
+                                           "the one in hand, then stops")
     worker.set_defaults(func=cmd_worker)
 
 
@@ -31,8 +32,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     logging.getLogger("fsivr.worker").info("config: %s", cfg.redacted())
     # Both raise ValueError naming the setting: a worker configured wrongly stops at start.
     settings = WorkerSettings.from_config(cfg)
-    senders = senders_from_config(cfg)
     store = Store(cfg.database_url)
+    try:
+        senders = senders_from_config(cfg, store)
+    except BaseException:
+        store.close()
+        raise
     try:
         try:
             if not require_schema(store):

@@ -310,43 +310,64 @@ class Call:
             self.api(f"uuid_setvar {self.uuid} {var}_invalid")
         return Collected(digits=(event.variable(var) or None) if ok else None, invalid=invalid)
 
-    def record(self, path: str, max_seconds: int, silence_threshold: int = 200,
-               silence_seconds: int = 0) -> Recorded:
-        """``record`` into ``path`` (a path of ours: no caller text) until the time limit, silence,
-        a terminator key — or the caller hanging up, which is how most messages end.
+    def execute_to_the_end(self, app: str, arg: str, timeout: float) -> tuple[Event | None, bool]:
+        """Run ``app`` and get its CHANNEL_EXECUTE_COMPLETE even when the caller hangs up meanwhile;
+        returns (that event or None, whether the caller hung up).
 
-        On a hangup FreeSWITCH sends CHANNEL_HANGUP first, then RECORD_STOP and the record's
-        CHANNEL_EXECUTE_COMPLETE carrying ``variable_record_ms`` (trace 15) while the socket
-        lingers; every waiter is woken with ChannelHangup at the first, so the completion is caught
-        by a listener and waited for (bounded) here, and the node can keep what was said.
+        For applications whose result matters after a hangup: a ``record`` ended by the caller
+        hanging up (trace 15: CHANNEL_HANGUP, then RECORD_STOP and the record's completion with
+        ``variable_record_ms``), a fax whose far end hangs up right after the last page (trace 08:
+        the ``*faxresult`` and the completion come after CHANNEL_HANGUP). The connection wakes every
+        waiter with ChannelHangup at the hangup, so the completion is caught by a listener and
+        waited for (bounded) while the socket lingers.
         """
         completions: dict[str, Event] = {}
         arrived = gevent.event.Event()
 
         def on_event(event: Event) -> None:
-            if event.get("Event-Name") == "CHANNEL_EXECUTE_COMPLETE" and event.get("Application") == "record":
+            if event.get("Event-Name") == "CHANNEL_EXECUTE_COMPLETE" and event.get("Application") == app:
                 completions[event.get("Application-UUID") or ""] = event
                 arrived.set()
 
-        # switch_ivr_record_file_event: <path> [<limit s>] [<silence threshold>] [<silence hits s>]
-        arg = f"{path} {int(max_seconds)} {int(silence_threshold)} {int(silence_seconds)}"
-        hung_up = False
         with self.listen(on_event):
-            pending = self.conn.execute_async("record", expand_escape(arg))
+            pending = self.conn.execute_async(app, expand_escape(arg))
             try:
-                event: Event | None = self.conn.wait_app(pending, max_seconds + self.quick_timeout + 5)
+                return self.conn.wait_app(pending, timeout), False
             except ChannelHangup:
-                hung_up = True
                 deadline = time.monotonic() + HANGUP_CONFIRM
                 while pending.uuid not in completions and arrived.wait(max(0.0, deadline - time.monotonic())):
                     arrived.clear()
-                event = completions.get(pending.uuid)
+                return completions.get(pending.uuid), True
+
+    def record(self, path: str, max_seconds: int, silence_threshold: int = 200,
+               silence_seconds: int = 0) -> Recorded:
+        """``record`` into ``path`` (a path of ours: no caller text) until the time limit, silence,
+        a terminator key — or the caller hanging up, which is how most messages end (then what was
+        said is kept: see execute_to_the_end)."""
+        # switch_ivr_record_file_event: <path> [<limit s>] [<silence threshold>] [<silence hits s>]
+        arg = f"{path} {int(max_seconds)} {int(silence_threshold)} {int(silence_seconds)}"
+        event, hung_up = self.execute_to_the_end("record", arg, max_seconds + self.quick_timeout + 5)
         if event is None:
             return Recorded(ms=None, hung_up=hung_up)
         ms = event.variable("record_ms")
         return Recorded(ms=int(ms) if ms and ms.isdigit() else None, hung_up=hung_up,
                         cause=event.variable("record_completion_cause") or "",
                         terminator=event.variable("playback_terminator_used") or "")
+
+    def record_session(self, path: str, *, stereo: bool = False) -> None:
+        """Record the rest of the call into ``path`` (mod_dptools record_session: a media bug that
+        lives until the channel hangs up). ``stereo``: caller left, the other side right
+        (RECORD_STEREO, read by switch_ivr_record_session_event in switch_ivr_async.c)."""
+        if stereo:
+            self.set_channel_vars({"RECORD_STEREO": "true"})
+        self.execute("record_session", expand_escape(path), timeout=self.quick_timeout)
+
+    def fax(self, direction: str, path: str, timeout: float) -> tuple[Event | None, bool]:
+        """mod_spandsp ``txfax``/``rxfax`` of ``path``; (its completion, caller hung up) as
+        execute_to_the_end: the result variables (fax_success...) are on the completion."""
+        if direction not in ("txfax", "rxfax"):
+            raise ValueError(f"no fax application {direction!r}")
+        return self.execute_to_the_end(direction, path, timeout)
 
     def bridge(self, dial_string: str, timeout: float) -> Event:
         return self.execute("bridge", dial_string, timeout=timeout)

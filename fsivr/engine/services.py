@@ -62,13 +62,19 @@ class MediaDirs:
         self.root = Path(media_dir).resolve()
         self.documents = Path(documents_dir).resolve()
 
-    def path(self, kind: str, name: str) -> Path:
-        """``<media_dir>/<kind>/<name>``; the directory is made if missing."""
-        if kind not in self.KINDS or "/" in name or name.startswith("."):
-            raise ValueError(f"bad media file {kind}/{name}")
+    def folder(self, kind: str) -> Path:
+        """``<media_dir>/<kind>``, made if missing."""
+        if kind not in self.KINDS:
+            raise ValueError(f"no media directory {kind!r}")
         folder = self.root / kind
         folder.mkdir(parents=True, exist_ok=True)
-        return folder / name
+        return folder
+
+    def path(self, kind: str, name: str) -> Path:
+        """``<media_dir>/<kind>/<name>``; the directory is made if missing."""
+        if "/" in name or name.startswith("."):
+            raise ValueError(f"bad media file name {name!r}")
+        return self.folder(kind) / name
 
     def relative(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()

@@ -7,8 +7,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from fsivr.store.db import Store
 from fsivr.worker.email import EmailSender, SmtpSettings
 from fsivr.worker.loop import Sender
+from fsivr.worker.retention import RetentionSender
 from fsivr.worker.sms import SmsBackend, SmsRules, SmsSender
 
 log = logging.getLogger("fsivr.worker")
@@ -33,9 +35,12 @@ def sms_backend(cfg: Any) -> SmsBackend | None:
     raise ValueError(f"sms_backend {cfg.sms_backend!r}: expected one of {', '.join(SMS_BACKENDS)} or empty")
 
 
-def senders_from_config(cfg: Any) -> dict[str, Sender]:
-    """Raises ValueError for a transport configured wrongly (at start, not at the first message)."""
+def senders_from_config(cfg: Any, store: Store | None = None) -> dict[str, Sender]:
+    """Raises ValueError for a transport configured wrongly (at start, not at the first message).
+    With the ``store``, scheduled jobs too (the retention clean-up of recordings)."""
     senders: dict[str, Sender] = {}
+    if store is not None:
+        senders[RetentionSender.kind] = RetentionSender(store, cfg.media_dir)
     if cfg.smtp_host:
         senders["email"] = EmailSender(SmtpSettings.from_config(cfg))
     else:

@@ -135,7 +135,7 @@ def record(s: CallSession, arg: str) -> None:
         s.current.interrupted = None if outcome == "done" else outcome
 
 
-def write_wav(path: str, samples: int, speech: int) -> bool:
+def write_wav(path: str, samples: int, speech: int, channels: int = 1) -> bool:
     """Write the recording where we may (see the module docstring); False when not written."""
     folder = os.path.dirname(path)
     if "://" in path or not folder or not os.path.isdir(folder) or not os.access(folder, os.W_OK):
@@ -144,9 +144,13 @@ def write_wav(path: str, samples: int, speech: int) -> bool:
     audio = (tone * (speech // len(tone) + 1))[:speech]
     if sys.byteorder == "big":
         audio.byteswap()  # WAV samples are little-endian
-    frames = audio.tobytes() + bytes(2 * (samples - speech))
+    if channels == 2:  # the caller (read) left, the other side (write) quiet on the right
+        both = array("h", bytes(4 * speech))
+        both[0::2] = audio
+        audio = both
+    frames = audio.tobytes() + bytes(2 * channels * (samples - speech))
     with wave.open(path, "wb") as out:  # the 44-byte RIFF/WAVE header of a PCM file
-        out.setnchannels(1)
+        out.setnchannels(channels)
         out.setsampwidth(2)
         out.setframerate(RATE)
         out.writeframes(bytes(frames))
@@ -163,12 +167,13 @@ def raw_codec(s: CallSession) -> None:
 
 
 class _Bug:
-    __slots__ = ("file", "limit", "start_us")
+    __slots__ = ("channels", "file", "limit", "start_us")
 
-    def __init__(self, file: str, start_us: int, limit: int) -> None:
+    def __init__(self, file: str, start_us: int, limit: int, channels: int = 1) -> None:
         self.file = file
         self.start_us = start_us
         self.limit = limit
+        self.channels = channels
 
 
 def _bugs(s: CallSession) -> dict[str, _Bug]:
@@ -197,7 +202,9 @@ def record_session(s: CallSession, arg: str) -> None:
     bugs = _bugs(s)
     if file in bugs:
         return
-    bugs[file] = _Bug(file, s.clock.now_us, limit)
+    # switch_ivr_record_session_event reads RECORD_STEREO when the bug is added: two channels.
+    channels = 2 if apps.is_true(s.channel.get_var("RECORD_STEREO")) else 1
+    bugs[file] = _Bug(file, s.clock.now_us, limit, channels)
     fire_ex(s, "RECORD_START", post=[("Record-File-Path", file)], source=(_ASYNC, "record_callback", "1482"))
 
 
@@ -227,7 +234,9 @@ def _close(s: CallSession, bug: _Bug, cause: str) -> None:
         if s.clock.now_us - bug.start_us >= bug.limit * 1_000_000:
             cause = "success-maxtime"
     samples = elapsed * RATE // 1_000_000
-    ch.set_var("record_file_size", str(44 + 2 * samples))
+    # What was said on the call is not scripted: the file is the call's length of quiet audio.
+    write_wav(bug.file, samples, 0, bug.channels)
+    ch.set_var("record_file_size", str(44 + 2 * bug.channels * samples))
     ch.set_var("record_samples", str(samples))
     ch.set_var("record_seconds", str(samples // RATE))
     ch.set_var("record_ms", str(samples // (RATE // 1000)))

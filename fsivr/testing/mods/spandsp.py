@@ -11,6 +11,7 @@ after the fax (``hangup_after``), CHANNEL_HANGUP 1.2 s after the last page and p
 from __future__ import annotations
 
 import os
+import struct
 from typing import TYPE_CHECKING
 
 from fsivr.testing import apps
@@ -115,6 +116,8 @@ def _process_fax(s: CallSession, filename: str, tx: bool) -> None:
                 outcome = s.media(T_PHASE_E)
         if sent < pages or outcome == "break":
             result = T30_CALLDROPPED
+    if not tx and sent:
+        write_fax_tiff(filename, sent)
     if outcome in ("done", "hangup", "failed") or ch.hangup_cause is not None:
         _phase_e(s, mode, result, local_ident, peer, ecm, sent, pages, size)
     # done: switch_core_session_set_read_codec(session, NULL) restores the channel's codec
@@ -195,6 +198,44 @@ def _phase_e(s: CallSession, mode: str, result: tuple[int, str], local_ident: st
     if peer.answers:
         post.append(("fax-remote-station-id", peer.station_id))
     fire_ex(s, "CUSTOM", post=post, subclass=f"spandsp::{mode}faxresult", source=(_SRC, "phase_e_handler", "676"))
+
+
+#: A received page as spandsp stores it: 1728 pixels wide (A4 at 204 dpi), 2200 rows at 196 dpi.
+PAGE_WIDTH, PAGE_ROWS = 1728, 2200
+
+
+def write_fax_tiff(path: str, pages: int) -> bool:
+    """The received pages as a multi-page bilevel TIFF, where the path's directory exists and is
+    writable (a test's temporary directory; elsewhere, e.g. the traces' paths, nothing is written).
+    Uncompressed (spandsp writes T.4/T.6; any reader takes both), each page a black bar on white."""
+    folder = os.path.dirname(path)
+    if not folder or not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        return False
+    row_bytes = PAGE_WIDTH // 8
+    image = bytes(row_bytes * 100) + b"\xff" * (row_bytes * 20) + bytes(row_bytes * (PAGE_ROWS - 120))
+    out = bytearray(b"II*\x00\x00\x00\x00\x00")  # little-endian TIFF; first IFD offset patched below
+    link = 4  # where the offset of the next IFD goes
+    for page in range(pages):
+        data_at = len(out)
+        out += image
+        rational_at = len(out)
+        out += struct.pack("<IIII", 204, 1, 196, 1)
+        entries = [  # (tag, type, count, value): SHORT=3, LONG=4, RATIONAL=5 (offset)
+            (256, 4, 1, PAGE_WIDTH), (257, 4, 1, PAGE_ROWS), (258, 3, 1, 1), (259, 3, 1, 1),
+            (262, 3, 1, 0), (273, 4, 1, data_at), (277, 3, 1, 1), (278, 4, 1, PAGE_ROWS),
+            (279, 4, 1, len(image)), (282, 5, 1, rational_at), (283, 5, 1, rational_at + 8), (296, 3, 1, 2),
+            (297, 3, 2, page | (pages << 16)),
+        ]
+        ifd_at = len(out)
+        struct.pack_into("<I", out, link, ifd_at)
+        out += struct.pack("<H", len(entries))
+        for tag, kind, count, value in entries:
+            out += struct.pack("<HHII", tag, kind, count, value)
+        link = len(out)
+        out += b"\x00\x00\x00\x00"
+    with open(path, "wb") as fh:
+        fh.write(out)
+    return True
 
 
 APPLICATIONS = {"txfax": txfax, "rxfax": rxfax}
