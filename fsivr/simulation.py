@@ -49,6 +49,9 @@ def simulate(target: str, cfg: Config, *, number: str | None, caller: str, at: d
     """
     is_file = Path(target).is_file()
     with tempfile.TemporaryDirectory(prefix="fsivr-simulate-") as tmp:
+        # Simulated voicemails, recordings and faxes are files too: they go with the scratch
+        # database, never into the real media directory.
+        cfg.media_dir = os.path.join(tmp, "media")
         scratch = None
         if not is_file:
             scratch = f"sqlite:///{os.path.join(tmp, 'fsivr.sqlite3')}"

@@ -10,6 +10,25 @@ from fsivr.engine.node import COMMON_OUTCOMES, Node, Param
 from fsivr.engine.registry import node_types
 
 
+AFTER_CALL = """\
+## After the call
+
+A scenario's `after_call` chain runs once the caller has hung up (or the call was released), so only
+nodes that need no live channel may be in it (validation refuses the others). Besides the call's
+variables, its conditions and templates see the finished call: `answered` (a person answered: a
+dial, group, forward... of this call ended answered), `answered_by` (that target), `channel_answered`
+(the channel was answered at all, by the IVR too), `duration` and `talk_seconds` (seconds),
+`first_call` (no earlier call from this number is on record), `hangup_cause`, `ended_at`; files the
+call left: `voicemail_box`, `voicemail_seconds`, `recording_file`, `fax_file`, `fax_result_text`.
+E.g. `sms` with `only_if: first_call and answered` thanks first-time callers someone spoke to.
+
+Templates (set, sms, email) are Jinja in a sandbox. One that can never render — reaching for
+internals (`''.__class__`), output without bound (`'x' * 10**9`), macros, includes, loops in
+loops — is refused at validation, naming the file, line and field; one that fails for one call's
+data takes the node's `error` outcome.
+"""
+
+
 def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
@@ -59,4 +78,6 @@ def node_reference_markdown(types: Mapping[str, type[Node]] | None = None) -> st
         flags = [f for f, on in (("waits for the caller or for time to pass", cls.waits),) if on]
         if flags:
             out += [f"This node {flags[0]}, so a loop through it is not a busy loop.", ""]
-    return "\n".join(out)
+        if cls.runs_after_call:
+            out += ["It needs no live channel: it may run in the scenario's `after_call` chain.", ""]
+    return "\n".join(out) + "\n" + AFTER_CALL
