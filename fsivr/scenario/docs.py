@@ -9,7 +9,6 @@ from typing import Any
 from fsivr.engine.node import COMMON_OUTCOMES, Node, Param
 from fsivr.engine.registry import node_types
 
-
 AFTER_CALL = """\
 ## After the call
 

@@ -128,7 +128,8 @@ def test_too_short_messages_are_discarded(vm: Harness, media: Path) -> None:
 
 
 def test_a_box_without_address_keeps_the_message_and_sends_nothing(vm: Harness) -> None:
-    placed = vm.call(number="2002", speech=[Speech(talk=2.0, then="key", key="#")])
+    # "*": FreeSWITCH's default playback terminator ends the message.
+    placed = vm.call(number="2002", speech=[Speech(talk=2.0, then="key", key="*")])
     assert placed.path == [("box", "next"), ("bye", "hangup")]
     # No greeting of its own: the spoken default, then the beep.
     plays = [a.arg for a in placed.result.apps if a.name == "playback"]
