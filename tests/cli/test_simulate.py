@@ -225,3 +225,34 @@ def test_simulate_drives_the_say_node(tmp_path: Path) -> None:
         ("pin", "1"), ("amount", "next"), ("pl", "next"), ("ru", "next"), ("bye", "hangup")]
     # Both amounts were rendered by espeak-ng into the prompts directory (the menu has no language: flite).
     assert len(list((tmp_path / "prompts" / "_tts").glob("*.wav"))) == 2
+
+
+MESSAGES = """
+mailboxes:
+  - {box: office, email: "office@example.com"}
+scenarios:
+  - scenario: messages
+    numbers: ["100"]
+    start: rec
+    after_call: thanks
+    nodes:
+      rec: {type: record_call, retention_days: 7, next: sms}
+      sms: {type: sms, to: "{{ caller }}", text: "We got your call", next: fax}
+      fax: {type: fax_receive, received: vm, failed: vm}
+      vm: {type: voicemail, box: office, next: bye}
+      bye: {type: hangup}
+      thanks: {type: email, to: boss@example.com, subject: "Call from {{ caller }}", attach: [recording, voicemail]}
+"""
+
+
+def test_message_nodes_show_in_the_path_and_leave_no_files_behind(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(MESSAGES)
+    done = subprocess.run([sys.executable, "-m", "fsivr", "simulate", str(path), "--caller", "+48501000001",
+                           "--json"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    steps = [(s["node"], s["outcome"]) for s in json.loads(done.stdout)["path"]]
+    assert steps == [("rec", "next"), ("sms", "next"), ("fax", "received"), ("vm", "next"), ("bye", "hangup"),
+                     ("thanks", "next")]
+    # The simulated recording, fax and message went with the scratch database, not into ./var/media.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.yaml"]
