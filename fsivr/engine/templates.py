@@ -163,7 +163,7 @@ def _refuse_internals(tree: nodes.Template) -> None:
     if found:
         # find_all walks outside in: ''.__class__.__mro__ gives __mro__ first; say them as written.
         names = ", ".join(repr(n) for n in reversed(found))
-        raise TemplateProblem(f"template reaches for {names}, outside the call's variables")
+        raise TemplateProblem(f"template refused by the sandbox: it reaches for {names}, outside the call's variables")
 
 
 def check(source: str) -> None:
