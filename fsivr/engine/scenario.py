@@ -275,7 +275,8 @@ def compile_scenario(spec: ScenarioSpec, version: int = 0) -> CompiledScenario:
             if not node.runs_after_call:
                 errors.append(ScenarioError(
                     f"a {node.type} node needs the caller on the line; it cannot run in the after_call "
-                    "chain (there only set, sms, email, conditions and hangup run)", scenario=name, node=node_id))
+                    "chain (only nodes that need no live channel can: docs/nodes.md names them)",
+                    scenario=name, node=node_id))
     for cycle in _busy_cycles(nodes, edges):
         errors.append(ScenarioError(
             "is part of a loop that can spin without caller input or a wait: " + " -> ".join(cycle),

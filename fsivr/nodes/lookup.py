@@ -68,6 +68,7 @@ class Lookup(Node):
                              doc=f"{LAST_AGENT}: only an answer this recent counts"),
     }
     outcomes = ("found", "not_found")
+    runs_after_call = True
 
     def compile(self) -> None:
         self.fields: dict[str, str] | None = _fields(self.p["fields"]) if self.p["fields"] else None

@@ -134,5 +134,5 @@ scenarios:
         compile_scenario(doc.spec)
     assert [str(e) for e in failed.value.errors if "after_call" in str(e)][:1] == [
         f"s.nodes.live: a {doc.spec.nodes['live']['type']} node needs the caller on the line; it cannot run in "
-        "the after_call chain (there only set, sms, email, conditions and hangup run)"]
+        "the after_call chain (only nodes that need no live channel can: docs/nodes.md names them)"]
     assert "cannot run in the after_call chain" in str(failed.value)
