@@ -72,6 +72,20 @@ class Recorded:
     terminator: str = ""
 
 
+@dataclass
+class Faxed:
+    """What ``txfax``/``rxfax`` reported: mod_spandsp's result variables, set by phase_e_handler
+    (mod_spandsp_fax.c) on the application's completion (traces 08, 08c)."""
+
+    success: bool
+    #: fax_result_code ("" when the application never faxed, e.g. trace 08b's missing file).
+    code: str
+    #: fax_result_text, else the application's response (08b: "Cannot send non-existant fax file").
+    text: str
+    pages: int
+    hung_up: bool
+
+
 @dataclass(frozen=True)
 class Handoff:
     """What a terminal node (goto, exit) tells the runner about where the call goes from here."""
@@ -362,12 +376,19 @@ class Call:
             self.set_channel_vars({"RECORD_STEREO": "true"})
         self.execute("record_session", expand_escape(path), timeout=self.quick_timeout)
 
-    def fax(self, direction: str, path: str, timeout: float) -> tuple[Event | None, bool]:
-        """mod_spandsp ``txfax``/``rxfax`` of ``path``; (its completion, caller hung up) as
-        execute_to_the_end: the result variables (fax_success...) are on the completion."""
+    def fax(self, direction: str, path: str, timeout: float) -> Faxed:
+        """mod_spandsp ``txfax``/``rxfax`` of ``path``. The result variables are read off the
+        completion, which comes after CHANNEL_HANGUP when the far end hangs up right after the last
+        page (trace 08), hence execute_to_the_end."""
         if direction not in ("txfax", "rxfax"):
             raise ValueError(f"no fax application {direction!r}")
-        return self.execute_to_the_end(direction, path, timeout)
+        event, hung_up = self.execute_to_the_end(direction, path, timeout)
+        if event is None:
+            return Faxed(False, "", "no result from FreeSWITCH", 0, hung_up)
+        pages = event.variable("fax_document_transferred_pages") or "0"
+        return Faxed(success=event.variable("fax_success") == "1", code=event.variable("fax_result_code") or "",
+                     text=event.variable("fax_result_text") or event.get("Application-Response") or "",
+                     pages=int(pages) if pages.isdigit() else 0, hung_up=hung_up)
 
     def bridge(self, dial_string: str, timeout: float) -> Event:
         return self.execute("bridge", dial_string, timeout=timeout)

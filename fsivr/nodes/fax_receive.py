@@ -35,8 +35,7 @@ class FaxReceive(Node):
         stamp = call.now().strftime("%Y%m%dT%H%M%S")
         tiff = media.path("fax", f"{stamp}-{UNSAFE.sub('', call.uuid)[:64]}-{UNSAFE.sub('', self.id)[:40]}.tif")
         call.answer()
-        event, _ = call.fax("rxfax", str(tiff), self.p["max_seconds"])
-        ok = fax_result(call, event)
+        ok = fax_result(call, call.fax("rxfax", str(tiff), self.p["max_seconds"]))
         if not ok or not call.vars.get("fax_pages") or not tiff.is_file():
             if ok:
                 call.step_detail["fax_result_text"] = call.vars["fax_result_text"] = "no pages received"

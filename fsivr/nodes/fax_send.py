@@ -11,10 +11,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from fsivr.engine.call import Call
+from fsivr.engine.call import Call, Faxed
 from fsivr.engine.node import Node, Param
 from fsivr.engine.registry import register
-from fsivr.esl.frames import Event
 from fsivr.nodes._faxfiles import FaxFileError, fax_tiff
 
 log = logging.getLogger("fsivr.call")
@@ -22,20 +21,11 @@ log = logging.getLogger("fsivr.call")
 DOCUMENT_TYPES = (".pdf", ".tif", ".tiff")
 
 
-def fax_result(call: Call, event: Event | None) -> bool:
+def fax_result(call: Call, faxed: Faxed) -> bool:
     """mod_spandsp's verdict, put where templates and the call record see it; True on success."""
-    if event is None:
-        call.vars.update(fax_result_code="", fax_result_text="no result from FreeSWITCH")
-        call.step_detail["fax_result_text"] = "no result from FreeSWITCH"
-        return False
-    code = event.variable("fax_result_code") or ""
-    # No result variables at all: the application refused before faxing (trace 08b: "Cannot send
-    # non-existant fax file" as its response).
-    text = event.variable("fax_result_text") or event.get("Application-Response") or ""
-    pages = event.variable("fax_document_transferred_pages") or "0"
-    call.vars.update(fax_result_code=code, fax_result_text=text, fax_pages=int(pages) if pages.isdigit() else 0)
-    call.step_detail.update(fax_result_code=code, fax_result_text=text, fax_pages=pages)
-    return event.variable("fax_success") == "1"
+    call.vars.update(fax_result_code=faxed.code, fax_result_text=faxed.text, fax_pages=faxed.pages)
+    call.step_detail.update(fax_result_code=faxed.code, fax_result_text=faxed.text, fax_pages=str(faxed.pages))
+    return faxed.success
 
 
 @register
@@ -69,5 +59,4 @@ class FaxSend(Node):
             log.warning("call %s: fax_send %s: %s", call.uuid, self.id, exc)
             return "error"
         call.answer()
-        event, _ = call.fax("txfax", str(tiff), self.p["max_seconds"])
-        return "sent" if fax_result(call, event) else "failed"
+        return "sent" if fax_result(call, call.fax("txfax", str(tiff), self.p["max_seconds"])) else "failed"

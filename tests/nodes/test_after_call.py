@@ -54,11 +54,12 @@ scenarios:
 """
 
 
-@pytest.fixture(scope="module")
-def pbx() -> Iterator[Harness]:
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def pbx(request: pytest.FixtureRequest) -> Iterator[Harness]:
     cfg = Config()
     cfg.sms_default_region = "PL"
-    with running(BUNDLE, config=cfg) as harness:
+    url = None if request.param == "sqlite" else request.getfixturevalue("pg_module_database")
+    with running(BUNDLE, database_url=url, config=cfg) as harness:
         yield harness
 
 

@@ -4,6 +4,7 @@ real tiff2pdf; the outcomes come from mod_spandsp's result variables, success an
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -160,3 +161,14 @@ def test_a_failed_or_empty_fax_is_failed_with_the_result_text(faxes: Harness, pe
     assert placed.path[0] == ("f", "failed")
     assert detail(placed)["fax_result_text"] == text
     assert kept(faxes, placed) == ([], [])
+
+
+def test_a_file_freeswitch_cannot_read_is_failed_with_its_words(faxes: Harness, dirs: tuple[Path, Path]) -> None:
+    # Trace 08b: txfax of a file that is not there answers "Cannot send non-existant fax file" and sets
+    # no fax_* variable (here: FreeSWITCH does not see media_dir where fsivr does).
+    media, _ = dirs
+    cached = media / "fax-cache" / f"{hashlib.sha256(PDF).hexdigest()}.tif"
+    placed = faxes.call(number="4001", files={str(cached): None})
+    assert placed.path == [("f", "failed"), ("bye", "hangup")]
+    assert detail(placed) == {"fax_result_code": "", "fax_result_text": "Cannot send non-existant fax file",
+                              "fax_pages": "0"}

@@ -48,11 +48,12 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("media")
 
 
-@pytest.fixture(scope="module")
-def vm(media: Path) -> Iterator[Harness]:
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def vm(request: pytest.FixtureRequest, media: Path) -> Iterator[Harness]:
     cfg = Config()
     cfg.media_dir = str(media)
-    with running(BUNDLE, config=cfg) as harness:
+    url = None if request.param == "sqlite" else request.getfixturevalue("pg_module_database")
+    with running(BUNDLE, database_url=url, config=cfg) as harness:
         yield harness
 
 
