@@ -359,7 +359,9 @@ class Call:
         a terminator key — or the caller hanging up, which is how most messages end (then what was
         said is kept: see execute_to_the_end)."""
         # switch_ivr_record_file_event: <path> [<limit s>] [<silence threshold>] [<silence hits s>]
-        arg = f"{path} {int(max_seconds)} {int(silence_threshold)} {int(silence_seconds)}"
+        # record_function splits with switch_separate_string (mod_dptools.c), which honours quotes: a
+        # media_dir with a blank in it stays one argument.
+        arg = f"{quote_arg(path)} {int(max_seconds)} {int(silence_threshold)} {int(silence_seconds)}"
         event, hung_up = self.execute_to_the_end("record", arg, max_seconds + self.quick_timeout + 5)
         if event is None:
             return Recorded(ms=None, hung_up=hung_up)
@@ -374,7 +376,8 @@ class Call:
         (RECORD_STEREO, read by switch_ivr_record_session_event in switch_ivr_async.c)."""
         if stereo:
             self.set_channel_vars({"RECORD_STEREO": "true"})
-        self.execute("record_session", expand_escape(path), timeout=self.quick_timeout)
+        # record_session_function splits with switch_split = switch_separate_string (quotes kept).
+        self.execute("record_session", expand_escape(quote_arg(path)), timeout=self.quick_timeout)
 
     def fax(self, direction: str, path: str, timeout: float) -> Faxed:
         """mod_spandsp ``txfax``/``rxfax`` of ``path``. The result variables are read off the

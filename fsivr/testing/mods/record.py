@@ -192,7 +192,8 @@ def record_session(s: CallSession, arg: str) -> None:
     Departure: a ``+limit`` is only applied when the recording is stopped (stop_record_session or
     hangup), not at the moment it runs out, so no RECORD_STOP fires in the middle of another app.
     """
-    argv = arg.split()
+    # record_session_function: switch_split (switch_separate_string: quotes and escapes honoured)
+    argv = separate_string(arg, 5)
     if not argv:
         return
     limit = 0
