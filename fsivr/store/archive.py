@@ -39,7 +39,9 @@ def forget_call_file(session: Session, file: str) -> int:
 
 
 def called_before(session: Session, caller: str, call_uuid: str) -> bool:
-    """Whether another call from ``caller`` is on record (the current one excluded)."""
+    """Whether another call from ``caller`` is on record (the current one excluded): one probe of
+    ix_calls_caller. The caller ID as the trunk sent it, as the record keeps it: a trunk sends one
+    number the same way each time."""
     return bool(session.scalar(select(exists().where(CallRow.caller == caller, CallRow.uuid != call_uuid))))
 
 

@@ -398,7 +398,9 @@ class CallRow(Base):
     fetching generated ids back."""
 
     __tablename__ = "calls"
-    __table_args__ = (Index("ix_calls_started_at", "started_at"),)
+    __table_args__ = (Index("ix_calls_started_at", "started_at"),
+                      # "First call from this number?" (after-call chains, fsivr/store/archive.py).
+                      Index("ix_calls_caller", "caller"))
 
     uuid: Mapped[str] = mapped_column(String(64), primary_key=True)
     caller: Mapped[str | None] = mapped_column(String(NUMBER))

@@ -1,4 +1,5 @@
-"""Voicemail messages and files kept with call records (recordings, received faxes) (issue 9).
+"""Voicemail messages and files kept with call records (recordings, received faxes); calls by
+caller (after-call chains ask "first call from this number?") (issue 9).
 
 Revision ID: 0007
 Revises: 0006
@@ -41,9 +42,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('call_files', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_call_files_call_uuid'), ['call_uuid'], unique=False)
+    with op.batch_alter_table('calls', schema=None) as batch_op:
+        batch_op.create_index('ix_calls_caller', ['caller'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('calls', schema=None) as batch_op:
+        batch_op.drop_index('ix_calls_caller')
     with op.batch_alter_table('call_files', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_call_files_call_uuid'))
     op.drop_table('call_files')
