@@ -22,7 +22,8 @@ class Email(Node):
         "to": Param((str, list), required=True, check=templates_list, doc="address(es), templates"),
         "subject": Param(str, required=True, check=template, doc="one line, a template"),
         "body": Param(str, default="", check=template, doc="the text, a template over the call's variables"),
-        "attach": Param(list, default=[], doc=f"files of this call to attach: {', '.join(ATTACHABLE)}"),
+        "attach": Param(list, default=[], doc=f"files of this call to attach: {', '.join(ATTACHABLE)} (a "
+                                              "recording is whole only after the call: attach it in after_call)"),
         "only_if": ONLY_IF,
     }
     outcomes = ("next",)
