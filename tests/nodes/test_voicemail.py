@@ -4,6 +4,7 @@ worker loop to a real SMTP server on loopback — also when the caller hangs up 
 
 from __future__ import annotations
 
+import signal
 import sys
 import wave
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from fsivr.worker.email import EmailSender, SmtpSettings
 from fsivr.worker.loop import Worker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "worker"))
-from farends import SmtpServer  # the worker tests' real SMTP server
+from farends import SmtpServer, start_worker, wait_for, worker_env  # the worker tests' far ends
 
 BUNDLE = """
 mailboxes:
@@ -117,6 +118,25 @@ def test_a_caller_hanging_up_mid_message_keeps_what_was_said(vm: Harness, smtp: 
     [mail] = smtp.received
     [attachment] = list(mail.message.iter_attachments())
     assert len(attachment.get_content()) == 44 + 2 * 22880  # trace 15's 45804 bytes
+
+
+def test_a_real_fsivr_worker_delivers_what_a_caller_said_before_hanging_up(vm: Harness, smtp: SmtpServer,
+                                                                           tmp_path: Path) -> None:
+    placed = vm.call(number="2001", caller="+48501000009", speech=[Speech(talk=5.5, then="hangup")])
+    assert placed.path == [("box", "next")]
+    [row] = messages(vm, placed.result.uuid)
+    kept = (Path(vm.app.config.media_dir) / row.file).read_bytes()
+    env = worker_env(vm.store.url.render_as_string(hide_password=False), smtp_host="127.0.0.1",
+                     smtp_port=smtp.port, smtp_security="none", worker_poll_interval=0.2)
+    worker = start_worker(env, tmp_path)
+    try:
+        wait_for(lambda: smtp.received, what="the voicemail e-mail")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0, (tmp_path / "worker.log").read_text()
+    [mail] = smtp.received
+    [attachment] = list(mail.message.iter_attachments())
+    assert attachment.get_content() == kept and len(kept) == 44 + 2 * 8000 * 55 // 10
 
 
 def test_too_short_messages_are_discarded(vm: Harness, media: Path) -> None:
