@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import gevent
 from gevent.event import Event as Flag
 
+from fsivr.engine.aftercall import finished_call
 from fsivr.engine.call import HANGUP_CONFIRM, Call, Handoff, channel_time
 from fsivr.engine.scenario import CompiledScenario
 from fsivr.engine.services import Services
@@ -233,14 +234,20 @@ class Runner:
                 conn.hungup.wait(HANGUP_CONFIRM)
             scenario = self.services.scenarios.get(record.scenario) if record.scenario else None
             if scenario is not None and scenario.after_call:
-                self._settle(call, record)
-                call.vars.update(self._finished_call_vars(call, record))
+                call.vars.update(finished_call(call, record, _ended_at(conn) or call.now(), self.services.archive))
                 call.after_call = True
                 self._walk(call, scenario, scenario.after_call, record)
         except Exception:
             log.exception("call %s: post-call work failed", call.uuid)
         finally:
-            self._settle(call, record)
+            record.ended_at = _ended_at(conn) or call.now()
+            final = conn.hangup_complete or conn.hangup_event
+            record.answered_at = ((final is not None and channel_time(final.get("Caller-Channel-Answered-Time")))
+                                  or call.answered_at)
+            # Read again: an exit in the post-call chain releases the call too.
+            released = call.handoff is not None and call.handoff.released
+            record.hangup_cause = conn.hangup_cause or ("RELEASED" if released else "")
+            record.hangup_by = conn.hangup_by or ("ivr_exit" if released else "")
             try:
                 self.services.records.submit(record)
             except Exception:
@@ -281,43 +288,6 @@ def final_outcome(record: CallRecord) -> str:
     if record.hangup_by == "caller":
         return "caller_hangup"
     return "completed"
-
-
-    @staticmethod
-    def _settle(call: Call, record: CallRecord) -> None:
-        """The record's end: times and cause as FreeSWITCH reported them."""
-        conn = call.conn
-        record.ended_at = _ended_at(conn) or call.now()
-        final = conn.hangup_complete or conn.hangup_event
-        record.answered_at = ((final is not None and channel_time(final.get("Caller-Channel-Answered-Time")))
-                              or call.answered_at)
-        # Read again after the post-call chain: an exit there releases the call too.
-        released = call.handoff is not None and call.handoff.released
-        record.hangup_cause = conn.hangup_cause or ("RELEASED" if released else "")
-        record.hangup_by = conn.hangup_by or ("ivr_exit" if released else "")
-
-    def _finished_call_vars(self, call: Call, record: CallRecord) -> dict[str, Any]:
-        """What the after_call chain's conditions and templates know of the finished call.
-
-        ``answered``: a person answered (a dial, group, forward... of this call ended answered) — the
-        IVR answering the channel itself does not count; ``channel_answered`` says that.
-        ``first_call``: no other call from this caller is on record (asked off the hub)."""
-        last = call.last_ring
-        answered_by = last.target if last is not None and last.outcome == "answered" else ""
-        answered = bool(answered_by) or any(s.outcome == "answered" for s in record.steps)
-        first = False
-        if self.services.archive is not None:
-            try:
-                first = self.services.archive.first_call(call.caller, call.uuid)
-            except Exception as exc:  # the chain still runs; it just cannot know
-                log.warning("call %s: could not look up the caller's history: %s", call.uuid, exc)
-        ended = record.ended_at or call.now()
-        return {"answered": answered, "answered_by": answered_by, "channel_answered": record.answered_at is not None,
-                "duration": max(0, round((ended - record.started_at).total_seconds())),
-                "talk_seconds": (max(0, round((ended - record.answered_at).total_seconds()))
-                                 if record.answered_at else 0),
-                "first_call": first, "hangup_cause": record.hangup_cause or "",
-                "ended_at": ended.isoformat()}
 
 
 def _ended_at(conn: OutboundConnection) -> datetime | None:
