@@ -1,4 +1,5 @@
-"""``fsivr worker``: the durable outbox of notifications (SMS, e-mail) and the processes that send it.
+"""``fsivr worker``: the durable outbox of notifications (SMS, e-mail) and scheduled jobs (the
+retention clean-up of recordings, :mod:`fsivr.worker.retention`), and the processes that run it.
 
 ``serve`` only inserts rows (:mod:`fsivr.worker.notify`); workers claim, send, retry and give up on
 them (:mod:`fsivr.worker.outbox`, :mod:`fsivr.worker.loop`). Nodes call :mod:`fsivr.worker.notify`;
