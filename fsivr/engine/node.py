@@ -9,8 +9,9 @@ What a node may touch when it runs:
 - the ``Call``: its public fields and methods (identity, ``vars``, media, ``answered``/``gone``,
   ``wait_hangup``, ``listen``, ``handoff`` for goto/exit) — never ``call.conn``, the engine's own;
 - ``call.services``: config, prompts, directory (read-only snapshots, never the database), and
-  ``data`` (engine/calldata.py: data-table look-ups and the authorize lock-out — the only database
-  work a node asks for, each one indexed query run off the hub);
+  ``data`` (engine/calldata.py: data-table look-ups and the authorize lock-out), the ``notify`` and
+  ``archive`` ports (queue a notification; keep a voicemail's or a file's row) — the only database
+  work a node asks for, each run off the hub — and ``media`` (where a call's files go);
 - fsivr.ringing, for ringing someone.
 Whatever it raises becomes an outcome in the runner; it keeps no state between calls.
 """
