@@ -231,7 +231,7 @@ def test_valet_timeout_without_orbit_returns_to_the_socket_app(esl_server) -> No
     done = [e.get("Application") for e in _events(msgs, "CHANNEL_EXECUTE_COMPLETE")]
     assert done[:4] == ["answer", "set", "valet_park", "playback"]  # still ours after the park
     assert "uuid_bridge" not in result.variables
-    park_done = [e for e in _events(msgs, "CHANNEL_EXECUTE_COMPLETE") if e.get("Application") == "valet_park"][0]
+    park_done = next(e for e in _events(msgs, "CHANNEL_EXECUTE_COMPLETE") if e.get("Application") == "valet_park")
     assert 29.0 <= int(park_done["variable_playback_ms"]) / 1000 <= 31.0
     assert not sim.valet.parked("lot", "7")
 
