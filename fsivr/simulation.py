@@ -31,7 +31,7 @@ from fsivr.store import tables
 from fsivr.store.db import Store
 from fsivr.store.directory import load_directory, save_directory
 from fsivr.store.migrate import require_up_to_date
-from fsivr.testing import CallScript, Target
+from fsivr.testing import CallScript, Retrieve, Target
 from fsivr.testing.harness import Harness, running
 
 
@@ -40,12 +40,13 @@ class NoCallRecord(RuntimeError):
 
 
 def simulate(target: str, cfg: Config, *, number: str | None, caller: str, at: datetime,
-             digits: list[str], answers: dict[str, str]) -> dict[str, Any]:
+             digits: list[str], answers: dict[str, str], pickup: float | None = None) -> dict[str, Any]:
     """Run one call to ``target`` (a scenario/bundle file, or the name of a scenario stored in
     ``cfg.database_url``) and return its call record with the caller and number dialled.
 
     ``cfg`` is the server's configuration for this run: it is changed (the scratch database, a
-    loopback port, the default scenario when ``number`` belongs to none).
+    loopback port, the default scenario when ``number`` belongs to none). ``pickup``: a phone
+    picks the caller up that many seconds into a park (None: nobody comes, the lot's timeout runs).
     """
     is_file = Path(target).is_file()
     with tempfile.TemporaryDirectory(prefix="fsivr-simulate-") as tmp:
@@ -56,7 +57,7 @@ def simulate(target: str, cfg: Config, *, number: str | None, caller: str, at: d
         # database_url=None: running() imports the file into a throw-away database of its own.
         with running(Path(target) if is_file else None, database_url=scratch, config=cfg) as harness:
             return _simulate_in(harness, target, is_file, cfg, number=number, caller=caller, at=at,
-                                digits=digits, answers=answers)
+                                digits=digits, answers=answers, pickup=pickup)
 
 
 def copy_store(source_url: str, target_url: str) -> None:
@@ -87,7 +88,8 @@ def copy_store(source_url: str, target_url: str) -> None:
 
 
 def _simulate_in(harness: Harness, target: str, is_file: bool, cfg: Config, *, number: str | None, caller: str,
-                 at: datetime, digits: list[str], answers: dict[str, str]) -> dict[str, Any]:
+                 at: datetime, digits: list[str], answers: dict[str, str], pickup: float | None = None,
+                 ) -> dict[str, Any]:
     routes = harness.store.run(repository.number_routes)
     versions = harness.store.run(repository.scenario_versions)
     if is_file:
@@ -114,7 +116,8 @@ def _simulate_in(harness: Harness, target: str, is_file: bool, cfg: Config, *, n
                             f"{', '.join(mine)}); simulated as the default scenario")
         cfg.default_scenario = scenario_name
     placed = harness.call(CallScript(number=number, caller=caller, at=at, digits=digits,
-                                     targets={t: Target(o) for t, o in answers.items()}, timeout=60.0))
+                                     targets={t: Target(o) for t, o in answers.items()}, timeout=60.0,
+                                     valet_retrieve=[Retrieve(after=pickup)] if pickup is not None else []))
     if placed.record is None:
         raise NoCallRecord("the server left no call record")
     rang = {leg.target for bridge in placed.result.bridges for leg in bridge.legs}

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fsivr.config import Config
+from fsivr.engine.slots import ParkingSlots
 from fsivr.speech.tts import Renderer, Voice
 
 if TYPE_CHECKING:
@@ -106,3 +107,5 @@ class Services:
     #: Data-table look-ups and the authorize lock-out: the only database work a node asks for,
     #: each one query off the hub (engine/calldata.py).
     data: CallData
+    #: Parking-lot slots this server has chosen or lets rest (engine/slots.py), for the park node.
+    parking: ParkingSlots = field(default_factory=ParkingSlots)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -225,3 +226,28 @@ def test_simulate_drives_the_say_node(tmp_path: Path) -> None:
         ("pin", "1"), ("amount", "next"), ("pl", "next"), ("ru", "next"), ("bye", "hangup")]
     # Both amounts were rendered by espeak-ng into the prompts directory (the menu has no language: flite).
     assert len(list((tmp_path / "prompts" / "_tts").glob("*.wav"))) == 2
+
+
+PARK = """
+scenarios:
+  - scenario: parking
+    numbers: ["3001"]
+    start: park
+    nodes:
+      park: {type: park, lot: main, text: "You are parked on slot", timeout: again, full: again}
+      again: {type: play, text: "Nobody picked up", next: bye}
+      bye: {type: hangup}
+"""
+
+
+@pytest.mark.parametrize("extra, path", [
+    ([], [("park", "timeout"), ("again", "next"), ("bye", "hangup")]),
+    (["--pickup", "5"], [("park", "left")]),
+])
+def test_park_timeout_and_pickup(tmp_path: Path, extra: list[str], path: list[tuple[str, str]]) -> None:
+    (tmp_path / "p.yaml").write_text(PARK)
+    env = {**os.environ, "FSIVR_PARKING_LOTS": "main 701-709 30"}
+    done = subprocess.run([sys.executable, "-m", "fsivr", "simulate", str(tmp_path / "p.yaml"), "--json", *extra],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert [(s["node"], s["outcome"]) for s in json.loads(done.stdout)["path"]] == path
