@@ -101,7 +101,8 @@ def scenario_dot(spec: ScenarioSpec, *, starts: Mapping[str, str | None] | None 
                 label = f"scenario {target}" + (f"{chr(10)}start: {start}" if start else "")
                 lines.append(f"  {_q(box)} [shape=box3d, label={_q(label)}];")
             else:
-                lines.append(f"  {_q(box)} [shape=box3d, style=dashed, label={_q(f'scenario {target}{chr(10)}(not found)')}];")
+                missing = f"scenario {target}\n(not found)"
+                lines.append(f"  {_q(box)} [shape=box3d, style=dashed, label={_q(missing)}];")
             lines.append(f"  {_q(node_id)} -> {_q(box)} [style=dashed, label=\"goto\"];")
         for outcome, target in outcomes.items():
             lines.append(f"  {_q(node_id)} -> {_q(target)} [label={_q(outcome)}];")

@@ -47,8 +47,8 @@ def fsivr(db: str, *argv: str) -> int:
 
 
 def labels(dot: str) -> dict[str, str]:
-    return {m.group(1): m.group(2) for m in re.finditer(r'^  "([^"]+)" \[(?:shape=\w+(?:, style=\w+)?, )?label="((?:[^"\\]|\\.)*)"\];$',
-                                                           dot, re.M)}
+    line = re.compile(r'^  "([^"]+)" \[(?:shape=\w+(?:, style=\w+)?, )?label="((?:[^"\\]|\\.)*)"\];$', re.M)
+    return {m.group(1): m.group(2) for m in line.finditer(dot)}
 
 
 def test_graph_of_a_stored_scenario(db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
