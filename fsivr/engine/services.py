@@ -8,6 +8,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fsivr.config import Config
+from fsivr.engine.overrides import OverrideCache
 from fsivr.engine.slots import ParkingSlots
 from fsivr.speech.tts import Renderer, Voice
 
@@ -109,3 +110,5 @@ class Services:
     data: CallData
     #: Parking-lot slots this server has chosen or lets rest (engine/slots.py), for the park node.
     parking: ParkingSlots = field(default_factory=ParkingSlots)
+    #: Time-condition overrides (day/night switch) in memory, polled (engine/overrides.py).
+    overrides: OverrideCache = field(default_factory=OverrideCache)
