@@ -11,7 +11,8 @@ What a node may touch when it runs:
 - ``call.services``: config, prompts, directory (read-only snapshots, never the database), and
   ``data`` (engine/calldata.py: data-table look-ups and the authorize lock-out — the only database
   work a node asks for, each one indexed query run off the hub), and ``parking`` (engine/slots.py:
-  the parking-lot slots this server holds for calls being parked);
+  the parking-lot slots this server holds for calls being parked) and ``overrides``
+  (engine/overrides.py: the day/night switches in memory);
 - fsivr.ringing, for ringing someone.
 Whatever it raises becomes an outcome in the runner; it keeps no state between calls.
 """
