@@ -27,7 +27,7 @@ from fsivr.config import Config
 from fsivr.scenario import repository
 from fsivr.scenario.bundle import load_file
 from fsivr.scenario.persist import copy_scenarios, stored_scenarios
-from fsivr.store import tables
+from fsivr.store import overrides, tables
 from fsivr.store.db import Store
 from fsivr.store.directory import load_directory, save_directory
 from fsivr.store.migrate import require_up_to_date
@@ -61,8 +61,9 @@ def simulate(target: str, cfg: Config, *, number: str | None, caller: str, at: d
 
 
 def copy_store(source_url: str, target_url: str) -> None:
-    """Copy every scenario, the directory and the lookup node's data tables from ``source_url``
-    (read only; its schema must be current) into a new database at ``target_url``."""
+    """Copy every scenario, the directory, the lookup node's data tables and the day/night
+    switches' overrides from ``source_url`` (read only; its schema must be current) into a new
+    database at ``target_url``: the simulated call meets what a real one would."""
     url = make_url(source_url)
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
             and not url.database.startswith("file:") and not Path(url.database).is_file():
@@ -74,6 +75,7 @@ def copy_store(source_url: str, target_url: str) -> None:
         with source.session() as session:
             docs, directory = stored_scenarios(session), load_directory(session)
             data = tables.dump(session)
+            forced = overrides.load(session)
     finally:
         source.close()
     target = Store(target_url)
@@ -83,6 +85,7 @@ def copy_store(source_url: str, target_url: str) -> None:
             save_directory(session, directory)
             copy_scenarios(session, docs)
             tables.load(session, data)
+            overrides.restore(session, forced.values())
     finally:
         target.close()
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from fsivr.engine.scenario import CompiledScenario
 
 
-def _switch_name(value: str) -> str:
+def switch_name(value: str) -> str:
     if not DIALABLE_NAME.match(value):
         raise ValueError("a switch name is letters, digits and _ . + - (at most 64)")
     return value
@@ -47,7 +47,7 @@ class TimeCondition(Node):
         "rules": Param(list, required=True, check=_check_rules,
                        doc="list of {days: mon-fri, hours: '08:00-16:00', dates: [...]}; any rule matching "
                            "means match"),
-        "override": Param(str, check=_switch_name,
+        "override": Param(str, check=switch_name,
                           doc="name of the day/night switch that can force this condition open (match) or closed "
                               "(nomatch) for a while: a time_override node (staff feature code) or `fsivr override`"),
         "holidays": Param((list, dict), default=[], check=_check_holidays,

@@ -22,7 +22,7 @@ from fsivr.engine.call import Call
 from fsivr.engine.node import Node, Param
 from fsivr.engine.registry import register
 from fsivr.nodes._prompt import prompt_or_text
-from fsivr.nodes.time_condition import TimeCondition, _switch_name, switch_conditions
+from fsivr.nodes.time_condition import TimeCondition, switch_name, switch_conditions
 from fsivr.store.overrides import Override
 
 log = logging.getLogger("fsivr.nodes.time_override")
@@ -81,7 +81,7 @@ class TimeOverride(Node):
     type = "time_override"
     summary = "staff feature code: force a day/night switch open or closed until a time or the next change"
     params = {
-        "switch": Param(str, required=True, check=_switch_name,
+        "switch": Param(str, required=True, check=switch_name,
                         doc="the switch: time conditions with this `override` name follow it"),
         "action": Param(str, default="toggle", choices=ACTIONS,
                         doc="toggle (flip what callers get now), open, closed, or clear (back to the schedule)"),

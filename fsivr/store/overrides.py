@@ -7,6 +7,7 @@ whoever reads them (``Override.active``): expiry needs no writer.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -43,6 +44,14 @@ def load(session: Session) -> dict[str, Override]:
     """Every override row (active or expired) by name: a handful of rows, one per switch."""
     return {r.name: Override(r.name, r.state, r.until, r.set_by, r.set_at)
             for r in session.scalars(select(TimeOverrideRow))}
+
+
+def restore(session: Session, rows: Iterable[Override]) -> None:
+    """Write overrides as they were (a copy of a store for ``fsivr simulate``): no log rows, as
+    nobody changed anything."""
+    for o in rows:
+        session.add(TimeOverrideRow(name=o.name, state=o.state, until=o.until, set_by=o.set_by, set_at=o.set_at))
+    session.flush()
 
 
 def set_override(session: Session, name: str, state: str, until: datetime, who: str, at: datetime) -> Override:
