@@ -22,7 +22,7 @@ from fsivr.engine.call import Call
 from fsivr.engine.node import Node, Param
 from fsivr.engine.registry import register
 from fsivr.nodes._prompt import prompt_or_text
-from fsivr.nodes.time_condition import TimeCondition, switch_name, switch_conditions
+from fsivr.nodes.time_condition import TimeCondition, switch_conditions, switch_name
 from fsivr.store.overrides import Override
 
 log = logging.getLogger("fsivr.nodes.time_override")
