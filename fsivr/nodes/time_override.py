@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from fsivr.engine.call import Call
-from fsivr.engine.node import Node, Param
+from fsivr.engine.node import Node, Param, Ref
 from fsivr.engine.registry import register
 from fsivr.nodes._prompt import prompt_or_text
 from fsivr.nodes.time_condition import TimeCondition, switch_conditions, switch_name
@@ -100,6 +100,8 @@ class TimeOverride(Node):
 
     def compile(self) -> None:
         prompt_or_text(self, required=False)
+        # Validation checks some time_condition (in the bundle or the store) has this `override`.
+        self.refs.append(Ref("switch", self.p["switch"], "switch"))
         asks = self.p["until"] == "ask"
         if asks and self.p["action"] == "clear":
             raise self.error("clear has no end time to ask for", "until")

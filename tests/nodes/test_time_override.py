@@ -9,9 +9,11 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import gevent
+import pytest
 
 from fsivr.config import Config
 from fsivr.engine.pins import hash_pin
+from fsivr.scenario.validate import BundleInvalid
 from fsivr.store import overrides
 from fsivr.testing.harness import Harness, running
 
@@ -127,3 +129,22 @@ def test_another_server_sees_the_change_within_its_reload_interval(db_url: str) 
                 break
             gevent.sleep(0.05)
         assert hours(second, at10) == "nomatch"
+
+
+FEATURE_ONLY = """
+scenarios:
+  - scenario: feature
+    numbers: ["*30"]
+    start: flip
+    nodes:
+      flip: {type: time_override, switch: %s, open: bye, closed: bye, schedule: bye}
+      bye: {type: hangup}
+"""
+
+
+def test_a_feature_code_for_a_switch_no_time_condition_has_is_refused(db_url: str) -> None:
+    """Checked against the bundle and the store: a feature code may come in a bundle of its own."""
+    with running(BUNDLE, database_url=db_url) as harness:
+        assert harness.import_yaml(FEATURE_ONLY % "office") == ["feature"]  # the store's office has it
+        with pytest.raises(BundleInvalid, match=r"feature\.nodes\.flip\.switch: switch 'ofice' does not exist"):
+            harness.import_yaml(FEATURE_ONLY % "ofice")
