@@ -22,6 +22,8 @@ from fsivr.engine.registry import register
 from fsivr.engine.slots import occupied
 from fsivr.esl.errors import ChannelLeft
 from fsivr.nodes._prompt import prompt_or_text
+from fsivr.nodes.say import FS_SAY
+from fsivr.speech import words
 from fsivr.store.names import DIALABLE_NAME
 
 
@@ -40,7 +42,8 @@ class Park(Node):
                      doc="parking lot, as configured in parking_lots (its slots and timeout)"),
         "prompt": Param(str, doc="stored prompt said before the slot number", ref="prompt"),
         "text": Param(str, doc="text said before the slot number (instead of a prompt)"),
-        "language": Param(str, doc="language of the texts: picks the TTS voice configured for it"),
+        "language": Param(str, doc="language of the texts and of the slot number (default: the configured "
+                                   "language): picks the TTS voice, or FreeSWITCH's say where its module is configured"),
         "voice": Param(str, doc="TTS voice for the texts (overrides the language's voice)"),
     }
     outcomes = ("timeout", "full")
@@ -68,8 +71,7 @@ class Park(Node):
             if self.p["prompt"] or self.p["text"]:
                 call.play(call.playable(self.p["prompt"], self.p["text"], language=self.p["language"],
                                         voice=self.p["voice"]))
-            # The number by the same TTS path as any text: digit by digit, as a phone is dialled.
-            call.play(call.playable(text=" ".join(slot), language=self.p["language"], voice=self.p["voice"]))
+            self._say_slot(call, slot)
             call.set_channel_vars({"valet_parking_timeout": str(lot.timeout)})
             # An orbit extension (set by the dialplan before the IVR) would transfer the caller out
             # at the timeout instead of returning here: unset it (uuid_setvar without a value).
@@ -88,3 +90,18 @@ class Park(Node):
             return "timeout"
         finally:
             slots.release(lot.name, slot, timed_out=timed_out)
+
+    def _say_slot(self, call: Call, slot: str) -> None:
+        """The slot digit by digit, as a phone dials it, the say node's way (nodes/say.py): by
+        FreeSWITCH's say where the configuration has the language's say module, else as words in
+        the language (fsivr.speech.words) spoken by its TTS voice."""
+        language = self.p["language"] or call.services.config.language
+        lang = words.base_language(language)
+        modules = {words.base_language(m) for m in call.services.config.say_modules}
+        if lang in modules and "digits" in FS_SAY.get(lang, frozenset()):
+            call.step_detail["said"] = f"say {lang} number iterated {slot}"
+            call.say(f"{lang}:{lang}", "number", "iterated", slot)
+            return
+        spoken = words.digits(slot, language)
+        call.step_detail["said"] = spoken
+        call.play(call.playable(text=spoken, language=language, voice=self.p["voice"]))

@@ -39,7 +39,7 @@ def test_park_then_picked_up_by_a_phone_leaves_the_ivr_bridged() -> None:
     step = placed.record["path"][0]
     assert step["detail"]["slot"] == "701" and step["detail"]["lot"] == "main"
     said = [a.arg for a in placed.result.apps if a.name == "playback"]
-    assert said == ["say:You are parked on slot", "say:7 0 1"]
+    assert said == ["say:You are parked on slot", "say:seven zero one"]
     assert [a.arg for a in apps(placed, "valet_park")] == ["main 701"]
     # the retriever's bridge: the caller talked to it and the IVR never hung up on them
     assert placed.result.variables.get("bridge_uuid") == step["detail"]["picked_up_by"]
@@ -79,3 +79,27 @@ def test_caller_hanging_up_while_parked_ends_the_call() -> None:
     with running(BUNDLE, config=lots("main 701-703")) as harness:
         placed = harness.call(CallScript(number="3001", hangup=Hangup(on_app="valet_park", offset=5.0)))
     assert placed.path == [("park", "hangup")]
+
+
+POLISH = """
+scenarios:
+  - scenario: parking
+    numbers: ["3001"]
+    start: park
+    nodes:
+      park: {type: park, lot: main, text: "Jesteś zaparkowany na miejscu", language: pl, timeout: bye}
+      bye: {type: hangup}
+"""
+
+
+def test_the_slot_is_said_in_the_language_by_tts_or_freeswitchs_say_module() -> None:
+    cfg = lots("main 701-703 10")
+    with running(POLISH, config=cfg) as harness:
+        words_said = harness.call(number="3001").record["path"][0]["detail"]["said"]
+    assert words_said == "siedem zero jeden"
+    cfg = lots("main 701-703 10")
+    cfg.say_modules = ["pl"]
+    with running(POLISH, config=cfg) as harness:
+        placed = harness.call(number="3001")
+    assert [a.arg for a in apps(placed, "say")] == ["pl:pl number iterated 701"]
+    assert placed.path == [("park", "timeout"), ("bye", "hangup")]
