@@ -43,7 +43,8 @@ class Park(Node):
         "prompt": Param(str, doc="stored prompt said before the slot number", ref="prompt"),
         "text": Param(str, doc="text said before the slot number (instead of a prompt)"),
         "language": Param(str, doc="language of the texts and of the slot number (default: the configured "
-                                   "language): picks the TTS voice, or FreeSWITCH's say where its module is configured"),
+                                   "language): picks the TTS voice, or FreeSWITCH's say where its module is "
+                                   "configured"),
         "voice": Param(str, doc="TTS voice for the texts (overrides the language's voice)"),
     }
     outcomes = ("timeout", "full")
