@@ -7,11 +7,11 @@ the socket application (trace 10: ``Action: bridge``, valet_park EXECUTE_COMPLET
 EXECUTE_COMPLETE, uuid_bridge), so the IVR lets the call go and follows it until it ends.
 
 Nobody picks up within the lot's timeout: the caller comes back here and the node takes
-``timeout``. valet_park waits that long by itself (``valet_parking_timeout``) and, with no
-``valet_parking_orbit_exten``, simply returns to the socket application
+``next`` (the spec's outcome: the scenario goes on). valet_park waits that long by itself
+(``valet_parking_timeout``) and, with no ``valet_parking_orbit_exten``, simply returns to the socket application
 (mod_valet_parking.c valet_parking_function: read_frame_callback counts the timeout down, then the
 play loop ends without a transfer). The caller pressing ``#`` ends the park the same way
-(valet_on_dtmf returns SWITCH_STATUS_BREAK for '#'), so it takes ``timeout`` too.
+(valet_on_dtmf returns SWITCH_STATUS_BREAK for '#'), so it takes ``next`` too.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class Park(Node):
                                    "configured"),
         "voice": Param(str, doc="TTS voice for the texts (overrides the language's voice)"),
     }
-    outcomes = ("timeout", "full")
+    outcomes = ("next", "full")
     waits = True
     #: No free slot: nothing was played or waited for.
     instant_outcomes = ("full",)
@@ -88,7 +88,7 @@ class Park(Node):
                 # The socket application ends next (trace 10): the call is not ours to end.
                 call.handoff = Handoff(keep_until_hangup=True)
                 raise ChannelLeft(f"picked up from {lot.name} slot {slot}")
-            return "timeout"
+            return "next"
         finally:
             slots.release(lot.name, slot, timed_out=timed_out)
 

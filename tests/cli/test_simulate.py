@@ -234,14 +234,14 @@ scenarios:
     numbers: ["3001"]
     start: park
     nodes:
-      park: {type: park, lot: main, text: "You are parked on slot", timeout: again, full: again}
+      park: {type: park, lot: main, text: "You are parked on slot", next: again, full: again}
       again: {type: play, text: "Nobody picked up", next: bye}
       bye: {type: hangup}
 """
 
 
 @pytest.mark.parametrize("extra, path", [
-    ([], [("park", "timeout"), ("again", "next"), ("bye", "hangup")]),
+    ([], [("park", "next"), ("again", "next"), ("bye", "hangup")]),
     (["--pickup", "5"], [("park", "left")]),
 ])
 def test_park_timeout_and_pickup(tmp_path: Path, extra: list[str], path: list[tuple[str, str]]) -> None:

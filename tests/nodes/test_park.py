@@ -18,7 +18,7 @@ scenarios:
     numbers: ["3001"]
     start: park
     nodes:
-      park: {type: park, lot: main, text: "You are parked on slot", timeout: again, full: busy}
+      park: {type: park, lot: main, text: "You are parked on slot", next: again, full: busy}
       again: {type: play, text: "Nobody picked up", next: bye}
       busy: {type: play, text: "All slots are taken", next: bye}
       bye: {type: hangup}
@@ -51,7 +51,7 @@ def test_park_not_picked_up_returns_to_the_scenario_after_the_lots_timeout() -> 
         placed = harness.call(number="3001")
         # the slot rests after a timeout (a stale valet token): the next caller gets the next one
         second = harness.call(number="3001")
-    assert placed.path == [("park", "timeout"), ("again", "next"), ("bye", "hangup")]
+    assert placed.path == [("park", "next"), ("again", "next"), ("bye", "hangup")]
     assert "valet_parking_timeout=45" in [a.arg for a in apps(placed, "multiset")]
     park = next(a for a in placed.result.apps if a.name == "valet_park")
     assert park.arg == "main 701" and 44.0 <= park.duration <= 47.0
@@ -87,7 +87,7 @@ scenarios:
     numbers: ["3001"]
     start: park
     nodes:
-      park: {type: park, lot: main, text: "Jesteś zaparkowany na miejscu", language: pl, timeout: bye}
+      park: {type: park, lot: main, text: "Jesteś zaparkowany na miejscu", language: pl, next: bye}
       bye: {type: hangup}
 """
 
@@ -102,4 +102,4 @@ def test_the_slot_is_said_in_the_language_by_tts_or_freeswitchs_say_module() -> 
     with running(POLISH, config=cfg) as harness:
         placed = harness.call(number="3001")
     assert [a.arg for a in apps(placed, "say")] == ["pl:pl number iterated 701"]
-    assert placed.path == [("park", "timeout"), ("bye", "hangup")]
+    assert placed.path == [("park", "next"), ("bye", "hangup")]
