@@ -14,12 +14,14 @@ from fsivr.config import METRICS_PORT, Config, parse_address
 from fsivr.engine.cache import ScenarioCache
 from fsivr.engine.calldata import CallData
 from fsivr.engine.directory import DirectoryCache
+from fsivr.engine.overrides import OverrideCache
 from fsivr.engine.runner import Runner
 from fsivr.engine.scenario import ScenarioSpec
 from fsivr.engine.services import MediaDirs, PromptLibrary, Services
 from fsivr.esl.link import EventLink
 from fsivr.esl.server import OutboundServer, tune_for_serving
 from fsivr.metrics import Health, Metrics, MetricsServer, recent
+from fsivr.store import overrides as stored_overrides
 from fsivr.store import phone
 from fsivr.store.archive import Archive
 from fsivr.store.callrecords import CallRecordWriter
@@ -85,9 +87,10 @@ class App:
         cache.on_refresh.append(directory.refresh)
         # The engine holds ports (services.Notify, services.Archive), not these classes: nodes ask
         # for a notification or a kept file and never name the worker package (docs/ARCHITECTURE.md).
+        overrides = OverrideCache(lambda: store.run(stored_overrides.load), interval=config.reload_interval)
         services = Services(config=config, scenarios=cache, records=records, prompts=prompts, directory=directory,
                             data=CallData(store), notify=Notifier.from_config(store, config), archive=Archive(store),
-                            media=MediaDirs(config.media_dir, config.documents_dir))
+                            media=MediaDirs(config.media_dir, config.documents_dir), overrides=overrides)
         metrics = Metrics() if config.metrics_listen else None
         runner = Runner(services, observer=metrics)
         server = OutboundServer(runner.handle, config.listen_host,
@@ -120,6 +123,7 @@ class App:
 
     def start(self) -> None:
         self.services.scenarios.start()
+        self.services.overrides.start()
         self.server.start()
         if self.metrics_server is not None:
             self.metrics_server.start()
@@ -137,6 +141,7 @@ class App:
         if self.link is not None:
             self.link.stop()
         self.services.scenarios.stop()
+        self.services.overrides.stop()
         self.services.directory.stop()
         self.records.close()
         self.store.close()

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from fsivr.parking import Lot, parse_lots
 from fsivr.store.names import EXIT_DESTINATION, EXIT_DESTINATION_RULE
 
 ENV_PREFIX = "FSIVR_"
@@ -193,6 +194,10 @@ class Config:
     #: +48221234567 with PL): accounts' mobiles, contacts, caller-ID lists, look-up keys.
     default_region: str = "PL"
 
+    #: Parking lots for the park node: "NAME FIRST-LAST [TIMEOUT]" each, e.g. "main 701-709 90"
+    #: (fsivr/parking.py); render-conf gives every slot an extension that picks it up.
+    parking_lots: list[str] = field(default_factory=list)
+
     SECRET_FIELDS = ("esl_password", "smtp_password", "sms_http_auth_header")
 
     @classmethod
@@ -237,7 +242,12 @@ class Config:
             # It becomes the argument of `transfer`, which FreeSWITCH variable-expands.
             raise ValueError(f"setting default_exit_destination: {cfg.default_exit_destination!r} is not "
                              f"{EXIT_DESTINATION_RULE}")
+        cfg.lots()  # a bad lot stops the start, not the first parked call
         return cfg
+
+    def lots(self) -> dict[str, Lot]:
+        """The configured parking lots by name (ValueError for a bad entry)."""
+        return parse_lots(self.parking_lots)
 
     def voice_for(self, language: str | None) -> str:
         if language:

@@ -27,11 +27,11 @@ from fsivr.config import Config
 from fsivr.scenario import repository
 from fsivr.scenario.bundle import load_file
 from fsivr.scenario.persist import copy_scenarios, stored_scenarios
-from fsivr.store import tables
+from fsivr.store import overrides, tables
 from fsivr.store.db import Store
 from fsivr.store.directory import load_directory, save_directory
 from fsivr.store.migrate import require_up_to_date
-from fsivr.testing import CallScript, Target
+from fsivr.testing import CallScript, Retrieve, Target
 from fsivr.testing.harness import Harness, running
 
 
@@ -40,12 +40,13 @@ class NoCallRecord(RuntimeError):
 
 
 def simulate(target: str, cfg: Config, *, number: str | None, caller: str, at: datetime,
-             digits: list[str], answers: dict[str, str]) -> dict[str, Any]:
+             digits: list[str], answers: dict[str, str], pickup: float | None = None) -> dict[str, Any]:
     """Run one call to ``target`` (a scenario/bundle file, or the name of a scenario stored in
     ``cfg.database_url``) and return its call record with the caller and number dialled.
 
     ``cfg`` is the server's configuration for this run: it is changed (the scratch database, a
-    loopback port, the default scenario when ``number`` belongs to none).
+    loopback port, the default scenario when ``number`` belongs to none). ``pickup``: a phone
+    picks the caller up that many seconds into a park (None: nobody comes, the lot's timeout runs).
     """
     is_file = Path(target).is_file()
     with tempfile.TemporaryDirectory(prefix="fsivr-simulate-") as tmp:
@@ -59,12 +60,13 @@ def simulate(target: str, cfg: Config, *, number: str | None, caller: str, at: d
         # database_url=None: running() imports the file into a throw-away database of its own.
         with running(Path(target) if is_file else None, database_url=scratch, config=cfg) as harness:
             return _simulate_in(harness, target, is_file, cfg, number=number, caller=caller, at=at,
-                                digits=digits, answers=answers)
+                                digits=digits, answers=answers, pickup=pickup)
 
 
 def copy_store(source_url: str, target_url: str) -> None:
-    """Copy every scenario, the directory and the lookup node's data tables from ``source_url``
-    (read only; its schema must be current) into a new database at ``target_url``."""
+    """Copy every scenario, the directory, the lookup node's data tables and the day/night
+    switches' overrides from ``source_url`` (read only; its schema must be current) into a new
+    database at ``target_url``: the simulated call meets what a real one would."""
     url = make_url(source_url)
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
             and not url.database.startswith("file:") and not Path(url.database).is_file():
@@ -76,6 +78,7 @@ def copy_store(source_url: str, target_url: str) -> None:
         with source.session() as session:
             docs, directory = stored_scenarios(session), load_directory(session)
             data = tables.dump(session)
+            forced = overrides.load(session)
     finally:
         source.close()
     target = Store(target_url)
@@ -85,12 +88,14 @@ def copy_store(source_url: str, target_url: str) -> None:
             save_directory(session, directory)
             copy_scenarios(session, docs)
             tables.load(session, data)
+            overrides.restore(session, forced.values())
     finally:
         target.close()
 
 
 def _simulate_in(harness: Harness, target: str, is_file: bool, cfg: Config, *, number: str | None, caller: str,
-                 at: datetime, digits: list[str], answers: dict[str, str]) -> dict[str, Any]:
+                 at: datetime, digits: list[str], answers: dict[str, str], pickup: float | None = None,
+                 ) -> dict[str, Any]:
     routes = harness.store.run(repository.number_routes)
     versions = harness.store.run(repository.scenario_versions)
     if is_file:
@@ -117,7 +122,8 @@ def _simulate_in(harness: Harness, target: str, is_file: bool, cfg: Config, *, n
                             f"{', '.join(mine)}); simulated as the default scenario")
         cfg.default_scenario = scenario_name
     placed = harness.call(CallScript(number=number, caller=caller, at=at, digits=digits,
-                                     targets={t: Target(o) for t, o in answers.items()}, timeout=60.0))
+                                     targets={t: Target(o) for t, o in answers.items()}, timeout=60.0,
+                                     valet_retrieve=[Retrieve(after=pickup)] if pickup is not None else []))
     if placed.record is None:
         raise NoCallRecord("the server left no call record")
     rang = {leg.target for bridge in placed.result.bridges for leg in bridge.legs}

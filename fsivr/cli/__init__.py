@@ -13,7 +13,7 @@ import argparse
 import logging
 import sys
 
-from fsivr.cli import calls, db, outbox, pin, prompts, render, scenario, serve, simulate, table, worker
+from fsivr.cli import calls, db, outbox, override, pin, prompts, render, scenario, serve, simulate, table, worker
 from fsivr.config import Config
 from fsivr.store import phone
 
@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # In this order in `fsivr --help`.
-    for group in (serve, worker, outbox, simulate, db, scenario, prompts, calls, render, table, pin):
+    for group in (serve, worker, outbox, simulate, db, scenario, prompts, calls, render, table, pin, override):
         group.add_commands(sub)
     return parser
 

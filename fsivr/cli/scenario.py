@@ -23,6 +23,7 @@ from fsivr.scenario.persist import ImportRefused, import_bundle, load_scenario, 
 from fsivr.scenario.repository import scenario_summaries
 from fsivr.scenario.validate import BundleInvalid, Known, known_in_store, validate_bundle
 from fsivr.store import migrate
+from fsivr.store.directory import load_prompts
 
 
 def _import_arguments(p: argparse.ArgumentParser) -> None:
@@ -306,10 +307,26 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    found = _stored_scenario(args)
-    if found is None:
-        return 1
-    dot_text = scenario_dot(found[0])
+    with open_store(args) as store:
+        if not require_schema(store):
+            return 1
+        with store.session() as session:
+            found = load_scenario(session, args.name)
+            if found is None:
+                err(f"no scenario {args.name!r}")
+                return 1
+            spec = found[0]
+            # Where each goto leads: the other scenario's start node (None: it has no start yet).
+            starts: dict[str, str | None] = {}
+            for raw in spec.nodes.values():
+                type_name, params, _, _ = split_node(raw).written()
+                target = params.get("scenario")
+                if type_name == "goto" and isinstance(target, str) and target not in starts:
+                    other = load_scenario(session, target)
+                    if other is not None:
+                        starts[target] = other[0].start
+            prompts = {name: p.text for name, p in load_prompts(session).items()}
+    dot_text = scenario_dot(spec, starts=starts, prompts=prompts)
     if args.output is None:
         sys.stdout.write(dot_text)
         return 0

@@ -25,6 +25,8 @@ def add_commands(sub: Any) -> None:
                    help="keys pressed per prompt that waits for keys, comma-separated; an empty entry = no key")
     p.add_argument("--answer", action="append", default=[], metavar="TARGET=OUTCOME",
                    help=f"how a ringing target behaves: {', '.join(OUTCOMES)} (default answered)")
+    p.add_argument("--pickup", type=float, default=None, metavar="SECONDS",
+                   help="a phone picks a parked caller up this many seconds into the park (default: nobody does)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_simulate)
 
@@ -78,7 +80,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     digits = parse_digits(args.digits)
     try:
         result = simulate(args.target, load_config(args.config, args.database), number=args.number,
-                          caller=args.caller, at=at, digits=digits, answers=answers)
+                          caller=args.caller, at=at, digits=digits, answers=answers, pickup=args.pickup)
     except NoCallRecord as exc:
         print(f"fsivr simulate: {exc}", file=sys.stderr)
         return 1

@@ -1,6 +1,7 @@
-"""What a node may ask of the database during a call: data-table look-ups and the authorize
-lock-out. Every query runs through ``Store.run`` (gevent's threadpool), so a look-up never blocks
-the hub; each is one statement on a primary key or an index. PIN hashes are checked on the
+"""What a node may ask of the database during a call: data-table look-ups, the authorize
+lock-out and setting a time-condition override (the staff feature code). Every query runs through
+``Store.run`` (gevent's threadpool), so a look-up never blocks the hub; each is one statement on a
+primary key or an index (an override: one row and its log row). PIN hashes are checked on the
 threadpool too (scrypt is slow by design: tens of milliseconds of CPU per hash).
 
 Nodes reach it as ``call.services.data`` (engine/node.py says what a node may touch).
@@ -15,7 +16,7 @@ from typing import Any
 import gevent
 
 from fsivr.engine.pins import verify_pin
-from fsivr.store import lockout, tables
+from fsivr.store import lockout, overrides, tables
 from fsivr.store.db import Store
 from fsivr.store.phone import caller_key
 
@@ -52,6 +53,15 @@ class CallData:
     def auth_ok(self, caller: str, now: datetime, window: float) -> None:
         key, before = caller_key(caller), now - timedelta(seconds=window)
         self._run(lambda s: lockout.clear(s, key, before))
+
+    # ---- time-condition overrides (the feature code) -----------------------------------------
+
+    def set_override(self, name: str, state: str, until: datetime, who: str, at: datetime) -> overrides.Override:
+        """Force switch ``name`` open/closed until ``until``; logged with ``who`` in the same transaction."""
+        return self._run(lambda s: overrides.set_override(s, name, state, until, who, at))
+
+    def clear_override(self, name: str, who: str, at: datetime) -> bool:
+        return self._run(lambda s: overrides.clear_override(s, name, who, at))
 
     @staticmethod
     def check_pin(pin: str, hashes: Sequence[str]) -> bool:

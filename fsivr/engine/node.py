@@ -11,7 +11,9 @@ What a node may touch when it runs:
 - ``call.services``: config, prompts, directory (read-only snapshots, never the database), and
   ``data`` (engine/calldata.py: data-table look-ups and the authorize lock-out), the ``notify`` and
   ``archive`` ports (queue a notification; keep a voicemail's or a file's row) — the only database
-  work a node asks for, each run off the hub — and ``media`` (where a call's files go);
+  work a node asks for, each run off the hub —, ``media`` (where a call's files go), ``parking``
+  (engine/slots.py: the parking-lot slots this server holds for calls being parked) and
+  ``overrides`` (engine/overrides.py: the day/night switches in memory);
 - fsivr.ringing, for ringing someone.
 Whatever it raises becomes an outcome in the runner; it keeps no state between calls.
 """

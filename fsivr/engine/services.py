@@ -10,6 +10,8 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fsivr.config import Config
+from fsivr.engine.overrides import OverrideCache
+from fsivr.engine.slots import ParkingSlots
 from fsivr.speech.tts import Renderer, Voice
 
 if TYPE_CHECKING:
@@ -173,3 +175,7 @@ class Services:
     #: Voicemail rows, files kept with call records, caller history; None in a store-less setup.
     archive: Archive | None = None
     media: MediaDirs = field(default_factory=lambda: MediaDirs("var/media"))
+    #: Parking-lot slots this server has chosen or lets rest (engine/slots.py), for the park node.
+    parking: ParkingSlots = field(default_factory=ParkingSlots)
+    #: Time-condition overrides (day/night switch) in memory, polled (engine/overrides.py).
+    overrides: OverrideCache = field(default_factory=OverrideCache)

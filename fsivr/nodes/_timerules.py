@@ -323,3 +323,41 @@ def parse_holidays(value: object) -> list[Holiday | NationalHolidays]:
         except ValueError as exc:
             raise ValueError(f"holiday {i + 1}: {exc}") from None
     return out
+
+
+def scheduled(rules: list[Rule], days_off: list[Holiday | NationalHolidays], local: datetime) -> bool:
+    """Does the schedule say open at ``local``? A holiday closes the day's hours, including the
+    small hours of a night shift that started that day - and not those of one that started the
+    day before."""
+    for rule in rules:
+        day = rule.shift_day(local)
+        if day is not None and not any(h.matches(day) for h in days_off):
+            return True
+    return False
+
+
+#: How far ahead the next scheduled change is looked for (a schedule that never changes has none).
+CHANGE_HORIZON_DAYS = 366
+
+
+def next_change(rules: list[Rule], days_off: list[Holiday | NationalHolidays], zone: ZoneInfo,
+                after: datetime) -> datetime | None:
+    """The first moment after ``after`` at which the schedule's answer differs from now, or None
+    within CHANGE_HORIZON_DAYS. The answer can only change at a rule's hour boundary or at
+    midnight (days, dates, holidays), so only those moments of each day are tried."""
+    local = after.astimezone(zone)
+    now_open = scheduled(rules, days_off, local)
+    marks = {time(0, 0)}
+    for rule in rules:
+        for r in rule.hours or ():
+            marks.add(r.start)
+            if r.end != time.max:  # "24:00" ends at the next midnight, already a mark
+                marks.add(r.end)
+    ordered = sorted(marks)
+    for offset in range(CHANGE_HORIZON_DAYS + 1):
+        day = local.date() + timedelta(days=offset)
+        for mark in ordered:
+            at = datetime.combine(day, mark, tzinfo=zone)
+            if at > local and scheduled(rules, days_off, at) != now_open:
+                return at
+    return None

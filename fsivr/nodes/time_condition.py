@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from fsivr.engine.call import Call
 from fsivr.engine.node import Node, Param
 from fsivr.engine.registry import register
 from fsivr.nodes import _timerules as tr
+from fsivr.store.names import DIALABLE_NAME
+
+if TYPE_CHECKING:
+    from fsivr.engine.scenario import CompiledScenario
+
+
+def switch_name(value: str) -> str:
+    if not DIALABLE_NAME.match(value):
+        raise ValueError("a switch name is letters, digits and _ . + - (at most 64)")
+    return value
 
 
 def _check_rules(value: Any) -> Any:
@@ -35,6 +47,9 @@ class TimeCondition(Node):
         "rules": Param(list, required=True, check=_check_rules,
                        doc="list of {days: mon-fri, hours: '08:00-16:00', dates: [...]}; any rule matching "
                            "means match"),
+        "override": Param(str, check=switch_name,
+                          doc="name of the day/night switch that can force this condition open (match) or closed "
+                              "(nomatch) for a while: a time_override node (staff feature code) or `fsivr override`"),
         "holidays": Param((list, dict), default=[], check=_check_holidays,
                           doc="dates (YYYY-MM-DD, MM-DD, ranges a..b of either), RRULEs (FREQ=YEARLY;...) and national "
                               "calendars ({country: PL}, moving feasts included); or one mapping "
@@ -56,10 +71,25 @@ class TimeCondition(Node):
     def run(self, call: Call) -> str:
         local = call.arrived_at.astimezone(self.zone)
         call.vars["local_time"] = local.isoformat()
-        # A holiday closes the day's hours, including the small hours of a night shift that
-        # started that day - and not those of one that started the day before.
-        for rule in self.rules:
-            day = rule.shift_day(local)
-            if day is not None and not any(h.matches(day) for h in self.holidays):
-                return "match"
-        return "nomatch"
+        switch = self.p.get("override")
+        if switch:
+            # In memory (engine/overrides.py): no database read on this path.
+            forced = call.services.overrides.get(switch, call.arrived_at)
+            if forced is not None:
+                call.step_detail.update(override=forced.state, until=forced.until.isoformat())
+                return "match" if forced.state == "open" else "nomatch"
+        return "match" if self.scheduled(call.arrived_at) else "nomatch"
+
+    def scheduled(self, at: datetime) -> bool:
+        """What the rules and holidays say at ``at``, overrides aside."""
+        return tr.scheduled(self.rules, self.holidays, at.astimezone(self.zone))
+
+    def next_change(self, after: datetime) -> datetime | None:
+        """When the schedule next changes its answer (None: not within a year)."""
+        return tr.next_change(self.rules, self.holidays, self.zone, after)
+
+
+def switch_conditions(scenarios: Iterable[CompiledScenario], switch: str) -> list[TimeCondition]:
+    """Every time_condition, over all scenarios, that the switch ``switch`` overrides."""
+    return [node for sc in scenarios for node in sc.nodes.values()
+            if isinstance(node, TimeCondition) and node.p.get("override") == switch]

@@ -8,6 +8,9 @@ include these directories with ``X-PRE-PROCESS include``):
   carry the dial-string that ``user/101`` dials);
 * ``dialplan/<context>/fsivr.xml`` — one extension per number (vanilla dialplan/public.xml includes
   ``public/*.xml``);
+* ``dialplan/<phone context>/fsivr_parking.xml`` — one extension per parking-lot slot (from the
+  configuration's ``parking_lots``), picking up the caller parked there (vanilla default.xml
+  includes ``default/*.xml``);
 * ``sip_profiles/<profile>/fsivr.xml`` — one ``<gateway>`` per trunk (vanilla external.xml includes
   ``external/*.xml`` inside ``<gateways>``);
 * ``autoload_configs/callcenter.conf.xml`` — mod_callcenter's queues, agents and tiers (replaces the
@@ -37,6 +40,7 @@ from markupsafe import Markup, escape
 
 from fsivr.callcenter.state import CallcenterState, build_state
 from fsivr.config import Config
+from fsivr.render.stock import PHONE_CONTEXT
 from fsivr.store.names import DIALABLE_NAME, EXIT_DESTINATION, QUEUE_NAME, ROUTABLE_NUMBER, exit_extension
 
 #: freeswitch_conf/ at the top of the repository.
@@ -174,6 +178,17 @@ def check_data(data: ConfData, cfg: Config) -> list[str]:
                             "(the call would reach the socket again)")
     if not DIALABLE_NAME.match(cfg.dialplan_context) or not DIALABLE_NAME.match(cfg.gateway_profile):
         problems.append("dialplan_context / gateway_profile must be plain names")
+    try:
+        lots = cfg.lots()
+    except ValueError as exc:
+        problems.append(str(exc))
+    else:
+        # A phone dialling a slot must reach the lot, not an account's extension or a number.
+        taken = {n for n, _ in data.numbers} | {a.extension or a.user for a in data.accounts}
+        for lot in lots.values():
+            for slot in lot.slots:
+                if slot in taken:
+                    problems.append(f"parking lot {lot.name!r}: slot {slot} is also an account or a number")
     return problems
 
 
@@ -189,12 +204,15 @@ def render(data: ConfData, cfg: Config, templates: Path | None = None) -> dict[s
         raise RenderError(problems)
     env = environment(templates)
     context = {"accounts": data.accounts, "gateways": data.gateways, "numbers": data.numbers,
-               "pins": data.mailbox_pins, "socket_hosts": serve_hosts(cfg), "context": cfg.dialplan_context}
+               "pins": data.mailbox_pins, "socket_hosts": serve_hosts(cfg), "context": cfg.dialplan_context,
+               "phone_context": PHONE_CONTEXT, "lots": list(cfg.lots().values())}
     files = {
         "directory/default/fsivr.xml": env.get_template("directory.xml.j2").render(context),
         f"dialplan/{cfg.dialplan_context}/fsivr.xml": env.get_template("dialplan.xml.j2").render(context),
         f"sip_profiles/{cfg.gateway_profile}/fsivr.xml": env.get_template("gateways.xml.j2").render(context),
         CALLCENTER_CONF: render_callcenter(callcenter, env),
+        # Always written, also with no lot: removing the last lot must remove its extensions.
+        f"dialplan/{PHONE_CONTEXT}/fsivr_parking.xml": env.get_template("parking.xml.j2").render(context),
     }
     check_xml(files)
     return files

@@ -25,7 +25,7 @@ from fsivr.ringing import parse_target
 from fsivr.scenario.bundle import Bundle, DocPath, ScenarioDoc
 from fsivr.speech.audio import BadAudio, check_playable
 from fsivr.store.directory import directory_names
-from fsivr.store.models import AccountRow, ScenarioRow
+from fsivr.store.models import AccountRow, ScenarioNodeRow, ScenarioRow
 from fsivr.store.names import exit_extension
 from fsivr.store.routing import number_routes
 
@@ -34,7 +34,7 @@ from fsivr.store.routing import number_routes
 class Known:
     """What already exists in the store, for checking references from a bundle."""
 
-    #: Reference kind (account, extension, group, queue, mailbox, prompt, gateway, scenario) -> names.
+    #: Reference kind (account, extension, group, queue, mailbox, prompt, gateway, scenario, switch) -> names.
     names: dict[str, set[str]] = field(default_factory=dict)
     #: Number -> the scenario it belongs to.
     routes: dict[str, str] = field(default_factory=dict)
@@ -45,6 +45,10 @@ class Known:
 def known_in_store(session: Session) -> Known:
     names = directory_names(session)
     names["scenario"] = set(session.scalars(select(ScenarioRow.name)))
+    # Day/night switches: the names time conditions answer to (time_override's `switch`).
+    names["switch"] = {p["override"] for p in session.scalars(
+        select(ScenarioNodeRow.params).where(ScenarioNodeRow.type == "time_condition"))
+        if isinstance(p, dict) and isinstance(p.get("override"), str)}
     extensions = {ext: user for user, ext in session.execute(select(AccountRow.user, AccountRow.extension))
                   if ext is not None}
     return Known(names=names, routes={n: s for n, (s, _) in number_routes(session).items()}, extensions=extensions)
@@ -150,6 +154,9 @@ def _names(bundle: Bundle, known: Known) -> dict[str, set[str]]:
         ("gateway", (g.name for g in d.gateways)), ("scenario", (s.spec.name for s in bundle.scenarios)),
     ):
         names.setdefault(kind, set()).update(values)
+    names.setdefault("switch", set()).update(
+        raw["override"] for doc in bundle.scenarios for raw in doc.spec.nodes.values()
+        if isinstance(raw, dict) and raw.get("type") == "time_condition" and isinstance(raw.get("override"), str))
     # Extensions given up by accounts the bundle updates no longer exist.
     bundle_users = {a.user for a in d.accounts}
     names["extension"] -= {e for e, user in known.extensions.items() if user in bundle_users}

@@ -569,3 +569,37 @@ class LastAgentRow(Base):
     employee: Mapped[str | None] = mapped_column(String(NUMBER))
     answered_at: Mapped[datetime]
     call_uuid: Mapped[str] = mapped_column(String(64))
+
+
+# --- time-condition overrides -----------------------------------------------------------------
+
+
+class TimeOverrideRow(Base):
+    """A time condition forced open or closed until a moment (the day/night switch): staff set it
+    by a feature code or ``fsivr override set``. Past ``until`` it no longer counts; nothing has to
+    delete it. One row per switch name (``time_condition``'s ``override`` parameter)."""
+
+    __tablename__ = "time_overrides"
+    __table_args__ = (CheckConstraint("state IN ('open', 'closed')", name="state"),)
+
+    name: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    state: Mapped[str] = mapped_column(String(8))
+    until: Mapped[datetime]
+    #: Who set it: the caller's number (feature code) or ``shell:<user>``.
+    set_by: Mapped[str] = mapped_column(String(NAME))
+    set_at: Mapped[datetime]
+
+
+class TimeOverrideLogRow(Base):
+    """Every change of an override, kept: who, when, what (open/closed until when, or clear)."""
+
+    __tablename__ = "time_override_log"
+    __table_args__ = (Index("ix_time_override_log_name_at", "name", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME))
+    #: open | closed | clear
+    action: Mapped[str] = mapped_column(String(8))
+    until: Mapped[datetime | None]
+    who: Mapped[str] = mapped_column(String(NAME))
+    at: Mapped[datetime]

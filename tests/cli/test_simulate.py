@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -256,3 +257,86 @@ def test_message_nodes_show_in_the_path_and_leave_no_files_behind(tmp_path: Path
                      ("thanks", "next")]
     # The simulated recording, fax and message went with the scratch database, not into ./var/media.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.yaml"]
+
+
+PARK = """
+scenarios:
+  - scenario: parking
+    numbers: ["3001"]
+    start: park
+    nodes:
+      park: {type: park, lot: main, text: "You are parked on slot", next: again, full: again}
+      again: {type: play, text: "Nobody picked up", next: bye}
+      bye: {type: hangup}
+"""
+
+
+@pytest.mark.parametrize("extra, path", [
+    ([], [("park", "next"), ("again", "next"), ("bye", "hangup")]),
+    (["--pickup", "5"], [("park", "left")]),
+])
+def test_park_timeout_and_pickup(tmp_path: Path, extra: list[str], path: list[tuple[str, str]]) -> None:
+    (tmp_path / "p.yaml").write_text(PARK)
+    env = {**os.environ, "FSIVR_PARKING_LOTS": "main 701-709 30"}
+    done = subprocess.run([sys.executable, "-m", "fsivr", "simulate", str(tmp_path / "p.yaml"), "--json", *extra],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert [(s["node"], s["outcome"]) for s in json.loads(done.stdout)["path"]] == path
+
+
+DAYNIGHT = f"""
+scenarios:
+  - scenario: daynight
+    numbers: ["*28"]
+    start: auth
+    nodes:
+      auth: {{type: authorize, pins: ["{_pin_hash('4711')}"], text: "PIN?", ok: flip, denied: bye}}
+      flip: {{type: time_override, switch: office, action: closed, until: ask, text: "Until when",
+             closed: bye, invalid: bye}}
+      bye: {{type: hangup}}
+  - scenario: office
+    numbers: ["100"]
+    start: hours
+    nodes:
+      hours: {{type: time_condition, timezone: Europe/Warsaw, override: office,
+              rules: [{{days: mon-fri, hours: "08:00-16:00"}}], match: bye, nomatch: bye}}
+      bye: {{type: hangup}}
+"""
+
+
+@pytest.mark.parametrize("digits, path", [
+    ("4711#,1530", [("auth", "ok"), ("flip", "closed"), ("bye", "hangup")]),
+    ("4711#,9999", [("auth", "ok"), ("flip", "invalid"), ("bye", "hangup")]),
+])
+def test_time_override_in_a_file(tmp_path: Path, digits: str, path: list[tuple[str, str]]) -> None:
+    (tmp_path / "d.yaml").write_text(DAYNIGHT)
+    done = subprocess.run([sys.executable, "-m", "fsivr", "simulate", str(tmp_path / "d.yaml"), "--number", "*28",
+                           "--at", "2026-11-23T10:00:00+01:00", "--digits", digits, "--json"],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert [(s["node"], s["outcome"]) for s in json.loads(done.stdout)["path"]] == path
+
+
+def test_a_stored_override_is_what_the_simulated_caller_meets(tmp_path: Path) -> None:
+    from fsivr.scenario import repository
+    from fsivr.store.db import Store
+
+    url = f"sqlite:///{tmp_path / 'prod.sqlite3'}"
+    store = Store(url)
+    store.upgrade()
+    (tmp_path / "d.yaml").write_text(DAYNIGHT)
+    repository.import_file(store, tmp_path / "d.yaml")
+    store.close()
+
+    def hours() -> str:
+        done = subprocess.run([sys.executable, "-m", "fsivr", "--database", url, "simulate", "office", "--json"],
+                              capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)["path"][0]["outcome"]
+
+    scheduled = hours()
+    forced = "closed" if scheduled == "match" else "open"
+    done = subprocess.run([sys.executable, "-m", "fsivr", "--database", url, "override", "set", "office", forced,
+                           "--until", "2099-01-01T00:00:00+00:00"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert hours() == ("nomatch" if forced == "closed" else "match")

@@ -45,4 +45,5 @@ def config(url: str) -> Config:
     cfg.database_url = url
     cfg.serve_address = "127.0.0.1:8084"
     cfg.serve_failover = "192.0.2.10:8084"
+    cfg.parking_lots = ["main 701-703 90", "vip.floor-2 801-801"]
     return cfg

@@ -35,6 +35,7 @@ def rendered(tmp_path: Path, bundle: str) -> dict[str, str]:
     ("directory.xml", "directory/default/fsivr.xml"),
     ("dialplan.xml", "dialplan/public/fsivr.xml"),
     ("gateways.xml", "sip_profiles/external/fsivr.xml"),
+    ("parking.xml", "dialplan/default/fsivr_parking.xml"),
 ])
 def test_golden(tmp_path: Path, name: str, path: str) -> None:
     """Set FSIVR_UPDATE_GOLDEN=1 to rewrite the golden files after an intended change (and review
@@ -99,7 +100,7 @@ def test_unsafe_data_is_refused_and_nothing_is_written(tmp_path: Path, data: Con
 def test_output_that_does_not_parse_replaces_nothing(tmp_path: Path) -> None:
     templates = tmp_path / "templates"
     templates.mkdir()
-    for name in ("directory.xml.j2", "gateways.xml.j2", "callcenter.conf.xml.j2"):
+    for name in ("directory.xml.j2", "gateways.xml.j2", "callcenter.conf.xml.j2", "parking.xml.j2"):
         (templates / name).write_text((REPO / "freeswitch_conf" / name).read_text())
     (templates / "dialplan.xml.j2").write_text("<include><extension></include>\n")
     with pytest.raises(RenderError, match=r"dialplan/public/fsivr\.xml: not well-formed"):
@@ -129,3 +130,29 @@ def test_new_files_are_not_world_readable(tmp_path: Path) -> None:
     out = tmp_path / "conf"
     write({"directory/default/fsivr.xml": "<include/>\n"}, out)
     assert (out / "directory/default/fsivr.xml").stat().st_mode & 0o777 == 0o640
+
+
+def test_parking_slots_render_one_pickup_extension_each_and_clash_with_nothing(tmp_path: Path) -> None:
+    cfg = config("sqlite://")
+    root = ET.fromstring(render(ConfData(), cfg)["dialplan/default/fsivr_parking.xml"])
+    found = {(c.get("expression"), tuple((a.get("application"), a.get("data")) for a in c))
+             for c in root.iter("condition")}
+    assert found == {
+        ("^701$", (("answer", None), ("valet_park", "main 701"))),
+        ("^702$", (("answer", None), ("valet_park", "main 702"))),
+        ("^703$", (("answer", None), ("valet_park", "main 703"))),
+        ("^801$", (("answer", None), ("valet_park", "vip.floor-2 801"))),
+    }
+    # no lots: the file stays (empty), so removing the last lot removes its extensions
+    cfg.parking_lots = []
+    assert ET.fromstring(render(ConfData(), cfg)["dialplan/default/fsivr_parking.xml"]).findall("extension") == []
+    # a slot a phone could not reach (an account's extension, a routed number) is refused
+    cfg.parking_lots = ["main 100-101"]
+    data = ConfData(accounts=[Account("101", password="pw", extension="101")], numbers=[("100", None)])
+    with pytest.raises(RenderError) as err:
+        render(data, cfg)
+    assert err.value.problems == ["parking lot 'main': slot 100 is also an account or a number",
+                                  "parking lot 'main': slot 101 is also an account or a number"]
+    cfg.parking_lots = ["main 9-3"]
+    with pytest.raises(RenderError, match="must go upwards"):
+        render(ConfData(), cfg)

@@ -209,6 +209,56 @@ def test_valet_retrieved_by_test_and_by_another_call(esl_server) -> None:
     assert sim.valet_retrieve("lot", "7") is False
 
 
+def test_valet_timeout_without_orbit_returns_to_the_socket_app(esl_server) -> None:
+    """valet_parking_timeout and no valet_parking_orbit_exten: after the timeout valet_park fires
+    Action exit and completes with the channel still in the socket app, which runs the next
+    command (mod_valet_parking.c valet_parking_function: rf.to == -1 with no orbit exten breaks
+    the play loop without a transfer)."""
+    sim = Simulator(("127.0.0.1", 1), time_scale=0.01)
+    logs: list = []
+
+    def handler(col: Collector) -> None:
+        logs.append(col.messages)
+        drive([_subscribe(b"CUSTOM valet_parking::info"), sendmsg("answer"),
+               sendmsg("set", "valet_parking_timeout=30"), sendmsg("valet_park", "lot 7"),
+               sendmsg("playback", "silence_stream://100")])(col)
+
+    sim.address = esl_server(handler)
+    result = sim.start_call(CallScript(profile="loopback", timeout=20, hangup=Hangup(after=40.0))).wait(20)
+    msgs = logs[0]
+    actions = [e.get("Action") for e in _custom(msgs, "Event-Subclass", "valet_parking::info")]
+    assert actions == ["hold", "exit"]
+    done = [e.get("Application") for e in _events(msgs, "CHANNEL_EXECUTE_COMPLETE")]
+    assert done[:4] == ["answer", "set", "valet_park", "playback"]  # still ours after the park
+    assert "uuid_bridge" not in result.variables
+    park_done = next(e for e in _events(msgs, "CHANNEL_EXECUTE_COMPLETE") if e.get("Application") == "valet_park")
+    assert 29.0 <= int(park_done["variable_playback_ms"]) / 1000 <= 31.0
+    assert not sim.valet.parked("lot", "7")
+
+
+def test_valet_timeout_with_orbit_exten_transfers_out_of_the_socket(esl_server) -> None:
+    """valet_parking_orbit_exten alone: 60 s, then switch_ivr_session_transfer to it."""
+    sim = Simulator(("127.0.0.1", 1), time_scale=0.002)
+    logs: list = []
+
+    def handler(col: Collector) -> None:
+        logs.append(col.messages)
+        drive([sendmsg("answer"), sendmsg("set", "valet_parking_orbit_exten=500"), sendmsg("valet_park", "lot 8")])(col)
+
+    sim.address = esl_server(handler)
+    result = sim.start_call(CallScript(profile="loopback", timeout=20, hangup=Hangup(after=90.0))).wait(20)
+    assert result.transferred_to == "500"
+    for _ in range(200):  # the handler reads what the switch sent before it closed the socket
+        if any(e.get("Application") == "socket" for e in _events(logs[0], "CHANNEL_EXECUTE_COMPLETE")):
+            break
+        gevent.sleep(0.01)
+    done = [e for e in _events(logs[0], "CHANNEL_EXECUTE_COMPLETE") if e.get("Application") == "valet_park"]
+    assert 59.0 <= int(done[0]["variable_playback_ms"]) / 1000 <= 61.0
+    # the app ended, then the socket app: the transfer took the channel away from the socket
+    order = [e.get("Application") for e in _events(logs[0], "CHANNEL_EXECUTE_COMPLETE")]
+    assert order[-2:] == ["valet_park", "socket"]
+
+
 # ----------------------------------------------------------------------------- mod_spandsp
 
 

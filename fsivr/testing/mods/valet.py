@@ -6,7 +6,11 @@ event with the *parked* channel's data and calls switch_ivr_uuid_bridge, which t
 channel out of valet_park *and out of the socket app* (``Action: exit``, valet_park COMPLETE,
 socket COMPLETE, CS_HIBERNATE/RESET/SOFT_EXECUTE, uuid_bridge EXECUTE, CHANNEL_BRIDGE).
 ``valet_park <lot> auto in <min> <max>`` takes the lowest free slot; ``valet_info [<lot>]`` lists
-the lots.
+the lots. With ``valet_parking_timeout`` (or ``valet_parking_orbit_exten``: 60 s) a caller nobody
+picks up leaves the slot after that long: to the orbit extension (a transfer, out of the socket
+app) or, without one, back to whoever ran valet_park — ``Action: exit`` and valet_park's
+EXECUTE_COMPLETE with the channel still in the socket app (valet_parking_function,
+read_frame_callback).
 
 Lots are shared by every call of one Simulator (``Simulator.valet``). A retriever is either the
 script (``CallScript.valet_retrieve``: a second channel, outside the simulation, arrives after so
@@ -172,10 +176,22 @@ def valet_park(s: CallSession, arg: str) -> None:
     s.fire("PLAYBACK_START", post=info)
     started = s.clock.now_us
     plan = _scripted(s)
-    outcome = hold(s, lambda: slot.retriever is not None, limit=plan.after if plan is not None else None)
-    if outcome == "done" and plan is not None and slot.retriever is None and ch.ready:
-        slot.retriever = outside_retriever(s, plan)
-        outcome = "event"
+    timeout = _timeout(s)
+    limits = [x for x in (plan.after if plan is not None else None, timeout) if x is not None]
+    outcome = hold(s, lambda: slot.retriever is not None, limit=min(limits) if limits else None)
+    timed_out = False
+    if outcome == "done" and slot.retriever is None and ch.ready:
+        if plan is not None and (timeout is None or plan.after < timeout):
+            slot.retriever = outside_retriever(s, plan)
+            outcome = "event"
+        else:
+            # read_frame_callback counted the timeout's frames down: the play loop ends, and with
+            # an orbit extension the channel is transferred there (leaving the socket app);
+            # without one valet_park just returns and the socket app goes on.
+            timed_out = True
+            orbit = ch.get_var("valet_parking_orbit_exten")
+            if orbit:
+                s.transfer_to = orbit
     partner = slot.retriever if outcome == "event" else None
     if partner is not None:
         # the retriever's thread: Action bridge (our channel's data), then switch_ivr_uuid_bridge
@@ -188,7 +204,8 @@ def valet_park(s: CallSession, arg: str) -> None:
     ch.set_var("playback_seconds", str(played_ms // 1000))
     ch.set_var("playback_ms", str(played_ms))
     ch.set_var("playback_samples", str(samples))
-    s.fire("PLAYBACK_STOP", post=[*info, ("Playback-Status", "break" if outcome in ("break", "event") else "done")])
+    s.fire("PLAYBACK_STOP", post=[*info, ("Playback-Status",
+                                          "break" if outcome in ("break", "event") or timed_out else "done")])
     # token->timeout = 1: the slot is free again (check_timeouts drops it)
     if slots.get(ext) is slot:
         del slots[ext]
@@ -231,6 +248,17 @@ def _retrieve_as_call(s: CallSession, lot_name: str, ext: str, slot: Slot) -> No
     parked.wake.set()
     uuid_bridge_in(s, partner_for_me)
     s.after_socket = uuid_bridge_out(partner_for_me)
+
+
+def _timeout(s: CallSession) -> float | None:
+    """valet_parking_function: 60 s with valet_parking_orbit_exten, valet_parking_timeout (atol,
+    used when > 0) over that; None = parked until picked up or hung up."""
+    ch = s.channel
+    seconds = 60 if ch.get_var("valet_parking_orbit_exten") else 0
+    value = _atoi(ch.get_var("valet_parking_timeout") or "")
+    if value > 0:
+        seconds = value
+    return float(seconds) if seconds else None
 
 
 def _scripted(s: CallSession) -> Retrieve | None:
