@@ -381,15 +381,18 @@ class CallRecordWriter:
 
     @property
     def pending(self) -> int:
+        """Items (a call begun, a step, a call ended) not yet written."""
         return self._submitted - self._done
 
     def lag(self, now: datetime | None = None) -> float:
-        """Seconds since the call of the oldest record not yet written ended (0: none waits)."""
+        """Seconds since what the oldest item not yet written tells happened - a call began, a
+        step or a call ended (0: none waits)."""
         oldest = self._inflight[0] if self._inflight else (self._queue[0] if self._queue else None)
         if oldest is None:
             return 0.0
-        ended = oldest.ended_at or oldest.started_at
-        return max(0.0, ((now or datetime.now(UTC)) - ended).total_seconds())
+        _, record, step = oldest
+        when = (step.ended_at if step is not None else None) or record.ended_at or record.started_at
+        return max(0.0, ((now or datetime.now(UTC)) - when).total_seconds())
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every item submitted so far is written; False if ``timeout`` ran out first."""
