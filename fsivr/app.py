@@ -13,6 +13,7 @@ import gevent
 from fsivr.callcenter.sync import CallcenterSync
 from fsivr.config import METRICS_PORT, Config, parse_address
 from fsivr.engine.cache import ScenarioCache
+from fsivr.engine.callbacks import Callbacks
 from fsivr.engine.calldata import CallData
 from fsivr.engine.directory import DirectoryCache
 from fsivr.engine.overrides import OverrideCache
@@ -91,7 +92,8 @@ class App:
         overrides = OverrideCache(lambda: store.run(stored_overrides.load), interval=config.reload_interval)
         services = Services(config=config, scenarios=cache, records=records, prompts=prompts, directory=directory,
                             data=CallData(store), notify=Notifier.from_config(store, config), archive=Archive(store),
-                            media=MediaDirs(config.media_dir, config.documents_dir), overrides=overrides)
+                            media=MediaDirs(config.media_dir, config.documents_dir), overrides=overrides,
+                            callbacks=Callbacks(store))
         metrics = Metrics() if config.metrics_listen else None
         runner = Runner(services, observer=metrics)
         server = OutboundServer(runner.handle, config.listen_host,

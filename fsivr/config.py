@@ -148,6 +148,16 @@ class Config:
     #: How often an idle worker looks for due rows.
     worker_poll_interval: float = 2.0
 
+    # --- outbound calls placed by fsivr worker (callbacks; fsivr/worker/callback.py) ---
+    #: Dial string of an outbound call; ``{number}`` is replaced by the number (digits, leading +).
+    #: Empty: callback jobs wait in the outbox. E.g. ``sofia/gateway/trunk/{number}``.
+    outbound_endpoint: str = ""
+    #: Where FreeSWITCH hands the answered leg (``&socket(...)``): ``fsivr serve`` as FreeSWITCH
+    #: reaches it. Empty: listen_host:listen_port.
+    outbound_socket: str = ""
+    #: Seconds an outbound call may ring before originate gives up (NO_ANSWER).
+    originate_timeout: int = 30
+
     # --- e-mail (SMTP); empty smtp_host: e-mail rows wait in the outbox ---
     smtp_host: str = ""
     smtp_port: int = 587

@@ -97,7 +97,11 @@ class Runner:
             call = Call.from_channel(conn, self.services, number)
             # Every line logged while this greenlet runs the call carries it (fsivr.logs).
             log_token = current_call.set(CallLogContext(call.uuid, number, call.caller))
-            found = self._scenario_for(number)
+            job = channel.get("variable_fsivr_job") or ""
+            if job:
+                call.vars["fsivr_job"] = job
+            # A call the worker placed runs the job's scenario (fsivr_scenario), not the number's.
+            found = self._scenario_for(number, channel.get("variable_fsivr_scenario") or "" if job else "")
             # The record exists from the first moment we know the call (its row is written with the
             # next batch), so a caller who hangs up before we even subscribed, or a process that
             # dies mid-call, still leaves one.
@@ -148,8 +152,25 @@ class Runner:
         self.services.records.begin(record)
         return record
 
-    def _scenario_for(self, number: str) -> tuple[CompiledScenario, str | None] | None:
+
+    def _cancel_callbacks(self, call: Call, record: CallRecord) -> None:
+        """A caller who called in again and was served (the call was answered) needs no callback.
+        A callback's own call (fsivr_job) is the callback being served, not a new call."""
+        callbacks = self.services.callbacks
+        if callbacks is None or record.answered_at is None or call.vars.get("fsivr_job"):
+            return
+        try:
+            callbacks.cancel_for(call.caller, call.uuid, call.now())
+        except Exception:
+            log.exception("call %s: could not cancel the caller's pending callbacks", call.uuid)
+
+    def _scenario_for(self, number: str, chosen: str = "") -> tuple[CompiledScenario, str | None] | None:
         cache = self.services.scenarios
+        if chosen:
+            # A call the worker placed names its scenario (fsivr_scenario, fsivr/worker/originate.py):
+            # the job decides, not the dialled number.
+            picked = cache.get(chosen)
+            return (picked, None) if picked is not None else None
         found = cache.for_number(number)
         if found is None and self.services.config.default_scenario:
             default = cache.get(self.services.config.default_scenario)
@@ -298,6 +319,7 @@ class Runner:
             if conn.hangup_event is None and call.uuid:
                 # The channel may still be up (exit, transfer, a closed socket): it can come back.
                 self._remember(call.uuid, record.session)
+            self._cancel_callbacks(call, record)
             try:
                 self.services.records.end(record)
             except Exception:

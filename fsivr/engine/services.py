@@ -16,6 +16,7 @@ from fsivr.speech.tts import Renderer, Voice
 
 if TYPE_CHECKING:
     from fsivr.engine.cache import ScenarioCache
+    from fsivr.engine.callbacks import Callbacks
     from fsivr.engine.calldata import CallData
     from fsivr.engine.directory import DirectoryCache
     from fsivr.store.callrecords import CallRecord, StepRecord
@@ -186,3 +187,5 @@ class Services:
     parking: ParkingSlots = field(default_factory=ParkingSlots)
     #: Time-condition overrides (day/night switch) in memory, polled (engine/overrides.py).
     overrides: OverrideCache = field(default_factory=OverrideCache)
+    #: Callback jobs (the callback node; a served caller's call cancels theirs); None without a store.
+    callbacks: Callbacks | None = None

@@ -619,3 +619,34 @@ class TimeOverrideLogRow(Base):
     until: Mapped[datetime | None]
     who: Mapped[str] = mapped_column(String(NAME))
     at: Mapped[datetime]
+
+
+CALL_ATTEMPT_STATES = ("placing", "answered", "failed", "unknown")
+
+
+class CallAttempt(Base):
+    """One outbound call placed by the worker for a job (a callback now; a campaign row later):
+    what FreeSWITCH answered to the ``bgapi originate`` and how the call ended. ``job_key`` is the
+    job's outbox idempotency key, so a campaign row's attempts are found the same way."""
+
+    __tablename__ = "call_attempts"
+    __table_args__ = (
+        CheckConstraint("state IN ('placing', 'answered', 'failed', 'unknown')", name="state"),
+        UniqueConstraint("job_key", "attempt"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    job_key: Mapped[str] = mapped_column(String(200), index=True)
+    #: Which try of the job this is (1, 2, ...): one row per try, never two.
+    attempt: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(64))
+    #: The uuid we gave the call (origination_uuid): the key for reconciling after a lost link.
+    call_uuid: Mapped[str] = mapped_column(String(64), unique=True)
+    #: placing (sent, no answer yet), answered (+OK), failed (-ERR), unknown (the link was lost and
+    #: FreeSWITCH no longer knows the call).
+    state: Mapped[str] = mapped_column(String(16), default="placing")
+    #: The BACKGROUND_JOB body as FreeSWITCH sent it (``+OK <uuid>`` / ``-ERR <CAUSE>``).
+    reply: Mapped[str | None] = mapped_column(Text)
+    hangup_cause: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]

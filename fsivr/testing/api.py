@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from fsivr.testing import apps, broadcast, dialplan, displace, hold, meta, mods
 from fsivr.testing.clock import fs_stamp
-from fsivr.testing.expand import separate_string
+from fsivr.testing.expand import separate_char, separate_string
 from fsivr.testing.mods import queue_caller
 from fsivr.testing.profiles import HOSTNAME, cause_from_str
 from fsivr.testing.script import CallScript
@@ -427,10 +427,12 @@ def originate(ctx: ApiContext, arg: str) -> str | None:
     variables: dict[str, str] = {}
     m = re.match(r"^\{([^}]*)\}", text)
     if m:
-        for item in m.group(1).split(","):
-            k, _, v = item.partition("=")
-            if k:
-                variables[k.strip()] = v
+        # switch_event_create_brackets (switch_event.c): split on "," then each item on "=", each
+        # pass with switch_separate_string's quoting and escapes.
+        for item in separate_char(m.group(1), ",", 1024):
+            pair = separate_char(item, "=", 2)
+            if len(pair) == 2 and pair[0]:
+                variables[pair[0]] = pair[1]
         text = text[m.end():]
     endpoint, _, app = text.partition(" ")
     inline, queue = queue_caller.parse_inline(app)
@@ -440,6 +442,13 @@ def originate(ctx: ApiContext, arg: str) -> str | None:
         return f"-ERR {cause_from_str(endpoint[6:], 'NORMAL_TEMPORARY_FAILURE')}\n"
     parts = endpoint.split("/")
     number = parts[1] if len(parts) > 1 else parts[0]
+    if parts[0] != "loopback":
+        number = parts[-1]
+        # The test's script for the far end: how ringing this number ends when nobody answers
+        # (USER_BUSY, NO_ANSWER, ...): originate fails with that cause (mod_commands.c).
+        scripted = sim.originate_outcomes.get(number)
+        if scripted:
+            return f"-ERR {cause_from_str(scripted, 'NORMAL_TEMPORARY_FAILURE')}\n"
     address = sim.address
     socket_args: str | None = None
     sm = re.match(r"^&socket\((\S+)(?:\s+([^)]*))?\)", app.strip())
@@ -453,12 +462,15 @@ def originate(ctx: ApiContext, arg: str) -> str | None:
         return f"+OK {variables.get('origination_uuid') or uuidlib.uuid4()}\n"
     caller = variables.pop("origination_caller_id_number", "0000000000")
     name = variables.pop("origination_caller_id_name", caller)
-    variables.pop("origination_uuid", None)  # the simulator names its legs itself
-    script = CallScript(number=number, caller=caller, caller_name=name, variables=variables,
+    # A loopback's socket leg is its B-leg, which the simulator names itself; any other endpoint's
+    # originated channel is the one that runs socket, under origination_uuid (switch_ivr_originate).
+    own_uuid = variables.pop("origination_uuid", "") if parts[0] != "loopback" else ""
+    variables.pop("origination_uuid", None)
+    script = CallScript(number=number, caller=caller, caller_name=name, variables=variables, uuid=own_uuid,
                         profile="loopback" if parts[0] == "loopback" else "sofia", socket_args=socket_args,
-                        timeout=sim.originate_timeout)
+                        timeout=sim.originate_timeout, **sim.originate_answers.get(number, {}))
     handle = sim.start_call(script, address=address)
-    a_leg = handle.session.channel.spec.other_uuid
+    a_leg = handle.session.channel.spec.other_uuid if parts[0] == "loopback" else handle.session.channel.uuid
     sim.originated[a_leg] = handle
     return f"+OK {a_leg}\n"
 

@@ -344,9 +344,21 @@ class _Listener(EventSubscriber):
         output in a BACKGROUND_JOB event fired to every listener subscribed to it (or ALL)."""
         job = cmd.header("job-uuid") or str(uuidlib.uuid4())
         owner = self.owner
+        lost = bool(owner.drop_after_bgapi) and text.startswith(owner.drop_after_bgapi)
+        if lost:
+            owner.drop_after_bgapi = ""
+        withheld = bool(owner.withhold_bgapi) and text.startswith(owner.withhold_bgapi)
+        if withheld:
+            owner.withhold_bgapi = ""
 
         def run() -> None:
+            if lost:
+                # The network fails after the reply: the job still runs on the switch (the call is
+                # placed), but this connection is gone before its BACKGROUND_JOB.
+                self.close(notice=False)
             headers, body = background_job(owner.api_context(), job, text)
+            if withheld:
+                return
             if owner.sim is not None:
                 owner.sim.publish_background_job(headers, body)  # this switch's listeners among them
             else:
@@ -372,6 +384,12 @@ class InboundSwitch:
     connections: int = 0
     sim: Simulator | None = None
     auth_timeout: float = AUTH_TIMEOUT
+    #: A test's network failure: the next ``bgapi`` whose command starts with this is run, but its
+    #: connection is closed right after the reply (once).
+    drop_after_bgapi: str = ""
+    #: The next ``bgapi`` whose command starts with this runs, but its BACKGROUND_JOB is never sent
+    #: (an originate still ringing, as far as the client can tell), once.
+    withhold_bgapi: str = ""
     _server: StreamServer | None = None
     _listeners: list[_Listener] = field(default_factory=list)
     _own_switch: SwitchIdentity = field(default_factory=SwitchIdentity)

@@ -154,6 +154,8 @@ class CallScript:
     # the switch's XML dialplan, as far as transfers and execute_extension reach it:
     # "extension@context" -> the applications its matching condition runs, in order
     extensions: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    # the channel's uuid (originate's origination_uuid); empty: a new one
+    uuid: str = ""
 
 
 @dataclass

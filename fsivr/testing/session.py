@@ -95,7 +95,7 @@ class CallSession(EventSubscriber):
         self.async_mode = "async" in args
         self.full = "full" in args
         spec = ChannelSpec(
-            uuid=str(uuidlib.uuid4()), other_uuid=str(uuidlib.uuid4()), number=script.number,
+            uuid=script.uuid or str(uuidlib.uuid4()), other_uuid=str(uuidlib.uuid4()), number=script.number,
             caller=script.caller, caller_name=script.caller_name or script.caller, created_us=self.start_us,
             session_id=sim.switch.next_session_id(), socket_arg=f"{address[0]}:{address[1]} {script.socket_args}",
             extra_vars=dict(script.variables), call_id=str(uuidlib.uuid4()),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import gevent
 
@@ -98,6 +98,11 @@ class Simulator:
         #: Calls placed by ``api originate`` (A-leg uuid → handle); CallScript.timeout of those calls.
         self.originated: dict[str, CallHandle] = {}
         self.originate_timeout = 300.0
+        #: ``originate`` of a non-loopback endpoint to these numbers fails with the cause given
+        #: (USER_BUSY, NO_ANSWER...): the test's script of the far ends.
+        self.originate_outcomes: dict[str, str] = {}
+        #: How the answering party at a number behaves (CallScript fields: digits, targets...).
+        self.originate_answers: dict[str, dict[str, Any]] = {}
 
     def now_us(self) -> int:
         """The switch's time: its own clock (``epoch`` + ``advance``), or a running call's virtual

@@ -11,3 +11,20 @@ class SendFailed(Exception):
 class PermanentFailure(SendFailed):
     """Retrying cannot help (a recipient the server rejects for good, an attachment that is gone, a
     number that is no number): the row goes dead at once."""
+
+
+class RetryAt(SendFailed):
+    """This attempt failed; try again at ``at`` (the sender knows its own spacing and hours)."""
+
+    def __init__(self, message: str, at: object) -> None:
+        super().__init__(message)
+        self.at = at
+
+
+class NotNow(Exception):
+    """Not an attempt at all (outside the allowed hours): the row waits until ``at`` and the
+    attempt it was claimed for is not counted."""
+
+    def __init__(self, message: str, at: object) -> None:
+        super().__init__(message)
+        self.at = at

@@ -24,13 +24,14 @@ from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any, Protocol, TypeVar
 
+import gevent
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from fsivr.store.db import Store
 from fsivr.store.types import utcnow
 from fsivr.worker import outbox
-from fsivr.worker.errors import PermanentFailure, SendFailed
+from fsivr.worker.errors import NotNow, PermanentFailure, RetryAt, SendFailed
 from fsivr.worker.lock import SqliteWorkerLock
 from fsivr.worker.outbox import Claimed, RetryPolicy
 
@@ -60,6 +61,9 @@ class WorkerSettings:
     def from_config(cls, cfg: Any) -> WorkerSettings:
         policy = RetryPolicy(cfg.worker_max_attempts, cfg.worker_backoff_base, cfg.worker_backoff_max,
                              cfg.worker_backoff_jitter)
+        if cfg.outbound_endpoint and cfg.worker_lease_seconds <= cfg.originate_timeout + 60:
+            raise ValueError("worker_lease_seconds must be longer than originate_timeout + 60 s: a callback "
+                             "still ringing when its lease expires could be placed again by another worker")
         if cfg.worker_lease_seconds <= max(cfg.smtp_timeout, cfg.sms_http_timeout):
             raise ValueError("worker_lease_seconds must be longer than smtp_timeout and sms_http_timeout: "
                              "a send still running when its lease expires could be sent again by another worker")
@@ -105,6 +109,18 @@ class Worker:
                         label, row.key)
         try:
             said = sender(row.payload, row.key)
+        except NotNow as not_now:
+            # Claimed outside the sender's hours: no attempt was made, the row waits uncounted.
+            wait_until, why = not_now.at, str(not_now)
+            self._record(lambda session: outbox.reschedule(session, row.id, self.name, wait_until, None,  # type: ignore[arg-type]
+                                                           uncount=True))
+            log.info("%s: not now (%s); due again at %s", label, why, wait_until)
+            return
+        except RetryAt as retry_at:
+            retry, error = retry_at.at, str(retry_at)
+            if self._record(lambda session: outbox.reschedule(session, row.id, self.name, retry, error)):  # type: ignore[arg-type]
+                log.warning("%s failed, will retry at %s: %s", label, retry, error)
+            return
         except Exception as exc:  # every failure is recorded on the row; the loop goes on
             permanent = isinstance(exc, PermanentFailure)
             error = str(exc) or type(exc).__name__
@@ -173,11 +189,18 @@ class Worker:
                         log.warning("the database is reachable again")
                         self._db_down = False
                 if not busy:
-                    self.stopping.wait(self.settings.poll_interval)
+                    self._idle(self.settings.poll_interval)
         finally:
             if lock is not None:
                 lock.release()
         log.info("worker %s stopped", self.name)
+
+    def _idle(self, seconds: float) -> None:
+        """Wait for due rows while gevent's hub runs: the live link of the callback sender (a
+        greenlet) keeps reading FreeSWITCH's events and reconnecting meanwhile."""
+        deadline = time.monotonic() + seconds
+        while not self.stopping.is_set() and time.monotonic() < deadline:
+            gevent.sleep(min(0.1, max(deadline - time.monotonic(), 0)))
 
     def _database_down(self, exc: Exception) -> None:
         if not self._db_down:

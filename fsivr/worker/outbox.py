@@ -263,3 +263,30 @@ def drop(session: Session, ids: Sequence[int], now: datetime, dead: bool = False
     if chosen:
         session.execute(delete(OutboxRow).where(OutboxRow.id.in_(chosen)))
     return chosen
+
+
+def reschedule(session: Session, row_id: int, owner: str, at: datetime, error: str | None, *,
+               uncount: bool = False) -> bool:
+    """Back to ``pending`` at ``at`` chosen by the sender (a callback's spacing and allowed hours)
+    rather than the backoff. ``uncount``: the claim was no attempt (outside the allowed hours)."""
+    values: dict[str, Any] = {"state": "pending", "next_attempt_at": at, "lease_owner": None,
+                              "lease_expires_at": None}
+    if error is not None:
+        values["last_error"] = _cut(error)
+    if uncount:
+        values["attempts"] = OutboxRow.attempts - 1
+    result = session.execute(update(OutboxRow).where(_mine(row_id, owner)).values(**values))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def cancel(session: Session, key_prefix: str, reason: str, now: datetime, *, except_prefix: str | None = None) -> int:
+    """Cancel the pending rows whose key starts with ``key_prefix`` (a caller's callbacks): they go
+    ``dead`` with the reason, kept for the record. A row a worker holds is being placed right now
+    and is left alone."""
+    query = update(OutboxRow).where(OutboxRow.state == "pending",
+                                    OutboxRow.idempotency_key.startswith(key_prefix, autoescape=True))
+    if except_prefix is not None:
+        query = query.where(~OutboxRow.idempotency_key.startswith(except_prefix, autoescape=True))
+    result = session.execute(query.values(state="dead", last_error=_cut(f"cancelled: {reason}"))
+                             .execution_options(synchronize_session=False))
+    return int(result.rowcount)  # type: ignore[attr-defined]

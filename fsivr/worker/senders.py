@@ -35,12 +35,36 @@ def sms_backend(cfg: Any) -> SmsBackend | None:
     raise ValueError(f"sms_backend {cfg.sms_backend!r}: expected one of {', '.join(SMS_BACKENDS)} or empty")
 
 
+def callback_sender(cfg: Any, store: Store) -> Sender | None:
+    """The callback sender on its own live link to FreeSWITCH (started here), or None when
+    ``outbound_endpoint`` is not set."""
+    if not cfg.outbound_endpoint:
+        log.warning("outbound_endpoint is not set: callbacks wait in the outbox")
+        return None
+    from fsivr.esl.link import EventLink
+    from fsivr.worker.callback import CallbackSender
+    from fsivr.worker.originate import endpoint_for
+
+    endpoint_for(cfg.outbound_endpoint, "0")  # a template that cannot dial fails at start
+    host = cfg.listen_host if cfg.listen_host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    address = cfg.outbound_socket or f"{host}:{cfg.listen_port}"
+    link = EventLink(cfg.esl_host, cfg.esl_port, cfg.esl_password, timeout=cfg.command_timeout,
+                     max_backoff=cfg.live_link_max_backoff)
+    sender = CallbackSender(store, link, endpoint=cfg.outbound_endpoint, socket_address=address,
+                            originate_timeout=cfg.originate_timeout)
+    link.start()
+    return sender
+
+
 def senders_from_config(cfg: Any, store: Store | None = None) -> dict[str, Sender]:
     """Raises ValueError for a transport configured wrongly (at start, not at the first message).
     With the ``store``, scheduled jobs too (the retention clean-up of recordings)."""
     senders: dict[str, Sender] = {}
     if store is not None:
         senders[RetentionSender.kind] = RetentionSender(store, cfg.media_dir)
+        callback = callback_sender(cfg, store)
+        if callback is not None:
+            senders["callback"] = callback
     if cfg.smtp_host:
         senders["email"] = EmailSender(SmtpSettings.from_config(cfg))
     else:

@@ -1,0 +1,324 @@
+"""Callbacks end to end over real sockets: a real fsivr server (the test harness's App), the worker
+with its callback sender on a live inbound link, and the simulator's InboundSwitch as FreeSWITCH
+(``bgapi originate`` placing the answered leg into the server through ``&socket``).
+
+Nothing waits on the wall clock: the worker's clock is a variable the test moves, and the server's
+calls run on the simulator's switch clock (``Simulator(epoch=...)``), which ``call.now()`` follows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import gevent
+import pytest
+from sqlalchemy import select
+
+from fsivr.esl.link import EventLink
+from fsivr.store.models import CallAttempt, CallRow, OutboxRow
+from fsivr.testing import Simulator
+from fsivr.testing.harness import Harness, running
+from fsivr.testing.inbound import InboundSwitch
+from fsivr.worker.callback import CallbackSender
+from fsivr.worker.loop import Worker, WorkerSettings
+
+ACCESS = "+48221234500"   # the company's access number for employees
+SHOP = "+48221234567"     # the company's public number (a caller who is served)
+EMPLOYEE = "+48600100101"
+CUSTOMER = "+48501000001"
+
+BUNDLE = f"""
+gateways:
+  - {{name: trunk, proxy: sip.operator.example, register: false, caller_id: "{SHOP}"}}
+prompts:
+  - {{name: hello, text: "Hello.", language: en}}
+  - {{name: dial_now, text: "Dial the number and press hash.", language: en}}
+scenarios:
+  - scenario: access
+    description: call me back through the company - an employee's call is rejected unanswered
+    numbers: ["{ACCESS}"]
+    start: known
+    nodes:
+      known: {{type: authorize, caller_ids: ["{EMPLOYEE}"], ok: register, denied: reject}}
+      register:
+        type: callback
+        scenario: company_line
+        allowed_hours: "08:00-20:00"
+        timezone: Europe/Warsaw
+        attempts: 2
+        spacing: 60
+        caller_id: "{SHOP}"
+        next: reject
+      reject: {{type: hangup, cause: CALL_REJECTED}}
+  - scenario: company_line
+    description: the line the employee is called back on - key in a number, get connected
+    start: line
+    nodes:
+      line: {{type: forward, prompt: dial_now, caller_id: "{SHOP}", answered: done, no_answer: done,
+              busy: done, failed: done, invalid: done}}
+      done: {{type: hangup}}
+  - scenario: missed
+    description: the public number - leave a callback request, or (after hours) be served
+    numbers: ["{SHOP}"]
+    start: ask
+    nodes:
+      ask:
+        type: callback
+        scenario: greet
+        delay: 300
+        allowed_hours: "09:00-18:00"
+        timezone: Europe/Warsaw
+        attempts: 3
+        spacing: 600
+        next: bye
+      bye: {{type: hangup, cause: NORMAL_CLEARING}}
+  - scenario: served
+    description: another number that answers and plays - a caller reaching it is served
+    numbers: ["+48221234599"]
+    start: hi
+    nodes:
+      hi: {{type: play, prompt: hello, next: end}}
+      end: {{type: hangup}}
+  - scenario: greet
+    start: hi
+    nodes:
+      hi: {{type: play, prompt: hello, next: end}}
+      end: {{type: hangup}}
+"""
+
+
+@dataclass
+class Clock:
+    at: datetime
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+@dataclass
+class Rig:
+    h: Harness
+    sim: Simulator
+    switch: InboundSwitch
+    link: EventLink
+    clock: Clock
+    worker: Worker
+
+    def call_in(self, number: str, caller: str) -> None:
+        """A call placed by the simulator on its switch clock (the server's call.now())."""
+        self.h.call(number=number, caller=caller)
+
+    def rows(self) -> list[OutboxRow]:
+        with self.h.store.session() as s:
+            found = list(s.execute(select(OutboxRow).where(OutboxRow.kind == "callback")
+                                   .order_by(OutboxRow.id)).scalars())
+            s.expunge_all()
+        return found
+
+    def attempts(self) -> list[CallAttempt]:
+        with self.h.store.session() as s:
+            found = list(s.execute(select(CallAttempt).order_by(CallAttempt.id)).scalars())
+            s.expunge_all()
+        return found
+
+    def work(self) -> bool:
+        busy = self.worker.run_once()
+        # A placed call runs in the server; wait for it and its record (real sockets, no sleeps).
+        for handle in list(self.sim.originated.values()):
+            handle.wait(10.0)
+        assert self.h.app.runner.idle.wait(10.0)
+        assert self.h.app.records.flush(10.0)
+        return busy
+
+    def wait_for(self, check: object, timeout: float = 5.0) -> None:
+        deadline = gevent.get_hub().loop.now() + timeout
+        while not check():  # type: ignore[operator]
+            assert gevent.get_hub().loop.now() < deadline, "condition not met in time"
+            gevent.sleep(0.01)
+
+    def originates(self) -> int:
+        return sum(1 for _, line in self.switch.received if line.startswith("bgapi originate"))
+
+
+#: 05:00 UTC = 06:00 in Warsaw (winter time): before every allowed window.
+EPOCH = datetime(2026, 12, 1, 5, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def rig(db_url: str) -> Iterator[Rig]:
+    with running(BUNDLE, database_url=db_url) as h:
+        sim = Simulator(h.app.server.address, epoch=EPOCH)
+        h.simulator = sim
+        with InboundSwitch(sim=sim) as switch:
+            host, port = switch.address
+            link = EventLink(host, port, "ClueCon", timeout=5.0, min_backoff=0.05, max_backoff=0.2)
+            clock = Clock(EPOCH)
+            server_host, server_port = h.app.server.address[:2]
+            sender = CallbackSender(h.store, link, endpoint="sofia/gateway/trunk/{number}",
+                                    socket_address=f"{server_host}:{server_port}", originate_timeout=30,
+                                    link_wait=5.0, clock=clock)
+            link.start()
+            assert link.wait_connected(5.0)
+            worker = Worker(h.store, {"callback": sender}, WorkerSettings(lease_seconds=120, poll_interval=0.05),
+                            clock=clock, name="test-worker")
+            try:
+                yield Rig(h, sim, switch, link, clock, worker)
+            finally:
+                link.stop()
+
+
+def test_missed_call_callback_waits_for_allowed_hours_then_retries_and_records_each_attempt(rig: Rig) -> None:
+    rig.call_in(SHOP, CUSTOMER)
+    [row] = rig.rows()
+    # 06:00 Warsaw + 300 s delay is before 09:00: due at 09:00 Warsaw = 08:00 UTC.
+    assert row.state == "pending" and row.next_attempt_at == datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    assert row.payload["scenario"] == "greet" and row.payload["number"] == CUSTOMER
+
+    rig.clock.at = datetime(2026, 12, 1, 7, 59, tzinfo=UTC)
+    assert not rig.work() and rig.originates() == 0
+
+    # 09:00: the customer's line is busy — FreeSWITCH's BACKGROUND_JOB says -ERR USER_BUSY.
+    rig.clock.at = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    rig.sim.originate_outcomes[CUSTOMER] = "USER_BUSY"
+    assert rig.work()
+    [first] = rig.attempts()
+    assert (first.attempt, first.state, first.reply, first.hangup_cause) == (1, "failed", "-ERR USER_BUSY", "USER_BUSY")
+    [row] = rig.rows()
+    assert row.state == "pending" and row.next_attempt_at == datetime(2026, 12, 1, 8, 10, tzinfo=UTC)
+    assert "USER_BUSY" in (row.last_error or "")
+
+    rig.clock.at = datetime(2026, 12, 1, 8, 9, tzinfo=UTC)
+    assert not rig.work()
+    # 09:10: answered; the server runs the job's scenario (greet), not the dialled number's.
+    del rig.sim.originate_outcomes[CUSTOMER]
+    rig.clock.at = datetime(2026, 12, 1, 8, 10, tzinfo=UTC)
+    assert rig.work()
+    second = rig.attempts()[1]
+    assert second.attempt == 2 and second.state == "answered" and second.reply == f"+OK {second.call_uuid}"
+    with rig.h.store.session() as s:
+        record = s.get(CallRow, second.call_uuid)
+        assert record is not None and record.scenario == "greet"
+    rig.wait_for(lambda: rig.attempts()[1].hangup_cause is not None)
+    assert rig.attempts()[1].hangup_cause == "NORMAL_CLEARING"
+    assert rig.rows()[0].state == "sent"
+    assert rig.originates() == 2
+
+
+def test_retry_spacing_that_leaves_the_window_waits_for_the_next_day_and_attempts_run_out(rig: Rig) -> None:
+    rig.call_in(SHOP, CUSTOMER)
+    rig.sim.originate_outcomes[CUSTOMER] = "NO_ANSWER"
+    # 17:55 Warsaw: inside; +600 s spacing is 18:05, outside: the retry waits for 09:00 next day.
+    rig.clock.at = datetime(2026, 12, 1, 16, 55, tzinfo=UTC)
+    assert rig.work()
+    assert rig.rows()[0].next_attempt_at == datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
+    # A claim outside the window dials nothing and costs no attempt.
+    rig.clock.at = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
+    with rig.h.store.session() as s:  # as if an operator made it due at night (outbox retry)
+        s.get(OutboxRow, rig.rows()[0].id).next_attempt_at = datetime(2026, 12, 1, 22, 0, tzinfo=UTC)  # type: ignore[union-attr]
+    rig.clock.at = datetime(2026, 12, 1, 22, 0, tzinfo=UTC)
+    assert rig.work() and rig.originates() == 1
+    row = rig.rows()[0]
+    assert row.attempts == 1 and row.next_attempt_at == datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
+    for hour_utc in (8, 8):
+        rig.clock.at = rig.rows()[0].next_attempt_at
+        assert rig.work(), hour_utc
+    assert [a.hangup_cause for a in rig.attempts()] == ["NO_ANSWER"] * 3
+    row = rig.rows()[0]
+    assert row.state == "dead" and "attempt 3 of 3: NO_ANSWER" in (row.last_error or "")
+    rig.clock.at += timedelta(days=1)
+    assert not rig.work() and rig.originates() == 3
+
+
+def test_a_caller_served_by_a_new_call_has_their_callback_cancelled(rig: Rig) -> None:
+    rig.call_in(SHOP, CUSTOMER)
+    # Calling the public number again is not being served (it is hung up): that registers another.
+    rig.call_in(SHOP, CUSTOMER)
+    assert [r.state for r in rig.rows()] == ["pending", "pending"]
+    # Answered and played to: served. The number spelled another way is still the same caller.
+    rig.call_in("+48221234599", "0048" + CUSTOMER[3:])
+    assert [r.state for r in rig.rows()] == ["dead", "dead"]
+    assert all("called again and was served" in (r.last_error or "") for r in rig.rows())
+    rig.clock.at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    assert not rig.work() and rig.originates() == 0
+
+
+def test_through_the_company_employee_is_rejected_unanswered_called_back_and_dials_out(rig: Rig) -> None:
+    rig.clock.at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # 10:00 Warsaw
+    rig.sim.advance(4 * 3600)
+    placed = rig.h.call(number=ACCESS, caller=EMPLOYEE)
+    # Hung up before any answer: the employee's call costs nothing; CALL_REJECTED (603 Decline on
+    # SIP) says it was refused on purpose, so no carrier retries it on another route.
+    assert placed.result.hangup_cause == "CALL_REJECTED"
+    assert "answer" not in [app.name for app in placed.result.apps]
+    with rig.h.store.session() as s:
+        first = s.get(CallRow, placed.result.uuid)
+        assert first is not None and first.answered_at is None and first.hangup_cause == "CALL_REJECTED"
+    [row] = rig.rows()
+    assert row.payload["caller_id"] == SHOP
+    # Somebody not on the list is rejected the same way, and gets no callback.
+    stranger = rig.h.call(number=ACCESS, caller="+48777000111")
+    assert stranger.result.hangup_cause == "CALL_REJECTED" and len(rig.rows()) == 1
+    rig.sim.originate_answers[EMPLOYEE] = {"digits": ["0048221112233#"]}
+    assert rig.work()
+    [attempt] = rig.attempts()
+    assert attempt.state == "answered" and attempt.number == EMPLOYEE
+    handle = rig.sim.originated[attempt.call_uuid]
+    result = handle.wait(10)
+    # The employee was called from the company's number, keyed a number, and was connected to it
+    # through the company's gateway with the company's caller ID.
+    assert handle.session.script.caller == SHOP
+    [bridge] = result.bridges
+    assert "sofia/gateway/trunk/0048221112233" in bridge.dial_string
+    assert f"origination_caller_id_number={SHOP}" in bridge.dial_string
+    assert bridge.result == "SUCCESS"
+    with rig.h.store.session() as s:
+        record = s.get(CallRow, attempt.call_uuid)
+        assert record is not None and record.scenario == "company_line"
+
+
+def test_link_dropped_mid_attempt_is_reconciled_not_placed_twice(rig: Rig) -> None:
+    rig.call_in(SHOP, CUSTOMER)
+    rig.clock.at = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    # The link breaks right after FreeSWITCH took the bgapi: the call is placed, its
+    # BACKGROUND_JOB is lost with the connection.
+    rig.switch.drop_after_bgapi = "originate"
+    connects = rig.link.connects
+    assert rig.work()
+    assert rig.link.connects > connects
+    [attempt] = rig.attempts()
+    row = rig.rows()[0]
+    if attempt.state == "placing":
+        # The call had ended before the link was back, and its record may not have been written
+        # yet: the job waits, and the next claim finds the record. Nobody is dialled meanwhile.
+        assert row.state == "pending" and "outcome unknown" in (row.last_error or "")
+        rig.clock.at = row.next_attempt_at
+        assert rig.work()
+        [attempt] = rig.attempts()
+    assert attempt.state == "answered" and attempt.reply and attempt.reply.startswith("reconciled")
+    assert rig.rows()[0].state == "sent"
+    assert rig.originates() == 1
+    with rig.h.store.session() as s:
+        assert s.get(CallRow, attempt.call_uuid) is not None
+
+
+@pytest.mark.parametrize("value", ["plain", "a,b", "it's", 'say "hi"', "back\\slash", "x=y,z='q'", "tab\\tno"])
+def test_originate_variables_arrive_as_written(value: str) -> None:
+    """The {} block as FreeSWITCH splits it (switch_event_create_brackets: "," then "=", each with
+    switch_separate_string's cleanup; ported in the simulator) gives back exactly the value."""
+    from fsivr.testing.expand import separate_char
+    from fsivr.worker.originate import brace_vars
+
+    block = brace_vars({"fsivr_job": "callback:+48501000001:u:n", "note": value})
+    assert block[0] == "{" and block[-1] == "}"
+    items = [separate_char(item, "=", 2) for item in separate_char(block[1:-1], ",", 1024)]
+    assert dict((k, v) for k, v in items) == {"fsivr_job": "callback:+48501000001:u:n", "note": value}
+
+
+@pytest.mark.parametrize("value", ["${system(rm -rf /)}", "a}b", "{x}", "line\nbreak", " padded"])
+def test_originate_refuses_what_freeswitch_would_expand_or_mangle(value: str) -> None:
+    from fsivr.worker.originate import brace_vars
+
+    with pytest.raises(ValueError):
+        brace_vars({"note": value})
