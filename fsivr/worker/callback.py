@@ -147,7 +147,9 @@ class CallbackSender:
         except LinkError as exc:
             raise SendFailed(f"cannot reconcile attempt {attempt.attempt}: {exc}") from None
         with self.store.session() as s:
-            recorded = s.get(CallRow, attempt.call_uuid)
+            # A channel may have several socket sessions (rows); any of them proves the call.
+            recorded = s.execute(select(CallRow).where(CallRow.uuid == attempt.call_uuid)
+                                 .order_by(CallRow.session.desc()).limit(1)).scalar_one_or_none()
             cause = recorded.hangup_cause if recorded is not None else None
         if alive or recorded is not None:
             self._set(attempt.call_uuid, state="answered",

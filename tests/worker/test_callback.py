@@ -198,7 +198,7 @@ def test_missed_call_callback_waits_for_allowed_hours_then_retries_and_records_e
     second = rig.attempts()[1]
     assert second.attempt == 2 and second.state == "answered" and second.reply == f"+OK {second.call_uuid}"
     with rig.h.store.session() as s:
-        record = s.get(CallRow, second.call_uuid)
+        record = s.execute(select(CallRow).where(CallRow.uuid == second.call_uuid)).scalars().first()
         assert record is not None and record.scenario == "greet"
     rig.wait_for(lambda: rig.attempts()[1].hangup_cause is not None)
     assert rig.attempts()[1].hangup_cause == "NORMAL_CLEARING"
@@ -253,7 +253,7 @@ def test_through_the_company_employee_is_rejected_unanswered_called_back_and_dia
     assert placed.result.hangup_cause == "CALL_REJECTED"
     assert "answer" not in [app.name for app in placed.result.apps]
     with rig.h.store.session() as s:
-        first = s.get(CallRow, placed.result.uuid)
+        first = s.execute(select(CallRow).where(CallRow.uuid == placed.result.uuid)).scalars().first()
         assert first is not None and first.answered_at is None and first.hangup_cause == "CALL_REJECTED"
     [row] = rig.rows()
     assert row.payload["caller_id"] == SHOP
@@ -274,7 +274,7 @@ def test_through_the_company_employee_is_rejected_unanswered_called_back_and_dia
     assert f"origination_caller_id_number={SHOP}" in bridge.dial_string
     assert bridge.result == "SUCCESS"
     with rig.h.store.session() as s:
-        record = s.get(CallRow, attempt.call_uuid)
+        record = s.execute(select(CallRow).where(CallRow.uuid == attempt.call_uuid)).scalars().first()
         assert record is not None and record.scenario == "company_line"
 
 
@@ -300,7 +300,7 @@ def test_link_dropped_mid_attempt_is_reconciled_not_placed_twice(rig: Rig) -> No
     assert rig.rows()[0].state == "sent"
     assert rig.originates() == 1
     with rig.h.store.session() as s:
-        assert s.get(CallRow, attempt.call_uuid) is not None
+        assert s.execute(select(CallRow).where(CallRow.uuid == attempt.call_uuid)).scalars().first() is not None
 
 
 @pytest.mark.parametrize("value", ["plain", "a,b", "it's", 'say "hi"', "back\\slash", "x=y,z='q'", "tab\\tno"])

@@ -72,7 +72,7 @@ def test_worker_killed_while_the_originate_is_outstanding_does_not_dial_again(sq
 
         def recorded(uuid: str) -> bool:
             with h.store.session() as s:
-                return s.get(CallRow, uuid) is not None
+                return s.execute(select(CallRow).where(CallRow.uuid == uuid)).scalars().first() is not None
 
         first = start_worker(env, tmp_path)
         try:
