@@ -27,6 +27,7 @@ from fsivr.store import phone
 from fsivr.store.archive import Archive
 from fsivr.store.callrecords import CallRecordWriter, mark_interrupted
 from fsivr.store.db import Store
+from fsivr.store.outage import OutageLog
 from fsivr.worker.notify import Notifier
 
 log = logging.getLogger("fsivr")
@@ -80,11 +81,13 @@ class App:
         except Exception:
             store.close()
             raise
-        cache = ScenarioCache(StoreScenarioSource(store), interval=config.reload_interval)
+        # One report per outage for the whole server, whichever refresh loop notices it first.
+        outage = OutageLog(store.url, logging.getLogger("fsivr.store"), "calls are served from memory")
+        cache = ScenarioCache(StoreScenarioSource(store), interval=config.reload_interval, outage=outage)
         prompts = PromptLibrary.for_config(config)
         cache.on_refresh.append(lambda: prompts.update(cache.prompts))
-        records = CallRecordWriter(store)
-        directory = DirectoryCache.for_store(store, interval=config.directory_interval)
+        records = CallRecordWriter(store, outage=outage)
+        directory = DirectoryCache.for_store(store, interval=config.directory_interval, outage=outage)
         cache.on_refresh.append(directory.refresh)
         # The engine holds ports (services.Notify, services.Archive), not these classes: nodes ask
         # for a notification or a kept file and never name the worker package (docs/ARCHITECTURE.md).

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import gevent
 
 from fsivr.engine.scenario import CompiledScenario, ScenarioSpec, ValidationFailed, compile_scenario
+from fsivr.store.outage import UNREACHABLE, OutageLog
 
 log = logging.getLogger("fsivr.cache")
 
@@ -42,6 +43,8 @@ class ScenarioCache:
     loads: int = 0
     #: time.monotonic() of the last refresh that reached the store: /health's "database reachable".
     last_ok: float | None = None
+    #: Where an unreachable store is reported (once per outage; shared with the directory cache).
+    outage: OutageLog = field(default_factory=lambda: OutageLog(None, log, "serving the cached scenarios"))
     _greenlet: gevent.Greenlet | None = None
 
     def refresh(self) -> bool:
@@ -90,8 +93,12 @@ class ScenarioCache:
             gevent.sleep(self.interval)
             try:
                 self.refresh()
+            except UNREACHABLE as exc:
+                self.outage.failed(exc)
             except Exception:
                 log.exception("refreshing scenarios failed; serving the cached ones")
+            else:
+                self.outage.succeeded()
 
     def for_number(self, number: str) -> tuple[CompiledScenario, str | None] | None:
         route = self.routes.get(number)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import gevent
 
+from fsivr.store.outage import UNREACHABLE, OutageLog
 from fsivr.store.phone import caller_key
 
 if TYPE_CHECKING:
@@ -63,7 +64,9 @@ Loader = Callable[[], Snapshot]
 class DirectoryCache:
     """The live directory snapshot plus the loop that keeps it current."""
 
-    def __init__(self, loader: Loader, interval: float = DEFAULT_INTERVAL) -> None:
+    def __init__(self, loader: Loader, interval: float = DEFAULT_INTERVAL, outage: OutageLog | None = None) -> None:
+        #: Where an unreachable store is reported (once per outage; shared with the scenario cache).
+        self.outage = outage or OutageLog(None, log, "keeping the cached directory")
         self.loader = loader
         self.interval = interval
         self.snapshot = Snapshot()
@@ -73,11 +76,12 @@ class DirectoryCache:
         self._stopped = False
 
     @classmethod
-    def for_store(cls, store: Store, interval: float = DEFAULT_INTERVAL) -> DirectoryCache:
+    def for_store(cls, store: Store, interval: float = DEFAULT_INTERVAL, outage: OutageLog | None = None
+                  ) -> DirectoryCache:
         def load() -> Snapshot:
             return store.run(load_snapshot)
 
-        return cls(load, interval)
+        return cls(load, interval, outage)
 
     # ---- keeping current ---------------------------------------------------------------------
 
@@ -113,8 +117,12 @@ class DirectoryCache:
             gevent.sleep(self.interval)
             try:
                 self.refresh()
-            except Exception as exc:  # the store may be briefly unreachable: keep the live snapshot
+            except UNREACHABLE as exc:  # keep the live snapshot until the store is back
+                self.outage.failed(exc)
+            except Exception as exc:
                 log.warning("refreshing the directory failed; keeping the cached one: %s", exc)
+            else:
+                self.outage.succeeded()
 
     def current(self) -> Snapshot:
         """The live snapshot; loaded once on demand if no refresh has run yet (e.g. a call that

@@ -3,8 +3,8 @@ then stop.
 
 One row at a time per process: each step is short (one SMTP conversation, one HTTP request) and a
 second worker process (PostgreSQL) is the way to send more at once. The database being unreachable
-(OperationalError / InterfaceError: connection refused, dropped, timed out) is waited out, logged
-once per outage, never a crash: rows wait in the table meanwhile. Any other database error is a bug
+(fsivr.store.outage: connection refused, dropped, timed out) is waited out, logged once per
+outage, never a crash: rows wait in the table meanwhile. Any other database error is a bug
 or a wrong schema and ends the worker with a traceback.
 """
 
@@ -24,10 +24,10 @@ from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from fsivr.store.db import Store
+from fsivr.store.outage import UNREACHABLE, OutageLog
 from fsivr.store.types import utcnow
 from fsivr.worker import outbox
 from fsivr.worker.errors import PermanentFailure, SendFailed
@@ -81,7 +81,7 @@ class Worker:
         self.rng = rng or random.Random()
         self.name = name or worker_name()
         self.stopping = threading.Event()
-        self._db_down = False
+        self._outage = OutageLog(store.url, log, "rows wait")
 
     # --- one row ------------------------------------------------------------------------------
 
@@ -136,15 +136,13 @@ class Worker:
             try:
                 with self.store.session() as session:
                     result = write(session)
-            except (OperationalError, InterfaceError) as exc:
-                self._database_down(exc)
+            except UNREACHABLE as exc:
+                self._outage.failed(exc)
                 if time.monotonic() >= deadline:
                     return None
                 time.sleep(min(self.settings.poll_interval, max(deadline - time.monotonic(), 0)))
                 continue
-            if self._db_down:
-                log.warning("the database is reachable again")
-                self._db_down = False
+            self._outage.succeeded()
             return result
 
     # --- the loop -----------------------------------------------------------------------------
@@ -165,25 +163,17 @@ class Worker:
             while not self.stopping.is_set():
                 try:
                     busy = self.run_once()
-                except (OperationalError, InterfaceError) as exc:
-                    self._database_down(exc)
+                except UNREACHABLE as exc:
+                    self._outage.failed(exc)
                     busy = False
                 else:
-                    if self._db_down:
-                        log.warning("the database is reachable again")
-                        self._db_down = False
+                    self._outage.succeeded()
                 if not busy:
                     self.stopping.wait(self.settings.poll_interval)
         finally:
             if lock is not None:
                 lock.release()
         log.info("worker %s stopped", self.name)
-
-    def _database_down(self, exc: Exception) -> None:
-        if not self._db_down:
-            log.error("the database is unreachable, rows wait until it is back: %s",
-                      " ".join(str(getattr(exc, "orig", exc)).split())[:300])
-            self._db_down = True
 
     def stop(self) -> None:
         """Finish the row in hand (if any), then leave ``run``."""
