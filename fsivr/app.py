@@ -105,7 +105,7 @@ class App:
         if metrics is not None:
             app.metrics_server = app._metrics_server(metrics)
         if live_link:
-            app.link, app.callcenter = _live_link(config, store)
+            app.link, app.callcenter = _live_link(config, store, outage)
         return app
 
     def _metrics_server(self, metrics: Metrics) -> MetricsServer:
@@ -172,7 +172,7 @@ class App:
         self.stop()
 
 
-def _live_link(config: Config, store: Store) -> tuple[EventLink, CallcenterSync]:
+def _live_link(config: Config, store: Store, outage: OutageLog | None = None) -> tuple[EventLink, CallcenterSync]:
     """The live event link and, on it, mod_callcenter kept in step with the store."""
     from fsivr.callcenter.state import CallcenterState, load_state
 
@@ -192,7 +192,7 @@ def _live_link(config: Config, store: Store) -> tuple[EventLink, CallcenterSync]
             lambda s: load_state(s, domain=config.sip_domain, gateway=config.default_gateway))
         return state
 
-    sync = CallcenterSync(link, load, interval=config.callcenter_interval, publish_conf=publish)
+    sync = CallcenterSync(link, load, interval=config.callcenter_interval, publish_conf=publish, outage=outage)
     return link, sync
 
 
