@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 from yaml.composer import Composer
 from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.parser import Parser
 from yaml.reader import Reader
 from yaml.resolver import Resolver
@@ -37,7 +38,6 @@ try:
     from yaml.cyaml import CParser
 except ImportError:  # pragma: no cover - PyYAML without libyaml
     CParser = None
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 #: Path of a value inside the document (mapping keys and list indexes) -> its 1-based line.
 Lines = dict[tuple[str | int, ...], int]
