@@ -91,7 +91,8 @@ class App:
         cache.on_refresh.append(directory.refresh)
         # The engine holds ports (services.Notify, services.Archive), not these classes: nodes ask
         # for a notification or a kept file and never name the worker package (docs/ARCHITECTURE.md).
-        overrides = OverrideCache(lambda: store.run(stored_overrides.load), interval=config.reload_interval)
+        overrides = OverrideCache(lambda: store.run(stored_overrides.load), interval=config.reload_interval,
+                                  outage=outage)
         services = Services(config=config, scenarios=cache, records=records, prompts=prompts, directory=directory,
                             data=CallData(store), notify=Notifier.from_config(store, config), archive=Archive(store),
                             media=MediaDirs(config.media_dir, config.documents_dir), overrides=overrides)
