@@ -603,3 +603,18 @@ class TimeOverrideLogRow(Base):
     until: Mapped[datetime | None]
     who: Mapped[str] = mapped_column(String(NAME))
     at: Mapped[datetime]
+
+
+# --- change counters -------------------------------------------------------------------------
+
+
+class DataVersionRow(Base):
+    """One counter per cached kind of data (``directory``, ``scenarios``), bumped in the same
+    transaction as every write to its tables (fsivr/store/versions.py does it for every Session),
+    so a running server learns "nothing changed" from one tiny query instead of re-reading the
+    tables. The rows are created by the migration that adds the table."""
+
+    __tablename__ = "data_versions"
+
+    name: Mapped[str] = mapped_column(String(NUMBER), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
