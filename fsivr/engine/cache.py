@@ -83,6 +83,9 @@ class ScenarioCache:
                     self.errors[spec.name] = f"v{version}"
                     log.error("scenario %s version %s does not compile; keeping the live one: %s",
                               spec.name, version, exc)
+            # One line per refresh that compiled anything (the benchmark counts compilations here).
+            log.info("compiled %d scenario(s): %s", len(changed),
+                     ", ".join(sorted(changed)[:5]) + (" ..." if len(changed) > 5 else ""))
         for name in removed:
             del self.scenarios[name]
         routes = self.source.routes()
