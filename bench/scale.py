@@ -92,11 +92,15 @@ def bundle_text(plan: ScalePlan, *, changed: int | None = None, only: int | None
 
 def run_measured(args: list[str], env: dict[str, str], cwd: Path) -> dict[str, Any]:
     """Run a command to its end: wall seconds, peak RSS (KiB), CPU seconds."""
+    errors = cwd / "command.err"
     started = time.monotonic()
-    proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _pid, status, usage = os.wait4(proc.pid, 0)
+    # stderr to a file, not a pipe: read only after wait4, a pipe would fill up and block the command
+    # (an import of thousands of entries prints its warnings there).
+    with errors.open("wb") as err_out:
+        proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err_out)
+        _pid, status, usage = os.wait4(proc.pid, 0)
     wall = time.monotonic() - started
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    err = errors.read_text(errors="replace")
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(args[:4])}... exited {proc.returncode}: {err[-2000:]}")

@@ -96,6 +96,26 @@ def test_a_scenario_import_bumps_the_scenarios_counter_in_its_transaction(db_url
         store.close()
 
 
+def test_a_rolled_back_savepoint_does_not_swallow_the_next_bump(db_url: str) -> None:
+    # Bumps are made once per transaction; a savepoint that bumped and rolled back must not leave
+    # the outer transaction believing it has bumped already.
+    store = Store(db_url)
+    try:
+        store.upgrade()
+        before = _counters(store)[versions.DIRECTORY]
+        with store.session() as session:
+            nested = session.begin_nested()
+            save_directory(session, Directory(accounts=[Account("501")]))
+            nested.rollback()
+            save_directory(session, Directory(accounts=[Account("502")]))
+        assert _counters(store)[versions.DIRECTORY] == before + 1
+        # Many writes in one transaction: one bump.
+        store.run(lambda s: save_directory(s, Directory(accounts=[Account(f"6{i:02d}") for i in range(30)])))
+        assert _counters(store)[versions.DIRECTORY] == before + 2
+    finally:
+        store.close()
+
+
 def test_bumps_from_concurrent_writers_are_not_lost(db_url: str) -> None:
     # Transactions on several threadpool threads at once (Store.run): on PostgreSQL each waits for
     # the counter row's lock and, under READ COMMITTED, adds to the value committed before it;
