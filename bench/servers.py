@@ -151,8 +151,10 @@ def start_reference(name: str, workdir: Path, cpu: int | None, config: dict[str,
     return Server(name, port, proc, log)
 
 
-#: The scenario cache's periodic checks (fsivr/store/routing.py): versions and number routes.
-_POLLS = ("SELECT SCENARIOS.NAME, SCENARIOS.VERSION", "SELECT NUMBERS.NUMBER, SCENARIOS.NAME")
+#: The caches' periodic checks: the change counters (fsivr/store/versions.py) — all there is when
+#: nothing changed — and, after a change, scenario versions and number routes (fsivr/store/routing.py).
+_POLLS = ("SELECT DATA_VERSIONS.NAME, DATA_VERSIONS.VERSION", "SELECT SCENARIOS.NAME, SCENARIOS.VERSION",
+          "SELECT NUMBERS.NUMBER, SCENARIOS.NAME")
 
 
 def sql_counts(sql_log: Path, start: float, end: float) -> dict[str, Any]:
