@@ -145,6 +145,7 @@ class Bench:
         return {
             "scenario_reads": counts["scenario_reads"] / calls,
             "call_record_inserts": counts["call_record_inserts"] / calls,
+            "call_record_selects": counts.get("call_record_selects", 0) / calls,
             "calls_per_insert": (counts["call_record_rows"] / (counts["call_record_inserts"] / 2)
                                  if counts["call_record_inserts"] else None),
             "periodic_polls": polls / calls,
