@@ -60,7 +60,8 @@ class ScalePlan:
 def bundle_text(plan: ScalePlan, *, changed: int | None = None, only: int | None = None) -> str:
     """The hosted PBX as one bundle; ``changed`` scenario hangs up at once; ``only`` keeps one scenario
     and no directory (what an operator imports to edit that scenario)."""
-    out: list[str] = []
+    # Every edit is the same bundle (`bundle:`), so it may change what the first import brought in.
+    out: list[str] = ["bundle: hosted-pbx"]
     if only is None:
         out += ["prompts:", "  - {name: welcome, file: welcome.wav}", "  - {name: menu, file: menu.wav}",
                 "accounts:"]
@@ -316,7 +317,8 @@ class ScaleBench:
 
         before = swaps()
         edit = self.workdir / "account.yaml"
-        edit.write_text('accounts:\n  - {user: "u1", password: "changed", name: "Renamed", extension: "10001"}\n')
+        edit.write_text('bundle: hosted-pbx\naccounts:\n'
+                        '  - {user: "u1", password: "changed", name: "Renamed", extension: "10001"}\n')
         _seconds, committed = self.import_here(edit)
         deadline = committed + max(30.0, 3 * p.directory_interval)
         while swaps() == before:

@@ -20,7 +20,8 @@ SCENARIOS = 20
 
 
 def bundle(changed: bool = False) -> str:
-    lines = ["accounts:",
+    # One bundle name for both imports: the directory entries are this bundle's to change.
+    lines = ["bundle: pbx", "accounts:",
              '  - {user: "101", password: "x", extension: "101"}',
              '  - {user: "102", password: "x", extension: "102"}',
              "scenarios:"]
