@@ -55,9 +55,14 @@ def bump(session: Session, names: set[str]) -> None:
     done: set[str] = session.info.setdefault(_BUMPED, set())
     todo = names - done
     if todo:
-        # Core statement on the session's connection: not an ORM execute, so no recursion.
-        session.connection().execute(update(_T).where(_T.c.name.in_(sorted(todo)))
-                                     .values(version=_T.c.version + 1))
+        # Core statements on the session's connection: not ORM executes, so no recursion.
+        conn = session.connection()
+        if not done:
+            # PostgreSQL: lock every counter row, in name order, at the transaction's first bump.
+            # A writer bumping `directory` then `scenarios` (an import) and another bumping them the
+            # other way round would otherwise deadlock. (SQLite: no FOR UPDATE; one writer anyway.)
+            conn.execute(select(_T.c.name).order_by(_T.c.name).with_for_update())
+        conn.execute(update(_T).where(_T.c.name.in_(sorted(todo))).values(version=_T.c.version + 1))
         done |= todo
 
 

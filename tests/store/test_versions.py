@@ -134,3 +134,32 @@ def test_bumps_from_concurrent_writers_are_not_lost(db_url: str) -> None:
         assert _counters(store)[versions.DIRECTORY] == before + 40
     finally:
         store.close()
+
+
+def test_writers_bumping_the_counters_in_opposite_orders_do_not_deadlock(db_url: str) -> None:
+    # An import bumps `directory` then `scenarios`; another writer may bump them the other way
+    # round. Each transaction's first bump locks both rows in one order (PostgreSQL), so the second
+    # writer waits instead of deadlocking (which PostgreSQL would break by failing one of them).
+    import time
+
+    store = Store(db_url, pool_size=4) if db_url.startswith("postgresql") else Store(db_url)
+    try:
+        store.upgrade()
+        before = _counters(store)
+
+        def directory_first(session) -> None:  # type: ignore[no-untyped-def]
+            versions.bump(session, {versions.DIRECTORY})
+            time.sleep(0.3)
+            versions.bump(session, {versions.SCENARIOS})
+
+        def scenarios_first(session) -> None:  # type: ignore[no-untyped-def]
+            time.sleep(0.1)
+            versions.bump(session, {versions.SCENARIOS})
+            versions.bump(session, {versions.DIRECTORY})
+
+        jobs = [gevent.spawn(store.run, directory_first), gevent.spawn(store.run, scenarios_first)]
+        gevent.joinall(jobs, raise_error=True)
+        after = _counters(store)
+        assert after == {name: value + 2 for name, value in before.items()}
+    finally:
+        store.close()
