@@ -108,6 +108,11 @@ class QueueNode(Node):
         call.answer()
         call.set_channel_vars({"cc_exit_keys": (self.p["exit_key"] or "") + CONTROL_KEY})
         history = self._history(call, queue)
+        if self.p["announce_position"] or self.p["announce_wait"]:
+            # Any channel variable the TTS voice needs is set now: once callcenter runs without
+            # event-lock, a sendmsg would run nested inside its wait.
+            language = self.p["language"] or call.services.config.language
+            call.playable(text=position_sentence(1, language), language=language, voice=self.p["voice"])
         started = time.monotonic()
         pending = call.start("callcenter", queue, lock=False)
         wait = _Wait(self, call, history, started)

@@ -40,6 +40,13 @@ scenarios:
       q: {type: queue, queue: sales, announce_every: 2, announce_wait: false, max_wait: 60, exit_key: "#",
           answered: bye, timeout: bye, no_agents: bye, exit: bye}
       bye: {type: hangup}
+  - scenario: queue-music-only
+    numbers: ["2003"]
+    start: q
+    nodes:
+      q: {type: queue, queue: sales, announce_position: false, announce_wait: false, exit_key: "#",
+          answered: bye, no_agents: bye, exit: bye}
+      bye: {type: hangup}
 """
 BOUND = 15.0
 
@@ -118,9 +125,9 @@ def test_answered_by_the_one_agent(pbx: Harness) -> None:
 
 def test_several_agents_the_free_one_answers(pbx: Harness) -> None:
     agents(pbx, **{"101": "Available", "102": "Available"})
-    pbx.simulator.set_agent_behaviour("101", Target("no_answer"))
+    # 101 is offered first (tier order) and is busy; 102 answers
+    pbx.simulator.set_agent_behaviour("101", Target("busy"))
     pbx.simulator.set_agent_behaviour("102", Target("answered", answer_after=1.0, talk=2.0))
-    pbx.simulator.callcenter_config("agent set max_no_answer 101 1")
     placed = pbx.call(number="2001")
     assert placed.path[0] == ("q", "answered")
     assert step(placed.record)["detail"]["agent"] == "102"
@@ -142,7 +149,9 @@ def test_max_wait_is_timeout_and_the_caller_is_out_of_line(pbx: Harness) -> None
 
 def test_exit_key_is_exit(pbx: Harness) -> None:
     agents(pbx, **{"101": "On Break"})
-    handle = pbx.simulator.start_call(CallScript(number="2002", timeout=30))
+    # pressed during the music: a key pressed while a broadcast plays is taken by that playback's
+    # on_dtmf (mod_dptools.c playback_function), not by callcenter's moh_on_dtmf
+    handle = pbx.simulator.start_call(CallScript(number="2003", timeout=30))
     wait_for(lambda: pbx.simulator.queue_position(handle.uuid) == 1, "the caller is in line")
     assert pbx.simulator.press(handle.uuid, "5")  # not the exit key: the wait goes on
     gevent.sleep(1.0)
