@@ -31,8 +31,8 @@ from fsivr import ringing
 from fsivr.callcenter.commands import ListError, parse_list
 from fsivr.engine.call import Call, RingResult
 from fsivr.engine.node import Node, Param, Ref
-from fsivr.engine.registry import register
 from fsivr.engine.queueboard import QueueSnapshot
+from fsivr.engine.registry import register
 from fsivr.esl.errors import ChannelHangup, ChannelLeft, EslError
 from fsivr.speech.queue import position_sentence, wait_sentence
 from fsivr.store import queuewaits
