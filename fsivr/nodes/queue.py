@@ -34,6 +34,7 @@ from fsivr.engine.node import Node, Param, Ref
 from fsivr.engine.queueboard import QueueSnapshot
 from fsivr.engine.registry import register
 from fsivr.esl.errors import ChannelHangup, ChannelLeft, EslError
+from fsivr.esl.frames import Event
 from fsivr.speech.queue import position_sentence, wait_sentence
 from fsivr.store import queuewaits
 
@@ -117,11 +118,12 @@ class QueueNode(Node):
         pending = call.start("callcenter", queue, lock=False)
         wait = _Wait(self, call, history, started)
         try:
-            while True:
-                event = call.running(pending, TICK)
-                if event is not None:
-                    break
-                wait.tick(board.snapshot(queue, call.api))
+            with call.listen(wait.on_event):
+                while True:
+                    event = call.running(pending, TICK)
+                    if event is not None:
+                        break
+                    wait.tick(board.snapshot(queue, call.api))
         except ChannelLeft:
             # The socket app's completion overtook the callcenter one: the call was bridged away.
             event = None
@@ -224,10 +226,24 @@ class _Wait:
         self.announced: list[int] = []
         self.ended_by: str | None = None
         self.pressed_at = 0.0
+        self.exit_pressed = False
+
+    def on_event(self, event: Event) -> None:
+        """The caller pressed the exit key. callcenter's moh_on_dtmf ends the wait itself when the
+        key comes during the music; during an announcement the broadcast's playback takes the key
+        (mod_dptools.c playback_function's on_dtmf) and callcenter never sees it — but the DTMF
+        event is fired either way (switch_channel_dequeue_dtmf), so the node ends the wait then."""
+        key = self.node.p["exit_key"]
+        if key and event.get("Event-Name") == "DTMF" and event.get("DTMF-Digit") == key:
+            self.exit_pressed = True
 
     def tick(self, snap: QueueSnapshot) -> None:
         now = time.monotonic()
         call = self.call
+        if self.exit_pressed and self.ended_by is None:
+            self.ended_by = "exit"
+            self._press(now)
+            return
         if self.ended_by is not None:
             if now - self.pressed_at >= RESEND:
                 self._press(now)
