@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,7 @@ from fsivr.metrics import Health, Metrics, MetricsServer, recent
 from fsivr.store import overrides as stored_overrides
 from fsivr.store import phone
 from fsivr.store.archive import Archive
-from fsivr.store.callrecords import CallRecordWriter
+from fsivr.store.callrecords import CallRecordWriter, mark_interrupted
 from fsivr.store.db import Store
 from fsivr.worker.notify import Notifier
 
@@ -108,10 +109,10 @@ class App:
         """The gauges read at scrape time, the readiness checks, and the endpoint serving both."""
         cache, records, runner = self.services.scenarios, self.records, self.runner
         metrics.gauge("fsivr_calls_in_progress", "Calls this server is running", lambda: runner.calls_active)
-        metrics.gauge("fsivr_call_records_buffered", "Call records not yet written to the database",
-                      lambda: records.pending)
-        metrics.gauge("fsivr_call_records_write_lag_seconds", "How long ago the call of the oldest record "
-                      "not yet written ended (0: none waits)", records.lag)
+        metrics.gauge("fsivr_call_records_buffered", "Call record items (a call begun, a step, a call "
+                      "ended) not yet written", lambda: records.pending)
+        metrics.gauge("fsivr_call_records_write_lag_seconds", "How long ago what the oldest call record item "
+                      "not yet written tells happened (0: none waits)", records.lag)
         metrics.gauge("fsivr_scenario_version", "Version of each scenario the cache holds compiled",
                       lambda: {(name, ): s.version for name, s in cache.scenarios.items()}, labels=("scenario",))
         metrics.gauge("fsivr_scenario_cache_loads", "Times the cache loaded changed scenarios", lambda: cache.loads)
@@ -124,6 +125,15 @@ class App:
     def start(self) -> None:
         self.services.scenarios.start()
         self.services.overrides.start()
+        # Bound first, so the address is ours before its rows are judged; no call is taken before
+        # the previous process's unfinished rows are closed (else they would be this one's).
+        self.server.bind()
+        server = f"{socket.gethostname()} {self.server.address[0]}:{self.server.address[1]}"
+        self.records.server = server
+        closed = self.store.run(lambda s: mark_interrupted(s, server))
+        if closed:
+            log.warning("%d call record(s) left in progress by a previous fsivr on %s marked interrupted",
+                        closed, server)
         self.server.start()
         if self.metrics_server is not None:
             self.metrics_server.start()

@@ -54,8 +54,12 @@ def cmd_calls(args: argparse.Namespace) -> int:
         return 0
     for r in records:
         duration = f"{(r.ended_at - r.started_at).total_seconds():.0f}s" if r.ended_at else "-"
+        # A later session of the same channel (it came back after an exit or a transfer) says so.
+        session = f" #{r.session}" if r.session > 1 else ""
         print(f"{shown(r.started_at)}  {r.caller or '-'} -> {r.number or '-'}  {r.scenario or '-'}  "
-              f"{r.status}  {r.hangup_cause or '-'} (by {r.hangup_by or '-'})  {duration}  {r.uuid}")
+              f"{r.status}  {r.hangup_cause or '-'} (by {r.hangup_by or '-'})  {duration}  {r.uuid}{session}")
+        if r.fault:
+            print(f"    fault: {r.fault}")
         if r.steps:
             print("    " + " > ".join(f"{s.node}:{s.outcome or '-'}" for s in r.steps))
     return 0
@@ -76,7 +80,7 @@ def as_json(r: CallRecord) -> dict[str, Any]:
         "uuid": r.uuid, "caller": r.caller, "number": r.number, "scenario": r.scenario, "status": r.status,
         "started_at": _iso(r.started_at), "answered_at": _iso(r.answered_at), "ended_at": _iso(r.ended_at),
         "duration": (r.ended_at - r.started_at).total_seconds() if r.ended_at else None,
-        "hangup_cause": r.hangup_cause, "hangup_by": r.hangup_by,
+        "hangup_cause": r.hangup_cause, "hangup_by": r.hangup_by, "session": r.session, "fault": r.fault,
         "path": [{"node": s.node, "type": s.node_type, "outcome": s.outcome, "started_at": _iso(s.started_at),
                   "ended_at": _iso(s.ended_at), "detail": s.detail} for s in r.steps],
     }

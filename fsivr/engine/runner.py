@@ -41,6 +41,13 @@ MAX_BUSY_STEPS = 200
 MAX_STEPS = 1000
 #: A call no node handed off: hung up by us at the end.
 NO_HANDOFF = Handoff()
+#: The cause we hang up with when the session itself failed (a reply that never came...): the
+#: caller's side is told to try again (Q.850 41, SIP 503), not that all went well.
+FAULT_CAUSE = "NORMAL_TEMPORARY_FAILURE"
+#: Channels whose session ended with the channel still up (exit, transfer, a closed socket) and
+#: which may therefore come back for another session: at most this many are remembered, oldest
+#: forgotten first (a forgotten one still gets its own record: the writer finds the next number).
+REMEMBERED_CHANNELS = 10_000
 
 
 class CallObserver(Protocol):
@@ -59,6 +66,8 @@ class Runner:
         #: Set whenever no call is in progress (its record queued); tests and shutdown wait on it.
         self.idle = Flag()
         self.idle.set()
+        #: channel uuid -> its last session's number, for channels that may come back.
+        self._sessions: dict[str, int] = {}
 
     # ---- session --------------------------------------------------------------------------
 
@@ -71,23 +80,35 @@ class Runner:
         record: CallRecord | None = None
         log_token = None
         try:
-            channel = conn.connect()
+            fault: str | None = None
+            try:
+                channel = conn.connect()
+            except CommandTimeout as exc:
+                # FreeSWITCH answers in order, so a slow reply is still the next one: wait for it
+                # once more, to know (and record, and end) the call it was about.
+                late = conn.late_connect(cfg.command_timeout)
+                if late is None:
+                    log.warning("connection from %s: no channel data from FreeSWITCH (%s); no call to record",
+                                conn.peer, exc)
+                    return
+                channel, fault = late, f"{exc}; it came later"
             number = (channel.get("variable_fsivr_number") or channel.get("Caller-Destination-Number")
                       or channel.get("Channel-Destination-Number") or "")
-            # The record exists from the first moment we know the call, so a caller who hangs up
-            # before we even subscribed still leaves one.
             call = Call.from_channel(conn, self.services, number)
             # Every line logged while this greenlet runs the call carries it (fsivr.logs).
             log_token = current_call.set(CallLogContext(call.uuid, number, call.caller))
-            record = CallRecord(uuid=call.uuid, caller=call.caller, number=number, scenario="",
-                                started_at=call.arrived_at, answered_at=None, ended_at=None,
-                                hangup_cause="", hangup_by="", steps=[])
+            found = self._scenario_for(number)
+            # The record exists from the first moment we know the call (its row is written with the
+            # next batch), so a caller who hangs up before we even subscribed, or a process that
+            # dies mid-call, still leaves one.
+            record = self._begin(call, number, found, fault)
             # myevents: only this channel's events; linger: keep the socket after hangup long
             # enough to finish the record and post-call work (we end it with `exit` earlier).
             # Sent together: ESL answers in order, so both cost one round trip.
             conn.commands(["myevents", f"linger {int(cfg.linger_seconds)}"])
-            found = self._scenario_for(number)
-            if found is None:
+            if fault is not None:
+                pass  # the session is already broken: end it (below) with what we know
+            elif found is None:
                 log.info("call %s to %s: no scenario for this number; hanging up", call.uuid, number)
                 call.hangup("UNALLOCATED_NUMBER")
             else:
@@ -99,6 +120,8 @@ class Runner:
             pass
         except (EslError, OSError) as exc:
             log.warning("call %s: FreeSWITCH session failed: %s", conn.uuid or conn.peer, exc)
+            if record is not None and record.fault is None:
+                record.fault = str(exc) or type(exc).__name__
         finally:
             try:
                 if call is not None and record is not None:
@@ -109,6 +132,21 @@ class Runner:
                 self.calls_active -= 1
                 if not self.calls_active:
                     self.idle.set()
+
+    def _begin(self, call: Call, number: str, found: tuple[CompiledScenario, str | None] | None,
+               fault: str | None) -> CallRecord:
+        """The session's record, handed to the writer at once."""
+        channel = call.conn.channel
+        assert channel is not None
+        session = self._sessions.pop(call.uuid, 0) + 1
+        record = CallRecord(uuid=call.uuid, caller=call.caller, number=number,
+                            scenario=found[0].name if found is not None else "",
+                            # A later session starts when it connects, not when the channel was created.
+                            started_at=call.arrived_at if session == 1 else call.now(),
+                            answered_at=channel_time(channel.get("Caller-Channel-Answered-Time")),
+                            ended_at=None, hangup_cause=None, hangup_by=None, session=session, fault=fault)
+        self.services.records.begin(record)
+        return record
 
     def _scenario_for(self, number: str) -> tuple[CompiledScenario, str | None] | None:
         cache = self.services.scenarios
@@ -200,9 +238,10 @@ class Runner:
         # Node ids are unique within a scenario; after a goto, qualify them with their scenario.
         step_node = node_id if scenario.name == record.scenario else f"{scenario.name}.{node_id}"
         ended = call.now()
-        record.steps.append(StepRecord(seq=len(record.steps), node=step_node, node_type=node.type,
-                                       outcome=outcome, started_at=started, ended_at=ended,
-                                       detail=detail))
+        step = StepRecord(seq=len(record.steps), node=step_node, node_type=node.type, outcome=outcome,
+                          started_at=started, ended_at=ended, detail=detail)
+        record.steps.append(step)
+        self.services.records.step(record, step)
         if self.observer is not None:
             self.observer.step(node.type, outcome, (ended - started).total_seconds())
         return outcome
@@ -229,8 +268,8 @@ class Runner:
                 # exit node: the number's dialplan goes on once the socket session ends; do that
                 # before any post-call work so the caller does not wait in silence meanwhile.
                 conn.close()
-            elif not conn.hungup.is_set():
-                call.hangup("NORMAL_CLEARING")
+            elif not conn.hungup.is_set() and not conn.kill_cause:
+                conn.kill(FAULT_CAUSE if (record.fault or conn.error) else "NORMAL_CLEARING")
                 conn.hungup.wait(HANGUP_CONFIRM)
             scenario = self.services.scenarios.get(record.scenario) if record.scenario else None
             if scenario is not None and scenario.after_call:
@@ -243,13 +282,24 @@ class Runner:
             record.ended_at = _ended_at(conn) or call.now()
             final = conn.hangup_complete or conn.hangup_event
             record.answered_at = ((final is not None and channel_time(final.get("Caller-Channel-Answered-Time")))
-                                  or call.answered_at)
+                                  or call.answered_at or record.answered_at)
             # Read again: an exit in the post-call chain releases the call too.
             released = call.handoff is not None and call.handoff.released
-            record.hangup_cause = conn.hangup_cause or ("RELEASED" if released else "")
-            record.hangup_by = conn.hangup_by or ("ivr_exit" if released else "")
+            if conn.error:
+                _add_fault(record, conn.error)
+            if conn.hangup_event is None and conn.kill_cause and conn.hangup_by in ("server", "socket"):
+                # We asked for the hangup and FreeSWITCH never reported one: what we asked for is
+                # the cause best known, and the record says it was not confirmed.
+                record.hangup_cause, record.hangup_by = conn.kill_cause, "server"
+                _add_fault(record, f"{conn.kill_error or 'uuid_kill sent'}; FreeSWITCH never reported the hangup")
+            else:
+                record.hangup_cause = conn.hangup_cause or ("RELEASED" if released else "")
+                record.hangup_by = conn.hangup_by or ("ivr_exit" if released else "")
+            if conn.hangup_event is None and call.uuid:
+                # The channel may still be up (exit, transfer, a closed socket): it can come back.
+                self._remember(call.uuid, record.session)
             try:
-                self.services.records.submit(record)
+                self.services.records.end(record)
             except Exception:
                 log.exception("call %s: could not queue the call record", call.uuid)
             self._report(record)
@@ -270,6 +320,12 @@ class Runner:
         if self.observer is not None:
             self.observer.call_finished(record.scenario or "", outcome)
 
+    def _remember(self, uuid: str, session: int) -> None:
+        sessions = self._sessions
+        sessions[uuid] = session
+        if len(sessions) > REMEMBERED_CHANNELS:
+            del sessions[next(iter(sessions))]
+
 
 def final_outcome(record: CallRecord) -> str:
     """How a call ended, in the few words metrics and the finished-call log line count by:
@@ -288,6 +344,10 @@ def final_outcome(record: CallRecord) -> str:
     if record.hangup_by == "caller":
         return "caller_hangup"
     return "completed"
+
+
+def _add_fault(record: CallRecord, text: str) -> None:
+    record.fault = f"{record.fault}; {text}" if record.fault else text
 
 
 def _ended_at(conn: OutboundConnection) -> datetime | None:

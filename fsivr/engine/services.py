@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from fsivr.engine.cache import ScenarioCache
     from fsivr.engine.calldata import CallData
     from fsivr.engine.directory import DirectoryCache
-    from fsivr.store.callrecords import CallRecord
+    from fsivr.store.callrecords import CallRecord, StepRecord
 
 
 #: Rendered texts remembered in memory (beyond that, a stat() finds them on disk).
@@ -27,7 +27,14 @@ MAX_REMEMBERED = 10_000
 
 
 class RecordSink(Protocol):
-    def submit(self, record: CallRecord) -> None: ...
+    """Where a call's record goes as the call happens (store.callrecords.CallRecordWriter): none of
+    these may block."""
+
+    def begin(self, record: CallRecord) -> None: ...
+
+    def step(self, record: CallRecord, step: StepRecord) -> None: ...
+
+    def end(self, record: CallRecord) -> None: ...
 
 
 class Notify(Protocol):

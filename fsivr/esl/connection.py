@@ -147,9 +147,12 @@ class OutboundConnection:
         self.channel: Event | None = None
         self.uuid = ""
         self._reader = FrameReader(sock)
-        # FIFO of command waiters; None = a reply nobody waits for (sendmsg in async mode answers
-        # +OK at once and always, trace README "Command replies"), checked only for -ERR.
-        self._replies: deque[Result | None] = deque()
+        # FIFO of what each command's reply goes to: a Result someone waits on; the PendingApp a
+        # sendmsg started (its +OK matters to nobody, trace README "Command replies"; its -ERR fails
+        # that application's wait at once); None = nobody (exit), checked only for -ERR.
+        self._replies: deque[Result | PendingApp | None] = deque()
+        #: connect's waiter, kept so a reply that comes after its timeout can still be read.
+        self._connect_result: Result | None = None
         self._apps: dict[str, Result] = {}
         self._listeners: list[EventListener] = []
         self.hungup = Flag()
@@ -158,6 +161,9 @@ class OutboundConnection:
         self.hangup_event: Event | None = None
         self.hangup_complete: Event | None = None
         self.answered = False
+        #: The cause of our last uuid_kill ("" = none sent) and what went wrong with it (None: taken).
+        self.kill_cause = ""
+        self.kill_error: str | None = None
         self.left_socket_app = False
         #: Applications whose completion we waited for and got: the engine's measure of whether a
         #: step really went to FreeSWITCH (and so took time) or returned at once.
@@ -215,7 +221,8 @@ class OutboundConnection:
         exc = ChannelHangup(self.hangup_cause, self.hangup_by)
         while self._replies:
             waiter = self._replies.popleft()
-            if waiter is not None:
+            # A PendingApp's own result is in self._apps: _mark_hungup above failed it.
+            if type(waiter) is Result:
                 waiter.set_exception(exc)
         try:
             self.sock.close()
@@ -257,12 +264,21 @@ class OutboundConnection:
                         self.uuid or "?", frame.reply_text or frame.body[:80])
             return
         waiter = self._replies.popleft()
-        if waiter is not None:
+        if type(waiter) is Result:
             waiter.set(frame)
         elif frame.reply_text.startswith("-ERR"):
-            log.warning("sendmsg refused on call %s: %s", self.uuid, frame.reply_text)
+            if waiter is None:
+                log.warning("command refused on call %s: %s", self.uuid, frame.reply_text)
+                return
             if self.on_command_error is not None:
                 self.on_command_error("error", "sendmsg")
+            # The application was refused, so no CHANNEL_EXECUTE_COMPLETE will come for it: fail
+            # its wait now, not at its timeout (mod_event_socket.c parse_command answers sendmsg
+            # "-ERR invalid session id [...]" for a uuid it cannot locate; a hostile or odd switch
+            # may refuse anything).
+            result = self._apps.pop(waiter.uuid, None)
+            if result is not None:
+                result.set_exception(CommandFailed(f"{waiter.app}: FreeSWITCH refused it: {frame.reply_text}"))
 
     def _on_plain_event(self, body: bytes) -> None:
         # Most of myevents' events (CHANNEL_EXECUTE, CHANNEL_STATE, DTMF...) matter to nobody
@@ -398,7 +414,24 @@ class OutboundConnection:
 
     def connect(self, timeout: float | None = None) -> Event:
         """``connect``: FreeSWITCH answers with the channel's data as a CHANNEL_DATA block."""
-        frame = self._request("connect", timeout, "connect")
+        waiter = self._connect_result = Result()
+        self._send(frames.command("connect"), (waiter,))
+        return self._connected(self._wait(waiter, timeout, "connect"))
+
+    def late_connect(self, timeout: float) -> Event | None:
+        """After ``connect`` timed out: its reply, if it still comes within ``timeout`` (ESL answers
+        in order, so it is the next reply whenever it comes); None if it does not."""
+        waiter = self._connect_result
+        if waiter is None:
+            return None
+        try:
+            frame = waiter.get(timeout)
+        except (ResultTimeout, ChannelHangup):
+            return None
+        return self._connected(frame)
+
+    def _connected(self, frame: Frame) -> Event:
+        self._connect_result = None
         self.channel = frame.header_event()
         self.uuid = self.channel.get("Unique-ID") or self.channel.get("Channel-Unique-ID") or ""
         if self.channel.get("Answer-State") == "answered":
@@ -431,7 +464,7 @@ class OutboundConnection:
         pending = PendingApp(app, new_app_uuid())
         self._apps[pending.uuid] = pending.result
         try:
-            self._send(frames.sendmsg(app, arg, pending.uuid, lock=lock), _NO_WAITER)
+            self._send(frames.sendmsg(app, arg, pending.uuid, lock=lock), (pending,))
         except BaseException:
             self._apps.pop(pending.uuid, None)
             raise
@@ -454,18 +487,24 @@ class OutboundConnection:
 
     def kill(self, cause: str = "NORMAL_CLEARING") -> None:
         """Hang the channel up now, even while an application runs (``sendmsg hangup`` would wait
-        for the running app to end, trace 09f)."""
+        for the running app to end, trace 09f). What we asked for and whether FreeSWITCH refused
+        stay in ``kill_cause`` and ``kill_error``, for the record of a hangup it never reports."""
         if self.hungup.is_set() or self.closed.is_set():
             return
         self.hangup_by = self.hangup_by or "server"
+        self.kill_cause, self.kill_error = cause, None
         try:
-            self.api(f"uuid_kill {self.uuid} {cause}")
-        except (ChannelHangup, CommandTimeout):
-            pass
+            reply = self.api(f"uuid_kill {self.uuid} {cause}")
+        except ChannelHangup:
+            return
+        except CommandTimeout as exc:
+            self.kill_error = str(exc)
+            return
+        if not reply.startswith("+OK"):
+            # mod_commands.c kill_function: "+OK\n", or "-ERR No such channel!\n", "-USAGE: ...".
+            self.kill_error = f"uuid_kill: {reply.strip()[:80]}"
 
 
 #: Events the connection itself acts on (see _on_event); without listeners, others are skipped.
 _ACTED_ON = frozenset({b"CHANNEL_EXECUTE_COMPLETE", b"CHANNEL_HANGUP", b"CHANNEL_ANSWER",
                        b"CHANNEL_HANGUP_COMPLETE"})
-#: A sendmsg's reply: nobody waits for it (checked for -ERR only).
-_NO_WAITER = (None,)

@@ -77,6 +77,10 @@ class OutboundServer:
     def address(self) -> tuple[str, int]:
         return self._server.address[:2]
 
+    def bind(self) -> None:
+        """Take the listening address (connections wait in the backlog until start)."""
+        self._server.init_socket()
+
     def start(self) -> None:
         self._server.start()
         log.info("listening for FreeSWITCH on %s:%s", *self.address)

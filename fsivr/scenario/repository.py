@@ -53,6 +53,7 @@ def call_path(session: Session, uuid: str) -> dict[str, Any] | None:
         "path": [{"node": s.node, "type": s.node_type, "outcome": s.outcome, "detail": s.detail}
                  for s in record.steps],
         "hangup_cause": record.hangup_cause, "hangup_by": record.hangup_by, "status": record.status,
+        "session": record.session, "fault": record.fault,
     }
 
 

@@ -394,8 +394,13 @@ class DirectoryOwnerRow(Base):
 
 
 class CallRow(Base):
-    """One call. Keyed by FreeSWITCH's channel UUID so steps can be bulk-inserted without
-    fetching generated ids back."""
+    """One socket session of a call: keyed by FreeSWITCH's channel UUID and the session's number on
+    that channel (so steps can be bulk-inserted without fetching generated ids back). A channel
+    comes back for a second session after an ``exit`` (the dialplan goes on) or a transfer into
+    another fsivr number; session N follows session N-1 of the same uuid.
+
+    The row is written when the session starts (status ``in_progress``) and completed when it ends;
+    a row a dead process left in progress is marked ``interrupted`` by the next one (callrecords)."""
 
     __tablename__ = "calls"
     __table_args__ = (Index("ix_calls_started_at", "started_at"),
@@ -403,6 +408,7 @@ class CallRow(Base):
                       Index("ix_calls_caller", "caller"))
 
     uuid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     caller: Mapped[str | None] = mapped_column(String(NUMBER))
     number: Mapped[str | None] = mapped_column(String(NUMBER))
     #: By name, not id: records outlive the scenario.
@@ -413,16 +419,26 @@ class CallRow(Base):
     hangup_cause: Mapped[str | None] = mapped_column(String(64))
     #: Who hung up: caller, ivr, callee...
     hangup_by: Mapped[str | None] = mapped_column(String(32))
-    #: answered, unanswered, failed...
+    #: in_progress, answered, unanswered, interrupted...
     status: Mapped[str] = mapped_column(String(32))
+    #: What went wrong with FreeSWITCH or with fsivr itself (a reply that never came, a malformed
+    #: frame, a hangup FreeSWITCH never confirmed, the process that died); None when nothing did.
+    fault: Mapped[str | None] = mapped_column(String(200))
+    #: The fsivr that took the call (host and listen address): after a crash, the one restarted on
+    #: the same address knows which rows in progress were its predecessor's.
+    server: Mapped[str | None] = mapped_column(String(100))
 
 
 class CallStepRow(Base):
     """One node visited on a call's path."""
 
     __tablename__ = "call_steps"
+    __table_args__ = (
+        ForeignKeyConstraint(["call_uuid", "call_session"], ["calls.uuid", "calls.session"], ondelete="CASCADE"),
+    )
 
-    call_uuid: Mapped[str] = mapped_column(ForeignKey("calls.uuid", ondelete="CASCADE"), primary_key=True)
+    call_uuid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    call_session: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     node: Mapped[str] = mapped_column(String(NAME))
     node_type: Mapped[str] = mapped_column(String(100))

@@ -10,11 +10,14 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import gevent
 import pytest
+from sqlalchemy.orm import Session
 
 from fsivr.scenario import repository
+from fsivr.store import callrecords
 from fsivr.store.db import Store
 from fsivr.testing import CallScript, Simulator
 
@@ -113,3 +116,110 @@ def test_serve_names_an_unreachable_database_without_its_password(tmp_path: Path
     assert done.returncode == 2
     assert "fsivr serve: database postgresql+psycopg://fsivr:***@127.0.0.1:" in done.stderr
     assert "cannot be read" in done.stderr and "s3cret" not in done.stderr and "Traceback" not in done.stderr
+
+
+CRASH_BUNDLE = """
+scenarios:
+  - scenario: steps
+    numbers: ["400"]
+    start: one
+    nodes:
+      one: {type: play, text: "one", next: two}
+      two: {type: play, text: "two", next: three}
+      three: {type: play, text: "three", next: bye}
+      bye: {type: hangup}
+"""
+#: What the README promises a crash may lose: the last fraction of a second (the writer's 0.2 s
+#: gather plus one write), with room for a shared, busy test machine.
+WINDOW = 0.75
+
+
+def _start_serve(db: str, port: int, tmp_path: Path, log_name: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "FSIVR_DATABASE_URL": db}
+    # The log goes to a file: a pipe nobody reads would block the server once it is full.
+    log = (tmp_path / log_name).open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "fsivr", "serve", "--listen", f"127.0.0.1:{port}"],
+                            env=env, cwd=tmp_path, stdout=log, stderr=log, text=True)
+    log.close()
+    wait_listening(port, proc)
+    return proc
+
+
+def test_sigkill_under_load_loses_at_most_the_last_fraction_of_a_second(tmp_path: Path) -> None:
+    """Issue 11 point 1: a real SIGKILL of a real ``fsivr serve`` with 20 calls in flight. Every
+    call that connected, and every step that ended, more than the window before the kill is in
+    the database; every call that ended that long before is complete; the next ``serve`` on the
+    same address marks what the dead one left in progress as interrupted."""
+    db = f"sqlite:///{tmp_path / 'crash.sqlite3'}"
+    (tmp_path / "b.yaml").write_text(CRASH_BUNDLE)
+    store = Store(db)
+    store.upgrade()
+    repository.import_file(store, tmp_path / "b.yaml")
+    port = free_port()
+    proc = _start_serve(db, port, tmp_path, "serve1.log")
+    # Each prompt is 2 s of simulated speech, 0.6 s of real time: a call lasts ~1.8 s, so at the
+    # kill some are long past their start and others long past their end.
+    sim = Simulator(("127.0.0.1", port), time_scale=0.3)
+    started: dict[str, float] = {}
+    ended: dict[str, float] = {}
+    running = True
+
+    def caller(delay: float) -> None:
+        gevent.sleep(delay)  # staggered: at the kill, calls are at every stage
+        while running:
+            handle = sim.start_call(CallScript(number="400", at=datetime.now(UTC), timeout=10.0))
+            uuid = handle.session.channel.uuid
+            started[uuid] = time.monotonic()
+            result = handle.wait(15.0)
+            if result.hangup_by == "server":  # ended by the scenario, not by the crash
+                ended[uuid] = time.monotonic()
+
+    callers = [gevent.spawn(caller, i * 0.1) for i in range(20)]
+    try:
+        gevent.sleep(6.0)
+        killed_at = time.monotonic()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        running = False
+        gevent.joinall(callers, timeout=20)
+    finally:
+        running = False
+        gevent.killall(callers)
+        if proc.poll() is None:
+            proc.kill()
+
+    def load(s: Session) -> dict[str, Any]:
+        return {r.uuid: r for r in callrecords.recent_calls(s, limit=100_000)}
+
+    rows = store.run(load)
+    finished = [u for u, t in ended.items() if t < killed_at - WINDOW]
+    in_flight = [u for u, t in started.items() if t < killed_at - WINDOW and u not in ended]
+    assert len(finished) >= 15 and len(in_flight) >= 3, (len(finished), len(in_flight))
+    missing = [u for u in finished if u not in rows or rows[u].status != "answered"]
+    assert not missing, f"{len(missing)} of {len(finished)} finished calls lost or incomplete"
+    for uuid in finished:
+        r = rows[uuid]
+        assert [(s.node, s.outcome) for s in r.steps] == [
+            ("one", "next"), ("two", "next"), ("three", "next"), ("bye", "hangup")]
+        assert r.hangup_cause == "NORMAL_CLEARING" and r.ended_at is not None
+    lost = [u for u in in_flight if u not in rows]
+    assert not lost, f"{len(lost)} of {len(in_flight)} calls in progress left no row"
+    assert any(rows[u].status == "in_progress" for u in in_flight)
+
+    # The next serve on the same address closes what the dead one left open, with what it holds.
+    proc = _start_serve(db, port, tmp_path, "serve2.log")
+    try:
+        rows = store.run(load)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+        store.close()
+    assert not [r for r in rows.values() if r.status == "in_progress"]
+    interrupted = [r for r in rows.values() if r.status == "interrupted"]
+    assert interrupted and {r.uuid for r in interrupted} <= set(started) - set(finished)
+    for r in interrupted:
+        assert r.fault is not None and r.fault.startswith("interrupted")
+        assert r.ended_at is not None and r.ended_at >= r.started_at
+        assert r.ended_at == max([s.ended_at for s in r.steps if s.ended_at] or [r.started_at])
+        assert [s.node for s in r.steps] == ["one", "two", "three", "bye"][:len(r.steps)]
+    assert "marked interrupted" in (tmp_path / "serve2.log").read_text()

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from fsivr.store import callrecords
 from fsivr.store.callrecords import CallRecord, CallRecordWriter, StepRecord, get_call, recent_calls
 from fsivr.store.db import Store
 from fsivr.store.models import CallRow, CallStepRow
@@ -99,6 +100,7 @@ class FlakyStore:
 
     def __init__(self, store: Store, failures: int) -> None:
         self.store, self.failures = store, failures
+        self.engine = store.engine
 
     def run(self, fn: Callable[[Session], T]) -> T:
         if self.failures > 0:
@@ -119,6 +121,17 @@ def test_outage_is_retried_until_written(store: Store, caplog: pytest.LogCapture
     assert sum("retrying" in m for m in caplog.messages) == 3
 
 
+class AckLostStore(FlakyStore):
+    """A store whose first ``failures`` runs commit, then fail as if the acknowledgement was lost."""
+
+    def run(self, fn: Callable[[Session], T]) -> T:
+        result = self.store.run(fn)
+        if self.failures > 0:
+            self.failures -= 1
+            raise OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+        return result
+
+
 def test_bad_record_does_not_hold_back_others(store: Store, caplog: pytest.LogCaptureFixture) -> None:
     writer = CallRecordWriter(store, retry_delay=0.01)
     writer.submit(record(0))
@@ -129,7 +142,6 @@ def test_bad_record_does_not_hold_back_others(store: Store, caplog: pytest.LogCa
     with caplog.at_level(logging.WARNING, "fsivr.store.callrecords"):
         writer.submit(record(2))
         writer.submit(bad)
-        writer.submit(record(0))  # already stored (a lost commit acknowledgement, retried)
         writer.submit(record(3))
         assert writer.flush(timeout=10)
     writer.close()
@@ -139,7 +151,39 @@ def test_bad_record_does_not_hold_back_others(store: Store, caplog: pytest.LogCa
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1 and "call-000001" in errors[0].getMessage()
     assert '"caller": "+48501000001"' in errors[0].getMessage()  # the full record, for recovery
-    assert any("already stored" in m for m in caplog.messages)
+
+
+def test_a_lost_commit_acknowledgement_writes_nothing_twice(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    lossy: Any = AckLostStore(store, failures=1)
+    writer = CallRecordWriter(lossy, retry_delay=0.01, server="box 127.0.0.1:8084")
+    with caplog.at_level(logging.WARNING, "fsivr.store.callrecords"):
+        for i in range(3):
+            writer.submit(record(i))
+        assert writer.flush(timeout=10)
+    writer.close()
+    assert counts(store) == (3, 18)
+    with store.session() as s:
+        assert sorted(s.execute(select(CallRow.uuid, CallRow.session))) == [
+            ("call-000000", 1), ("call-000001", 1), ("call-000002", 1)]
+    assert sum("already stored" in m for m in caplog.messages) == 3
+
+
+def test_no_sql_parameters_in_the_log(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    """A rejected batch is logged by what the database said, never with the batch's values (caller
+    numbers): issue 11 point 2."""
+    writer = CallRecordWriter(store, retry_delay=0.01)
+    bad = record(1)
+    bad.caller = "+48509999999"
+    bad.steps[2].seq = 1  # two steps with one key: the database refuses the batch
+    with caplog.at_level(logging.WARNING, "fsivr.store.callrecords"):
+        writer.submit(record(0))
+        writer.submit(bad)
+        assert writer.flush(timeout=10)
+    writer.close()
+    rejected = [m for m in caplog.messages if "rejected a batch" in m]
+    assert rejected
+    for message in rejected:
+        assert "+48501000001" not in message and "[parameters:" not in message and "INSERT" not in message
 
 
 def test_close_flushes_and_refuses_more(store: Store) -> None:
@@ -200,3 +244,111 @@ def test_close_is_bounded_when_the_database_stays_down(store: Store, caplog: pyt
     assert counts(store) == (0, 0)
     lost = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert len(lost) == 1 and "call-000000" in lost[0] and "call-000001" in lost[0]
+
+
+def in_progress(i: int) -> CallRecord:
+    r = record(i, steps=0)
+    r.answered_at = r.ended_at = r.hangup_cause = r.hangup_by = None
+    return r
+
+
+def test_a_session_is_written_from_its_start_and_completed_at_its_end(store: Store) -> None:
+    writer = CallRecordWriter(store, server="box 127.0.0.1:8084")
+    r = in_progress(0)
+    writer.begin(r)
+    assert writer.flush(timeout=10)
+    with store.session() as s:
+        got = get_call(s, r.uuid)
+    assert got is not None and got.status == "in_progress" and got.ended_at is None and got.steps == []
+    assert got.server == "box 127.0.0.1:8084"
+
+    full = record(0, steps=3)
+    for step in full.steps:
+        r.steps.append(step)
+        writer.step(r, step)
+    assert writer.flush(timeout=10)
+    with store.session() as s:
+        got = get_call(s, r.uuid)
+    assert got is not None and got.status == "in_progress" and len(got.steps) == 3
+
+    r.answered_at, r.ended_at, r.hangup_cause, r.hangup_by = (full.answered_at, full.ended_at, "NORMAL_CLEARING",
+                                                              "caller")
+    writer.end(r)
+    writer.close()
+    with store.session() as s:
+        got = get_call(s, r.uuid)
+    full.status, full.server = "answered", "box 127.0.0.1:8084"
+    assert got == full
+
+
+def test_a_session_another_server_recorded_gets_the_next_number(store: Store) -> None:
+    """The channel's earlier session was taken by another fsivr (or by this one before a restart):
+    this one is recorded after it, not dropped."""
+    elsewhere = CallRecordWriter(store, server="other 10.0.0.2:8084")
+    elsewhere.submit(record(0))
+    elsewhere.close()
+    here = CallRecordWriter(store, server="box 127.0.0.1:8084", retry_delay=0.01)
+    again = record(0, steps=2)
+    again.started_at += timedelta(minutes=1)
+    here.begin(again)
+    for step in again.steps:
+        here.step(again, step)
+    here.end(again)
+    here.close()
+    with store.session() as s:
+        sessions = callrecords.call_sessions(s, "call-000000")
+    assert [(r.session, r.server, len(r.steps)) for r in sessions] == [
+        (1, "other 10.0.0.2:8084", 6), (2, "box 127.0.0.1:8084", 2)]
+
+
+def test_rows_a_dead_process_left_in_progress_are_marked_interrupted(store: Store) -> None:
+    mine, theirs = "box 127.0.0.1:8084", "other 10.0.0.2:8084"
+    dead = CallRecordWriter(store, server=mine)
+    live = CallRecordWriter(store, server=theirs)
+    cut = in_progress(0)
+    dead.begin(cut)
+    for step in record(0, steps=2).steps:
+        cut.steps.append(step)
+        dead.step(cut, step)
+    dead.begin(in_progress(1))  # no step yet
+    dead.submit(record(2))  # finished: left alone
+    live.begin(in_progress(3))  # another server's call in progress: left alone
+    dead.close()
+    live.close()
+    assert store.run(lambda s: callrecords.mark_interrupted(s, mine)) == 2
+    with store.session() as s:
+        got = {r.uuid: r for r in recent_calls(s)}
+    assert [got[f"call-{i:06d}"].status for i in range(4)] == ["interrupted", "interrupted", "answered",
+                                                                "in_progress"]
+    assert got["call-000000"].ended_at == cut.steps[-1].ended_at and len(got["call-000000"].steps) == 2
+    assert got["call-000001"].ended_at == got["call-000001"].started_at
+    assert got["call-000000"].fault is not None and got["call-000000"].fault.startswith("interrupted")
+    assert got["call-000002"].fault is None
+
+
+def test_a_session_whose_row_cannot_be_stored_is_logged_whole_without_stalling_the_writer(
+        store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    writer = CallRecordWriter(store, retry_delay=0.2)
+    bad = in_progress(0)
+    bad.started_at = datetime(2026, 3, 2, 9, 0)  # naive: refused by the column type
+    good = in_progress(1)
+    with caplog.at_level(logging.WARNING, "fsivr.store.callrecords"):
+        writer.begin(bad)
+        writer.begin(good)
+        assert writer.flush(timeout=10)
+        t = time.perf_counter()
+        for step in record(0, steps=5).steps:
+            bad.steps.append(step)
+            writer.step(bad, step)
+        bad.ended_at, bad.hangup_cause = T0, "NORMAL_CLEARING"
+        writer.end(bad)
+        good.ended_at = T0
+        writer.end(good)
+        assert writer.flush(timeout=10)
+        assert time.perf_counter() - t < 1.0  # its steps are not each retried against a missing row
+    writer.close()
+    with store.session() as s:
+        assert [r.uuid for r in recent_calls(s)] == ["call-000001"]
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 2 and all("call-000000" in m for m in errors)
+    assert '"node": "n4"' in errors[1] and '"hangup_cause": "NORMAL_CLEARING"' in errors[1]

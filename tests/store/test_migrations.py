@@ -63,3 +63,28 @@ def test_postgres_connections_time_out() -> None:
             conn.execute(text("SELECT 1"))
         assert time.monotonic() - started < 10
         store.close()
+
+
+def test_call_sessions_migration_keeps_existing_records(db_url: str) -> None:
+    """0009 (call sessions) re-keys calls by (uuid, session): a record written before it is its
+    channel's first session, steps and all; going back keeps the first sessions."""
+    store = Store(db_url)
+    try:
+        migrate.upgrade(store.engine, "0008")
+        with store.engine.begin() as conn:
+            conn.execute(text("INSERT INTO calls (uuid, caller, number, scenario, started_at, status) "
+                              "VALUES ('u-1', '+48501000001', '100', 'office', '2026-03-02 09:00:00', 'answered')"))
+            conn.execute(text("INSERT INTO call_steps (call_uuid, seq, node, node_type, started_at) "
+                              "VALUES ('u-1', 0, 'hello', 'play', '2026-03-02 09:00:01')"))
+        store.upgrade()
+        with store.engine.begin() as conn:
+            assert conn.execute(text("SELECT uuid, session, fault FROM calls")).all() == [("u-1", 1, None)]
+            assert conn.execute(text("SELECT call_uuid, call_session, seq FROM call_steps")).all() == [("u-1", 1, 0)]
+            conn.execute(text("INSERT INTO calls (uuid, session, started_at, status) "
+                              "VALUES ('u-1', 2, '2026-03-02 09:05:00', 'answered')"))
+        migrate.downgrade(store.engine, "0008")
+        with store.engine.begin() as conn:
+            assert conn.execute(text("SELECT uuid FROM calls")).all() == [("u-1",)]
+            assert conn.execute(text("SELECT call_uuid, seq FROM call_steps")).all() == [("u-1", 0)]
+    finally:
+        store.close()
