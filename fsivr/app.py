@@ -42,11 +42,16 @@ class StoreScenarioSource:
         self.store = store
         self.repo = repository
 
+    def stamp(self) -> int | None:
+        from fsivr.store import versions
+
+        return self.store.run(versions.read).get(versions.SCENARIOS)
+
     def versions(self) -> dict[str, int]:
         return self.store.run(self.repo.scenario_versions)
 
-    def load(self) -> list[tuple[ScenarioSpec, int]]:
-        return self.store.run(self.repo.load_scenarios)
+    def load(self, names: set[str]) -> list[tuple[ScenarioSpec, int]]:
+        return self.store.run(lambda session: self.repo.load_scenarios(session, names))
 
     def routes(self) -> dict[str, tuple[str, str | None]]:
         return self.store.run(self.repo.number_routes)

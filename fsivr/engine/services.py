@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from fsivr.config import Config
 from fsivr.engine.overrides import OverrideCache
+from fsivr.engine.queueboard import QueueBoard
 from fsivr.engine.slots import ParkingSlots
 from fsivr.speech.tts import Renderer, Voice
 
@@ -186,3 +187,6 @@ class Services:
     parking: ParkingSlots = field(default_factory=ParkingSlots)
     #: Time-condition overrides (day/night switch) in memory, polled (engine/overrides.py).
     overrides: OverrideCache = field(default_factory=OverrideCache)
+    #: mod_callcenter queues as the queue node sees them: one member/agent list per queue per
+    #: interval, shared by every caller waiting in it (engine/queueboard.py).
+    queues: QueueBoard = field(default_factory=QueueBoard)
