@@ -145,6 +145,7 @@ class Bench:
         return {
             "scenario_reads": counts["scenario_reads"] / calls,
             "call_record_inserts": counts["call_record_inserts"] / calls,
+            "call_record_selects": counts.get("call_record_selects", 0) / calls,
             "calls_per_insert": (counts["call_record_rows"] / (counts["call_record_inserts"] / 2)
                                  if counts["call_record_inserts"] else None),
             "periodic_polls": polls / calls,
@@ -228,6 +229,16 @@ def main(argv: list[str] | None = None) -> int:
         doc = bench.run()
     doc["meta"]["bench_seconds"] = round(time.monotonic() - started, 1)
     out = Path(args.out)
+    # The hosted-PBX figures (python -m bench.scale, `make bench-scale`) are measured separately:
+    # keep the last ones, with their own date and commit, beside the fresh call-path figures.
+    previous = out / "results.json"
+    if previous.exists():
+        try:
+            kept = json.loads(previous.read_text()).get("directory_scale")
+        except ValueError:
+            kept = None
+        if kept:
+            doc["directory_scale"] = kept
     report.write(doc, out)
     if not args.no_plot and report.plot(doc, out / "results.png"):
         print(f"picture: {out / 'results.png'}", file=sys.stderr)

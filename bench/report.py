@@ -147,6 +147,10 @@ def table(doc: dict[str, Any]) -> str:
                  + " (100% = generator-bound: that server's calls/s is a lower bound)")
     lines.append("g = generator CPU, o = cores used by other jobs on the machine during the window "
                  "(figures taken while o > 0.2 are disturbed)")
+    if doc.get("directory_scale"):
+        from bench.scale import table as scale_table  # bench.scale imports this module
+
+        lines += ["", scale_table(doc["directory_scale"]).rstrip("\n")]
     return "\n".join(lines) + "\n"
 
 

@@ -151,8 +151,10 @@ def start_reference(name: str, workdir: Path, cpu: int | None, config: dict[str,
     return Server(name, port, proc, log)
 
 
-#: The scenario cache's periodic checks (fsivr/store/routing.py): versions and number routes.
-_POLLS = ("SELECT SCENARIOS.NAME, SCENARIOS.VERSION", "SELECT NUMBERS.NUMBER, SCENARIOS.NAME")
+#: The caches' periodic checks: the change counters (fsivr/store/versions.py) — all there is when
+#: nothing changed — and, after a change, scenario versions and number routes (fsivr/store/routing.py).
+_POLLS = ("SELECT DATA_VERSIONS.NAME, DATA_VERSIONS.VERSION", "SELECT SCENARIOS.NAME, SCENARIOS.VERSION",
+          "SELECT NUMBERS.NUMBER, SCENARIOS.NAME")
 
 
 def sql_counts(sql_log: Path, start: float, end: float) -> dict[str, Any]:
@@ -160,7 +162,7 @@ def sql_counts(sql_log: Path, start: float, end: float) -> dict[str, Any]:
     definition — none in steady state), the cache's periodic version/route polls, other periodic
     reads (prompts, directory), and call-record inserts (multi-row, several calls each)."""
     counts = {"scenario_reads": 0, "version_polls": 0, "other_polls": 0, "call_record_inserts": 0,
-              "call_record_rows": 0, "other": 0}
+              "call_record_rows": 0, "call_record_selects": 0, "other": 0}
     if not sql_log.exists():
         return counts
     for line in sql_log.read_text().splitlines():
@@ -172,6 +174,9 @@ def sql_counts(sql_log: Path, start: float, end: float) -> dict[str, Any]:
             counts["call_record_inserts"] += 1
             if up.startswith("INSERT INTO CALLS"):
                 counts["call_record_rows"] += int(rows_text)
+        elif up.startswith(("SELECT CALLS.UUID", "SELECT LAST_AGENTS.")):
+            # Per batch of call records (already-written check, last agent per caller): not polls.
+            counts["call_record_selects"] += 1
         elif up.startswith(_POLLS):
             counts["version_polls"] += 1
         elif up.startswith("SELECT") and "SCENARIO" in up:

@@ -28,6 +28,7 @@ from fsivr.store import phone
 from fsivr.store.archive import Archive
 from fsivr.store.callrecords import CallRecordWriter, mark_interrupted
 from fsivr.store.db import Store
+from fsivr.store.outage import OutageLog
 from fsivr.worker.notify import Notifier
 
 log = logging.getLogger("fsivr")
@@ -42,11 +43,16 @@ class StoreScenarioSource:
         self.store = store
         self.repo = repository
 
+    def stamp(self) -> int | None:
+        from fsivr.store import versions
+
+        return self.store.run(versions.read).get(versions.SCENARIOS)
+
     def versions(self) -> dict[str, int]:
         return self.store.run(self.repo.scenario_versions)
 
-    def load(self) -> list[tuple[ScenarioSpec, int]]:
-        return self.store.run(self.repo.load_scenarios)
+    def load(self, names: set[str]) -> list[tuple[ScenarioSpec, int]]:
+        return self.store.run(lambda session: self.repo.load_scenarios(session, names))
 
     def routes(self) -> dict[str, tuple[str, str | None]]:
         return self.store.run(self.repo.number_routes)
@@ -81,15 +87,18 @@ class App:
         except Exception:
             store.close()
             raise
-        cache = ScenarioCache(StoreScenarioSource(store), interval=config.reload_interval)
+        # One report per outage for the whole server, whichever refresh loop notices it first.
+        outage = OutageLog(store.url, logging.getLogger("fsivr.store"), "calls are served from memory")
+        cache = ScenarioCache(StoreScenarioSource(store), interval=config.reload_interval, outage=outage)
         prompts = PromptLibrary.for_config(config)
         cache.on_refresh.append(lambda: prompts.update(cache.prompts))
-        records = CallRecordWriter(store)
-        directory = DirectoryCache.for_store(store, interval=config.directory_interval)
+        records = CallRecordWriter(store, outage=outage)
+        directory = DirectoryCache.for_store(store, interval=config.directory_interval, outage=outage)
         cache.on_refresh.append(directory.refresh)
         # The engine holds ports (services.Notify, services.Archive), not these classes: nodes ask
         # for a notification or a kept file and never name the worker package (docs/ARCHITECTURE.md).
-        overrides = OverrideCache(lambda: store.run(stored_overrides.load), interval=config.reload_interval)
+        overrides = OverrideCache(lambda: store.run(stored_overrides.load), interval=config.reload_interval,
+                                  outage=outage)
         services = Services(config=config, scenarios=cache, records=records, prompts=prompts, directory=directory,
                             data=CallData(store), notify=Notifier.from_config(store, config), archive=Archive(store),
                             media=MediaDirs(config.media_dir, config.documents_dir), overrides=overrides,
@@ -104,7 +113,7 @@ class App:
         if metrics is not None:
             app.metrics_server = app._metrics_server(metrics)
         if live_link:
-            app.link, app.callcenter = _live_link(config, store)
+            app.link, app.callcenter = _live_link(config, store, outage)
         return app
 
     def _metrics_server(self, metrics: Metrics) -> MetricsServer:
@@ -171,7 +180,7 @@ class App:
         self.stop()
 
 
-def _live_link(config: Config, store: Store) -> tuple[EventLink, CallcenterSync]:
+def _live_link(config: Config, store: Store, outage: OutageLog | None = None) -> tuple[EventLink, CallcenterSync]:
     """The live event link and, on it, mod_callcenter kept in step with the store."""
     from fsivr.callcenter.state import CallcenterState, load_state
 
@@ -191,7 +200,7 @@ def _live_link(config: Config, store: Store) -> tuple[EventLink, CallcenterSync]
             lambda s: load_state(s, domain=config.sip_domain, gateway=config.default_gateway))
         return state
 
-    sync = CallcenterSync(link, load, interval=config.callcenter_interval, publish_conf=publish)
+    sync = CallcenterSync(link, load, interval=config.callcenter_interval, publish_conf=publish, outage=outage)
     return link, sync
 
 

@@ -17,22 +17,34 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from fsivr.callcenter.commands import plan
+from fsivr.callcenter.state import CallcenterState, build_state
 from fsivr.config import Config
 from fsivr.scenario import repository
 from fsivr.scenario.bundle import load_file
 from fsivr.scenario.persist import copy_scenarios, stored_scenarios
 from fsivr.store import overrides, tables
 from fsivr.store.db import Store
-from fsivr.store.directory import load_directory, save_directory
+from fsivr.store.directory import (
+    Agent,
+    load_accounts,
+    load_agents,
+    load_directory,
+    load_gateways,
+    load_queues,
+    save_directory,
+)
 from fsivr.store.migrate import require_up_to_date
 from fsivr.testing import CallScript, Retrieve, Target
 from fsivr.testing.harness import Harness, running
+from fsivr.testing.mods.callcenter import Queue as SimQueue
 
 
 class NoCallRecord(RuntimeError):
@@ -121,14 +133,17 @@ def _simulate_in(harness: Harness, target: str, is_file: bool, cfg: Config, *, n
             warnings.append(f"--number {number} is not a number of {scenario_name} (its numbers: "
                             f"{', '.join(mine)}); simulated as the default scenario")
         cfg.default_scenario = scenario_name
+    targets = {t: Target(o) for t, o in answers.items()}
+    # --answer for a queue agent says how it takes an offered call (it is not rung by a bridge)
+    seated = seat_agents(harness, targets)
     placed = harness.call(CallScript(number=number, caller=caller, at=at, digits=digits,
-                                     targets={t: Target(o) for t, o in answers.items()}, timeout=60.0,
+                                     targets=targets, timeout=60.0,
                                      valet_retrieve=[Retrieve(after=pickup)] if pickup is not None else []))
     if placed.record is None:
         raise NoCallRecord("the server left no call record")
     rang = {leg.target for bridge in placed.result.bridges for leg in bridge.legs}
     for target in answers:
-        if target not in rang:
+        if target not in rang and target not in seated:
             warnings.append(f"--answer {target}: this target was never rung"
                             + (f" (rung: {', '.join(sorted(rang))})" if rang else " (nobody was rung)"))
     if placed.result.unused_digits:
@@ -136,3 +151,45 @@ def _simulate_in(harness: Harness, target: str, is_file: bool, cfg: Config, *, n
                         f"{'y was' if len(placed.result.unused_digits) == 1 else 'ies were'} never asked for: "
                         + ",".join(placed.result.unused_digits))
     return {**placed.record, "caller": caller, "number": number, "warnings": warnings}
+
+
+def seat_agents(harness: Harness, targets: dict[str, Target]) -> set[str]:
+    """The simulator's mod_callcenter as the live sync would leave it, with every agent the bundle
+    lists logged in and available (spec §7): each queue as callcenter.conf.xml defines it, and the
+    sync's own commands (fsivr.callcenter.commands.plan from nothing) applied to it. How an agent
+    answers an offered call is ``--answer sip:<user>=...`` (an agent is named by its account user);
+    an agent not named answers."""
+    def wanted_state(session: Any) -> CallcenterState:
+        queues, agents = load_queues(session), load_agents(session)
+        # a queue's agent without an entry in the agents section: the account's SIP phone
+        for q in queues.values():
+            for tier in q.agents:
+                agents.setdefault(tier.account, Agent(account=tier.account))
+        agents = {user: replace(a, status="Available") for user, a in agents.items()}
+        return build_state(queues.values(), agents.values(), load_accounts(session),
+                           load_gateways(session).values())
+
+    wanted = harness.store.run(wanted_state)
+    sim = harness.simulator
+    settings = set(SimQueue.__dataclass_fields__) - {"name", "calls_answered", "calls_abandoned"}
+    for name, conf in wanted.queues.items():
+        sim.callcenter.define_queue(name, **{k.replace("-", "_"): _value(v) for k, v in conf.params
+                                             if k.replace("-", "_") in settings})
+    for command in plan(CallcenterState(), wanted).commands:
+        reply = sim.callcenter_config(command)
+        if not reply.startswith("+OK"):
+            raise RuntimeError(f"the simulated mod_callcenter refused {command!r}: {reply.strip()}")
+    used = set()
+    for name in wanted.agents:
+        for key in (f"sip:{name}", name):
+            if key in targets:
+                sim.set_agent_behaviour(name, targets[key])
+                used.add(key)
+                break
+    return used
+
+
+def _value(text: str) -> object:
+    if text in ("true", "false"):
+        return text == "true"
+    return int(text) if text.lstrip("-").isdigit() else text

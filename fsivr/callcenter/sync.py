@@ -31,6 +31,7 @@ import gevent.event
 from fsivr.callcenter.commands import QUEUE_LIST_PARAMS, ListError, Plan, ok, plan, state_from_lists
 from fsivr.callcenter.state import CallcenterState
 from fsivr.esl.link import EventLink, LinkError
+from fsivr.store.outage import UNREACHABLE, OutageLog, cause
 
 log = logging.getLogger("fsivr.callcenter")
 
@@ -41,8 +42,12 @@ class CallcenterSync:
     """One per ``fsivr serve`` process, on the process's live link."""
 
     def __init__(self, link: EventLink, load: Callable[[], CallcenterState], *, interval: float = 2.0,
-                 publish_conf: Callable[[CallcenterState], None] | None = None) -> None:
+                 publish_conf: Callable[[CallcenterState], None] | None = None,
+                 outage: OutageLog | None = None) -> None:
         self.link = link
+        #: Where an unreachable store is reported, once per outage (shared with the server's other
+        #: loops; their next successful refresh reports the end of it).
+        self.outage = outage
         #: Reads the wanted state from the store (called in this service's greenlet: it must
         #: go through Store.run so the hub never blocks on the database).
         self.load = load
@@ -81,6 +86,13 @@ class CallcenterSync:
             self._wake.clear()
             try:
                 self.run_once()
+            except UNREACHABLE as exc:
+                if self.outage is None:
+                    log.warning("callcenter sync: the database is unreachable; the next round reconciles: %s",
+                                cause(exc))
+                else:
+                    self.outage.failed(exc)
+                self.applied = None
             except Exception:
                 log.exception("callcenter sync: a round failed; the next one reconciles")
                 self.applied = None

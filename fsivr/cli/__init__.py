@@ -16,6 +16,7 @@ import sys
 from fsivr.cli import calls, db, outbox, override, pin, prompts, render, scenario, serve, simulate, table, worker
 from fsivr.config import Config
 from fsivr.store import phone
+from fsivr.store.outage import UNREACHABLE, unreachable_message
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
+    except UNREACHABLE as exc:
+        # One line naming the database (password masked) and the driver's reason, not a
+        # SQLAlchemy traceback ending in the statement that happened to be first.
+        print(f"fsivr {args.command}: {unreachable_message(args.database, exc)}", file=sys.stderr)
+        return 2
     except (ValueError, OSError) as exc:
         print(f"fsivr {args.command}: {exc}", file=sys.stderr)
         return 2

@@ -17,7 +17,7 @@ def add_commands(sub: Any) -> None:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
+    with open_store(args, create=True) as store:
         store.upgrade()
         print(f"database {store.url.render_as_string(hide_password=True)} is at revision "
               f"{migrate.current_revision(store.engine)}")

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from fsivr.cli.store import open_store
 from fsivr.config import load_config
 
 
@@ -28,6 +29,10 @@ def cmd_render_conf(args: argparse.Namespace) -> int:
     from fsivr.render.deploy import render_conf
 
     cfg = load_config(args.config, args.database)
+    # The same refusal as the other commands' (fsivr.cli.store): rendering an empty directory from
+    # a database created by mistake would withdraw every account from FreeSWITCH.
+    with open_store(args):
+        pass
     out = render_conf(cfg, args.out_dir, templates=args.templates, reload=not args.no_reload)
     for path in out.changed:
         print(f"wrote {Path(args.out_dir) / path}")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import gevent
 import gevent.event
 
-from fsivr.esl.connection import OutboundConnection
+from fsivr.esl.connection import OutboundConnection, PendingApp
 from fsivr.esl.errors import ChannelHangup, ChannelLeft, CommandFailed, EslError
 from fsivr.esl.frames import Event
 from fsivr.speech.tts import rendered_voice
@@ -178,6 +178,11 @@ class Call:
         """There is no channel to act on any more: the caller hung up, or the post-call chain runs."""
         return self.after_call or self.conn.hungup.is_set()
 
+    @property
+    def left(self) -> bool:
+        """The channel left the socket application (bridged or transferred elsewhere) and lives on."""
+        return self.conn.left_socket_app
+
     def wait_hangup(self, timeout: float = HANGUP_CONFIRM) -> bool:
         """Wait (bounded) for FreeSWITCH to report the hangup; True if it did."""
         return self.conn.hungup.wait(timeout)
@@ -286,6 +291,27 @@ class Call:
             return self._played(self.conn.wait_app(pending, self.app_timeout), playable)
         finally:
             timer.kill(block=False)
+
+    def start(self, app: str, arg: str | None = None, *, lock: bool = True) -> PendingApp:
+        """Start an application that runs while the node does other things (``running`` polls it).
+
+        ``lock=False`` (no event-lock) lets a ``uuid_broadcast`` play inside the app (mod_callcenter's
+        wait, trace 12b; with event-lock it never plays, 12), at the price that a sendmsg sent while
+        it runs is run nested in it: send none until it completes."""
+        return self.conn.execute_async(app, arg, lock=lock)
+
+    def running(self, pending: PendingApp, within: float) -> Event | None:
+        """The started app's completion if it comes within ``within`` seconds, else None (still
+        running). Raises ChannelHangup/ChannelLeft as ``execute`` does."""
+        return self.conn.poll_app(pending, within)
+
+    def broadcast(self, playable: str) -> None:
+        """Play ``playable`` to the caller inside whatever app runs (``uuid_broadcast <uuid> <path>
+        aleg``: switch_ivr_broadcast queues a private ``execute playback``, switch_ivr_async.c).
+        Its answer is ``+OK Message sent`` whether or not it will ever play (freeswitch-notes §10)."""
+        reply = self.api(f"uuid_broadcast {self.uuid} {expand_escape(quote_arg(playable))} aleg")
+        if not reply.startswith("+OK"):
+            raise CommandFailed(f"uuid_broadcast: {reply.strip()}")
 
     def collect(self, playable: str, *, min_digits: int = 1, max_digits: int = 1, tries: int = 1,
                 timeout: float = 5.0, terminators: str = "#", invalid: str = "silence_stream://250",

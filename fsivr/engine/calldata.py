@@ -16,7 +16,7 @@ from typing import Any
 import gevent
 
 from fsivr.engine.pins import verify_pin
-from fsivr.store import lockout, overrides, tables
+from fsivr.store import lockout, overrides, queuewaits, tables
 from fsivr.store.db import Store
 from fsivr.store.phone import caller_key
 
@@ -38,6 +38,15 @@ class CallData:
 
     def last_agent(self, caller: str, since: datetime) -> dict[str, Any] | None:
         return self._run(lambda s: tables.last_agent(s, caller, since))
+
+    # ---- queue ---------------------------------------------------------------------------------
+
+    def queue_history(self, queue: str) -> list[queuewaits.Wait]:
+        """The queue's last answered waits, newest first (the estimated wait's history)."""
+        return self._run(lambda s: queuewaits.recent(s, queue))
+
+    def queue_wait(self, wait: queuewaits.Wait) -> None:
+        self._run(lambda s: queuewaits.record(s, wait))
 
     # ---- authorize -----------------------------------------------------------------------------
 

@@ -3,12 +3,13 @@
 A call never reads the directory from the database. The cache is loaded off the hub (``Store.run``)
 and swapped in one assignment, so a call sees either the old or the new snapshot, never a mix.
 
-Change detection: the directory tables have no version column, so ``refresh`` compares a freshly
-loaded snapshot with the live one and swaps (and rebuilds the indexes) only when they differ. That
-is a full read of five small tables every ``interval`` seconds on a threadpool thread — cheap for
-a PBX's directory (thousands of rows), and nothing per call. The scenario cache's ``on_refresh``
-hooks only fire when scenarios, routes or prompts change, so the cache also runs its own tick
-(started by the first ``refresh``), which is what picks up an edited account or contact.
+Change detection: every write to the directory's tables bumps the ``directory`` change counter
+in the same transaction (fsivr/store/versions.py), so ``refresh`` first reads that counter — one
+query, whatever the directory's size — and re-reads the five tables only when it moved. A database
+without the counter (``stamp`` returns None) falls back to reading and comparing every time. The
+scenario cache's ``on_refresh`` hooks only fire when scenarios, routes or prompts change, so the
+cache also runs its own tick (started by the first ``refresh``), which is what picks up an edited
+account or contact within ``interval`` seconds.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import gevent
 
+from fsivr.store.outage import UNREACHABLE, OutageLog
 from fsivr.store.phone import caller_key
 
 if TYPE_CHECKING:
@@ -58,26 +60,44 @@ class Snapshot:
 
 
 Loader = Callable[[], Snapshot]
+#: The directory's change counter, or None when the store has none (then every refresh reads all).
+Stamp = Callable[[], "int | None"]
 
 
 class DirectoryCache:
     """The live directory snapshot plus the loop that keeps it current."""
 
-    def __init__(self, loader: Loader, interval: float = DEFAULT_INTERVAL) -> None:
+    def __init__(self, loader: Loader, interval: float = DEFAULT_INTERVAL, stamp: Stamp | None = None,
+                 outage: OutageLog | None = None) -> None:
+        #: Where an unreachable store is reported (once per outage; shared with the scenario cache).
+        self.outage = outage or OutageLog(None, log, "keeping the cached directory")
         self.loader = loader
+        self.stamp = stamp
         self.interval = interval
         self.snapshot = Snapshot()
         self.loaded = False
+        #: Snapshots swapped in (the data changed).
         self.loads = 0
+        #: Full reads of the tables (a moved counter, or no counter).
+        self.reads = 0
+        #: Refreshes answered by the counter alone.
+        self.unchanged = 0
+        self._stamp: int | None = None
         self._greenlet: gevent.Greenlet | None = None
         self._stopped = False
 
     @classmethod
-    def for_store(cls, store: Store, interval: float = DEFAULT_INTERVAL) -> DirectoryCache:
+    def for_store(cls, store: Store, interval: float = DEFAULT_INTERVAL, outage: OutageLog | None = None
+                  ) -> DirectoryCache:
+        from fsivr.store import versions
+
         def load() -> Snapshot:
             return store.run(load_snapshot)
 
-        return cls(load, interval)
+        def stamp() -> int | None:
+            return store.run(versions.read).get(versions.DIRECTORY)
+
+        return cls(load, interval, stamp, outage)
 
     # ---- keeping current ---------------------------------------------------------------------
 
@@ -87,7 +107,16 @@ class DirectoryCache:
         Also starts the periodic tick on first use (the app calls this from the scenario cache's
         refresh hook, which runs at start-up).
         """
+        # The counter is read before the tables: a write committed in between is then in the
+        # snapshot and also moves the counter again, which costs one more read, never a miss.
+        stamp = self.stamp() if self.stamp is not None else None
+        if self.loaded and stamp is not None and stamp == self._stamp:
+            self.unchanged += 1
+            self.start()
+            return False
         fresh = self.loader().index()
+        self.reads += 1
+        self._stamp = stamp
         changed = not self.loaded or not fresh.same_data(self.snapshot)
         if changed:
             self.snapshot = fresh
@@ -113,8 +142,12 @@ class DirectoryCache:
             gevent.sleep(self.interval)
             try:
                 self.refresh()
-            except Exception as exc:  # the store may be briefly unreachable: keep the live snapshot
+            except UNREACHABLE as exc:  # keep the live snapshot until the store is back
+                self.outage.failed(exc)
+            except Exception as exc:
                 log.warning("refreshing the directory failed; keeping the cached one: %s", exc)
+            else:
+                self.outage.succeeded()
 
     def current(self) -> Snapshot:
         """The live snapshot; loaded once on demand if no refresh has run yet (e.g. a call that

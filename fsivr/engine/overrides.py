@@ -17,15 +17,19 @@ from datetime import datetime
 
 import gevent
 
+from fsivr.store.outage import UNREACHABLE, OutageLog
 from fsivr.store.overrides import Override
 
 log = logging.getLogger("fsivr.overrides")
 
 
 class OverrideCache:
-    def __init__(self, load: Callable[[], dict[str, Override]] | None = None, interval: float = 2.0) -> None:
+    def __init__(self, load: Callable[[], dict[str, Override]] | None = None, interval: float = 2.0,
+                 outage: OutageLog | None = None) -> None:
         #: None where no database is wired (a unit test's Services): no override is ever in force.
         self._load = load
+        #: Where an unreachable store is reported, once per outage (shared with the server's other loops).
+        self.outage = outage or OutageLog(None, log, "keeping the overrides known")
         self.interval = interval
         self.overrides: dict[str, Override] = {}
         self._greenlet: gevent.Greenlet | None = None
@@ -59,5 +63,9 @@ class OverrideCache:
             gevent.sleep(self.interval)
             try:
                 self.refresh()
+            except UNREACHABLE as exc:
+                self.outage.failed(exc)
             except Exception:
                 log.exception("reading time-condition overrides failed; keeping the ones known")
+            else:
+                self.outage.succeeded()

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from fsivr.engine.limits import MAX_NODES, text_too_long
 from fsivr.engine.node import COMMON_OUTCOMES, Node, Param, Ref, ScenarioError
 from fsivr.engine.registry import node_type, node_types
 
@@ -76,7 +77,10 @@ def check_param(scenario: str, node_id: str, name: str, spec: Param, value: Any)
         value = str(value)
     if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
         want = " or ".join(k.__name__ for k in kinds)
-        raise fail(f"must be {want}, got {type(value).__name__} {value!r}")
+        raise fail(f"must be {want}, got {type(value).__name__} {_short(value)}")
+    long_text = _long_text(value)
+    if long_text:
+        raise fail(long_text)
     if spec.choices and value not in spec.choices:
         raise fail(f"must be one of {', '.join(map(str, spec.choices))}, got {value!r}")
     try:
@@ -91,6 +95,20 @@ def check_param(scenario: str, node_id: str, name: str, spec: Param, value: Any)
         if checked is not None:
             value = checked
     return value
+
+
+def _long_text(value: Any) -> str | None:
+    """Why a text inside ``value`` (a string, or one in a list or mapping) is too long, or None."""
+    if isinstance(value, str):
+        return text_too_long(value)
+    items = value.values() if isinstance(value, Mapping) else value if isinstance(value, (list, tuple)) else ()
+    return next((why for why in map(_long_text, items) if why), None)
+
+
+def _short(value: Any) -> str:
+    """``repr(value)`` cut short: an error message must not echo a megabyte back."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
 
 
 @dataclass
@@ -222,6 +240,10 @@ def compile_scenario(spec: ScenarioSpec, version: int = 0) -> CompiledScenario:
     name = spec.name
     if not isinstance(spec.nodes, Mapping) or not spec.nodes:
         raise ValidationFailed(name, [ScenarioError("has no nodes", scenario=name, field="nodes")], [])
+    if len(spec.nodes) > MAX_NODES:
+        raise ValidationFailed(name, [ScenarioError(
+            f"has {len(spec.nodes)} nodes; the limit is {MAX_NODES} nodes per scenario (split it into "
+            "scenarios joined by goto nodes)", scenario=name, field="nodes")], [])
     nodes: dict[str, Node] = {}
     edges: dict[str, dict[str, str]] = {}
     for node_id, raw in spec.nodes.items():

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from fsivr.config import Config
 from fsivr.engine.overrides import OverrideCache
+from fsivr.engine.queueboard import QueueBoard
 from fsivr.engine.slots import ParkingSlots
 from fsivr.speech.tts import Renderer, Voice
 
@@ -189,3 +190,6 @@ class Services:
     overrides: OverrideCache = field(default_factory=OverrideCache)
     #: Callback jobs (the callback node; a served caller's call cancels theirs); None without a store.
     callbacks: Callbacks | None = None
+    #: mod_callcenter queues as the queue node sees them: one member/agent list per queue per
+    #: interval, shared by every caller waiting in it (engine/queueboard.py).
+    queues: QueueBoard = field(default_factory=QueueBoard)

@@ -477,6 +477,14 @@ class OutboundConnection:
             self._apps.pop(pending.uuid, None)
             raise
 
+    def poll_app(self, pending: PendingApp, within: float) -> Event | None:
+        """The application's CHANNEL_EXECUTE_COMPLETE if it arrives within ``within`` seconds,
+        else None: it still runs and can be polled again (``wait_app`` would give it up)."""
+        try:
+            return pending.result.get(within)
+        except ResultTimeout:
+            return None
+
     def kill(self, cause: str = "NORMAL_CLEARING") -> None:
         """Hang the channel up now, even while an application runs (``sendmsg hangup`` would wait
         for the running app to end, trace 09f). What we asked for and whether FreeSWITCH refused

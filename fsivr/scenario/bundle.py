@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from fsivr.callcenter.state import QUEUE_FIELD_PARAMS
+from fsivr.engine.limits import MAX_NODES, MAX_TEXT, text_too_long
 from fsivr.engine.scenario import ScenarioSpec
-from fsivr.scenario.yamlio import Lines, YamlError, load_yaml
+from fsivr.scenario.yamlio import Lines, YamlError, load_yaml, read_limited
 from fsivr.store.directory import (
     AGENT_CONTACTS,
     GROUP_STRATEGIES,
@@ -68,7 +69,8 @@ _NAME_LIMIT = 200
 _LIMITS = {"user": 64, "extension": 64, "number": 64, "numbers": 64, "caller_id": 64, "mobile": 64,
            "members": 64, "agents": 64, "account": 64, "owner": 64, "backup_owner": 64, "pin": 64,
            "email": 320, "file": 500, "music": 500, "proxy": 255, "realm": 255, "voice": 100, "language": 32}
-_UNLIMITED = {"text", "description"}
+#: Free text (TTS, descriptions): only the general bound on text values.
+_FREE_TEXT = {"text", "description"}
 
 
 @dataclass
@@ -133,7 +135,9 @@ class BundleError(ValueError):
 def load_file(path: str | Path) -> Bundle:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_limited(path)
+    except YamlError as exc:
+        raise BundleError([str(exc)]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise BundleError([f"{path}: cannot read: {exc}"]) from None
     return parse_text(text, str(path))
@@ -207,6 +211,11 @@ class _Parser:
         nodes = raw.get("nodes")
         if not isinstance(nodes, Mapping) or not nodes:
             self.fail((*path, "nodes"), "is required: a mapping of node id to node")
+            nodes = {}
+        if len(nodes) > MAX_NODES:
+            # Refused before its nodes are walked: checking them all is what would take the time.
+            self.fail((*path, "nodes"), f"has {len(nodes)} nodes; the limit is {MAX_NODES} nodes per scenario "
+                                        "(split it into scenarios joined by goto nodes)")
             nodes = {}
         for node_id, node in nodes.items():
             if len(node_id) > _NAME_LIMIT:
@@ -442,7 +451,7 @@ class _Parser:
             self.fail(path, f"must be text, got {value!r}")
             return None
         name = next((p for p in reversed(path) if isinstance(p, str)), "")
-        limit = None if name in _UNLIMITED else _LIMITS.get(name, _NAME_LIMIT)
+        limit = MAX_TEXT if name in _FREE_TEXT else _LIMITS.get(name, _NAME_LIMIT)
         if limit is not None and len(value) > limit:
             # The column would reject it (PostgreSQL) or keep it where nothing else fits (SQLite).
             self.fail(path, f"is too long ({len(value)} characters, at most {limit})")
@@ -505,7 +514,8 @@ class _Parser:
         return _str_keys(value)
 
     def json_safe(self, value: Any, path: DocPath) -> None:
-        """Node parameters are stored as JSON: reject what JSON cannot hold (explicit YAML tags)."""
+        """Node parameters are stored as JSON: reject what JSON cannot hold (explicit YAML tags), and
+        text longer than a text value may be (fsivr.engine.limits)."""
         if isinstance(value, Mapping):
             for k, v in value.items():
                 if not isinstance(k, (str, int)) or isinstance(k, bool):
@@ -514,7 +524,11 @@ class _Parser:
         elif isinstance(value, list):
             for i, v in enumerate(value):
                 self.json_safe(v, (*path, i))
-        elif value is not None and not isinstance(value, (str, int, float, bool)):
+        elif isinstance(value, str):
+            problem = text_too_long(value)
+            if problem:
+                self.fail(path, problem)
+        elif value is not None and not isinstance(value, (int, float, bool)):
             self.fail(path, f"unsupported value {value!r} ({type(value).__name__})")
 
 

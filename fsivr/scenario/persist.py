@@ -7,7 +7,7 @@ so what the server compiles is exactly what was validated at import.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -238,10 +238,14 @@ def _load(session: Session, ids: list[int] | None = None) -> dict[int, tuple[Sce
     return specs
 
 
-def load_scenarios(session: Session) -> list[tuple[ScenarioSpec, int]]:
-    """Every scenario with its version, for the server to compile and cache."""
-    versions = dict(session.execute(select(ScenarioRow.id, ScenarioRow.version)).all())
-    return [(spec, versions[sid]) for sid, (spec, _) in _load(session).items()]
+def load_scenarios(session: Session, names: Collection[str] | None = None) -> list[tuple[ScenarioSpec, int]]:
+    """Every scenario (or those named) with its version, for the server to compile and cache."""
+    query = select(ScenarioRow.id, ScenarioRow.version)
+    if names is not None:
+        query = query.where(ScenarioRow.name.in_(list(names)))
+    versions = dict(session.execute(query).all())
+    specs = _load(session, None if names is None else list(versions))
+    return [(spec, versions[sid]) for sid, (spec, _) in specs.items()]
 
 
 def load_scenario(session: Session, name: str) -> tuple[ScenarioSpec, int] | None:

@@ -12,24 +12,49 @@ Aliases (``&anchor`` / ``*alias``, and ``<<: *defaults`` merges) are allowed, bu
 they expand to is bounded (MAX_VALUES): everything after loading (bundle checks, JSON columns)
 walks the expanded data, so a few hundred bytes of nested aliases ("billion laughs") would
 otherwise take minutes and gigabytes. A recursive alias is an error.
+
+A file is bounded too, and refused as early as can be: its size before it is read
+(MAX_FILE_BYTES), the number of values while it is parsed (MAX_VALUES, counted as the parser meets
+them). libyaml parses when PyYAML has it (it does in the wheels), several times faster than the
+pure-Python parser; what a value means is decided by the same Python resolver either way.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.constructor import ConstructorError
+from yaml.composer import Composer
+from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.resolver import Resolver
+from yaml.scanner import Scanner
+
+try:
+    from yaml.cyaml import CParser
+except ImportError:  # pragma: no cover - PyYAML without libyaml
+    CParser = None
 
 #: Path of a value inside the document (mapping keys and list indexes) -> its 1-based line.
 Lines = dict[tuple[str | int, ...], int]
 
 _MERGE = "tag:yaml.org,2002:merge"
-#: Most values (scalars, lists, mappings, keys) a document may expand to, aliases counted each
-#: time they are used. A large bundle (thousands of accounts and nodes) stays far below it.
+#: Most values (scalars, lists, mappings, keys) aliases may add to a document, counted each time
+#: they are used, beyond the values written out in it. Values written out are not limited: a hosted
+#: PBX's bundle (10,000 accounts and 2,000 scenarios: ~250,000 values, bench/scale.py) is as large
+#: as its file, while an alias bomb is what this stops: a small file expanding to millions.
 MAX_VALUES = 200_000
+#: Largest scenario or bundle file. A bundle of ten thousand accounts and a few thousand nodes is
+#: about a megabyte; parsing takes seconds per megabyte, so this bounds how long a file can take.
+MAX_FILE_BYTES = 2 * 1024 * 1024
+
+
+class _TooManyValues(Exception):
+    pass
 
 
 class YamlError(ValueError):
@@ -41,8 +66,8 @@ class YamlError(ValueError):
         super().__init__(f"{where}: {message}" if where else message)
 
 
-class StrictLoader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2-like scalars and no duplicate keys."""
+class _StrictConstructor(SafeConstructor):
+    """SafeConstructor that refuses duplicate keys."""
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         if isinstance(node, MappingNode):
@@ -66,7 +91,38 @@ class StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-StrictLoader.yaml_implicit_resolvers = {}
+class _StrictResolver(Resolver):
+    """YAML 1.2-like implicit scalars (the table below), and a count of the values parsed.
+
+    Both parsers ask the resolver for the tag of every untagged value they compose, so counting
+    here stops a huge document while it is being parsed. (Explicitly tagged values are not counted
+    here, but each costs several bytes more, so MAX_FILE_BYTES bounds them; _check_expansion counts
+    everything once parsing is done.)"""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values_seen = 0
+
+    def resolve(self, kind: type[Node], value: Any, implicit: Any) -> str:
+        self.values_seen += 1
+        if self.values_seen > MAX_VALUES:
+            raise _TooManyValues
+        return super().resolve(kind, value, implicit)
+
+
+class StrictLoader(Reader, Scanner, Parser, Composer, _StrictConstructor, _StrictResolver):
+    """The pure-Python loader: SafeLoader with YAML 1.2-like scalars and no duplicate keys."""
+
+    def __init__(self, stream: str) -> None:
+        Reader.__init__(self, stream)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        Composer.__init__(self)
+        _StrictConstructor.__init__(self)
+        _StrictResolver.__init__(self)
+
+
+_StrictResolver.yaml_implicit_resolvers = {}
 for _tag, _regexp, _first in (
     ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
     ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
@@ -77,12 +133,41 @@ for _tag, _regexp, _first in (
     ("tag:yaml.org,2002:float", r"^-?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$", "-."),
     (_MERGE, r"^(?:<<)$", "<"),
 ):
-    StrictLoader.add_implicit_resolver(_tag, re.compile(_regexp), list(_first))
+    _StrictResolver.add_implicit_resolver(_tag, re.compile(_regexp), list(_first))
+
+if CParser is not None:
+    class _StrictCLoader(CParser, _StrictConstructor, _StrictResolver):
+        """The same loader with libyaml scanning and composing: several times faster on large files
+        (the resolver and constructor, which decide what a value means, are the Python ones above)."""
+
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            _StrictConstructor.__init__(self)
+            _StrictResolver.__init__(self)
+
+    _LOADER: type[StrictLoader] | type[_StrictCLoader] = _StrictCLoader
+else:  # PyYAML built without libyaml
+    _LOADER = StrictLoader
+
+
+def read_limited(path: str | Path) -> str:
+    """A file's text, refused unread beyond MAX_FILE_BYTES (OSError, UnicodeDecodeError otherwise)."""
+    with open(path, "rb") as f:
+        # Reading one byte more than the limit tells a file at the limit from a larger one, for
+        # anything open() can open (a pipe has no size to ask for).
+        data = f.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise YamlError(f"the file is larger than {MAX_FILE_BYTES} bytes, the limit for a scenario or bundle "
+                        "file (MAX_FILE_BYTES); split it into several files", str(path))
+    return data.decode("utf-8")
 
 
 def load_yaml(text: str, filename: str | None = None) -> tuple[Any, Lines]:
     """Parse one YAML document; return the data and where each of its values is."""
-    loader = StrictLoader(text)
+    if len(text) > MAX_FILE_BYTES:
+        raise YamlError(f"the text is longer than {MAX_FILE_BYTES} characters, the limit for a scenario or bundle "
+                        "(MAX_FILE_BYTES); split it into several files", filename)
+    loader = _LOADER(text)
     try:
         node = loader.get_single_node()
         if node is not None:
@@ -90,6 +175,9 @@ def load_yaml(text: str, filename: str | None = None) -> tuple[Any, Lines]:
         data = loader.construct_document(node) if node is not None else None
     except RecursionError:
         raise YamlError("nested too deeply", filename) from None
+    except _TooManyValues:
+        raise YamlError(f"the document has more than {MAX_VALUES} values, the limit for a scenario or bundle "
+                        "(MAX_VALUES); split it into several files", filename) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = " ".join(p for p in (exc.context, exc.problem) if p)
@@ -113,10 +201,18 @@ def _children(node: Node) -> list[Node]:
 
 
 def _check_expansion(root: Node, filename: str | None) -> None:
-    """Refuse a document whose aliases expand it beyond MAX_VALUES values, or refer to themselves.
+    """Refuse a document whose aliases add more than MAX_VALUES values, or refer to themselves.
 
     Each distinct node is sized once (memo by id), so this takes time in proportion to the
     file, not to what it expands to."""
+    written: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) not in written:
+            written.add(id(node))
+            stack.extend(_children(node))
+    limit = MAX_VALUES + len(written)
     sizes: dict[int, int] = {}
     open_nodes: set[int] = set()
 
@@ -131,7 +227,7 @@ def _check_expansion(root: Node, filename: str | None) -> None:
         total = 1
         for child in _children(node):
             total += size(child)
-            if total > MAX_VALUES:
+            if total > limit:
                 raise YamlError(f"the document expands to more than {MAX_VALUES} values through aliases "
                                 "(&anchor / *alias); write the values out instead", filename,
                                 node.start_mark.line + 1)

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from fsivr.store.db import Store
 from fsivr.store.models import CallRow, CallStepRow
+from fsivr.store.outage import OutageLog
 from fsivr.store.tables import note_last_agents
 
 log = logging.getLogger(__name__)
@@ -320,7 +321,11 @@ class CallRecordWriter:
     """
 
     def __init__(self, store: Store, *, batch_size: int = 1000, gather: float = 0.2, retry_delay: float = 0.5,
-                 max_retry_delay: float = 30.0, max_attempts: int = 3, server: str | None = None) -> None:
+                 max_retry_delay: float = 30.0, max_attempts: int = 3, server: str | None = None,
+                 outage: OutageLog | None = None) -> None:
+        #: Where an outage is reported once (shared with the server's other loops); retries are then
+        #: logged at DEBUG only. Without it every retry is a WARNING.
+        self.outage = outage
         self.store = store
         self.batch_size = batch_size
         self.gather = gather
@@ -460,6 +465,13 @@ class CallRecordWriter:
         progress, self._progress = self._progress, Event()
         progress.set()
 
+    def _unreachable(self, exc: Exception, message: str, *args: Any) -> None:
+        if self.outage is None:
+            log.warning(message + ": %s", *args, _reason(exc))
+        else:
+            self.outage.failed(exc)
+            log.debug(message + ": %s", *args, _reason(exc))
+
     def _write_batch(self, batch: list[Item]) -> None:
         delay = self.retry_delay
         #: A transient failure may have come after the commit (its acknowledgement lost): then
@@ -479,8 +491,8 @@ class CallRecordWriter:
                 return
             except _TRANSIENT as exc:
                 maybe_written = True
-                log.warning("writing %d call record item(s) failed, retrying in %.1fs: %s", len(batch), delay,
-                            _reason(exc))
+                self._unreachable(exc, "writing %d call record item(s) failed, retrying in %.1fs", len(batch),
+                                  delay)
             except Exception as exc:
                 log.warning("database rejected a batch of %d call record item(s), writing them one by one: %s",
                             len(batch), _reason(exc))
@@ -506,8 +518,7 @@ class CallRecordWriter:
                 return
             except _TRANSIENT as exc:
                 maybe_written = True
-                log.warning("writing call record %s failed, retrying in %.1fs: %s", record.uuid, delay,
-                            _reason(exc))
+                self._unreachable(exc, "writing call record %s failed, retrying in %.1fs", record.uuid, delay)
             except Exception as exc:
                 attempt += 1
                 if attempt >= self.max_attempts:

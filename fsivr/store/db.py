@@ -13,6 +13,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+# Registers the Session events that bump the change counters on every directory/scenario write.
+import fsivr.store.versions  # noqa: F401
+
 T = TypeVar("T")
 
 DEFAULT_URL = "sqlite:///var/fsivr.sqlite3"

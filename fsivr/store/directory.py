@@ -292,9 +292,15 @@ def save_directory(session: Session, directory: Directory) -> None:
     boxes = dict(session.execute(select(MailboxRow.box, MailboxRow.id)).all())
 
     # Extensions are unique: free the ones being reassigned first, or swapping two would collide.
-    users = [a.user for a in directory.accounts]
-    if users:
-        session.execute(update(AccountRow).where(AccountRow.user.in_(users)).values(extension=None))
+    # Only those that move: an UPDATE is a write (it bumps the directory's change counter,
+    # fsivr/store/versions.py), and re-importing an unchanged bundle must not make servers reload.
+    wanted = {a.user: a.extension for a in directory.accounts}
+    moving = [user for user, ext in session.execute(
+        select(AccountRow.user, AccountRow.extension).where(AccountRow.user.in_(wanted),
+                                                            AccountRow.extension.is_not(None)))
+        if ext != wanted[user]] if wanted else []
+    if moving:
+        session.execute(update(AccountRow).where(AccountRow.user.in_(moving)).values(extension=None))
     for a in directory.accounts:
         mailbox_id = _need(boxes, a.mailbox, f"account {a.user}: mailbox") if a.mailbox else None
         _upsert(session, AccountRow, "user", a.user, password=a.password, name=a.name, caller_id=a.caller_id,

@@ -650,3 +650,36 @@ class CallAttempt(Base):
     hangup_cause: Mapped[str | None] = mapped_column(String(64))
     started_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
+
+
+# --- change counters -------------------------------------------------------------------------
+
+
+class DataVersionRow(Base):
+    """One counter per cached kind of data (``directory``, ``scenarios``), bumped in the same
+    transaction as every write to its tables (fsivr/store/versions.py does it for every Session),
+    so a running server learns "nothing changed" from one tiny query instead of re-reading the
+    tables. The rows are created by the migration that adds the table."""
+
+    __tablename__ = "data_versions"
+
+    name: Mapped[str] = mapped_column(String(NUMBER), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class QueueWaitRow(Base):
+    """One caller's wait in a queue node (joined → answered or left): the queue's recent history,
+    from which the estimated wait is computed (fsivr/store/queuewaits.py)."""
+
+    __tablename__ = "queue_waits"
+    __table_args__ = (Index("ix_queue_waits_queue_left_at", "queue", "left_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    queue: Mapped[str] = mapped_column(String(NAME))
+    #: The caller's place in line when it joined (1 = first): a wait is spread over the members ahead.
+    position: Mapped[int] = mapped_column(Integer)
+    waited: Mapped[int] = mapped_column(Integer)  # seconds from joining to leaving the line
+    #: answered | timeout | exit | no_agents | hangup
+    outcome: Mapped[str] = mapped_column(String(32))
+    left_at: Mapped[datetime]
+    call_uuid: Mapped[str] = mapped_column(String(64))

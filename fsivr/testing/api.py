@@ -349,6 +349,27 @@ def uuid_send_dtmf(ctx: ApiContext, arg: str) -> str | None:
     return f"+OK {uuid} sent DTMF {data}.\n"
 
 
+def uuid_recv_dtmf(ctx: ApiContext, arg: str) -> str | None:
+    """mod_commands.c uuid_recv_dtmf_function: the keys are queued on the channel as if the caller
+    pressed them (switch_channel_queue_dtmf_string) → ``+OK <uuid> received DTMF <keys>.\n``."""
+    if ctx.sim is None:
+        return None
+    argv = arg.split(" ", 1)
+    if len(argv) < 2 or not argv[0] or not argv[1]:
+        return "-USAGE: <uuid> <dtmf_data>\n"
+    s = _locate(ctx, argv[0])
+    if s is None:
+        return "-ERR Cannot locate session!\n"
+    keys = "".join(k for k in argv[1] if k in "0123456789*#ABCDabcd")
+    if s.current is None:
+        for key in keys:
+            s.fire_dtmf(key)
+    else:
+        s.digits.append(keys)
+        s.wake.set()
+    return f"+OK {argv[0]} received DTMF {argv[1]}.\n"
+
+
 def uuid_transfer(ctx: ApiContext, arg: str) -> str | None:
     """mod_commands.c transfer_function: ``<uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]``
     → ``+OK\n``. switch_ivr_session_transfer (fsivr.testing.dialplan.transfer_session) takes the
@@ -511,6 +532,7 @@ API: dict[str, ApiFunc] = {
     "uuid_break": uuid_break,
     "uuid_answer": uuid_answer,
     "uuid_send_dtmf": uuid_send_dtmf,
+    "uuid_recv_dtmf": uuid_recv_dtmf,
     "uuid_transfer": uuid_transfer,
     "uuid_broadcast": broadcast.uuid_broadcast,
     "uuid_displace": displace.uuid_displace,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from fsivr.testing import wire
+from fsivr.testing.expand import separate_string
 
 if TYPE_CHECKING:
     from fsivr.testing.api import ApiContext
@@ -42,7 +43,9 @@ def uuid_broadcast(ctx: ApiContext, arg: str) -> str | None:
     simulated channel has no B-leg of its own, so ``bleg``/``both`` reach the A side only."""
     if ctx.sim is None:
         return None
-    argv = arg.strip().split(" ", 3)
+    # switch_separate_string(mycmd, ' ', argv, 4): blanks separate, single quotes group (a path
+    # with spaces, "say:" text), the fourth part takes the rest
+    argv = separate_string(arg.strip(), 4)
     if len(argv) < 2 or not argv[0]:
         return f"-USAGE: {SYNTAX}\n"
     s = ctx.sim.find_session(argv[0])

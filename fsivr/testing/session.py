@@ -767,12 +767,15 @@ class CallSession(EventSubscriber):
         if h is not None and h.on_app == app and self.app_counts[app] == h.occurrence:
             self.armed_hangup = max(0.0, h.offset)
         self.app_elapsed = 0.0
+        # an app run nested inside another (a broadcast inside an unlocked callcenter/playback):
+        # when it ends, the outer one is still running
+        outer = self.current
         self.current = run
         self.break_flag = False
         try:
             func(self, expanded or "")
         finally:
-            self.current = None
+            self.current = outer
             self.break_flag = False
         if self.armed_hangup is not None and ch.ready:
             self.hangup(cause_from_str(h.cause if h else None), "caller")

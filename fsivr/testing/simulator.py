@@ -178,6 +178,21 @@ class Simulator:
         self.callcenter.set_agent_target(agent, target)
         self.callcenter.agents[agent].vars_after_callee_update = vars_after_callee_update
 
+    def press(self, call_uuid: str, keys: str) -> bool:
+        """The caller of a live call presses ``keys`` now (as ``uuid_send_dtmf`` into its A-leg):
+        idle, they are DTMF events at once; while an app runs, that app's input takes them.
+        False if the call is not up."""
+        s = self.find_session(call_uuid)
+        if s is None:
+            return False
+        if s.current is None:
+            for key in keys:
+                s.fire_dtmf(key)
+        else:
+            s.digits.append(keys)
+            s.wake.set()
+        return True
+
     def queue_position(self, call_uuid: str) -> int | None:
         """1-based position of a waiting caller in its queue (members by score), None if not waiting."""
         return self.callcenter.position(call_uuid, self.callcenter.now())

@@ -3,8 +3,8 @@ then stop.
 
 One row at a time per process: each step is short (one SMTP conversation, one HTTP request) and a
 second worker process (PostgreSQL) is the way to send more at once. The database being unreachable
-(OperationalError / InterfaceError: connection refused, dropped, timed out) is waited out, logged
-once per outage, never a crash: rows wait in the table meanwhile. Any other database error is a bug
+(fsivr.store.outage: connection refused, dropped, timed out) is waited out, logged once per
+outage, never a crash: rows wait in the table meanwhile. Any other database error is a bug
 or a wrong schema and ends the worker with a traceback.
 """
 
@@ -25,10 +25,10 @@ from types import FrameType
 from typing import Any, Protocol, TypeVar
 
 import gevent
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from fsivr.store.db import Store
+from fsivr.store.outage import UNREACHABLE, OutageLog
 from fsivr.store.types import utcnow
 from fsivr.worker import outbox
 from fsivr.worker.errors import NotNow, PermanentFailure, RetryAt, SendFailed
@@ -85,7 +85,7 @@ class Worker:
         self.rng = rng or random.Random()
         self.name = name or worker_name()
         self.stopping = threading.Event()
-        self._db_down = False
+        self._outage = OutageLog(store.url, log, "rows wait")
 
     # --- one row ------------------------------------------------------------------------------
 
@@ -152,15 +152,13 @@ class Worker:
             try:
                 with self.store.session() as session:
                     result = write(session)
-            except (OperationalError, InterfaceError) as exc:
-                self._database_down(exc)
+            except UNREACHABLE as exc:
+                self._outage.failed(exc)
                 if time.monotonic() >= deadline:
                     return None
                 time.sleep(min(self.settings.poll_interval, max(deadline - time.monotonic(), 0)))
                 continue
-            if self._db_down:
-                log.warning("the database is reachable again")
-                self._db_down = False
+            self._outage.succeeded()
             return result
 
     # --- the loop -----------------------------------------------------------------------------
@@ -181,13 +179,11 @@ class Worker:
             while not self.stopping.is_set():
                 try:
                     busy = self.run_once()
-                except (OperationalError, InterfaceError) as exc:
-                    self._database_down(exc)
+                except UNREACHABLE as exc:
+                    self._outage.failed(exc)
                     busy = False
                 else:
-                    if self._db_down:
-                        log.warning("the database is reachable again")
-                        self._db_down = False
+                    self._outage.succeeded()
                 if not busy:
                     self._idle(self.settings.poll_interval)
         finally:
@@ -201,12 +197,6 @@ class Worker:
         deadline = time.monotonic() + seconds
         while not self.stopping.is_set() and time.monotonic() < deadline:
             gevent.sleep(min(0.1, max(deadline - time.monotonic(), 0)))
-
-    def _database_down(self, exc: Exception) -> None:
-        if not self._db_down:
-            log.error("the database is unreachable, rows wait until it is back: %s",
-                      " ".join(str(getattr(exc, "orig", exc)).split())[:300])
-            self._db_down = True
 
     def stop(self) -> None:
         """Finish the row in hand (if any), then leave ``run``."""

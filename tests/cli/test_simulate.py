@@ -340,3 +340,17 @@ def test_a_stored_override_is_what_the_simulated_caller_meets(tmp_path: Path) ->
                            "--until", "2099-01-01T00:00:00+00:00"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert hours() == ("nomatch" if forced == "closed" else "match")
+@pytest.mark.parametrize("answers, path", [
+    ([], [("welcome", "next"), ("line", "answered")]),
+    # 101 (level 1) lets the offered call ring out; 102 takes it
+    (["--answer", "sip:101=no_answer"], [("welcome", "next"), ("line", "answered")]),
+    (["--answer", "sip:101=no_answer", "--answer", "sip:102=no_answer"],
+     [("welcome", "next"), ("line", "timeout"), ("sorry", "next"), ("bye", "hangup")]),
+])
+def test_the_queue_example_seats_its_agents(answers: list[str], path: list[tuple[str, str]]) -> None:
+    """examples/queue.yaml: the agents it lists are logged in and available; ``--answer`` says how
+    each takes an offered call; the queue node's outcome is in the --json path."""
+    done = subprocess.run([sys.executable, "-m", "fsivr", "simulate", str(REPO / "examples" / "queue.yaml"),
+                           *answers, "--json"], capture_output=True, text=True, timeout=90, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert [(s["node"], s["outcome"]) for s in json.loads(done.stdout)["path"]] == path

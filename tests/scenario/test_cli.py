@@ -108,6 +108,7 @@ def test_validate_without_a_database(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 def test_commands_need_an_upgraded_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    (tmp_path / "fresh.sqlite3").touch()  # a database (SQLite's empty file is one), never migrated
     assert fsivr(url, "scenario", "list") == 1
     assert "fsivr db upgrade" in capsys.readouterr().err
 

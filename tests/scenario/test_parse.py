@@ -347,6 +347,20 @@ def test_an_alias_bomb_is_refused_quickly_with_a_clear_error() -> None:
     assert elapsed < 2.0 and peak < 20_000_000
 
 
+def test_the_alias_limit_counts_only_what_aliases_add(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A hosted PBX's bundle written out in full (10,000 accounts, 2,000 scenarios: ~250,000 values,
+    # bench/scale.py) is larger than the limit; only values added by aliases count against it.
+    from fsivr.scenario import yamlio
+
+    monkeypatch.setattr(yamlio, "MAX_VALUES", 100)
+    written = "accounts:\n" + "".join(f'  - {{user: "u{i}", name: "User {i}"}}\n' for i in range(200))
+    data, _lines = yamlio.load_yaml(written, "big.yaml")
+    assert len(data["accounts"]) == 200
+    aliased = "x: &a [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\ny: [" + ", ".join(["*a"] * 12) + "]\n"
+    with pytest.raises(yamlio.YamlError, match="more than 100 values through aliases"):
+        yamlio.load_yaml(aliased, "small-bomb.yaml")
+
+
 def test_ordinary_aliases_still_work_and_a_recursive_one_is_an_error() -> None:
     bundle = parse_text("""\
 scenario: s

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -82,5 +83,6 @@ def test_retry_and_drop(store: Store, rows: dict[str, int], capsys: pytest.Captu
 
 def test_an_unmigrated_database_is_named(tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite:///{tmp_path}/empty.sqlite3"
+    Path(f"{tmp_path}/empty.sqlite3").touch()  # a database (SQLite's empty file is one), never migrated
     assert main(["--database", url, "outbox", "list"]) == 2
     assert "not up to date: run `fsivr db upgrade`" in capsys.readouterr().err

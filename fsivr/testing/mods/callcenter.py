@@ -697,21 +697,24 @@ def callcenter(s: CallSession, arg: str) -> None:
     cc.members_count(queue_name)
     music = ch.get_var("cc_moh_override") or queue.moh_sound
     info = apps.playback_info(music)
-    agent = _wait_for_agent(s, cc, queue, member, info)
+    reason: list[str] = []
+    agent = _wait_for_agent(s, cc, queue, member, info, reason)
     # "Stop uuid_broadcasts": private events still queued (uuid_broadcast, and sendmsgs the
     # controller sent meanwhile: mod_event_socket queues them the same way) are dropped
     s.queue.clear()
     now = s.clock.now_us // 1_000_000
     if agent is None:
-        # "Canceled for some reason": hangup, uuid_kill (BREAK_OUT, 07b/c/d, 12b); the row stays
+        # "Canceled for some reason": hangup, uuid_kill (BREAK_OUT, 07b/c/d, 12b), a key of
+        # cc_exit_keys (EXIT_WITH_KEY); the row stays
+        cancel_reason = reason[0] if reason else "BREAK_OUT"
         cc.abandon(member, now)
         _post(s, "member-queue-end", "3274", [
             ("CC-Queue", queue_name), ("CC-Action", "member-queue-end"), ("CC-Member-Leaving-Time", str(now)),
             ("CC-Member-Joined-Time", str(member.joined_epoch)), ("CC-Cause", "Cancel"),
-            ("CC-Cancel-Reason", "BREAK_OUT"), *ids])
+            ("CC-Cancel-Reason", cancel_reason), *ids])
         ch.set_var("cc_queue_canceled_epoch", str(now))
         ch.set_var("cc_cause", "cancel")
-        ch.set_var("cc_cancel_reason", "BREAK_OUT")
+        ch.set_var("cc_cancel_reason", cancel_reason)
         cc.members_count(queue_name)
         return
     ch.set_var("cc_cause", "answered")
@@ -723,8 +726,25 @@ def callcenter(s: CallSession, arg: str) -> None:
     s.after_socket = uuid_bridge_out(partner)
 
 
+def _exit_key(s: CallSession) -> str | None:
+    """Keys the caller pressed during the wait (``uuid_send_dtmf``/``uuid_recv_dtmf`` while the app
+    runs land in ``s.digits``): each is a DTMF the channel receives; the first one listed in
+    ``cc_exit_keys`` ends the wait (moh_on_dtmf returns SWITCH_STATUS_BREAK, callcenter_function sets
+    cc_exit_key and EXIT_WITH_KEY). Other keys are dropped by the callback."""
+    exit_keys = s.channel.get_var("cc_exit_keys") or ""
+    while s.digits:
+        keys = s.digits.popleft()
+        for i, key in enumerate(keys):
+            s.fire_dtmf(key)
+            if exit_keys and key in exit_keys:
+                if keys[i + 1:]:
+                    s.digits.appendleft(keys[i + 1:])
+                return key
+    return None
+
+
 def _wait_for_agent(s: CallSession, cc: CallCenter, queue: Queue, member: Member,
-                    info: list[tuple[str, str]]) -> Agent | None:
+                    info: list[tuple[str, str]], reason: list[str]) -> Agent | None:
     """callcenter_function's wait loop: queue music (switch_ivr_play_file) until an agent
     answered (the agent that did) or the channel went down (None).
 
@@ -753,6 +773,12 @@ def _wait_for_agent(s: CallSession, cc: CallCenter, queue: Queue, member: Member
                 last_announce = now
             if outcome != "done":
                 break
+            pressed = _exit_key(s)
+            if pressed is not None:
+                ch.set_var("cc_exit_key", pressed)
+                reason.append("EXIT_WITH_KEY")
+                outcome = "exit"
+                break
             cc.discard_abandoned(now)
 
             def offer(now: int = now) -> Agent | None:
@@ -760,9 +786,11 @@ def _wait_for_agent(s: CallSession, cc: CallCenter, queue: Queue, member: Member
                     return None
                 return cc.free_agent(queue_name, now)
 
-            outcome = hold(s, lambda: offer() is not None)
+            outcome = hold(s, lambda: bool(s.digits) or offer() is not None)
             if outcome != "event":
                 break
+            if s.digits:
+                continue
             cand = offer(s.sim.now_us() // 1_000_000)
             if cand is not None and _ring_agent(s, cc, cand, member, queue):
                 agent = cand
