@@ -24,6 +24,7 @@ from fsivr.esl.connection import OutboundConnection
 from fsivr.esl.errors import ChannelHangup, ChannelLeft, CommandFailed, CommandTimeout, EslError
 from fsivr.logs import CallLogContext, current_call
 from fsivr.store.callrecords import CallRecord, StepRecord
+from fsivr.store.outage import UNREACHABLE
 
 log = logging.getLogger("fsivr.call")
 
@@ -161,6 +162,11 @@ class Runner:
             return
         try:
             callbacks.cancel_for(call.caller, call.uuid, call.now())
+        except UNREACHABLE as exc:
+            # One line per outage for the whole server (the caches' shared report), not one per
+            # call; the callback then still runs — a caller called back once too often, not lost.
+            self.services.scenarios.outage.failed(exc)
+            log.debug("call %s: pending callbacks not cancelled: the database is unreachable", call.uuid)
         except Exception:
             log.exception("call %s: could not cancel the caller's pending callbacks", call.uuid)
 
