@@ -9,7 +9,7 @@ numbers, and dates stay text. Duplicate keys are errors, since the second one si
 how a node loses an outcome.
 
 Aliases (``&anchor`` / ``*alias``, and ``<<: *defaults`` merges) are allowed, but the document
-they expand to is bounded (MAX_VALUES): everything after loading (bundle checks, JSON columns)
+they expand to is bounded (MAX_ALIAS_VALUES): everything after loading (bundle checks, JSON columns)
 walks the expanded data, so a few hundred bytes of nested aliases ("billion laughs") would
 otherwise take minutes and gigabytes. A recursive alias is an error.
 
@@ -44,13 +44,16 @@ Lines = dict[tuple[str | int, ...], int]
 
 _MERGE = "tag:yaml.org,2002:merge"
 #: Most values (scalars, lists, mappings, keys) aliases may add to a document, counted each time
-#: they are used, beyond the values written out in it. Values written out are not limited: a hosted
-#: PBX's bundle (10,000 accounts and 2,000 scenarios: ~250,000 values, bench/scale.py) is as large
-#: as its file, while an alias bomb is what this stops: a small file expanding to millions.
-MAX_VALUES = 200_000
-#: Largest scenario or bundle file. A bundle of ten thousand accounts and a few thousand nodes is
-#: about a megabyte; parsing takes seconds per megabyte, so this bounds how long a file can take.
-MAX_FILE_BYTES = 2 * 1024 * 1024
+#: they are used, beyond the values written out in it: an alias bomb is what this stops, a small
+#: file expanding to millions.
+MAX_ALIAS_VALUES = 200_000
+#: Most values written out in one document, counted while it is parsed (so a huge document stops
+#: early). A hosted PBX's whole-PBX export (10,000 accounts and 2,000 scenarios: ~250,000 values,
+#: bench/scale.py) must import back, so this is well above it.
+MAX_VALUES = 1_000_000
+#: Largest scenario or bundle file: bounds how long parsing one can take (seconds per megabyte),
+#: with room for a hosted PBX's whole-PBX export.
+MAX_FILE_BYTES = 16 * 1024 * 1024
 
 
 class _TooManyValues(Exception):
@@ -201,7 +204,7 @@ def _children(node: Node) -> list[Node]:
 
 
 def _check_expansion(root: Node, filename: str | None) -> None:
-    """Refuse a document whose aliases add more than MAX_VALUES values, or refer to themselves.
+    """Refuse a document whose aliases add more than MAX_ALIAS_VALUES values, or refer to themselves.
 
     Each distinct node is sized once (memo by id), so this takes time in proportion to the
     file, not to what it expands to."""
@@ -212,7 +215,7 @@ def _check_expansion(root: Node, filename: str | None) -> None:
         if id(node) not in written:
             written.add(id(node))
             stack.extend(_children(node))
-    limit = MAX_VALUES + len(written)
+    limit = MAX_ALIAS_VALUES + len(written)
     sizes: dict[int, int] = {}
     open_nodes: set[int] = set()
 
@@ -228,7 +231,7 @@ def _check_expansion(root: Node, filename: str | None) -> None:
         for child in _children(node):
             total += size(child)
             if total > limit:
-                raise YamlError(f"the document expands to more than {MAX_VALUES} values through aliases "
+                raise YamlError(f"the document expands to more than {MAX_ALIAS_VALUES} values through aliases "
                                 "(&anchor / *alias); write the values out instead", filename,
                                 node.start_mark.line + 1)
         open_nodes.discard(key)

@@ -352,7 +352,7 @@ def test_the_alias_limit_counts_only_what_aliases_add(monkeypatch: pytest.Monkey
     # bench/scale.py) is larger than the limit; only values added by aliases count against it.
     from fsivr.scenario import yamlio
 
-    monkeypatch.setattr(yamlio, "MAX_VALUES", 100)
+    monkeypatch.setattr(yamlio, "MAX_ALIAS_VALUES", 100)
     written = "accounts:\n" + "".join(f'  - {{user: "u{i}", name: "User {i}"}}\n' for i in range(200))
     data, _lines = yamlio.load_yaml(written, "big.yaml")
     assert len(data["accounts"]) == 200
