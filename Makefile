@@ -50,7 +50,7 @@ system-tools:
 	for pair in $(SYSTEM_TOOLS); do \
 	  command -v "$${pair%%=*}" >/dev/null 2>&1 || missing="$$missing $${pair#*=}"; \
 	done; \
-	if command -v sox >/dev/null 2>&1 && ! sox --help-format mp3 2>/dev/null | grep -q '^Description'; then \
+	if ! command -v sox >/dev/null 2>&1 || ! sox --help-format mp3 2>/dev/null | grep -q '^Description'; then \
 	  missing="$$missing libsox-fmt-mp3"; \
 	fi; \
 	if [ ! -x "$(BIN)/python" ] && [ -n "$(PYTHON)" ] \
