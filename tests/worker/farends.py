@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 # Shared with tests elsewhere (tests/tcpproxy.py); re-exported for the worker tests.
+from procs import Popen, spawn
 from tcpproxy import TcpProxy, free_port
 
 __all__ = ["TcpProxy", "free_port"]
@@ -215,11 +216,13 @@ def worker_env(db_url: str, **settings: Any) -> dict[str, str]:
     return env
 
 
-def start_worker(env: dict[str, str], cwd: Path, log_name: str = "worker.log") -> subprocess.Popen[bytes]:
+def start_worker(env: dict[str, str], cwd: Path, log_name: str = "worker.log") -> Popen:
     log = open(cwd / log_name, "ab")  # noqa: SIM115 - the process owns it; read back by the test
     try:
-        return subprocess.Popen([sys.executable, "-m", "fsivr", "-v", "worker"], env=env, cwd=cwd,
-                                stdout=log, stderr=subprocess.STDOUT)
+        # procs.spawn, not subprocess.Popen: the exit status must survive gevent's hub reaping
+        # children (tests/procs.py); tests assert on it (SIGKILL vs a clean exit).
+        return spawn([sys.executable, "-m", "fsivr", "-v", "worker"], env=env, cwd=cwd,
+                     stdout=log, stderr=subprocess.STDOUT)
     finally:
         log.close()
 

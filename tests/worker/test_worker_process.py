@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from farends import Gateway, SmtpServer, TcpProxy, free_port, start_worker, wait_for, worker_env
+from procs import Popen
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
@@ -39,7 +40,7 @@ def _state(store: Store, row_id: int) -> OutboxRow:
         return s.execute(select(OutboxRow).where(OutboxRow.id == row_id)).scalar_one()
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> int:
+def _stop(proc: Popen) -> int:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
     return proc.wait(timeout=30)
