@@ -66,7 +66,8 @@ class QueueNode(Node):
         "queue": Param(str, required=True, ref="queue", doc="the queue (its name in the directory)"),
         "announce_position": Param(bool, default=True, doc="say the caller's place in line"),
         "announce_wait": Param(bool, default=True,
-                               doc="say the estimated wait, from this queue's recent answered calls"),
+                               doc="say the estimated wait, from this queue's recent answered calls "
+                                   "(their waits and the agents' handling times)"),
         "announce_every": Param(float, default=60.0, between=(2, 3600), unit="seconds",
                                 doc="seconds between announcements (the first comes right after joining)"),
         "periodic_prompts": Param(list, default=[], doc="prompts (ads) played in turn between announcements"),
@@ -260,7 +261,7 @@ class _Wait:
             self._press(now)
             return
         if now >= self.next_announce and position is not None:
-            self._announce(position)
+            self._announce(position, snap.logged_in)
             self.next_announce = now + self.every
             if self.ads:
                 self.next_ad = now + self.every / 2
@@ -271,17 +272,22 @@ class _Wait:
             self.next_ad = now + self.every if not self.announces else float("inf")
 
     def _press(self, now: float) -> None:
+        # An announcement or ad playing (uuid_broadcast) would take the key itself (playback's
+        # on_dtmf) and callcenter would not see it until RESEND: uuid_break first ends it
+        # (mod_commands.c break_function: switch_channel_stop_broadcast; during the music alone
+        # it ends one music file, which callcenter starts again, trace 12).
         self.pressed_at = now
+        self.call.api(f"uuid_break {self.call.uuid}")
         self.call.api(f"uuid_recv_dtmf {self.call.uuid} {CONTROL_KEY}")
 
-    def _announce(self, position: int) -> None:
+    def _announce(self, position: int, agents: int) -> None:
         p, call = self.node.p, self.call
         language = p["language"] or call.services.config.language
         said = []
         if p["announce_position"]:
             said.append(position_sentence(position, language))
         if p["announce_wait"]:
-            said.append(wait_sentence(queuewaits.estimate(self.history, position), language))
+            said.append(wait_sentence(queuewaits.estimate(self.history, position, agents), language))
         self.announced.append(position)
         call.step_detail["announced"] = self.announced
         call.broadcast(call.playable(text=" ".join(said), language=language, voice=p["voice"]))

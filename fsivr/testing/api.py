@@ -341,11 +341,8 @@ def uuid_send_dtmf(ctx: ApiContext, arg: str) -> str | None:
         for key in keys:
             if meta.on_dtmf(s, key, meta.RECV):
                 s.fire_dtmf(key)
-    elif s.current is None:
-        for key in keys:
-            s.fire_dtmf(key)
     else:
-        s.digits.append(keys)
+        s.receive_dtmf(keys, wake=False)
     return f"+OK {uuid} sent DTMF {data}.\n"
 
 
@@ -361,12 +358,7 @@ def uuid_recv_dtmf(ctx: ApiContext, arg: str) -> str | None:
     if s is None:
         return "-ERR Cannot locate session!\n"
     keys = "".join(k for k in argv[1] if k in "0123456789*#ABCDabcd")
-    if s.current is None:
-        for key in keys:
-            s.fire_dtmf(key)
-    else:
-        s.digits.append(keys)
-        s.wake.set()
+    s.receive_dtmf(keys)
     return f"+OK {argv[0]} received DTMF {argv[1]}.\n"
 
 

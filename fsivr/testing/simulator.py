@@ -180,17 +180,13 @@ class Simulator:
 
     def press(self, call_uuid: str, keys: str) -> bool:
         """The caller of a live call presses ``keys`` now (as ``uuid_send_dtmf`` into its A-leg):
-        idle, they are DTMF events at once; while an app runs, that app's input takes them.
+        idle, they are DTMF events at once; while an app runs, that app's input takes them (a
+        playback's: ``CallSession.receive_dtmf``).
         False if the call is not up."""
         s = self.find_session(call_uuid)
         if s is None:
             return False
-        if s.current is None:
-            for key in keys:
-                s.fire_dtmf(key)
-        else:
-            s.digits.append(keys)
-            s.wake.set()
+        s.receive_dtmf(keys)
         return True
 
     def queue_position(self, call_uuid: str) -> int | None:
