@@ -85,7 +85,8 @@ class Worker:
         self.rng = rng or random.Random()
         self.name = name or worker_name()
         self.stopping = threading.Event()
-        self._outage = OutageLog(store.url, log, "rows wait")
+        #: The database outage report of this process (the loop's and the metrics' scrapes).
+        self.outage = OutageLog(store.url, log, "rows wait")
 
     # --- one row ------------------------------------------------------------------------------
 
@@ -153,12 +154,12 @@ class Worker:
                 with self.store.session() as session:
                     result = write(session)
             except UNREACHABLE as exc:
-                self._outage.failed(exc)
+                self.outage.failed(exc)
                 if time.monotonic() >= deadline:
                     return None
                 time.sleep(min(self.settings.poll_interval, max(deadline - time.monotonic(), 0)))
                 continue
-            self._outage.succeeded()
+            self.outage.succeeded()
             return result
 
     # --- the loop -----------------------------------------------------------------------------
@@ -180,10 +181,10 @@ class Worker:
                 try:
                     busy = self.run_once()
                 except UNREACHABLE as exc:
-                    self._outage.failed(exc)
+                    self.outage.failed(exc)
                     busy = False
                 else:
-                    self._outage.succeeded()
+                    self.outage.succeeded()
                 if not busy:
                     self._idle(self.settings.poll_interval)
         finally:
