@@ -8,6 +8,7 @@ printed.
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -175,7 +176,7 @@ class Config:
     #: ``http`` (a web gateway), ``chat`` (FreeSWITCH's chat API over inbound ESL: SIP MESSAGE), or
     #: empty: SMS rows wait in the outbox.
     sms_backend: str = ""
-    #: Region for numbers written without a country code (ISO 3166 code: PL, DE, US).
+    #: Deprecated alias of default_region (which SMS numbers use too); still read, with a warning.
     sms_default_region: str = ""
     #: Sender (number or alphanumeric id) as the gateway takes it.
     sms_from: str = ""
@@ -243,6 +244,16 @@ class Config:
             setattr(cfg, name, _coerce(name, known[name].type, value))
         from fsivr.store.phone import check_region
 
+        if data.get("sms_default_region"):
+            # One region for every phone number: the SMS setting folded into default_region.
+            old = check_region(str(data["sms_default_region"]))
+            if "default_region" in data and check_region(str(data["default_region"])) != old:
+                raise ValueError(f"settings default_region ({data['default_region']}) and sms_default_region "
+                                 f"({data['sms_default_region']}) disagree: sms_default_region is deprecated, "
+                                 f"keep default_region only")
+            logging.getLogger("fsivr.config").warning(
+                "setting sms_default_region is deprecated: SMS numbers use default_region; set that instead")
+            cfg.default_region = old
         cfg.default_region = check_region(cfg.default_region)
         if cfg.log_format not in ("text", "json"):
             raise ValueError(f"setting log_format: {cfg.log_format!r} is not one of text, json")

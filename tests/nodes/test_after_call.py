@@ -57,7 +57,7 @@ scenarios:
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def pbx(request: pytest.FixtureRequest) -> Iterator[Harness]:
     cfg = Config()
-    cfg.sms_default_region = "PL"
+    cfg.default_region = "PL"
     url = None if request.param == "sqlite" else request.getfixturevalue("pg_module_database")
     with running(BUNDLE, database_url=url, config=cfg) as harness:
         yield harness

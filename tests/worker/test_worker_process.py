@@ -115,7 +115,7 @@ def test_sms_resend_after_a_kill_carries_the_same_idempotency_key(sqlite_url: st
     try:
         Notifier(store, SmsRules(default_region="PL")).sms("call:k3:sms", "501000001", "Thanks")
         env = worker_env(sqlite_url, sms_backend="http", sms_http_url=gateway.url + "/sms",
-                         sms_default_region="PL", **FAST)
+                         default_region="PL", **FAST)
         gateway.hold.clear()
         first = start_worker(env, tmp_path)
         assert gateway.arrived.wait(30), _log(tmp_path)
