@@ -176,18 +176,22 @@ def test_the_pin_is_in_no_log_and_no_database_row(staff: Harness, caplog: pytest
     assert rows > 10
 
 
-def test_a_plain_pin_is_refused_at_validation() -> None:
-    bundle = parse_text("""
+def validation_errors(authorize: str) -> list[str]:
+    """What validation says of a one-scenario bundle whose node ``a`` is ``{type: authorize, <authorize>}``."""
+    return validate_bundle(parse_text(f"""
 scenarios:
   - scenario: s
     numbers: ["1"]
     start: a
     nodes:
-      a: {type: authorize, pins: ["4711"], text: "PIN?", ok: b, denied: b}
-      b: {type: hangup}
-""")
-    report = validate_bundle(bundle)
-    assert any("PINs are stored hashed" in e and "4711" not in e for e in report.errors), report.errors
+      a: {{type: authorize, {authorize}, ok: b, denied: b}}
+      b: {{type: hangup}}
+""")).errors
+
+
+def test_a_plain_pin_is_refused_at_validation() -> None:
+    errors = validation_errors('pins: ["4711"], text: "PIN?"')
+    assert any("PINs are stored hashed" in e and "4711" not in e for e in errors), errors
 
 
 def test_a_pin_list_is_a_data_table_of_hashes_read_at_the_call(staff: Harness, tmp_path: Path,
@@ -222,23 +226,5 @@ def test_a_pin_list_is_a_data_table_of_hashes_read_at_the_call(staff: Harness, t
 
 
 def test_pin_list_alone_is_enough_and_needs_a_prompt() -> None:
-    ok = parse_text("""
-scenarios:
-  - scenario: s
-    numbers: ["1"]
-    start: a
-    nodes:
-      a: {type: authorize, pin_list: team, text: "PIN?", ok: b, denied: b}
-      b: {type: hangup}
-""")
-    assert validate_bundle(ok).errors == []
-    silent = parse_text("""
-scenarios:
-  - scenario: s
-    numbers: ["1"]
-    start: a
-    nodes:
-      a: {type: authorize, pin_list: team, ok: b, denied: b}
-      b: {type: hangup}
-""")
-    assert any("prompt or text" in e for e in validate_bundle(silent).errors)
+    assert validation_errors('pin_list: team, text: "PIN?"') == []
+    assert any("prompt or text" in e for e in validation_errors("pin_list: team"))
