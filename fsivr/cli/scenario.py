@@ -90,9 +90,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         if not require_schema(store):
             return 1
         try:
+            cfg = load_config(args.config, args.database)
             result = import_bundle(store, bundle, force=args.force, dry_run=args.dry_run, by=getpass.getuser(),
-                                   label=str(args.file),
-                                   prompts_dir=load_config(args.config, args.database).prompts_dir)
+                                   label=str(args.file), prompts_dir=cfg.prompts_dir,
+                                   secrets=cfg.secret_policy())
         except BundleInvalid as exc:
             for line in exc.report.errors:
                 err(line)
@@ -188,13 +189,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     if (args.all_file is None) == (args.name is None):
         err("export: name one scenario, or --all FILE for the whole PBX")
         return 2
+    realm = load_config(args.config, args.database).secret_policy().realm
     with open_store(args) as store:
         if not require_schema(store):
             return 1
         try:
             with store.session() as session:
-                exported = export_all(session) if args.all_file else \
-                    export_one(session, args.name, with_refs=args.with_refs)
+                exported = export_all(session, realm) if args.all_file else \
+                    export_one(session, args.name, with_refs=args.with_refs, realm=realm)
         except LookupError as exc:
             err(str(exc.args[0]))
             return 1

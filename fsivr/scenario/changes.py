@@ -27,7 +27,7 @@ KINDS: tuple[tuple[str, str, str], ...] = (
 )
 #: Fields whose values never reach the output (kind -> field names).
 SECRETS: dict[str, frozenset[str]] = {
-    "account": frozenset({"password"}), "gateway": frozenset({"password"}), "mailbox": frozenset({"pin"}),
+    "account": frozenset({"password", "a1_hash"}), "gateway": frozenset({"password"}), "mailbox": frozenset({"pin"}),
 }
 #: Values longer than this are shortened in a change line.
 _SHOWN = 60
