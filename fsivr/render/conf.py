@@ -157,6 +157,7 @@ def credentials(data: ConfData, cfg: Config) -> tuple[dict[str, tuple[str, str]]
     policy = cfg.secret_policy()
     out: dict[str, tuple[str, str]] = {}
     problems = []
+    unhashable = []
     for a in data.accounts:
         if a.password and policy.plain_passwords:
             out[a.user] = ("password", a.password)
@@ -175,11 +176,15 @@ def credentials(data: ConfData, cfg: Config) -> tuple[dict[str, tuple[str, str]]
                 continue
             out[a.user] = ("a1-hash", digest)
         elif a.password:
-            problems.append(realm_missing(f"account user {a.user!r}"))
+            unhashable.append(a.user)
         else:
             # FreeSWITCH accepts any REGISTER for a user without a password (sofia_reg.c
             # sofia_reg_parse_auth: allow_empty_password defaults to true).
             problems.append(f"account user {a.user!r}: has no password; anyone could register as it")
+    if unhashable:
+        shown = ", ".join(repr(u) for u in unhashable[:5]) + (f" and {len(unhashable) - 5} more"
+                                                               if len(unhashable) > 5 else "")
+        problems.append(realm_missing(f"account user{'s' if len(unhashable) > 1 else ''} {shown}"))
     return out, problems
 
 
