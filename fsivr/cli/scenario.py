@@ -21,6 +21,7 @@ from fsivr.scenario.graph import scenario_dot, write_graph
 from fsivr.scenario.history import rollback_scenario, scenario_history
 from fsivr.scenario.persist import ImportRefused, import_bundle, load_scenario, split_node
 from fsivr.scenario.repository import scenario_summaries
+from fsivr.scenario.secrets import protect
 from fsivr.scenario.validate import BundleInvalid, Known, known_in_store, validate_bundle
 from fsivr.store import migrate
 from fsivr.store.directory import load_prompts
@@ -157,6 +158,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     known, note = _known(args)
     cfg = load_config(args.config, args.database)
     report = validate_bundle(bundle, known, prompts_dir=cfg.prompts_dir, default_exit=cfg.default_exit_destination)
+    if report.ok:
+        # What the import would refuse for this configuration (a password with no realm to hash it for).
+        report.errors += protect(bundle.directory, {}, cfg.secret_policy())[1]
     for e in report.errors:
         print(f"error: {e}")
     for w in report.warnings:

@@ -197,6 +197,9 @@ def test_passwords_without_a_realm_are_refused_naming_the_setting(
     assert err.count("sip_realm (FSIVR_SIP_REALM)") == 1  # one error, not one per account
     assert "nothing imported" in err
     assert rows(db_url) == {"accounts": [], "mailboxes": []}
+    # `scenario validate` says so before anyone tries.
+    assert fsivr(db_url, "scenario", "validate", str(bundle)) == 1
+    assert "error: accounts 101, reception: SIP passwords are stored only as their a1-hash" in capsys.readouterr().out
 
     # A literal sip_domain is the realm when sip_realm is not set.
     monkeypatch.setenv("FSIVR_SIP_DOMAIN", "sip.example.org")
