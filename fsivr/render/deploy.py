@@ -84,7 +84,9 @@ def render_conf(cfg: Config, out_dir: str | Path, *, templates: str | Path | Non
     pending = pending_reload(out_dir)
     out = Outcome(changed=changed, unchanged=sorted(set(files) - set(changed)),
                   pending=sorted(set(pending) - set(changed)))
-    check = check_conf(out_dir, cfg.dialplan_context, [number for number, _ in data.numbers], cfg.tts_engine)
+    policy = cfg.secret_policy()
+    check = check_conf(out_dir, cfg.dialplan_context, [number for number, _ in data.numbers], cfg.tts_engine,
+                       realm="" if policy.plain_passwords or not data.accounts else policy.realm)
     out.conf_warnings, out.conf_notes = check.warnings + secret_warnings(data, cfg), check.notes
     to_reload = sorted(set(changed) | set(pending))
     if not to_reload:

@@ -305,3 +305,34 @@ def test_rows_from_before_the_migration_are_converted_by_hash_secrets(
     assert f"unchanged {out / DIRECTORY}" in ran.stdout
     assert fsivr(db_url, "db", "hash-secrets") == 0  # and again: nothing to do
     assert "0 a1-hash(es)" in capsys.readouterr().out
+
+
+def test_render_conf_checks_the_phones_profile_challenges_in_the_realm(
+        tmp_path: Path, env: dict[str, str]) -> None:
+    db = f"sqlite:///{tmp_path / 'fsivr.sqlite3'}"
+    bundle = tmp_path / "pbx.yaml"
+    bundle.write_text(PBX)
+    assert fsivr(db, "db", "upgrade") == 0
+    assert fsivr(db, "import", str(bundle)) == 0
+    out = tmp_path / "conf"
+    profile = out / "sip_profiles" / "internal.xml"
+    profile.parent.mkdir(parents=True)
+
+    def rendered_with(params: str) -> str:
+        profile.write_text(f'<profile name="internal"><settings>{params}</settings></profile>\n')
+        ran = render_conf(db, out, **env)
+        assert ran.returncode == 0, ran.stderr
+        return ran.stderr
+
+    # The stock internal profile: auto_from — the realm is whatever host each phone puts in From.
+    said = rendered_with('<param name="challenge-realm" value="auto_from"/>')
+    assert (f"note: sip_profiles/internal.xml challenges phones in the realm of their From host (challenge-realm "
+            f"auto_from): SIP passwords are rendered as a1-hashes for '{REALM}', so phones must use {REALM} as "
+            f'their SIP domain, or set <param name="challenge-realm" value="{REALM}"/> there') in said
+    said = rendered_with('<param name="challenge-realm" value="other.example"/>'
+                         '<param name="rfc8760-auth-algorithms" value="sha-256,md5"/>')
+    assert (f"warning: sip_profiles/internal.xml challenges phones in realm 'other.example', but SIP passwords are "
+            f"rendered as a1-hashes for '{REALM}': every phone would be refused") in said
+    assert "offers rfc8760-auth-algorithms sha-256, md5: a phone answering with SHA-256 fails" in said
+    said = rendered_with(f'<param name="challenge-realm" value="{REALM}"/>')
+    assert "internal.xml" not in said
