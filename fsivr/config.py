@@ -18,6 +18,7 @@ import yaml
 
 from fsivr.parking import Lot, parse_lots
 from fsivr.store.names import EXIT_DESTINATION, EXIT_DESTINATION_RULE
+from fsivr.store.secrets import REALM, REALM_RULE, SecretPolicy
 
 ENV_PREFIX = "FSIVR_"
 #: ``FSIVR_`` variables that are not settings; any other unknown one is an error, as an unknown
@@ -90,6 +91,17 @@ class Config:
     tiff2pdf_command: str = "tiff2pdf"
     #: SIP domain used in dial strings (``user/101@domain``).
     sip_domain: str = "$${domain}"
+    #: The realm phones answer SIP digest challenges in (the sofia profile's ``challenge-realm``,
+    #: or the host phones register to): SIP passwords are stored and rendered only as
+    #: MD5(user:realm:password), FreeSWITCH's ``a1-hash``. Empty: sip_domain when that is a plain
+    #: name (not ``$${domain}``, which only FreeSWITCH knows). See README "SIP passwords and PINs".
+    sip_realm: str = ""
+    #: Keep SIP passwords as given in the database and render them as ``password`` (e.g. phones
+    #: that use different realms, or SHA-256 digests); default: only the a1-hash is kept.
+    sip_plain_passwords: bool = False
+    #: Keep mailbox PINs as given and render them as mod_voicemail's ``vm-password``; default:
+    #: only an scrypt hash is kept (fsivr never checks one; mod_voicemail cannot check it).
+    mailbox_plain_pins: bool = False
     #: Language and voice for text prompts (mod_flite by default).
     tts_engine: str = "flite"
     tts_voice: str = "slt"
@@ -264,7 +276,15 @@ class Config:
             raise ValueError(f"setting default_exit_destination: {cfg.default_exit_destination!r} is not "
                              f"{EXIT_DESTINATION_RULE}")
         cfg.lots()  # a bad lot stops the start, not the first parked call
+        if cfg.sip_realm and not REALM.match(cfg.sip_realm):
+            raise ValueError(f"setting sip_realm: {cfg.sip_realm!r} is not {REALM_RULE}")
         return cfg
+
+    def secret_policy(self) -> SecretPolicy:
+        """How SIP passwords and mailbox PINs are stored and rendered (fsivr.store.secrets)."""
+        realm = self.sip_realm or ("" if "$" in self.sip_domain else self.sip_domain)
+        return SecretPolicy(realm=realm if REALM.match(realm) else "", plain_passwords=self.sip_plain_passwords,
+                            plain_pins=self.mailbox_plain_pins)
 
     def lots(self) -> dict[str, Lot]:
         """The configured parking lots by name (ValueError for a bad entry)."""

@@ -198,6 +198,21 @@ def db_url(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue("pg_database")
 
 
+#: The SIP realm of the test PBX: SIP passwords are stored and rendered as their a1-hash for it
+#: (fsivr.store.secrets), and `fsivr import` refuses passwords without one. Set for the whole
+#: session (servers the tests start inherit it); tests of the refusal remove it.
+TEST_SIP_REALM = "pbx.fsivr.test"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sip_realm() -> Iterator[str]:
+    before = os.environ.get("FSIVR_SIP_REALM")
+    os.environ["FSIVR_SIP_REALM"] = before or TEST_SIP_REALM
+    yield os.environ["FSIVR_SIP_REALM"]
+    if before is None:
+        os.environ.pop("FSIVR_SIP_REALM", None)
+
+
 @pytest.fixture(scope="session")
 def traces_dir() -> Path:
     path = Path(os.environ.get("FSIVR_TRACES") or REPO_ROOT.parent / "shared" / "esl-traces")
