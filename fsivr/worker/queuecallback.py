@@ -1,0 +1,310 @@
+"""The queue's place-keeping callback (queue node ``callback_key``), placed by fsivr worker over
+its live inbound link.
+
+One outbox row (kind ``queue_callback``) per request, its payload written by the queue node: the
+caller's number, the queue and ``joined_epoch`` (the caller's ``cc_queue_joined_epoch``). Life of a
+row, each step one claim of the row (the lease and the attempt table make it survive a worker
+restart or a lost link):
+
+1. **Placeholder** (attempt 0 in ``call_attempts``): ``bgapi originate {origination_uuid=P,
+   cc_base_score=B, cc_outbound_announce=<file>, ...}<hold_endpoint> callcenter:<queue> inline``.
+   mod_callcenter.c callcenter_function adds ``atoi(cc_base_score)`` to the member's base_score and
+   inserts ``joined_epoch = now``; the dispatch thread (and ``queue list members``) orders members
+   by ``(now - joined_epoch) + base_score + skill_score DESC``. With B = now - joined_epoch of the
+   caller, the placeholder's score is the caller's own: it is offered after every member who was
+   ahead of the caller and before everyone who joined later (trace 14: a member with
+   cc_base_score = now - J1 - 1 lands right after member 1). Epochs are FreeSWITCH's wall clock
+   (local_epoch_time_now); the worker's clock must agree with it (NTP) to the second.
+   ``<hold_endpoint>`` is a loopback whose other leg answers and parks, e.g.
+   ``loopback/fsivr_hold/fsivr`` — the rendered dialplan's ``fsivr_hold`` extension (answer, park);
+   mod_loopback answers the A-leg when the B-leg answers, and the A-leg (``origination_uuid``)
+   runs the inline ``callcenter`` app (trace 14's plain members are made exactly so). While it
+   waits the row is rescheduled every ``recheck`` seconds (NotNow: uncounted) and each claim asks
+   FreeSWITCH whether the placeholder is still there.
+2. **Agent**: ``callcenter::info`` ``bridge-agent-start`` with ``CC-Member-Session-UUID`` = P (only
+   inbound listeners get it, trace 07). mod_callcenter has already played the member's
+   ``cc_outbound_announce`` to the agent (outbound_agent_thread_run: playback_array(agent_session,
+   ...) before switch_ivr_uuid_bridge) — "connecting you to a customer who asked to be called back"
+   — and bridged the agent to the placeholder.
+3. **Caller** (attempts 1 and 2): ``bgapi originate {origination_uuid=C,...}<outbound endpoint>
+   &park()``; on ``+OK C`` (answered) ``uuid_bridge <agent> C`` joins them: the agent first, then
+   the caller. The placeholder, left without a partner, hangs up; the agent thread of a callback
+   agent waits for the agent channel itself (``while(bridged && switch_channel_up(agent_channel))``),
+   so the agent stays "In a queue call" until the agent hangs up. No answer (or busy, or any
+   failure): one more try while the agent holds, then the job is failed and the placeholder is
+   hung up (which releases the agent). The agent leaving first (``bridge-agent-end`` or its
+   CHANNEL_HANGUP_COMPLETE) cancels a ringing caller leg (``uuid_kill C``) and fails the job with
+   ``agent left before the caller answered``.
+
+Each attempt is a ``call_attempts`` row (number, uuid, ``+OK``/``-ERR`` reply, hangup cause); the
+outbox row ends ``sent`` when the caller was bridged, ``dead`` with the reason otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid as uuidlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import gevent
+from gevent.event import Event as Flag
+from sqlalchemy import select, update
+
+from fsivr.esl.frames import Event
+from fsivr.esl.link import EventLink, LinkError
+from fsivr.store.db import Store
+from fsivr.store.models import CallAttempt, OutboxRow
+from fsivr.store.types import utcnow
+from fsivr.worker.errors import NotNow, PermanentFailure, SendFailed
+from fsivr.worker.hours import AllowedHours
+from fsivr.worker.originate import brace_vars, endpoint_for
+
+log = logging.getLogger("fsivr.worker.queuecallback")
+
+#: Queue names go into an inline dialplan (``callcenter:<queue>``, split on "," and ":"): plain words.
+QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,100}$")
+#: Tries to reach the caller once an agent took the placeholder: the first and one retry.
+CALLER_ATTEMPTS = 2
+AGENT_GONE = "agent left before the caller answered"
+
+
+@dataclass
+class _Entry:
+    key: str
+    payload: dict[str, Any]
+    placeholder: str
+    agent: str = ""
+    #: set when the agent's leg ends (bridge-agent-end / its hangup)
+    agent_gone: Flag = field(default_factory=Flag)
+    ringing: str = ""
+    connecting: bool = False
+
+
+class QueueCallbackSender:
+    kind = "queue_callback"
+
+    def __init__(self, store: Store, link: EventLink, *, endpoint: str, hold_endpoint: str,
+                 originate_timeout: float = 30.0, link_wait: float = 30.0, recheck: float = 60.0,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        if " " in hold_endpoint or any(c in hold_endpoint for c in "{}$,"):
+            raise ValueError(f"queue_callback_hold {hold_endpoint!r} must be one dial string word")
+        self.store = store
+        self.link = link
+        self.endpoint = endpoint
+        self.hold_endpoint = hold_endpoint
+        self.originate_timeout = originate_timeout
+        self.link_wait = link_wait
+        self.recheck = recheck
+        self.clock = clock
+        #: placeholders in line or being connected, by the placeholder's uuid
+        self._entries: dict[str, _Entry] = {}
+        link.subscribe("BACKGROUND_JOB", "CHANNEL_HANGUP_COMPLETE", "CUSTOM callcenter::info")
+        link.add_listener(self._on_event)
+
+    # --- events (the link's reader greenlet: never block here) --------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        name = event.name
+        if name == "CHANNEL_HANGUP_COMPLETE":
+            uuid = event.get("Unique-ID") or ""
+            for entry in list(self._entries.values()):
+                if uuid and uuid == entry.agent:
+                    self._agent_left(entry)
+            return
+        if event.get("Event-Subclass") != "callcenter::info":
+            return
+        action = event.get("CC-Action")
+        entry = self._entries.get(event.get("CC-Member-Session-UUID") or "")
+        if entry is None:
+            return
+        if action == "bridge-agent-start" and not entry.connecting:
+            entry.agent = event.get("CC-Agent-UUID") or ""
+            entry.connecting = True
+            log.info("queue callback %s: agent %s took the placeholder %s; calling %s back", entry.key,
+                     event.get("CC-Agent"), entry.placeholder, entry.payload.get("number"))
+            gevent.spawn(self._connect, entry)
+        elif action == "bridge-agent-end":
+            self._agent_left(entry)
+        elif action == "member-queue-end" and event.get("CC-Cause") == "Cancel" and not entry.connecting:
+            # The queue's own limits (max-wait-time...) or a hangup: no agent will take it.
+            reason = event.get("CC-Cancel-Reason") or "cancelled"
+            log.warning("queue callback %s: the placeholder left the queue (%s)", entry.key, reason)
+            self._entries.pop(entry.placeholder, None)
+            gevent.spawn(self._settle, entry.key)
+
+    def _agent_left(self, entry: _Entry) -> None:
+        if entry.agent_gone.is_set():
+            return
+        entry.agent_gone.set()
+        if entry.ringing:
+            # The caller is still ringing: nobody is left to talk to them.
+            ringing = entry.ringing
+            gevent.spawn(self._quiet_api, f"uuid_kill {ringing} ORIGINATOR_CANCEL")
+
+    def _quiet_api(self, cmd: str) -> str:
+        try:
+            return self.link.api(cmd)
+        except LinkError as exc:
+            log.warning("queue callback: %s: %s", cmd.split(" ", 1)[0], exc)
+            return ""
+
+    # --- one claim ----------------------------------------------------------------------------
+
+    def __call__(self, payload: dict[str, Any], key: str) -> str:
+        now = self.clock()
+        hours = AllowedHours.parse(payload.get("allowed_hours"), payload.get("timezone") or "UTC")
+        queue = str(payload.get("queue") or "")
+        if not QUEUE_NAME.match(queue):
+            raise PermanentFailure(f"queue name {queue!r} cannot be used in a dial string")
+        tries = self._attempts(key)
+        calls = [t for t in tries if t.attempt >= 1]
+        if any(t.state == "answered" for t in calls):
+            return "the caller was called back and connected to an agent"
+        placeholders = [t for t in tries if t.attempt <= 0]
+        placeholder = placeholders[-1] if placeholders else None
+        if placeholder is not None and placeholder.state in ("placing", "answered"):
+            if placeholder.call_uuid in self._entries:
+                raise NotNow(f"placeholder {placeholder.call_uuid} is in line in {queue}", now + self._every())
+            if not calls:
+                if not self.link.wait_connected(self.link_wait):
+                    raise SendFailed(f"no link to FreeSWITCH at {self.link.where}")
+                try:
+                    alive = self.link.api(f"uuid_exists {placeholder.call_uuid}").strip() == "true"
+                except LinkError as exc:
+                    raise SendFailed(f"cannot ask about the placeholder: {exc}") from None
+                if alive:
+                    # A worker restarted: this one listens for the agent from now on.
+                    self._entries[placeholder.call_uuid] = _Entry(key, payload, placeholder.call_uuid)
+                    raise NotNow(f"placeholder {placeholder.call_uuid} is in line in {queue}",
+                                 now + self._every())
+                raise PermanentFailure("the placeholder left the queue before an agent took it")
+            raise PermanentFailure("callback failed: " + "; ".join(
+                f"attempt {t.attempt}: {t.reply or t.state}" for t in calls))
+        if not hours.allows(now):
+            raise NotNow("outside the queue's hours", hours.next_allowed(now))
+        return self._place(payload, key, queue, now, -len(placeholders))
+
+    def _every(self) -> timedelta:
+        return timedelta(seconds=self.recheck)
+
+    def _place(self, payload: dict[str, Any], key: str, queue: str, now: datetime, attempt: int) -> str:
+        """Attempt 0 is the placeholder; one that could not be placed is followed by -1, -2..."""
+        if not self.link.wait_connected(self.link_wait):
+            raise SendFailed(f"no link to FreeSWITCH at {self.link.where}")
+        number = str(payload["number"])
+        # score = (now - joined_epoch) + base_score: the caller's own, whenever the placeholder joins
+        base = max(0, int(now.timestamp()) - int(payload["joined_epoch"]))
+        uuid = str(uuidlib.uuid4())
+        variables = {"origination_uuid": uuid, "origination_caller_id_number": number,
+                     "origination_caller_id_name": "Callback", "cc_base_score": str(base), "fsivr_job": key}
+        if payload.get("agent_announce"):
+            variables["cc_outbound_announce"] = str(payload["agent_announce"])
+        try:
+            cmd = f"originate {brace_vars(variables)}{self.hold_endpoint} callcenter:{queue} inline"
+        except ValueError as exc:
+            raise PermanentFailure(str(exc)) from None
+        with self.store.session() as s:
+            s.add(CallAttempt(job_key=key, attempt=attempt, number=number, call_uuid=uuid, state="placing",
+                              started_at=now))
+        self._entries[uuid] = _Entry(key, payload, uuid)
+        try:
+            reply = self.link.bgapi(cmd, timeout=self.originate_timeout + 10).strip()
+        except LinkError as exc:
+            self._entries.pop(uuid, None)
+            raise SendFailed(f"placeholder: the link to FreeSWITCH was lost ({exc})") from None
+        if not reply.startswith("+OK"):
+            self._entries.pop(uuid, None)
+            self._set(uuid, state="failed", reply=reply, ended_at=self.clock())
+            raise SendFailed(f"placeholder not placed: {reply}")
+        self._set(uuid, state="answered", reply=reply)
+        log.info("queue callback %s: placeholder %s joined %s with cc_base_score=%d", key, uuid, queue, base)
+        raise NotNow(f"placeholder {uuid} is in line in {queue} (cc_base_score={base})", now + self._every())
+
+    # --- the agent took it --------------------------------------------------------------------
+
+    def _connect(self, entry: _Entry) -> None:
+        try:
+            self._call_caller(entry)
+        except Exception:
+            log.exception("queue callback %s: connecting the caller failed", entry.key)
+        finally:
+            self._entries.pop(entry.placeholder, None)
+            self._settle(entry.key)
+
+    def _call_caller(self, entry: _Entry) -> None:
+        payload, number = entry.payload, str(entry.payload["number"])
+        for attempt in range(1, CALLER_ATTEMPTS + 1):
+            if entry.agent_gone.is_set():
+                break
+            uuid = str(uuidlib.uuid4())
+            variables = {"origination_uuid": uuid, "fsivr_job": entry.key,
+                         "originate_timeout": str(int(self.originate_timeout))}
+            if payload.get("caller_id"):
+                variables["origination_caller_id_number"] = str(payload["caller_id"])
+            try:
+                cmd = f"originate {brace_vars(variables)}{endpoint_for(self.endpoint, number)} &park()"
+            except ValueError as exc:
+                self._record(entry.key, attempt, number, uuid, "failed", f"-ERR {exc}")
+                break
+            self._record(entry.key, attempt, number, uuid, "placing", None)
+            entry.ringing = uuid
+            try:
+                reply = self.link.bgapi(cmd, timeout=self.originate_timeout + 10).strip()
+            except LinkError as exc:
+                reply = f"-ERR LINK_LOST ({exc})"
+            entry.ringing = ""
+            if reply.startswith("+OK"):
+                if entry.agent_gone.is_set():
+                    self._quiet_api(f"uuid_kill {uuid} NORMAL_CLEARING")
+                    self._set(uuid, state="failed", reply=f"{reply} ({AGENT_GONE})", ended_at=self.clock())
+                    return
+                bridged = self._quiet_api(f"uuid_bridge {entry.agent} {uuid}").strip()
+                if bridged.startswith("+OK"):
+                    self._set(uuid, state="answered", reply=reply)
+                    log.info("queue callback %s: %s answered attempt %d; bridged to the agent", entry.key,
+                             number, attempt)
+                    return
+                # The agent's leg is gone (uuid_bridge: no such channel).
+                self._quiet_api(f"uuid_kill {uuid} NORMAL_CLEARING")
+                self._set(uuid, state="failed", reply=f"{reply} ({AGENT_GONE}: {bridged})", ended_at=self.clock())
+                return
+            cause = reply.removeprefix("-ERR").strip() or "UNKNOWN"
+            if entry.agent_gone.is_set():
+                cause = f"{cause} ({AGENT_GONE})"
+            self._set(uuid, state="failed", reply=reply, hangup_cause=cause.split(" ", 1)[0],
+                      ended_at=self.clock())
+            log.warning("queue callback %s: attempt %d to %s: %s", entry.key, attempt, number, cause)
+        # Not connected: release the agent (the placeholder's hangup ends the agent's bridge).
+        if not entry.agent_gone.is_set():
+            self._quiet_api(f"uuid_kill {entry.placeholder} NORMAL_CLEARING")
+
+    # --- store --------------------------------------------------------------------------------
+
+    def _attempts(self, key: str) -> list[CallAttempt]:
+        with self.store.session() as s:
+            found = list(s.execute(select(CallAttempt).where(CallAttempt.job_key == key)
+                                   .order_by(CallAttempt.id)).scalars())
+            s.expunge_all()
+        return found
+
+    def _record(self, key: str, attempt: int, number: str, uuid: str, state: str, reply: str | None) -> None:
+        with self.store.session() as s:
+            s.add(CallAttempt(job_key=key, attempt=attempt, number=number, call_uuid=uuid, state=state,
+                              reply=reply, started_at=self.clock()))
+
+    def _set(self, call_uuid: str, **values: Any) -> None:
+        with self.store.session() as s:
+            s.execute(update(CallAttempt).where(CallAttempt.call_uuid == call_uuid).values(**values))
+
+    def _settle(self, key: str) -> None:
+        """The job's result is known: its row is due now, and the next claim says it."""
+        try:
+            with self.store.session() as s:
+                s.execute(update(OutboxRow).where(OutboxRow.idempotency_key == key, OutboxRow.state == "pending")
+                          .values(next_attempt_at=self.clock()))
+        except Exception:
+            log.exception("queue callback %s: could not mark the job due", key)
