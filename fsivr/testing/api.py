@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import gevent
+
 from fsivr.testing import apps, broadcast, dialplan, displace, hold, meta, mods
 from fsivr.testing.clock import fs_stamp
 from fsivr.testing.expand import separate_char, separate_string
@@ -254,7 +256,9 @@ def uuid_kill(ctx: ApiContext, arg: str) -> str | None:
         queue_caller.hangup(ctx.sim, caller)  # a queue member no socket controls
         return "+OK\n"
     if s is None and ctx.sim.parked_legs.pop(uuid, None) is not None:
-        return "+OK\n"  # a leg originate answered and parked
+        # a leg originate placed and parked (or is still ringing: its originate fails with the cause)
+        ctx.sim.killed_legs[uuid] = cause_from_str(cause.strip() or None)
+        return "+OK\n"
     if s is None:
         return NO_SUCH_CHANNEL
     # killing the loopback A-leg is the caller hanging up; the socket leg: the switch did it
@@ -505,6 +509,17 @@ def originate(ctx: ApiContext, arg: str) -> str | None:
         leg = variables.get("origination_uuid") or str(uuidlib.uuid4())
         # answered and left to its application (e.g. &park()): uuid_bridge may join it to a leg
         sim.parked_legs[leg] = number
+        ring = float(sim.originate_answers.get(number, {}).get("answer_after", 0.0))
+        if ring > 0:
+            # switch_ivr_originate waits for the answer; a uuid_kill of the ringing leg meanwhile
+            # makes it fail with the cause the leg was hung up with
+            deadline = ring * max(sim.time_scale, 0.0)
+            waited = 0.0
+            while waited < deadline:
+                gevent.sleep(min(0.05, deadline - waited))
+                waited += 0.05
+                if leg not in sim.parked_legs:
+                    return f"-ERR {sim.killed_legs.pop(leg, 'NORMAL_CLEARING')}\n"
         return f"+OK {leg}\n"
     caller = variables.pop("origination_caller_id_number", "0000000000")
     name = variables.pop("origination_caller_id_name", caller)

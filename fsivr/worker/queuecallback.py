@@ -181,6 +181,8 @@ class QueueCallbackSender:
                     self._entries[placeholder.call_uuid] = _Entry(key, payload, placeholder.call_uuid)
                     raise NotNow(f"placeholder {placeholder.call_uuid} is in line in {queue}",
                                  now + self._every())
+                if placeholder.ended_at is not None:  # its turn came and went (_note)
+                    raise PermanentFailure(f"callback failed: {placeholder.reply}")
                 raise PermanentFailure("the placeholder left the queue before an agent took it")
             raise PermanentFailure("callback failed: " + "; ".join(
                 f"attempt {t.attempt}: {t.reply or t.state}" for t in calls))
@@ -227,15 +229,21 @@ class QueueCallbackSender:
     # --- the agent took it --------------------------------------------------------------------
 
     def _connect(self, entry: _Entry) -> None:
+        connected = False
         try:
-            self._call_caller(entry)
+            connected = self._call_caller(entry)
         except Exception:
             log.exception("queue callback %s: connecting the caller failed", entry.key)
         finally:
+            if not connected:
+                # The placeholder's row says how its turn ended (the job's error says it too).
+                why = AGENT_GONE if entry.agent_gone.is_set() else "the caller could not be reached"
+                self._note(entry.placeholder, why)
             self._entries.pop(entry.placeholder, None)
             self._settle(entry.key)
 
-    def _call_caller(self, entry: _Entry) -> None:
+    def _call_caller(self, entry: _Entry) -> bool:
+        """True once the caller answered and was bridged to the agent."""
         payload, number = entry.payload, str(entry.payload["number"])
         for attempt in range(1, CALLER_ATTEMPTS + 1):
             if entry.agent_gone.is_set():
@@ -249,7 +257,7 @@ class QueueCallbackSender:
                 cmd = f"originate {brace_vars(variables)}{endpoint_for(self.endpoint, number)} &park()"
             except ValueError as exc:
                 self._record(entry.key, attempt, number, uuid, "failed", f"-ERR {exc}")
-                break
+                return False
             self._record(entry.key, attempt, number, uuid, "placing", None)
             entry.ringing = uuid
             try:
@@ -261,26 +269,26 @@ class QueueCallbackSender:
                 if entry.agent_gone.is_set():
                     self._quiet_api(f"uuid_kill {uuid} NORMAL_CLEARING")
                     self._set(uuid, state="failed", reply=f"{reply} ({AGENT_GONE})", ended_at=self.clock())
-                    return
+                    return False
                 bridged = self._quiet_api(f"uuid_bridge {entry.agent} {uuid}").strip()
                 if bridged.startswith("+OK"):
                     self._set(uuid, state="answered", reply=reply)
                     log.info("queue callback %s: %s answered attempt %d; bridged to the agent", entry.key,
                              number, attempt)
-                    return
+                    return True
                 # The agent's leg is gone (uuid_bridge: no such channel).
+                entry.agent_gone.set()
                 self._quiet_api(f"uuid_kill {uuid} NORMAL_CLEARING")
                 self._set(uuid, state="failed", reply=f"{reply} ({AGENT_GONE}: {bridged})", ended_at=self.clock())
-                return
-            cause = reply.removeprefix("-ERR").strip() or "UNKNOWN"
-            if entry.agent_gone.is_set():
-                cause = f"{cause} ({AGENT_GONE})"
-            self._set(uuid, state="failed", reply=reply, hangup_cause=cause.split(" ", 1)[0],
-                      ended_at=self.clock())
-            log.warning("queue callback %s: attempt %d to %s: %s", entry.key, attempt, number, cause)
+                return False
+            cause = (reply.removeprefix("-ERR").strip() or "UNKNOWN").split(" ", 1)[0]
+            said = f"{reply} ({AGENT_GONE})" if entry.agent_gone.is_set() else reply
+            self._set(uuid, state="failed", reply=said, hangup_cause=cause, ended_at=self.clock())
+            log.warning("queue callback %s: attempt %d to %s: %s", entry.key, attempt, number, said)
         # Not connected: release the agent (the placeholder's hangup ends the agent's bridge).
         if not entry.agent_gone.is_set():
             self._quiet_api(f"uuid_kill {entry.placeholder} NORMAL_CLEARING")
+        return False
 
     # --- store --------------------------------------------------------------------------------
 
@@ -299,6 +307,13 @@ class QueueCallbackSender:
     def _set(self, call_uuid: str, **values: Any) -> None:
         with self.store.session() as s:
             s.execute(update(CallAttempt).where(CallAttempt.call_uuid == call_uuid).values(**values))
+
+    def _note(self, call_uuid: str, why: str) -> None:
+        with self.store.session() as s:
+            row = s.execute(select(CallAttempt).where(CallAttempt.call_uuid == call_uuid)).scalar_one_or_none()
+            if row is not None:
+                row.reply = f"{row.reply or ''}; {why}".lstrip("; ")[:1000]
+                row.ended_at = self.clock()
 
     def _settle(self, key: str) -> None:
         """The job's result is known: its row is due now, and the next claim says it."""

@@ -271,3 +271,67 @@ def test_outside_the_queues_hours_no_callback_is_offered(make_rig: Callable[[str
     assert "called back" not in played
     with rig.h.store.session() as s:
         assert s.execute(select(OutboxRow)).first() is None
+
+
+def _queued_callback(rig: Rig) -> str:
+    """A caller alone in line presses the callback key; the worker places the placeholder."""
+    caller = rig.sim.start_call(CallScript(number="2005", caller=CALLER, timeout=60))
+    wait_for(lambda: rig.sim.queue_position(caller.uuid) == 1, "the caller is in line")
+    assert rig.sim.press(caller.uuid, "5")
+    record = record_of(rig.h, caller)
+    assert [(s["node"], s["outcome"]) for s in record["path"]] == [("q", "callback")]
+    assert rig.worker.run_once()
+    p = rig.attempts()[0].call_uuid
+    wait_for(lambda: rig.order() == [p], "the placeholder is in line")
+    return p
+
+
+def test_agent_leaving_while_the_caller_rings_cancels_the_call_and_fails_the_job(
+        make_rig: Callable[[str], Rig]) -> None:
+    rig = make_rig("00:00-24:00")
+    rig.sim.originate_answers[CALLER] = {"answer_after": 4.0}  # the caller's phone rings 4 s
+    p = _queued_callback(rig)
+    # the agent hangs up after 1 s, while the caller's phone still rings
+    rig.sim.set_agent_behaviour("101", Target("answered", answer_after=0.0, talk=1.0))
+    assert rig.sim.callcenter_config("agent set status 101 Available") == "+OK\n"
+    wait_for(lambda: any(t.attempt == 1 and t.state == "failed" for t in rig.attempts()), "the attempt failed")
+    [placeholder, call] = rig.attempts()
+    assert placeholder.call_uuid == p and "agent left before the caller answered" in (placeholder.reply or "")
+    # the ringing leg was cancelled by the worker, and not tried again: nobody is left to take it
+    assert call.reply == "-ERR ORIGINATOR_CANCEL (agent left before the caller answered)"
+    assert call.hangup_cause == "ORIGINATOR_CANCEL"
+    assert any(line == f"api uuid_kill {call.call_uuid} ORIGINATOR_CANCEL" for _, line in rig.switch.received)
+    assert call.call_uuid not in rig.sim.parked_legs
+    wait_for(lambda: rig.worker.run_once() or rig.job().state == "dead", "the job is settled")
+    assert "agent left before the caller answered" in (rig.job().last_error or "")
+
+
+def test_a_restarted_worker_takes_over_the_waiting_placeholder(make_rig: Callable[[str], Rig]) -> None:
+    rig = make_rig("00:00-24:00")
+    p = _queued_callback(rig)
+    # The worker dies: its link goes away. A new worker with its own link comes up.
+    rig.sender.link.stop()
+    host, port = rig.switch.address
+    link = EventLink(host, port, "ClueCon", timeout=5.0, min_backoff=0.05, max_backoff=0.2)
+    sender = QueueCallbackSender(rig.h.store, link, endpoint="sofia/gateway/trunk/{number}",
+                                 hold_endpoint="loopback/park/esltest11", link_wait=5.0, recheck=60.0,
+                                 clock=rig.sender.clock)
+    link.start()
+    try:
+        assert link.wait_connected(5.0)
+        worker = Worker(rig.h.store, {"queue_callback": sender}, WorkerSettings(lease_seconds=120),
+                        clock=rig.sender.clock, name="second-worker")
+        # the row is due again (its recheck): the new worker asks FreeSWITCH and listens for it
+        with rig.h.store.session() as s:
+            s.execute(OutboxRow.__table__.update().values(next_attempt_at=rig.sender.clock()))
+        assert worker.run_once()
+        assert rig.job().state == "pending" and len(rig.attempts()) == 1  # not placed a second time
+        assert any(line == f"api uuid_exists {p}" for _, line in rig.switch.received)
+        rig.sim.set_agent_behaviour("101", Target("answered", answer_after=0.0, talk=2.0))
+        assert rig.sim.callcenter_config("agent set status 101 Available") == "+OK\n"
+        wait_for(lambda: any(t.attempt == 1 and t.state == "answered" for t in rig.attempts()),
+                 "the new worker called the caller back")
+        assert worker.run_once()
+        assert rig.job().state == "sent"
+    finally:
+        link.stop()
