@@ -159,7 +159,7 @@ class Config:
     originate_timeout: int = 30
     #: The queue's place-keeping callback (queue node callback_key; fsivr/worker/queuecallback.py):
     #: the dial string of the placeholder member's loopback, whose other leg must answer and park,
-    #: e.g. ``loopback/fsivr_queue_hold/fsivr`` with that extension in that context (see
+    #: e.g. ``loopback/fsivr_queue_hold/fsivr_hold`` with that extension in that context (see
     #: docs/freeswitch-notes.md §10). Empty: queue callback jobs wait in the outbox.
     queue_callback_hold: str = ""
 

@@ -16,7 +16,8 @@ restart or a lost link):
    cc_base_score = now - J1 - 1 lands right after member 1). Epochs are FreeSWITCH's wall clock
    (local_epoch_time_now); the worker's clock must agree with it (NTP) to the second.
    ``<hold_endpoint>`` is a loopback whose other leg answers and parks, e.g.
-   ``loopback/fsivr_hold/fsivr`` — the rendered dialplan's ``fsivr_hold`` extension (answer, park);
+   ``loopback/fsivr_queue_hold/fsivr_hold`` with an extension that answers and parks (the
+   operator's dialplan, docs/freeswitch-notes.md §10; ``queue_callback_hold``);
    mod_loopback answers the A-leg when the B-leg answers, and the A-leg (``origination_uuid``)
    runs the inline ``callcenter`` app (trace 14's plain members are made exactly so). While it
    waits the row is rescheduled every ``recheck`` seconds (NotNow: uncounted) and each claim asks
