@@ -257,7 +257,12 @@ class QueueNode(Node):
                    "agent_announce": call.playable(text=callback_agent_sentence(language), language=language,
                                                    voice=p["voice"]),
                    "allowed_hours": [w for w in _windows(p["callback_hours"])], "timezone": p["timezone"],
-                   "requested_by": call.uuid}
+                   "requested_by": call.uuid, "scenario": call.scenario or "", "node": self.id}
+        if payload["agent_announce"].startswith("say:"):
+            # FreeSWITCH speaks it (switch_ivr_play_file "say:" reads tts_engine/tts_voice from the
+            # channel it plays on): the agent's leg gets them through cc_export_vars.
+            cfg = call.services.config
+            payload["agent_vars"] = {"tts_engine": cfg.tts_engine, "tts_voice": p["voice"] or cfg.voice_for(language)}
         try:
             done = call.services.callbacks.register(job_key(call.caller, call.uuid, self.id), payload, now, now,
                                                     call.uuid, kind=CALLBACK_KIND)

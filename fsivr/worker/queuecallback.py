@@ -58,7 +58,7 @@ from sqlalchemy import select, update
 from fsivr.esl.frames import Event
 from fsivr.esl.link import EventLink, LinkError
 from fsivr.store.db import Store
-from fsivr.store.models import CallAttempt, OutboxRow
+from fsivr.store.models import CallAttempt, CallRow, CallStepRow, OutboxRow
 from fsivr.store.types import utcnow
 from fsivr.worker.errors import NotNow, PermanentFailure, SendFailed
 from fsivr.worker.hours import AllowedHours
@@ -71,6 +71,17 @@ QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,100}$")
 #: Tries to reach the caller once an agent took the placeholder: the first and one retry.
 CALLER_ATTEMPTS = 2
 AGENT_GONE = "agent left before the caller answered"
+#: How the placeholder's attempt row notes that its turn came and the caller was not connected.
+TURN_ENDED = "turn ended:"
+
+
+def _outcome(cause: str) -> str:
+    """The callback call's outcome from originate's cause (switch_ivr_originate's causes)."""
+    if cause in ("NO_ANSWER", "NO_USER_RESPONSE", "ORIGINATOR_CANCEL", "ALLOTTED_TIMEOUT"):
+        return "no_answer"
+    if cause in ("USER_BUSY", "CALL_REJECTED"):
+        return "busy"
+    return "failed"
 
 
 @dataclass
@@ -79,6 +90,7 @@ class _Entry:
     payload: dict[str, Any]
     placeholder: str
     agent: str = ""
+    agent_name: str = ""
     #: set when the agent's leg ends (bridge-agent-end / its hangup)
     agent_gone: Flag = field(default_factory=Flag)
     ringing: str = ""
@@ -112,6 +124,9 @@ class QueueCallbackSender:
         name = event.name
         if name == "CHANNEL_HANGUP_COMPLETE":
             uuid = event.get("Unique-ID") or ""
+            if event.get("variable_fsivr_job") and uuid not in self._entries:
+                # a caller leg we placed ended: its cause and end go on its records
+                gevent.spawn(self._ended, uuid, event.get("Hangup-Cause") or "")
             for entry in list(self._entries.values()):
                 if uuid and uuid == entry.agent:
                     self._agent_left(entry)
@@ -124,6 +139,7 @@ class QueueCallbackSender:
             return
         if action == "bridge-agent-start" and not entry.connecting:
             entry.agent = event.get("CC-Agent-UUID") or ""
+            entry.agent_name = event.get("CC-Agent") or ""
             entry.connecting = True
             log.info("queue callback %s: agent %s took the placeholder %s; calling %s back", entry.key,
                      event.get("CC-Agent"), entry.placeholder, entry.payload.get("number"))
@@ -182,7 +198,7 @@ class QueueCallbackSender:
                     self._entries[placeholder.call_uuid] = _Entry(key, payload, placeholder.call_uuid)
                     raise NotNow(f"placeholder {placeholder.call_uuid} is in line in {queue}",
                                  now + self._every())
-                if placeholder.ended_at is not None:  # its turn came and went (_note)
+                if TURN_ENDED in (placeholder.reply or ""):  # its turn came and went (_note)
                     raise PermanentFailure(f"callback failed: {placeholder.reply}")
                 raise PermanentFailure("the placeholder left the queue before an agent took it")
             raise PermanentFailure("callback failed: " + "; ".join(
@@ -206,6 +222,12 @@ class QueueCallbackSender:
                      "origination_caller_id_name": "Callback", "cc_base_score": str(base), "fsivr_job": key}
         if payload.get("agent_announce"):
             variables["cc_outbound_announce"] = str(payload["agent_announce"])
+        agent_vars = {str(k): str(v) for k, v in (payload.get("agent_vars") or {}).items()}
+        if agent_vars:
+            # outbound_agent_thread_run: switch_channel_process_export(member, NULL, ovars,
+            # "cc_export_vars") - the named member variables become the agent leg's originate vars
+            variables.update(agent_vars)
+            variables["cc_export_vars"] = ",".join(agent_vars)
         try:
             cmd = f"originate {brace_vars(variables)}{self.hold_endpoint} callcenter:{queue} inline"
         except ValueError as exc:
@@ -259,6 +281,7 @@ class QueueCallbackSender:
             except ValueError as exc:
                 self._record(entry.key, attempt, number, uuid, "failed", f"-ERR {exc}")
                 return False
+            started = self.clock()
             self._record(entry.key, attempt, number, uuid, "placing", None)
             entry.ringing = uuid
             try:
@@ -270,10 +293,12 @@ class QueueCallbackSender:
                 if entry.agent_gone.is_set():
                     self._quiet_api(f"uuid_kill {uuid} NORMAL_CLEARING")
                     self._set(uuid, state="failed", reply=f"{reply} ({AGENT_GONE})", ended_at=self.clock())
+                    self._call_record(entry, attempt, uuid, started, "agent_gone", "NORMAL_CLEARING", answered=True)
                     return False
                 bridged = self._quiet_api(f"uuid_bridge {entry.agent} {uuid}").strip()
                 if bridged.startswith("+OK"):
                     self._set(uuid, state="answered", reply=reply)
+                    self._call_record(entry, attempt, uuid, started, "answered", None)
                     log.info("queue callback %s: %s answered attempt %d; bridged to the agent", entry.key,
                              number, attempt)
                     return True
@@ -281,10 +306,13 @@ class QueueCallbackSender:
                 entry.agent_gone.set()
                 self._quiet_api(f"uuid_kill {uuid} NORMAL_CLEARING")
                 self._set(uuid, state="failed", reply=f"{reply} ({AGENT_GONE}: {bridged})", ended_at=self.clock())
+                self._call_record(entry, attempt, uuid, started, "agent_gone", "NORMAL_CLEARING", answered=True)
                 return False
             cause = (reply.removeprefix("-ERR").strip() or "UNKNOWN").split(" ", 1)[0]
             said = f"{reply} ({AGENT_GONE})" if entry.agent_gone.is_set() else reply
             self._set(uuid, state="failed", reply=said, hangup_cause=cause, ended_at=self.clock())
+            self._call_record(entry, attempt, uuid, started,
+                              "agent_gone" if entry.agent_gone.is_set() else _outcome(cause), cause)
             log.warning("queue callback %s: attempt %d to %s: %s", entry.key, attempt, number, said)
         # Not connected: release the agent (the placeholder's hangup ends the agent's bridge).
         if not entry.agent_gone.is_set():
@@ -309,11 +337,47 @@ class QueueCallbackSender:
         with self.store.session() as s:
             s.execute(update(CallAttempt).where(CallAttempt.call_uuid == call_uuid).values(**values))
 
+    def _call_record(self, entry: _Entry, attempt: int, uuid: str, started: datetime, outcome: str,
+                     cause: str | None, answered: bool = False) -> None:
+        """The callback call's record (``calls``, one step), as ``fsivr calls`` shows any call: the
+        caller's number dialled, the outcome (answered, no_answer, busy, failed, agent_gone), the
+        queue, the agent, the placeholder and the call that asked for it. An answered call's end
+        and cause come with its CHANNEL_HANGUP_COMPLETE (``_ended``)."""
+        payload, now = entry.payload, self.clock()
+        done = outcome != "answered"
+        try:
+            with self.store.session() as s:
+                s.add(CallRow(uuid=uuid, session=1, caller=str(payload.get("caller_id") or ""),
+                              number=str(payload["number"]), scenario=str(payload.get("scenario") or ""),
+                              started_at=started, answered_at=now if (answered or not done) else None,
+                              ended_at=now if done else None, hangup_cause=cause if done else None,
+                              hangup_by="ivr" if outcome == "agent_gone" else ("callee" if done else None),
+                              status="answered" if (answered or not done) else "unanswered", fault=None,
+                              server=None))
+                s.flush()
+                s.add(CallStepRow(call_uuid=uuid, call_session=1, seq=1, node=str(payload.get("node") or "callback"),
+                                  node_type=self.kind, outcome=outcome, started_at=started, ended_at=now,
+                                  detail={"queue": payload.get("queue"), "agent": entry.agent_name,
+                                          "placeholder": entry.placeholder, "attempt": attempt,
+                                          "requested_by": payload.get("requested_by")}))
+        except Exception:
+            log.exception("queue callback %s: the call record of %s was not written", entry.key, uuid)
+
+    def _ended(self, uuid: str, cause: str) -> None:
+        try:
+            with self.store.session() as s:
+                s.execute(update(CallRow).where(CallRow.uuid == uuid, CallRow.ended_at.is_(None))
+                          .values(ended_at=self.clock(), hangup_cause=cause))
+                s.execute(update(CallAttempt).where(CallAttempt.call_uuid == uuid, CallAttempt.attempt >= 1)
+                          .values(hangup_cause=cause, ended_at=self.clock()))
+        except Exception:
+            log.exception("queue callback: could not record the end of %s", uuid)
+
     def _note(self, call_uuid: str, why: str) -> None:
         with self.store.session() as s:
             row = s.execute(select(CallAttempt).where(CallAttempt.call_uuid == call_uuid)).scalar_one_or_none()
             if row is not None:
-                row.reply = f"{row.reply or ''}; {why}".lstrip("; ")[:1000]
+                row.reply = f"{row.reply or ''}; {TURN_ENDED} {why}".lstrip("; ")[:1000]
                 row.ended_at = self.clock()
 
     def _settle(self, key: str) -> None:

@@ -93,6 +93,10 @@ class Rig:
         return found
 
 
+def joined_base(line: str) -> int:
+    return int(line.split("cc_base_score=", 1)[1].split(",", 1)[0].split("}", 1)[0])
+
+
 def wait_for(predicate: Callable[[], object], what: str) -> None:
     deadline = time.monotonic() + BOUND
     while not predicate():
@@ -197,6 +201,13 @@ def test_callback_keeps_the_place_agent_first_then_the_caller(make_rig: Callable
     p = placeholder.call_uuid
     wait_for(lambda: rig.order() == [a, b, p, d], "the placeholder is where the caller was")
     assert rig.job().state == "pending"  # waiting in line
+    placed = next(line for _, line in rig.switch.received if f"origination_uuid={p}" in line)
+    # the placeholder counts as joined when the caller did: joined_epoch - base_score = the caller's
+    # (or a second later if the switch's second turned between the worker's reading and the join)
+    row = next(m for m in rig.sim.callcenter.members if m.session_uuid == p)
+    assert row.base_score == joined_base(placed) > 0
+    assert row.joined_epoch - row.base_score in (joined, joined + 1)
+
     second_passes(rig.sim)
     rig.member(e, "15550005")
     wait_for(lambda: rig.order() == [a, b, p, d, e], "e joins behind everyone")
@@ -210,6 +221,11 @@ def test_callback_keeps_the_place_agent_first_then_the_caller(make_rig: Callable
     # The agent heard the announcement alone, before the caller was called back and bridged to them.
     agent = rig.sim.callcenter.agents["101"]
     assert agent.heard == [job.payload["agent_announce"]]
+    assert "Connecting you to a customer who asked to be called back." in agent.heard[0]
+    assert placed.endswith("loopback/park/esltest11 callcenter:sales inline")
+    assert "origination_caller_id_number=+48501000001" in placed
+    if agent.heard[0].startswith("say:"):  # FreeSWITCH speaks it on the agent's leg: the TTS vars go along
+        assert "cc_export_vars=tts_engine\\,tts_voice" in placed, placed
     wait_for(lambda: rig.job().next_attempt_at <= datetime.now(UTC) + timedelta(days=1)
              and any(t.attempt == 1 for t in rig.attempts()), "the caller was called back")
     call = next(t for t in rig.attempts() if t.attempt == 1)
@@ -220,6 +236,13 @@ def test_callback_keeps_the_place_agent_first_then_the_caller(make_rig: Callable
     assert any("sofia/gateway/trunk/+48501000001 &park()" in line and "origination_caller_id_number=+48221234567"
                in line for line in sent), sent
     assert any(line == f"api uuid_bridge {agent.uuid} {call.call_uuid}" for _, line in rig.switch.received)
+    # the callback call has its own call record, with its result
+    back = rig.h.store.run(lambda s: repository.call_path(s, call.call_uuid))
+    assert back is not None and back["status"] == "answered" and back["number"] == CALLER
+    assert back["caller"] == "+48221234567" and back["scenario"] == "queue"
+    [(node, kind, outcome, detail)] = [(x["node"], x["type"], x["outcome"], x["detail"]) for x in back["path"]]
+    assert (node, kind, outcome) == ("q", "queue_callback", "answered")
+    assert detail == {"queue": "sales", "agent": "101", "placeholder": p, "attempt": 1, "requested_by": caller.uuid}
     assert rig.worker.run_once()
     assert rig.job().state == "sent"
 
@@ -248,6 +271,10 @@ def test_no_answer_is_retried_once_then_failed(make_rig: Callable[[str], Rig]) -
     job = rig.job()
     assert job.state == "dead" and "callback failed" in (job.last_error or "")
     assert "NO_ANSWER" in (job.last_error or "")
+    for t in calls:  # each try is a call record: unanswered, no_answer
+        back = rig.h.store.run(lambda s, u=t.call_uuid: repository.call_path(s, u))
+        assert back["status"] == "unanswered" and back["hangup_cause"] == "NO_ANSWER"
+        assert [(x["outcome"], x["detail"]["attempt"]) for x in back["path"]] == [("no_answer", t.attempt)]
 
 
 def test_outside_the_queues_hours_no_callback_is_offered(make_rig: Callable[[str], Rig]) -> None:
@@ -302,6 +329,8 @@ def test_agent_leaving_while_the_caller_rings_cancels_the_call_and_fails_the_job
     assert call.hangup_cause == "ORIGINATOR_CANCEL"
     assert any(line == f"api uuid_kill {call.call_uuid} ORIGINATOR_CANCEL" for _, line in rig.switch.received)
     assert call.call_uuid not in rig.sim.parked_legs
+    back = rig.h.store.run(lambda s: repository.call_path(s, call.call_uuid))
+    assert back["status"] == "unanswered" and [x["outcome"] for x in back["path"]] == ["agent_gone"]
     wait_for(lambda: rig.worker.run_once() or rig.job().state == "dead", "the job is settled")
     assert "agent left before the caller answered" in (rig.job().last_error or "")
 
