@@ -208,8 +208,8 @@ class QueueNode(Node):
             waited = round(time.monotonic() - started)
         detail["waited"] = waited
         outcome = self._outcome(call, event, wait.ended_by)
-        if outcome == "callback" and not self._register(call, queue, event, started):
-            outcome = "exit" if self.p["exit_key"] else "timeout"
+        if outcome == "callback":
+            self._register(call, queue, event, started)
         if outcome == "answered":
             agent = (event.variable("cc_agent") if event is not None else None) or self._serving_agent(call, queue)
             detail["agent"] = agent or ""
@@ -238,10 +238,12 @@ class QueueNode(Node):
             return "no_agents"
         return "timeout"
 
-    def _register(self, call: Call, queue: str, event: Any, started: float) -> bool:
+    def _register(self, call: Call, queue: str, event: Any, started: float) -> None:
         """The callback job: the caller's number, the queue and the epoch they joined it on
         FreeSWITCH's clock (``cc_queue_joined_epoch``: the placeholder's score is computed from it).
-        Then the confirmation; the call ends with ``callback``. False if it could not be kept."""
+        Then the confirmation; the call ends with ``callback``. A job that cannot be kept (the
+        database is away) raises: the node's ``error`` (its edge or the scenario's fallback), and
+        the caller hears no promise."""
         p, detail = self.p, call.step_detail
         language = p["language"] or call.services.config.language
         joined = event.variable("cc_queue_joined_epoch") if event is not None else None
@@ -263,17 +265,11 @@ class QueueNode(Node):
             # channel it plays on): the agent's leg gets them through cc_export_vars.
             cfg = call.services.config
             payload["agent_vars"] = {"tts_engine": cfg.tts_engine, "tts_voice": p["voice"] or cfg.voice_for(language)}
-        try:
-            done = call.services.callbacks.register(job_key(call.caller, call.uuid, self.id), payload, now, now,
-                                                    call.uuid, kind=CALLBACK_KIND)
-        except Exception as exc:
-            log.warning("call %s: queue %s: callback not registered (%s)", call.uuid, queue, exc)
-            detail["callback_error"] = str(exc)
-            return False
+        done = call.services.callbacks.register(job_key(call.caller, call.uuid, self.id), payload, now, now,
+                                                call.uuid, kind=CALLBACK_KIND)
         detail.update(callback=done.id, joined_epoch=joined_epoch)
-        call.play(call.playable(text=callback_confirm_sentence(language), language=language, voice=p["voice"]))
         call.last_ring = RingResult(ringing.NO_ANSWER, "CALLBACK")
-        return True
+        call.play(call.playable(text=callback_confirm_sentence(language), language=language, voice=p["voice"]))
 
     def _ended(self, call: Call, outcome: str, cause: str) -> str:
         call.last_ring = RingResult(ringing.FAILED, cause)

@@ -37,6 +37,10 @@ restart or a lost link):
    CHANNEL_HANGUP_COMPLETE) cancels a ringing caller leg (``uuid_kill C``) and fails the job with
    ``agent left before the caller answered``.
 
+A caller who calls again and is served meanwhile has the job cancelled (engine/callbacks.py
+``cancel_for``, by the shared key prefix): when the placeholder's turn comes the agent is released
+at once and nobody is dialled.
+
 Each attempt is a ``call_attempts`` row (number, uuid, ``+OK``/``-ERR`` reply, hangup cause); the
 outbox row ends ``sent`` when the caller was bridged, ``dead`` with the reason otherwise.
 """
@@ -95,6 +99,7 @@ class _Entry:
     agent_gone: Flag = field(default_factory=Flag)
     ringing: str = ""
     connecting: bool = False
+    cancelled: bool = False
 
 
 class QueueCallbackSender:
@@ -260,7 +265,8 @@ class QueueCallbackSender:
         finally:
             if not connected:
                 # The placeholder's row says how its turn ended (the job's error says it too).
-                why = AGENT_GONE if entry.agent_gone.is_set() else "the caller could not be reached"
+                why = ("cancelled: the caller was served meanwhile" if entry.cancelled
+                       else AGENT_GONE if entry.agent_gone.is_set() else "the caller could not be reached")
                 self._note(entry.placeholder, why)
             self._entries.pop(entry.placeholder, None)
             self._settle(entry.key)
@@ -268,6 +274,13 @@ class QueueCallbackSender:
     def _call_caller(self, entry: _Entry) -> bool:
         """True once the caller answered and was bridged to the agent."""
         payload, number = entry.payload, str(entry.payload["number"])
+        if self._cancelled(entry.key):
+            # The caller called again and was served meanwhile (engine/callbacks.py cancel_for):
+            # nobody to call back; the placeholder's hangup releases the agent.
+            log.info("queue callback %s: cancelled while in line; releasing the agent", entry.key)
+            entry.cancelled = True
+            self._quiet_api(f"uuid_kill {entry.placeholder} NORMAL_CLEARING")
+            return False
         for attempt in range(1, CALLER_ATTEMPTS + 1):
             if entry.agent_gone.is_set():
                 break
@@ -372,6 +385,15 @@ class QueueCallbackSender:
                           .values(hangup_cause=cause, ended_at=self.clock()))
         except Exception:
             log.exception("queue callback: could not record the end of %s", uuid)
+
+    def _cancelled(self, key: str) -> bool:
+        try:
+            with self.store.session() as s:
+                state = s.execute(select(OutboxRow.state).where(OutboxRow.idempotency_key == key)).scalar_one_or_none()
+        except Exception:
+            log.exception("queue callback %s: could not read the job's state; calling back", key)
+            return False
+        return state == "dead"
 
     def _note(self, call_uuid: str, why: str) -> None:
         with self.store.session() as s:

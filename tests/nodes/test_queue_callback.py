@@ -364,3 +364,22 @@ def test_a_restarted_worker_takes_over_the_waiting_placeholder(make_rig: Callabl
         assert rig.job().state == "sent"
     finally:
         link.stop()
+
+
+def test_a_caller_served_meanwhile_is_not_called_back(make_rig: Callable[[str], Rig]) -> None:
+    rig = make_rig("00:00-24:00")
+    p = _queued_callback(rig)
+    # The same caller calls again and this call is answered (the queue answers it); they leave with 9.
+    again = rig.sim.start_call(CallScript(number="2005", caller=CALLER, timeout=60))
+    wait_for(lambda: rig.sim.queue_position(again.uuid) is not None, "the caller is in line again")
+    assert rig.sim.press(again.uuid, "9")
+    record_of(rig.h, again)
+    assert rig.job().state == "dead" and "called again and was served" in (rig.job().last_error or "")
+    # The placeholder's turn: the agent is released at once, nobody is dialled.
+    rig.sim.set_agent_behaviour("101", Target("answered", answer_after=0.0, talk=30.0))
+    assert rig.sim.callcenter_config("agent set status 101 Available") == "+OK\n"
+    wait_for(lambda: p not in rig.sim.queue_callers, "the placeholder hung up")
+    [placeholder] = rig.attempts()
+    assert "cancelled: the caller was served meanwhile" in (placeholder.reply or "")
+    assert not any("sofia/gateway" in line for _, line in rig.switch.received)
+    wait_for(lambda: rig.sim.callcenter.agents["101"].state == "Waiting", "the agent is free again")
