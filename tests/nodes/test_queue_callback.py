@@ -28,6 +28,8 @@ from sqlalchemy import select
 
 from fsivr.esl.link import EventLink
 from fsivr.scenario import repository
+from fsivr.scenario.bundle import parse_text
+from fsivr.scenario.validate import validate_bundle
 from fsivr.store.models import CallAttempt, OutboxRow
 from fsivr.testing import CallScript, Simulator, Target
 from fsivr.testing.harness import Harness, running
@@ -383,3 +385,28 @@ def test_a_caller_served_meanwhile_is_not_called_back(make_rig: Callable[[str], 
     assert "cancelled: the caller was served meanwhile" in (placeholder.reply or "")
     assert not any("sofia/gateway" in line for _, line in rig.switch.received)
     wait_for(lambda: rig.sim.callcenter.agents["101"].state == "Waiting", "the agent is free again")
+
+
+@pytest.mark.parametrize("params, message", [
+    ('callback_key: "5"', "s.nodes.q.callback_hours: the queue's hours for callbacks are required"),
+    ('callback_key: "9", exit_key: "9", callback_hours: "08:00-20:00"', "s.nodes.q.callback_key: must differ"),
+    ('callback_key: "55", callback_hours: "08:00-20:00"', "s.nodes.q.callback_key"),
+    ('callback_key: "5", callback_hours: "25:00-26:00"', "s.nodes.q.callback_hours"),
+    ('callback_key: "5", callback_hours: "08:00-20:00", timezone: Mars/Olympus', "s.nodes.q.timezone"),
+    ('callback_key: "5", callback_hours: "08:00-20:00", callback_caller_id: "not a number"',
+     "s.nodes.q.callback_caller_id"),
+])
+def test_callback_parameters_are_checked_at_validation(params: str, message: str) -> None:
+    bundle = parse_text(f"""
+queues:
+  - {{name: sales}}
+scenarios:
+  - scenario: s
+    numbers: ["1"]
+    start: q
+    nodes:
+      q: {{type: queue, queue: sales, {params}, answered: b, no_agents: b, callback: b, exit: b}}
+      b: {{type: hangup}}
+""")
+    errors = validate_bundle(bundle).errors
+    assert any(message in e for e in errors), errors
