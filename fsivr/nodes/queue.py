@@ -247,9 +247,9 @@ class QueueNode(Node):
         p, detail = self.p, call.step_detail
         language = p["language"] or call.services.config.language
         joined = event.variable("cc_queue_joined_epoch") if event is not None else None
-        try:
-            joined_epoch = int(joined) if joined else int(call.now().timestamp() - (time.monotonic() - started))
-        except ValueError:
+        if joined and joined.isdigit():
+            joined_epoch = int(joined)
+        else:  # not in the event (never seen from 1.11.1): our own clock at the join
             joined_epoch = int(call.now().timestamp() - (time.monotonic() - started))
         assert self.hours is not None and call.services.callbacks is not None
         now = call.now()
@@ -269,7 +269,11 @@ class QueueNode(Node):
                                                 call.uuid, kind=CALLBACK_KIND)
         detail.update(callback=done.id, joined_epoch=joined_epoch)
         call.last_ring = RingResult(ringing.NO_ANSWER, "CALLBACK")
-        call.play(call.playable(text=callback_confirm_sentence(language), language=language, voice=p["voice"]))
+        try:
+            call.play(call.playable(text=callback_confirm_sentence(language), language=language, voice=p["voice"]))
+        except ChannelHangup:
+            # Hung up during the confirmation: the callback is registered all the same.
+            detail["confirmation"] = "cut short by the caller's hangup"
 
     def _ended(self, call: Call, outcome: str, cause: str) -> str:
         call.last_ring = RingResult(ringing.FAILED, cause)
