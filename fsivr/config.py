@@ -170,6 +170,11 @@ class Config:
     outbound_socket: str = ""
     #: Seconds an outbound call may ring before originate gives up (NO_ANSWER).
     originate_timeout: int = 30
+    #: The queue's place-keeping callback (queue node callback_key; fsivr/worker/queuecallback.py):
+    #: the dial string of the placeholder member's loopback, whose other leg must answer and park,
+    #: e.g. ``loopback/fsivr_queue_hold/fsivr_hold`` with that extension in that context (see
+    #: docs/freeswitch-notes.md §10). Empty: queue callback jobs wait in the outbox.
+    queue_callback_hold: str = ""
 
     # --- e-mail (SMTP); empty smtp_host: e-mail rows wait in the outbox ---
     smtp_host: str = ""

@@ -97,6 +97,11 @@ class Simulator:
         self.extensions: dict[str, str] = {"sock": "async full", "socksync": "full"}
         #: Calls placed by ``api originate`` (A-leg uuid → handle); CallScript.timeout of those calls.
         self.originated: dict[str, CallHandle] = {}
+        #: Legs ``originate`` answered and left to an application the simulator does not run
+        #: (``&park()``): uuid → the number dialled, until uuid_kill.
+        self.parked_legs: dict[str, str] = {}
+        #: ... and the cause each was killed with (``originate`` of one still ringing fails with it).
+        self.killed_legs: dict[str, str] = {}
         self.originate_timeout = 300.0
         #: ``originate`` of a non-loopback endpoint to these numbers fails with the cause given
         #: (USER_BUSY, NO_ANSWER...): the test's script of the far ends.
