@@ -10,7 +10,11 @@ the own-phone shortcut, the Polish prompts, and a status mod_callcenter changes 
 
 from __future__ import annotations
 
+import io
+import json
 import logging
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -22,11 +26,17 @@ import pytest
 from sqlalchemy import MetaData, select
 
 from fsivr.callcenter.commands import parse_list
+from fsivr.cli import main
 from fsivr.config import Config
 from fsivr.engine.pins import hash_pin, verify_pin
+from fsivr.scenario import repository
+from fsivr.scenario.bundle import BundleError, parse_text
+from fsivr.scenario.export import export_all
+from fsivr.scenario.validate import validate_bundle
 from fsivr.speech.agent import KEYS, sentence
 from fsivr.speech.tts import rendered_voice
 from fsivr.store import agents as stored
+from fsivr.store.db import Store
 from fsivr.testing import Target
 from fsivr.testing.harness import Harness, Placed, running
 
@@ -305,3 +315,74 @@ def test_mod_callcenters_own_status_change_is_written_back_without_an_echo(pbx: 
     # the module set it; the server only listened: no status command for 105 after the log-in
     assert status_commands(pbx, "105")[-1] == "Available"
     agree(pbx, "105", "On Break", "freeswitch")
+
+
+# --- setting the PIN: bundle, export, re-import, CLI; the example ----------------------------------
+
+AGENT_BUNDLE = """
+accounts:
+  - {user: "101", password: "pw-101", name: "Anna"}
+queues:
+  - {name: sales, agents: ["101"]}
+agents:
+  - {account: "101"%s}
+"""
+
+
+def test_a_plain_pin_in_a_bundle_is_refused() -> None:
+    with pytest.raises(BundleError) as refused:
+        parse_text(AGENT_BUNDLE % ', pin_hash: "4711"')
+    message = str(refused.value)
+    assert "agents[0].pin_hash" in message and "stored hashed" in message and "4711" not in message
+    assert not validate_bundle(parse_text(AGENT_BUNDLE % f', pin_hash: "{hash_pin(PIN)}"')).errors
+
+
+def test_export_leaves_the_hash_out_and_a_reimport_keeps_the_pin(db_url: str, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    store = Store(db_url)
+    store.upgrade()
+    try:
+        path = tmp_path / "b.yaml"
+        path.write_text(AGENT_BUNDLE % f', pin_hash: "{hash_pin(PIN)}"')
+        repository.import_file(store, path)
+        hashed = store_hash(store)
+        assert verify_pin(PIN, hashed)
+        exported = store.run(export_all).text
+        assert "pin_hash" not in exported and hashed not in exported and "scrypt$" not in exported
+        # the export imported back (no pin_hash) leaves the PIN the agent chose as it is
+        path.write_text(exported)
+        repository.import_file(store, path, force=True)
+        assert store_hash(store) == hashed
+        # `fsivr pin agent 101`: the PIN from standard input, only its hash stored
+        capsys.readouterr()
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr("sys.stdin", io.StringIO(NEW_PIN + "\n"))
+            assert main(["--database", db_url, "pin", "agent", "101"]) == 0
+            assert NEW_PIN not in capsys.readouterr().out
+            assert verify_pin(NEW_PIN, store_hash(store))
+            mp.setattr("sys.stdin", io.StringIO(NEW_PIN + "\n"))
+            assert main(["--database", db_url, "pin", "agent", "999"]) == 1
+            assert "no agent '999'" in capsys.readouterr().err
+    finally:
+        store.close()
+
+
+def store_hash(store: Store) -> str:
+    found = store.run(lambda s: stored.find(s, "101"))
+    assert found is not None and found.pin_hash is not None
+    return found.pin_hash
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(("args", "path"), [
+    (["--digits", "101#,4711#,3"], [("login", "ok"), ("menu", "on_break"), ("bye", "hangup")]),
+    (["--caller", "101", "--digits", "4711#,*"], [("login", "ok"), ("menu", "logged_out"), ("bye", "hangup")]),
+    (["--digits", "101#,1111#,101#,2222#,101#,3333#"], [("login", "denied"), ("bye", "hangup")]),
+])
+def test_the_agents_example_simulates(args: list[str], path: list[tuple[str, str]]) -> None:
+    done = subprocess.run([sys.executable, "-m", "fsivr", "simulate", str(REPO / "examples" / "agents.yaml"),
+                           *args, "--json"], capture_output=True, text=True, timeout=90, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert [(s["node"], s["outcome"]) for s in json.loads(done.stdout)["path"]] == path
