@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import gevent
 from gevent.lock import Semaphore
@@ -40,6 +40,9 @@ from fsivr.store import agents as stored
 from fsivr.store.db import Store
 from fsivr.store.models import AGENT_STATUSES
 
+if TYPE_CHECKING:
+    from fsivr.callcenter.sync import CallcenterSync
+
 log = logging.getLogger("fsivr.callcenter.agents")
 
 API = "callcenter_config "
@@ -49,12 +52,13 @@ SUBCLASS = "callcenter::info"
 class AgentDesk:
     """One per ``fsivr serve`` process (``Services.agents``)."""
 
-    def __init__(self, store: Store | None, link: EventLink | None = None, sync: object | None = None) -> None:
+    def __init__(self, store: Store | None, link: EventLink | None = None,
+                 sync: CallcenterSync | None = None) -> None:
         self.store = store
         self.link = link
-        #: fsivr.callcenter.sync.CallcenterSync (its ``lock`` and ``note_agent_status``), or None.
+        #: The sync on the same link (its ``lock`` and ``note_agent_status``), or None.
         self.sync = sync
-        self.lock: AbstractContextManager[object] = getattr(sync, "lock", None) or Semaphore()
+        self.lock = sync.lock if sync is not None else Semaphore()
         #: Statuses written back from mod_callcenter's own changes (tests wait on it).
         self.written_back = 0
         #: agent-status-change events handled (written back or found already known).
@@ -101,13 +105,12 @@ class AgentDesk:
         return True
 
     def _note(self, agent: str, status: str) -> None:
-        note = getattr(self.sync, "note_agent_status", None)
-        if note is not None:
-            note(agent, status)
+        if self.sync is not None:
+            self.sync.note_agent_status(agent, status)
 
     def _forget(self) -> None:
         if self.sync is not None:
-            self.sync.reconcile_soon()  # type: ignore[attr-defined]
+            self.sync.reconcile_soon()
 
     # --- mod_callcenter's own changes ------------------------------------------------------------
 

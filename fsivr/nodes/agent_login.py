@@ -99,9 +99,8 @@ class AgentLogin(Node):
                 log.warning("call %s: agent %s has no PIN for the agent IVR (set one: fsivr pin agent %s)",
                             call.uuid, name, name)
             # Checked against a hash no PIN matches when there is none: the same time either way.
-            stored = agent.pin_hash if agent is not None and agent.pin_hash else _NO_AGENT
-            if data.check_pin(pin, [stored]) and stored is not _NO_AGENT:
-                assert agent is not None
+            known = agent.pin_hash if agent is not None else None
+            if data.check_pin(pin, [known or _NO_AGENT]) and known and agent is not None:
                 data.agent_ok(name, call.now(), window)
                 call.vars["agent"] = name
                 call.step_detail.update(agent=name, by="caller_id" if own else "number", wrong=wrong)

@@ -38,7 +38,8 @@ from fsivr.speech.tts import rendered_voice
 from fsivr.store import agents as stored
 from fsivr.store.db import Store
 from fsivr.testing import Target
-from fsivr.testing.harness import Harness, Placed, running
+from fsivr.testing.harness import LINK_PASSWORD, Harness, Placed, running
+from fsivr.testing.inbound import InboundSwitch
 
 from .conftest import apps
 
@@ -386,3 +387,25 @@ def test_the_agents_example_simulates(args: list[str], path: list[tuple[str, str
                            *args, "--json"], capture_output=True, text=True, timeout=90, cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert [(s["node"], s["outcome"]) for s in json.loads(done.stdout)["path"]] == path
+
+
+def test_a_status_set_while_the_link_is_down_reaches_mod_callcenter_when_it_is_back(db_url: str) -> None:
+    with running(BUNDLE, database_url=db_url, live_link=True) as h:
+        assert h.switch is not None and h.app.link is not None
+        wait_for(lambda: "104" in h.simulator.callcenter.agents, "the sync added the agents")
+        address = h.switch.address
+        h.switch.stop()  # FreeSWITCH's inbound side goes away; the calls' sockets stay
+        wait_for(lambda: not h.app.link.connected, "the link noticed")
+        placed = login(h, "104", "4")
+        assert placed.path == [("login", "ok"), ("menu", "not_ready"), ("bye", "hangup")]
+        assert step(placed, "menu")["applied"] is False
+        # saved, not in mod_callcenter yet
+        assert (store_agent(h, "104").status, switch_status(h, "104")) == ("On Break", "Logged Out")
+        back = InboundSwitch(password=LINK_PASSWORD, sim=h.simulator)
+        back.start(*address)
+        try:
+            # the link comes back, the sync reconciles mod_callcenter from the store
+            wait_for(lambda: switch_status(h, "104") == "On Break", "the status applied after the reconnect")
+            agree(h, "104", "On Break", "not_ready")
+        finally:
+            back.stop()
