@@ -47,6 +47,8 @@ log = logging.getLogger("fsivr.callcenter.agents")
 
 API = "callcenter_config "
 SUBCLASS = "callcenter::info"
+#: Seconds an agent's status change waits for a sync round in progress before it is only saved.
+LOCK_WAIT = 5.0
 
 
 class AgentDesk:
@@ -59,10 +61,8 @@ class AgentDesk:
         #: The sync on the same link (its ``lock`` and ``note_agent_status``), or None.
         self.sync = sync
         self.lock = sync.lock if sync is not None else Semaphore()
-        #: Statuses written back from mod_callcenter's own changes (tests wait on it).
+        #: Statuses written back from mod_callcenter's own changes.
         self.written_back = 0
-        #: agent-status-change events handled (written back or found already known).
-        self.events_handled = 0
 
     def start(self) -> None:
         if self.link is not None:
@@ -78,16 +78,29 @@ class AgentDesk:
                    at: datetime | None = None) -> bool:
         """Save ``status`` and apply it in mod_callcenter. ``api``: the call's own socket, used when
         there is no live link. True when mod_callcenter took it now; False when it did not (the
-        link is down, the module refused): the store has it, and the sync's next reconcile sends it."""
+        link is down, the module refused, a sync round held the lock too long): the store has it,
+        and the sync sends it."""
         if status not in AGENT_STATUSES:
             raise ValueError(f"{status!r} is not a mod_callcenter agent status")
         if self.store is None:
             raise RuntimeError("no database: agent statuses need fsivr's store")
         when = at or datetime.now(UTC)
         command = f"{API}agent set status {arg(agent)} {arg(status)}"
-        with self.lock:
+
+        def save() -> None:
+            assert self.store is not None
             if not self.store.run(lambda s: stored.set_status(s, agent, status, reason, when)):
                 raise LookupError(f"no agent {agent!r}")
+
+        if not self.lock.acquire(timeout=LOCK_WAIT):
+            # A sync round is stuck on a slow FreeSWITCH: the agent is not kept waiting. Saved
+            # only; the sync's next round finds the store differing from what it applied and
+            # sends it (or its current round read it already and sends it itself).
+            save()
+            log.warning("agent %s: status %s saved; FreeSWITCH busy, the sync sends it", agent, status)
+            return False
+        try:
+            save()
             try:
                 reply = self.link.api(command) if self.link is not None else api(command)
             except LinkError as exc:
@@ -101,6 +114,8 @@ class AgentDesk:
                 self._forget()
                 return False
             self._note(agent, status)
+        finally:
+            self.lock.release()
         log.info("agent %s: status %s (%s)", agent, status, reason or "agent IVR")
         return True
 
@@ -135,8 +150,6 @@ class AgentDesk:
         except Exception:
             # The next reconcile puts the store's status back into FreeSWITCH: said, not fatal.
             log.exception("agent %s: mod_callcenter's status change could not be saved", agent)
-        finally:
-            self.events_handled += 1
 
     def _current(self, agent: str) -> str | None:
         """The status mod_callcenter's table holds now (``agent list <agent>``), or None."""
