@@ -12,9 +12,12 @@
   agent-status-change``, ``CC-Agent``, ``CC-Agent-Status`` (mod_callcenter.c v1.11.1). Such
   events reach only inbound listeners (trace 07), i.e. the live link. Each one is written back
   to the store (reason ``freeswitch``) and into what the sync believes FreeSWITCH holds — no
-  command goes back. The status written is the one ``agent list <agent>`` shows when the event is
-  handled, not the event's own: events and replies can cross, and the module's table is what
-  counts.
+  command goes back. The status looked at is the one ``agent list <agent>`` shows when the event
+  is handled, not the event's own (events and replies can cross), and it is news only when it
+  differs from what the sync last made FreeSWITCH hold: an event of our own change, or one handled
+  after the store has moved on (a change saved while the link was down, not sent yet), must not
+  put an older status back into the store. While the sync does not know what FreeSWITCH holds (a
+  reconcile is due) nothing is written back: the reconcile makes FreeSWITCH what the store says.
 
 Both paths hold the sync's lock, so a sync round never works from a status read before one of
 these changes and applied after it.
@@ -30,8 +33,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-import gevent
 from gevent.lock import Semaphore
+from gevent.pool import Group
 
 from fsivr.callcenter.commands import ListError, arg, ok, parse_list
 from fsivr.esl.frames import Event
@@ -63,6 +66,8 @@ class AgentDesk:
         self.lock = sync.lock if sync is not None else Semaphore()
         #: Statuses written back from mod_callcenter's own changes.
         self.written_back = 0
+        #: The write-backs in progress (killed at stop: they belong to this server's link).
+        self._pending = Group()
 
     def start(self) -> None:
         if self.link is not None:
@@ -71,6 +76,7 @@ class AgentDesk:
     def stop(self) -> None:
         if self.link is not None:
             self.link.remove_listener(self._on_event)
+        self._pending.kill(block=True, timeout=2)
 
     # --- the agent IVR ---------------------------------------------------------------------------
 
@@ -135,18 +141,20 @@ class AgentDesk:
             return
         agent = event.get("CC-Agent") or ""
         if agent:
-            gevent.spawn(self._write_back, agent, event.get("CC-Agent-Status") or "")
+            self._pending.spawn(self._write_back, agent, event.get("CC-Agent-Status") or "")
 
     def _write_back(self, agent: str, said: str) -> None:
         try:
             with self.lock:
                 status = self._current(agent) or said
-                if status in AGENT_STATUSES and self.store is not None:
-                    now = datetime.now(UTC)
-                    if self.store.run(lambda s: stored.note_switch_status(s, agent, status, now)):
-                        self.written_back += 1
-                        log.info("agent %s: mod_callcenter set the status to %s; saved", agent, status)
-                    self._note(agent, status)
+                applied = self.sync.applied_status(agent) if self.sync is not None else None
+                if status not in AGENT_STATUSES or self.store is None or applied in (None, status):
+                    return
+                now = datetime.now(UTC)
+                if self.store.run(lambda s: stored.note_switch_status(s, agent, status, now)):
+                    self.written_back += 1
+                    log.info("agent %s: mod_callcenter set the status to %s; saved", agent, status)
+                self._note(agent, status)
         except Exception:
             # The next reconcile puts the store's status back into FreeSWITCH: said, not fatal.
             log.exception("agent %s: mod_callcenter's status change could not be saved", agent)

@@ -71,6 +71,12 @@ class CallcenterSync:
         #: Held by a round, and by whoever changes an agent's status beside it (callcenter.agents).
         self.lock = gevent.lock.RLock()
 
+    def applied_status(self, agent: str) -> str | None:
+        """The status this service last made FreeSWITCH hold for ``agent`` (None: unknown — a
+        reconcile is due, or the agent is not in mod_callcenter)."""
+        held = self.applied.agents.get(agent) if self.applied is not None else None
+        return held.status if held is not None else None
+
     def note_agent_status(self, agent: str, status: str) -> None:
         """FreeSWITCH holds ``status`` for ``agent`` now and the store says so too (the agent IVR
         set it, or mod_callcenter did and it was written back): not a change to send."""
