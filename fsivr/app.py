@@ -10,6 +10,7 @@ from typing import Any
 
 import gevent
 
+from fsivr.callcenter.agents import AgentDesk
 from fsivr.callcenter.sync import CallcenterSync
 from fsivr.config import METRICS_PORT, Config, parse_address
 from fsivr.engine.cache import ScenarioCache
@@ -77,6 +78,8 @@ class App:
     #: real FreeSWITCH's queues).
     link: EventLink | None = None
     callcenter: CallcenterSync | None = None
+    #: Agent statuses: the agent IVR's changes, and mod_callcenter's own written back (live link).
+    agents: AgentDesk | None = None
 
     @classmethod
     def build(cls, config: Config, *, port: int | None = None, live_link: bool = False) -> App:
@@ -114,6 +117,8 @@ class App:
             app.metrics_server = app._metrics_server(metrics)
         if live_link:
             app.link, app.callcenter = _live_link(config, store, outage)
+        # Without the live link, the agent IVR sends its status commands over the call's socket.
+        app.agents = services.agents = AgentDesk(store, app.link, app.callcenter)
         return app
 
     def _metrics_server(self, metrics: Metrics) -> MetricsServer:
@@ -148,6 +153,8 @@ class App:
         self.server.start()
         if self.metrics_server is not None:
             self.metrics_server.start()
+        if self.agents is not None:
+            self.agents.start()
         if self.link is not None and self.callcenter is not None:
             self.callcenter.start()
             self.link.start()
@@ -159,6 +166,8 @@ class App:
         self.server.stop(self.config.shutdown_grace)
         if self.callcenter is not None:
             self.callcenter.stop()
+        if self.agents is not None:
+            self.agents.stop()
         if self.link is not None:
             self.link.stop()
         self.services.scenarios.stop()

@@ -17,17 +17,22 @@ file, then ``reloadxml``) makes the XML current. A command that fails, and every
 load/reload (it re-applies the XML's agents and tiers), make the next round a full reconcile.
 
 Status: the store's agent status is pushed at reconcile. mod_callcenter also changes it by itself
-(max-no-answer → the queue's agent-no-answer-status); keeping the store told of that is the job
-of whoever listens to agent-status-change on the link (the agent IVR / live queue state).
+(max-no-answer → the queue's agent-no-answer-status); fsivr.callcenter.agents listens to
+agent-status-change on the link, writes it back to the store and tells this service
+(``note_agent_status``) so it does not send the status back. The agent IVR changes a status the
+same way. Both hold ``lock``, which a round holds too: a round never compares a store read before
+such a change with FreeSWITCH after it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 
 import gevent
 import gevent.event
+import gevent.lock
 
 from fsivr.callcenter.commands import QUEUE_LIST_PARAMS, ListError, Plan, ok, plan, state_from_lists
 from fsivr.callcenter.state import CallcenterState
@@ -71,6 +76,20 @@ class CallcenterSync:
         self._reported: set[str] = set()
         self._failed: set[str] = set()
         self._list_error: str | None = None
+        #: Held by a round, and by whoever changes an agent's status beside it (callcenter.agents).
+        self.lock = gevent.lock.RLock()
+
+    def applied_status(self, agent: str) -> str | None:
+        """The status this service last made FreeSWITCH hold for ``agent`` (None: unknown — a
+        reconcile is due, or the agent is not in mod_callcenter)."""
+        held = self.applied.agents.get(agent) if self.applied is not None else None
+        return held.status if held is not None else None
+
+    def note_agent_status(self, agent: str, status: str) -> None:
+        """FreeSWITCH holds ``status`` for ``agent`` now and the store says so too (the agent IVR
+        set it, or mod_callcenter did and it was written back): not a change to send."""
+        if self.applied is not None and agent in self.applied.agents:
+            self.applied.agents[agent] = dataclasses.replace(self.applied.agents[agent], status=status)
 
     def start(self) -> None:
         self.link.on_connected.append(self.reconcile_soon)
@@ -108,6 +127,10 @@ class CallcenterSync:
     def run_once(self) -> None:
         """One round: read the store; reconcile or apply what changed. Never raises for
         FreeSWITCH being away (the link's reconnect brings a reconcile)."""
+        with self.lock:
+            self._round()
+
+    def _round(self) -> None:
         if not self.link.connected:
             # Nothing to do until it is back; its reconnect asks for a reconcile.
             self.applied = None

@@ -1,8 +1,9 @@
 """What a node may ask of the database during a call: data-table look-ups, the authorize
-lock-out and setting a time-condition override (the staff feature code). Every query runs through
-``Store.run`` (gevent's threadpool), so a look-up never blocks the hub; each is one statement on a
-primary key or an index (an override: one row and its log row). PIN hashes are checked on the
-threadpool too (scrypt is slow by design: tens of milliseconds of CPU per hash).
+lock-out, setting a time-condition override (the staff feature code) and the agent IVR's agent
+rows (log-in, lock-out per agent, PIN). Every query runs through ``Store.run`` (gevent's
+threadpool), so a look-up never blocks the hub; each is one statement on a primary key or an index
+(an override: one row and its log row). PIN hashes are checked, and made, on the threadpool too
+(scrypt is slow by design: tens of milliseconds of CPU per hash).
 
 Nodes reach it as ``call.services.data`` (engine/node.py says what a node may touch).
 """
@@ -15,10 +16,15 @@ from typing import Any
 
 import gevent
 
-from fsivr.engine.pins import verify_pin
-from fsivr.store import lockout, overrides, queuewaits, tables
+from fsivr.engine.pins import hash_pin, verify_pin
+from fsivr.store import agents, lockout, overrides, queuewaits, tables
 from fsivr.store.db import Store
 from fsivr.store.phone import caller_key
+
+
+def agent_key(name: str) -> str:
+    """The lock-out key of an agent (auth_failures.caller holds caller numbers and these)."""
+    return ("agent:" + name)[:64]
 
 
 class CallData:
@@ -62,6 +68,33 @@ class CallData:
     def auth_ok(self, caller: str, now: datetime, window: float) -> None:
         key, before = caller_key(caller), now - timedelta(seconds=window)
         self._run(lambda s: lockout.clear(s, key, before))
+
+    # ---- agent IVR -----------------------------------------------------------------------------
+
+    def agent(self, name: str) -> agents.AgentLogin | None:
+        return self._run(lambda s: agents.find(s, name))
+
+    def agent_by_phone(self, caller: str) -> str | None:
+        return self._run(lambda s: agents.by_phone(s, caller))
+
+    def agent_locked_out(self, name: str, now: datetime, window: float, failures: int) -> bool:
+        """Like ``locked_out``, counted per agent (``agent:<name>``): one agent's wrong PINs never
+        lock another out, whichever phone either calls from."""
+        key, since = agent_key(name), now - timedelta(seconds=window)
+        return self._run(lambda s: lockout.failures_since(s, key, since)) >= failures
+
+    def agent_failed(self, name: str, now: datetime) -> None:
+        key = agent_key(name)
+        self._run(lambda s: lockout.record_failure(s, key, now))
+
+    def agent_ok(self, name: str, now: datetime, window: float) -> None:
+        key, before = agent_key(name), now - timedelta(seconds=window)
+        self._run(lambda s: lockout.clear(s, key, before))
+
+    def set_agent_pin(self, name: str, pin: str) -> bool:
+        """Hash ``pin`` (scrypt, on the threadpool) and store the hash; False: no such agent."""
+        hashed = str(gevent.get_hub().threadpool.apply(hash_pin, (pin,)))
+        return bool(self._run(lambda s: agents.set_pin(s, name, hashed)))
 
     # ---- time-condition overrides (the feature code) -----------------------------------------
 

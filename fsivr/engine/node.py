@@ -12,8 +12,9 @@ What a node may touch when it runs:
   ``data`` (engine/calldata.py: data-table look-ups and the authorize lock-out), the ``notify`` and
   ``archive`` ports (queue a notification; keep a voicemail's or a file's row) — the only database
   work a node asks for, each run off the hub —, ``media`` (where a call's files go), ``parking``
-  (engine/slots.py: the parking-lot slots this server holds for calls being parked) and
-  ``overrides`` (engine/overrides.py: the day/night switches in memory);
+  (engine/slots.py: the parking-lot slots this server holds for calls being parked),
+  ``overrides`` (engine/overrides.py: the day/night switches in memory) and ``agents`` (a queue
+  agent's status, set in mod_callcenter and the store: fsivr.callcenter.agents);
 - fsivr.ringing, for ringing someone.
 Whatever it raises becomes an outcome in the runner; it keeps no state between calls.
 """

@@ -63,6 +63,14 @@ class Archive(Protocol):
     def first_call(self, caller: str, call_uuid: str) -> bool: ...
 
 
+class AgentStatus(Protocol):
+    """Agent statuses kept the same in mod_callcenter and the store (fsivr.callcenter.agents.AgentDesk):
+    a port, so the engine names no callcenter class."""
+
+    def set_status(self, agent: str, status: str, reason: str | None, api: Callable[[str], str],
+                   at: datetime | None = None) -> bool: ...
+
+
 class MediaDirs:
     """Where calls leave files (config ``media_dir``): one directory per kind, created on demand;
     file names are made by the nodes from the call's uuid, never from caller text."""
@@ -193,3 +201,6 @@ class Services:
     #: mod_callcenter queues as the queue node sees them: one member/agent list per queue per
     #: interval, shared by every caller waiting in it (engine/queueboard.py).
     queues: QueueBoard = field(default_factory=QueueBoard)
+    #: Agent statuses for the agent IVR (set in mod_callcenter over the live link, and saved); None
+    #: without a store.
+    agents: AgentStatus | None = None

@@ -14,6 +14,7 @@ from typing import Any
 
 from fsivr.callcenter.state import QUEUE_FIELD_PARAMS
 from fsivr.engine.limits import MAX_NODES, MAX_TEXT, text_too_long
+from fsivr.engine.pins import check_hash
 from fsivr.engine.scenario import ScenarioSpec
 from fsivr.scenario.yamlio import Lines, YamlError, load_yaml, read_limited
 from fsivr.store.directory import (
@@ -386,15 +387,21 @@ class _Parser:
     def agent(self, raw: dict[str, Any], path: DocPath) -> Agent | None:
         """An employee's agent settings (accounts named only under a queue get the defaults)."""
         delays = ("max_no_answer", "wrap_up_time", "reject_delay_time", "busy_delay_time", "no_answer_delay_time")
-        self.keys(raw, path, ("account", "contact", "gateway", "status", *delays))
+        self.keys(raw, path, ("account", "contact", "gateway", "status", "pin_hash", *delays))
         account = self.text(raw, "account", path, required=True)
+        pin_hash = self.text(raw, "pin_hash", path)
+        if pin_hash is not None:
+            try:
+                check_hash(pin_hash)
+            except ValueError as exc:
+                self.fail((*path, "pin_hash"), str(exc))
         gateway = self.text(raw, "gateway", path)
         if gateway is not None and not DIALABLE_NAME.match(gateway):
             self.fail((*path, "gateway"), f"{gateway!r} cannot be dialled through: use {DIALABLE_NAME_RULE}")
         defaults = Agent("")
         agent = Agent(account or "", contact=self.choice(raw, "contact", path, AGENT_CONTACTS, "sip"),
                       gateway=gateway, status=self.choice(raw, "status", path, AGENT_STATUSES, "Logged Out"),
-                      **{d: self.integer(raw, d, path, getattr(defaults, d)) for d in delays})
+                      pin_hash=pin_hash, **{d: self.integer(raw, d, path, getattr(defaults, d)) for d in delays})
         return agent if account else None
 
     def prompt(self, raw: dict[str, Any], path: DocPath) -> Prompt | None:

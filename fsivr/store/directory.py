@@ -124,6 +124,9 @@ class Agent:
     reject_delay_time: int = 10
     busy_delay_time: int = 60
     no_answer_delay_time: int = 0
+    #: The agent IVR's PIN hash, only as a bundle gives it (``pin_hash``): None leaves the stored
+    #: one as it is (a PIN changed by phone survives a re-import). Never loaded nor exported.
+    pin_hash: str | None = None
 
 
 @dataclass
@@ -323,7 +326,8 @@ def save_directory(session: Session, directory: Directory) -> None:
             for i, m in enumerate(g.members))
     for ag in directory.agents:
         account_id = _need(ids, ag.account, "agent: account")
-        _upsert(session, AgentRow, "account_id", account_id, **{f: getattr(ag, f) for f in _AGENT_FIELDS})
+        pin = {"pin_hash": ag.pin_hash} if ag.pin_hash is not None else {}
+        _upsert(session, AgentRow, "account_id", account_id, **{f: getattr(ag, f) for f in _AGENT_FIELDS}, **pin)
     for q in directory.queues:
         row = _upsert(session, QueueRow, "name", q.name, params=dict(q.params),
                       **{f: getattr(q, f) for f in _QUEUE_FIELDS})

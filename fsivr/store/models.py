@@ -334,6 +334,15 @@ class AgentRow(Base):
     reject_delay_time: Mapped[int] = mapped_column(Integer, default=10)
     busy_delay_time: Mapped[int] = mapped_column(Integer, default=60)
     no_answer_delay_time: Mapped[int] = mapped_column(Integer, default=0)
+    #: The agent IVR's PIN as a scrypt hash (fsivr.engine.pins; ``fsivr pin agent``); NULL: the
+    #: agent cannot log in by phone. Never exported, never kept in a server's memory.
+    pin_hash: Mapped[str | None] = mapped_column(String(200))
+    #: Why the status is what it is, where mod_callcenter's four statuses cannot say it: ``break``
+    #: (agent IVR key 3) and ``not_ready`` (key 4) are both ``On Break`` in mod_callcenter;
+    #: ``freeswitch``: mod_callcenter changed it by itself (max-no-answer...). NULL otherwise.
+    status_reason: Mapped[str | None] = mapped_column(String(16))
+    #: When the agent IVR or mod_callcenter last changed the status (NULL: never).
+    status_changed_at: Mapped[datetime | None]
 
     account: Mapped[AccountRow] = relationship()
 

@@ -10,7 +10,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from fsivr.config import Config
 from fsivr.scenario import repository
 from fsivr.store.db import Store
 from fsivr.testing import CallResult, CallScript, Simulator
+from fsivr.testing.inbound import InboundSwitch
 
 
 @dataclass
@@ -44,6 +45,8 @@ class Harness:
     store: Store
     simulator: Simulator
     placed: list[Placed] = field(default_factory=list)
+    #: The simulator's inbound ESL port the server's live link is connected to (``live_link``).
+    switch: InboundSwitch | None = None
 
     def call(self, script: CallScript | None = None, **kwargs: Any) -> Placed:
         script = script or CallScript(**kwargs)
@@ -71,8 +74,14 @@ class Harness:
 
 @contextmanager
 def running(bundle: str | Path | None = None, *, database_url: str | None = None,
-            config: Config | None = None, time_scale: float = 0.0) -> Iterator[Harness]:
-    """Start a server on an ephemeral loopback port with ``bundle`` (YAML text or a file) imported."""
+            config: Config | None = None, time_scale: float = 0.0, live_link: bool = False) -> Iterator[Harness]:
+    """Start a server on an ephemeral loopback port with ``bundle`` (YAML text or a file) imported.
+
+    ``live_link``: the server also runs its live event link (and the mod_callcenter sync on it),
+    connected to the simulator's inbound ESL port (``Harness.switch``), as ``fsivr serve`` does to
+    FreeSWITCH's; the simulator's mod_callcenter starts with the store's queues in its
+    callcenter.conf.xml, loaded (as FreeSWITCH starts with what ``render-conf`` wrote).
+    """
     cfg = config or Config()
     tmp = None
     if database_url is None:
@@ -84,19 +93,59 @@ def running(bundle: str | Path | None = None, *, database_url: str | None = None
     cfg.shutdown_grace = min(cfg.shutdown_grace, 5.0)
     store = Store(database_url)
     store.upgrade()
-    app = App.build(cfg)
-    harness = Harness(app=app, store=store, simulator=None)  # type: ignore[arg-type]
+    switch = None
+    if live_link:
+        switch = InboundSwitch(password=LINK_PASSWORD)
+        switch.start("127.0.0.1", 0)
+        cfg.esl_host, cfg.esl_port = switch.address
+        cfg.esl_password = LINK_PASSWORD
+        cfg.callcenter_interval = min(cfg.callcenter_interval, 0.2)
+        cfg.live_link_max_backoff = min(cfg.live_link_max_backoff, 0.2)
+    app = App.build(cfg, live_link=live_link)
+    harness = Harness(app=app, store=store, simulator=None, switch=switch)  # type: ignore[arg-type]
     try:
         if bundle is not None:
             if isinstance(bundle, Path) or (isinstance(bundle, str) and "\n" not in bundle and Path(bundle).is_file()):
                 repository.import_file(store, bundle, prompts_dir=cfg.prompts_dir)
             else:
                 harness.import_yaml(str(bundle))
+        if switch is not None:
+            # The simulator exists before the link connects, so the link never meets a switch
+            # without mod_callcenter; its address is the server's once that is bound.
+            harness.simulator = Simulator(("127.0.0.1", 1), time_scale=time_scale)
+            _load_queues(harness.simulator, store)
+            switch.attach(harness.simulator)
         app.start()
-        harness.simulator = Simulator(app.server.address, time_scale=time_scale)
+        if harness.simulator is None:
+            harness.simulator = Simulator(app.server.address, time_scale=time_scale)
+        else:
+            harness.simulator.address = app.server.address
         yield harness
     finally:
         app.stop()
+        if switch is not None:
+            switch.stop()
         store.close()
         if tmp is not None:
             tmp.cleanup()
+
+
+LINK_PASSWORD = "harness-Link"
+
+
+def _load_queues(sim: Simulator, store: Store) -> None:
+    """The store's queues in the simulator's callcenter.conf.xml, loaded (mod_callcenter.c
+    load_config loads every queue of it at start)."""
+    from fsivr.callcenter.state import load_state
+    from fsivr.testing.mods.callcenter import Queue as SimQueue
+
+    kinds = {f.name: f.type if isinstance(f.type, str) else f.type.__name__ for f in fields(SimQueue)}
+    for q in store.run(load_state).queues.values():
+        settings: dict[str, object] = {}
+        for param, value in q.params:
+            attr = param.replace("-", "_")
+            if attr in kinds and attr not in ("name", "calls_answered", "calls_abandoned"):
+                kind = kinds[attr]
+                settings[attr] = value == "true" if kind == "bool" else int(value) if kind == "int" else value
+        sim.callcenter.define_queue(q.name, **settings)
+        sim.callcenter.load_queue(q.name)

@@ -86,6 +86,35 @@ def test_free_agent_is_offered_the_best_score_first() -> None:
         "agent-offering", "bridge-agent-start"]
 
 
+def test_max_no_answer_changes_the_status_with_its_events_and_available_resets_it() -> None:
+    """mod_callcenter.c outbound_agent_thread_run: an offer not answered counts; at max-no-answer
+    agent-max-no-answer, then cc_agent_update("status", agent-no-answer-status) with its
+    agent-status-change (what the agent IVR writes back); cc_agent_update to Available resets
+    no_answer_count (only when the status changes)."""
+    from fsivr.testing import Target
+
+    sim, switch = _switch()
+    for cmd in ("agent add a@default callback", "agent set max_no_answer a@default 2",
+                "tier add q@default a@default 1 1", "agent set status a@default Available"):
+        assert sim.callcenter_config(cmd) == "+OK\n"
+    sim.set_agent_behaviour("a@default", Target("no_answer"))
+    _member(switch, U[0], "1001")
+    for _ in range(1000):  # the dispatch loop runs in its own greenlet: a generous bound, not a speed
+        if sim.callcenter.agents["a@default"].status != "Available":
+            break
+        gevent.sleep(0.01)
+    agent = _rows(sim.callcenter_config("agent list a@default"))[0]
+    assert (agent[5], agent[16]) == ("On Break", "2")  # status, no_answer_count
+    actions = [a for a, _ in sim.callcenter.events if a in ("agent-offering", "agent-max-no-answer",
+                                                           "agent-status-change")]
+    assert actions[-4:] == ["agent-offering", "agent-offering", "agent-max-no-answer", "agent-status-change"]
+    changed = dict(next(h for a, h in reversed(sim.callcenter.events) if a == "agent-status-change"))
+    assert changed == {"CC-Agent": "a@default", "CC-Action": "agent-status-change", "CC-Agent-Status": "On Break"}
+    switch.run_api(f"uuid_kill {U[0]}")
+    assert sim.callcenter_config("agent set status a@default Available") == "+OK\n"
+    assert _rows(sim.callcenter_config("agent list a@default"))[0][16] == "0"
+
+
 def test_hung_up_members_stay_abandoned_and_count() -> None:
     """11: after uuid_kill the rows stay, state Abandoned, session_uuid emptied, abandoned_epoch set,
     still in ``queue count members``; calls_abandoned counts them. Only the dispatch thread drops

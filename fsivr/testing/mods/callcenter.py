@@ -393,6 +393,10 @@ class CallCenter:
                 return "-ERR Invalid Agent Status!\n"
             if agent is None:
                 return "-ERR Agent not found!\n"
+            if value == "Available" and agent.status != value:
+                # cc_agent_update: "Reset values on available only" (talk_time, calls_answered,
+                # no_answer_count), and only when the status changes.
+                agent.talk_time = agent.calls_answered = agent.no_answer_count = 0
             agent.status = value
             agent.last_status_change = now
             self._event("agent-status-change", [("CC-Agent", name), ("CC-Action", "agent-status-change"),
@@ -829,6 +833,21 @@ def agent_state(cc: CallCenter, agent: Agent, state: str) -> None:
                                      ("CC-Agent-State", state)])
 
 
+def agent_no_answer(cc: CallCenter, agent: Agent, queue: Queue, member: Member, now: int) -> None:
+    """outbound_agent_thread_run, an offer not answered (the default cause branch): no_answer_count
+    + 1; at max-no-answer the agent-max-no-answer event, then cc_agent_update("status", <the queue's
+    agent-no-answer-status>), which fires agent-status-change — before bridge-agent-fail
+    (mod_callcenter.c v1.11.1)."""
+    agent.no_answer_count += 1
+    if agent.max_no_answer and agent.no_answer_count >= agent.max_no_answer:
+        cc._event("agent-max-no-answer", [
+            ("CC-Agent", agent.name), ("CC-Action", "agent-max-no-answer"),
+            ("CC-Agent-No-Answer-Count", str(agent.max_no_answer)),
+            ("CC-Agent-No-Answer-Status", queue.agent_no_answer_status),
+            ("CC-Member-UUID", member.uuid), ("CC-Member-Session-UUID", member.session_uuid)])
+        cc._agent_update("status", queue.agent_no_answer_status, agent.name, now)
+
+
 def member_ids(member: Member) -> list[tuple[str, str]]:
     return [("CC-Member-UUID", member.uuid), ("CC-Member-Session-UUID", member.session_uuid),
             ("CC-Member-CID-Name", member.cid_name), ("CC-Member-CID-Number", member.cid_number)]
@@ -877,17 +896,14 @@ def _ring_agent(s: CallSession, cc: CallCenter, agent: Agent, member: Member, qu
     s.media(min(t.after or 0.0, 60.0) if t.behaviour != "no_answer" else 60.0)
     now = s.clock.now_us // 1_000_000
     cause = {"no_answer": "NO_ANSWER", "busy": "USER_BUSY"}.get(t.behaviour, t.cause or "NORMAL_TEMPORARY_FAILURE")
+    if t.behaviour == "no_answer":
+        agent_no_answer(cc, agent, queue, member, now)
     cc._event("bridge-agent-fail", [
         ("CC-Queue", queue.name), ("CC-Action", "bridge-agent-fail"), ("CC-Hangup-Cause", cause),
         ("CC-Agent", agent.name), ("CC-Agent-System", INSTANCE), ("CC-Agent-Called-Time", str(agent.last_offered_call)),
         ("CC-Agent-Aborted-Time", str(now)), *member_ids(member), ("CC-Member-Joined-Time", str(member.joined_epoch))])
     agent_state(cc, agent, "Waiting")
     member.state = "Waiting"
-    if t.behaviour == "no_answer":
-        agent.no_answer_count += 1
-        if agent.max_no_answer and agent.no_answer_count >= agent.max_no_answer:
-            agent.status = queue.agent_no_answer_status
-            agent.last_status_change = now
     agent.last_bridge_end = now  # keeps it out of the rotation for the wrap-up/delay time
     return False
 

@@ -128,6 +128,9 @@ def _offer(cc: mod_callcenter.CallCenter, agent: Agent, member: Member, now: int
                                  ("CC-Agent-Type", agent.type), ("CC-Agent-System", INSTANCE),
                                  *mod_callcenter.member_ids(member)])
     if agent.target.behaviour != "answered":
+        loaded = cc.queues.get(queue)
+        if agent.target.behaviour == "no_answer" and loaded is not None:
+            mod_callcenter.agent_no_answer(cc, agent, loaded, member, now)
         mod_callcenter.agent_state(cc, agent, "Waiting")
         agent.last_bridge_end = now
         return False
