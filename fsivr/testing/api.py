@@ -253,6 +253,14 @@ def uuid_kill(ctx: ApiContext, arg: str) -> str | None:
     if s is None and caller is not None:
         queue_caller.hangup(ctx.sim, caller)  # a queue member no socket controls
         return "+OK\n"
+    peer = _locate_peer(ctx, uuid) if s is None else None
+    if peer is not None:
+        # the far end of a bridge (a callcenter agent): its leg goes down, our bridge ends
+        peer.hungup = True
+        for other in ctx.sim.live_sessions():
+            if other.peer is peer:
+                other.wake.set()
+        return "+OK\n"
     if s is None:
         return NO_SUCH_CHANNEL
     # killing the loopback A-leg is the caller hanging up; the socket leg: the switch did it
