@@ -57,7 +57,9 @@ NUMBER_VAR = "fsivr_agent_number"
 HELD_VAR = "fsivr_agent_held"
 #: Minutes a hold may last (one play_and_get_digits try of 60 s each).
 HOLD_TRIES = 30
-TRANSFER_MODES = ("blind",)
+#: blind: the agent is released as soon as the transfer starts; on_answer: when the far end
+#: answers (if it does not, the caller is back with the agent).
+TRANSFER_MODES = ("blind", "on_answer")
 #: How long the controller waits for the transferred bridge to start before freeing the agent anyway.
 BRIDGE_START = 10.0
 #: Fallback poll of the agent leg's variables, in case an event was missed.
@@ -82,6 +84,7 @@ class AgentMenu:
         self.actions: list[dict[str, Any]] = detail.setdefault("agent_menu", [])
         self.changed = gevent.event.Event()
         self.bridge_started = gevent.event.Event()
+        self.bridge_answered = gevent.event.Event()
         self.bridge_done: Event | None = None
         self.music_since: float | None = None
         self.started = time.monotonic()
@@ -100,7 +103,11 @@ class AgentMenu:
             self.bridge_started.set()
         elif app == "bridge" and name == "CHANNEL_EXECUTE_COMPLETE":
             self.bridge_done = event
+            self.bridge_answered.set()  # (or not: it is over either way)
             self.changed.set()
+        elif name == "CHANNEL_BRIDGE" and self.bridge_started.is_set():
+            # the transfer's own bridge (the agent's came before bridge_started)
+            self.bridge_answered.set()
 
     def follow(self) -> None:
         call = self.call
@@ -155,12 +162,25 @@ class AgentMenu:
             return
         dial = dial_string(legs, "simultaneous")
         self.bridge_started.clear()
+        self.bridge_answered.clear()
         reply = call.api(f"uuid_broadcast {call.uuid} {expand_escape(quote_arg('bridge::' + dial))} aleg")
         if not reply.startswith("+OK"):
             entry["result"] = "failed"
             return
+        entry["dial"] = dial
         self.bridge_started.wait(BRIDGE_START)
-        # blind: the agent is released as soon as the caller's transfer runs
+        if self.mode == "on_answer":
+            # the agent stays (silent: the caller's bridge runs the transfer) until the far end
+            # answers; if the transfer fails the bridge app ends and the caller is back with them
+            while not self.bridge_answered.wait(1.0):
+                if call.conn.hungup.is_set():
+                    return
+            done = self.bridge_done
+            if done is not None and classify_event(done)[0] != "answered":
+                self.bridge_done = None
+                entry["result"], entry["cause"] = classify_event(done)
+            if "result" in entry or call.conn.hungup.is_set():
+                entry["agent_released"] = False
+                return
         call.api(f"uuid_kill {self.agent_uuid}")
         entry["agent_released"] = True
-        entry["dial"] = dial

@@ -122,7 +122,9 @@ class QueueNode(Node):
             language = self.p["language"] or call.services.config.language
             call.playable(text=position_sentence(1, language), language=language, voice=self.p["voice"])
         if self.p["agent_menu"]:
-            # bound on the caller's session: the hooks outlive callcenter's uuid_bridge to the agent
+            # bound on the caller's session: the hooks outlive callcenter's uuid_bridge to the agent;
+            # a transfer that fails must give the caller back, not hang up (switch_channel_handle_cause)
+            call.set_channel_vars({"continue_on_fail": "true"})
             for binding in _agentmenu.bindings():
                 call.execute("bind_meta_app", binding, timeout=call.quick_timeout)
         started = time.monotonic()

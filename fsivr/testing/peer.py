@@ -216,8 +216,11 @@ def agent_talk(s: CallSession, peer: Peer, target: Target, until: Callable[[], b
         for i, key in enumerate(keys):
             s.at(at + (i + 1) * DTMF_SPACING, functools.partial(pass_key, s, peer, key, meta.SEND), owner=peer)
     start = s.clock.now_us
+    s.outer_peer = peer
     try:
         while True:
+            # a nested ``bridge`` (a transfer run inside this one) had its own peer: ours again
+            s.peer = peer
             elapsed = (s.clock.now_us - start) / 1e6
             if peer.hungup or (until is not None and until()) or elapsed >= target.talk - 1e-6:
                 return "done"
@@ -227,4 +230,5 @@ def agent_talk(s: CallSession, peer: Peer, target: Target, until: Callable[[], b
             if outcome == "break" and s.time_left() <= 0:
                 return "hangup"
     finally:
+        s.outer_peer = None
         s.cancel_timers(peer)

@@ -123,3 +123,44 @@ def test_blind_transfer_to_a_short_number_releases_the_agent(pbx: Harness) -> No
     # mod_callcenter freed the agent (bridge ended): back to Waiting
     agent = pbx.simulator.callcenter_config("agent list")
     assert "101" in agent
+
+
+BUNDLE_ON_ANSWER = BUNDLE.replace("agent_menu: true,", "agent_menu: true, transfer_mode: on_answer,")
+
+
+@pytest.fixture
+def pbx_on_answer() -> Iterator[Harness]:
+    with running(BUNDLE_ON_ANSWER, time_scale=1.0) as h:
+        h.simulator.add_queue("sales")
+        for cmd in ("agent add 101 callback", "agent set contact 101 user/101",
+                    "agent set status 101 Available", "tier add sales 101"):
+            assert h.simulator.callcenter_config(cmd) == "+OK\n", cmd
+        yield h
+
+
+def test_transfer_on_answer_releases_the_agent_when_the_far_end_answers(pbx_on_answer: Harness) -> None:
+    h = pbx_on_answer
+    h.simulator.set_agent_behaviour("101", Target("answered", answer_after=0.5, talk=30.0,
+                                                  dtmf=[(0.2, "*1"), (1.0, "102#")]))
+    placed = h.call(number="2001", targets={"sip:102": Target("answered", answer_after=2.0, talk=1.0)})
+    assert placed.result.ok, placed.result.error
+    assert [(leg.target, leg.outcome) for leg in placed.result.bridges[0].legs] == [("sip:102", "answered")]
+    transfer = next(m for m in menu_of(placed) if m["action"] == "transfer")
+    assert transfer["mode"] == "on_answer" and transfer["agent_released"] is True
+    assert transfer["result"] == "answered"
+    assert placed.result.duration < 15
+
+
+def test_transfer_on_answer_that_fails_gives_the_caller_back_to_the_agent(pbx_on_answer: Harness) -> None:
+    h = pbx_on_answer
+    # 102 is busy: the agent keeps the caller and talks on to the end of its 6 s
+    h.simulator.set_agent_behaviour("101", Target("answered", answer_after=0.5, talk=6.0,
+                                                  dtmf=[(0.2, "*1"), (1.0, "102#")]))
+    placed = h.call(number="2001", targets={"sip:102": Target("busy")})
+    assert placed.result.ok, placed.result.error
+    assert [(leg.target, leg.outcome) for leg in placed.result.bridges[0].legs] == [("sip:102", "busy")]
+    transfer = next(m for m in menu_of(placed) if m["action"] == "transfer")
+    assert transfer["agent_released"] is False and transfer["result"] == "busy"
+    # the agent's bridge went on after the failed transfer: the call lasted the agent's talk
+    assert placed.result.duration >= 6.0
+    assert placed.path[0] == ("q", "answered")
