@@ -54,6 +54,7 @@ HOLD_BEEP = "tone_stream://%(100,0,440)"
 SILENCE = "silence_stream://250"
 #: Variables play_and_get_digits leaves on the agent leg, per menu key.
 NUMBER_VAR = "fsivr_agent_number"
+DICTATED_VAR = "fsivr_agent_dictated"
 HELD_VAR = "fsivr_agent_held"
 #: Minutes a hold may last (one play_and_get_digits try of 60 s each).
 HOLD_TRIES = 30
@@ -62,6 +63,8 @@ HOLD_TRIES = 30
 TRANSFER_MODES = ("blind", "on_answer")
 #: How long the controller waits for the transferred bridge to start before freeing the agent anyway.
 BRIDGE_START = 10.0
+#: After the dictated number was read to the caller: how long the caller has to press 1 or 2.
+OFFER_WAIT = 15.0
 #: Fallback poll of the agent leg's variables, in case an event was missed.
 POLL = 5.0
 
@@ -71,6 +74,8 @@ def bindings() -> list[str]:
     return [
         # 1: a number ended by # (digits only: nothing the agent keys reaches a dial string but digits)
         f"1 b s play_and_get_digits::1 20 3 10000 # {BEEP} {SILENCE} {NUMBER_VAR} [0-9]+ 5000",
+        # 3: a number read out to the caller, who presses 1 to be connected to it, 2 to stay
+        f"3 b s play_and_get_digits::1 20 3 10000 # {BEEP} {SILENCE} {DICTATED_VAR} [0-9]+ 5000",
         # 4: hold until the agent presses 5
         f"4 b s play_and_get_digits::1 1 {HOLD_TRIES} 60000 none {HOLD_BEEP} {SILENCE} {HELD_VAR} 5 5000",
     ]
@@ -79,8 +84,11 @@ def bindings() -> list[str]:
 class AgentMenu:
     """Follows one bridged queue call until it ends, acting on what the agent keyed."""
 
-    def __init__(self, call: Call, agent_uuid: str, mode: str, detail: dict[str, Any]) -> None:
+    def __init__(self, call: Call, agent_uuid: str, mode: str, detail: dict[str, Any],
+                 language: str | None = None, voice: str | None = None) -> None:
         self.call, self.agent_uuid, self.mode = call, agent_uuid, mode
+        self.language, self.voice = language, voice
+        self.caller_key = gevent.event.AsyncResult()
         self.actions: list[dict[str, Any]] = detail.setdefault("agent_menu", [])
         self.changed = gevent.event.Event()
         self.bridge_started = gevent.event.Event()
@@ -92,6 +100,9 @@ class AgentMenu:
     def on_event(self, event: Event) -> None:
         """Runs in the hub: only notes what happened."""
         name, app = event.get("Event-Name"), event.get("Application") or ""
+        if name == "DTMF" and not self.caller_key.ready():
+            self.caller_key.set(event.get("DTMF-Digit") or "")
+            return
         if app == "playback" and name == "CHANNEL_EXECUTE" and self.music_since is None:
             self.music_since = time.monotonic()  # the hold music a meta app put on the caller
         elif app == "playback" and name == "CHANNEL_EXECUTE_COMPLETE" and self.music_since is not None:
@@ -122,8 +133,8 @@ class AgentMenu:
                 except ChannelHangup:
                     break
                 except EslError as exc:
+                    # one action failed; the call and the menu go on
                     log.warning("call %s: agent menu: %s", call.uuid, exc)
-                    break
 
     def _agent_var(self, name: str) -> str:
         reply = self.call.api(f"uuid_getvar {self.agent_uuid} {name}").strip()
@@ -144,6 +155,29 @@ class AgentMenu:
         number = self._agent_var(NUMBER_VAR)
         if number:
             self._transfer(number)
+        dictated = self._agent_var(DICTATED_VAR)
+        if dictated:
+            self._offer(dictated)
+
+    def _offer(self, number: str) -> None:
+        """Read the number to the caller (inside its bridge, the agent waiting), then the caller's
+        key decides: 1 = transfer there (the queue's transfer mode), anything else or nothing = the
+        caller stays with the agent."""
+        call = self.call
+        entry: dict[str, Any] = {"action": "offer", "number": number}
+        self.actions.append(entry)
+        self.caller_key = gevent.event.AsyncResult()
+        # digits spaced out: the TTS engine reads them one by one
+        call.broadcast(call.playable(text=" ".join(number), language=self.language, voice=self.voice))
+        try:
+            key = self.caller_key.get(timeout=OFFER_WAIT)
+        except gevent.Timeout:
+            key = ""
+        entry["caller_pressed"] = key
+        if key == "1":
+            self._transfer(number)
+        else:
+            entry["result"] = "back_to_agent"
 
     def _transfer(self, number: str) -> None:
         call = self.call

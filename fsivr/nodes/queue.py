@@ -79,7 +79,9 @@ class QueueNode(Node):
         # the agent's in-call menu (spec §5): fsivr/nodes/_agentmenu.py
         "agent_menu": Param(bool, default=False,
                             doc="the answering agent's in-call menu: *1 transfer to a number ended by #, "
-                                "*4 hold (the caller hears music) until the agent presses 5"),
+                                "*3 a number ended by # read to the caller, who presses 1 to be transferred "
+                                "there or 2 to stay, *4 hold (the caller hears music) until the agent "
+                                "presses 5"),
         "transfer_mode": Param(str, default="blind", choices=_agentmenu.TRANSFER_MODES,
                                doc="how *1 transfers: blind = the agent is released at once"),
     }
@@ -125,6 +127,9 @@ class QueueNode(Node):
             # bound on the caller's session: the hooks outlive callcenter's uuid_bridge to the agent;
             # a transfer that fails must give the caller back, not hang up (switch_channel_handle_cause)
             call.set_channel_vars({"continue_on_fail": "true"})
+            # the TTS voice's channel variables too (the dictated number is spoken after callcenter)
+            language = self.p["language"] or call.services.config.language
+            call.playable(text="1", language=language, voice=self.p["voice"])
             for binding in _agentmenu.bindings():
                 call.execute("bind_meta_app", binding, timeout=call.quick_timeout)
         started = time.monotonic()
@@ -170,7 +175,8 @@ class QueueNode(Node):
             return
         if not agent_uuid or agent_uuid.startswith(("-ERR", "_undef_")):
             return
-        _agentmenu.AgentMenu(call, agent_uuid, self.p["transfer_mode"], detail).follow()
+        language = self.p["language"] or call.services.config.language
+        _agentmenu.AgentMenu(call, agent_uuid, self.p["transfer_mode"], detail, language, self.p["voice"]).follow()
 
     def _outcome(self, call: Call, event: Any, ended_by: str | None) -> str:
         if event is None:

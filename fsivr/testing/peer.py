@@ -215,6 +215,11 @@ def agent_talk(s: CallSession, peer: Peer, target: Target, until: Callable[[], b
     for at, keys in target.dtmf:
         for i, key in enumerate(keys):
             s.at(at + (i + 1) * DTMF_SPACING, functools.partial(pass_key, s, peer, key, meta.SEND), owner=peer)
+    # the caller's keys in this bridge: ``Press(bridge=0)``
+    for press in (p for p in s.script.presses if p.bridge == 0):
+        for i, key in enumerate(press.keys):
+            s.at(press.after + (i + 1) * DTMF_SPACING, functools.partial(pass_key, s, peer, key, meta.RECV),
+                 owner=peer)
     start = s.clock.now_us
     s.outer_peer = peer
     try:

@@ -14,6 +14,7 @@ from fsivr.nodes import _agentmenu
 from fsivr.testing import Target
 from fsivr.testing.expand import GLOBALS
 from fsivr.testing.harness import Harness, running
+from fsivr.testing.script import Press
 
 BUNDLE = """
 accounts:
@@ -164,3 +165,34 @@ def test_transfer_on_answer_that_fails_gives_the_caller_back_to_the_agent(pbx_on
     # the agent's bridge went on after the failed transfer: the call lasted the agent's talk
     assert placed.result.duration >= 6.0
     assert placed.path[0] == ("q", "answered")
+
+
+def test_dictated_number_is_read_to_the_caller_who_presses_1_to_be_connected(pbx: Harness) -> None:
+    # the agent keys *3 102# ; the number is read to the caller, who presses 1 (~6 s into the bridge)
+    pbx.simulator.set_agent_behaviour("101", Target("answered", answer_after=0.5, talk=30.0,
+                                                    dtmf=[(0.2, "*3"), (1.0, "102#")]))
+    placed = pbx.call(number="2001", targets={"sip:102": Target("answered", answer_after=0.5, talk=1.0)},
+                      presses=[Press("1", after=6.0, bridge=0)])
+    assert placed.result.ok, placed.result.error
+    # the caller heard music while the agent keyed, then the number (a broadcast of spoken digits)
+    assert len(music_runs(placed)) == 1
+    names = [a.name for a in placed.result.apps]
+    assert names.count("playback") == 2  # the music, then the digits
+    menu = menu_of(placed)
+    offer = next(m for m in menu if m["action"] == "offer")
+    assert offer["number"] == "102" and offer["caller_pressed"] == "1"
+    transfer = next(m for m in menu if m["action"] == "transfer")
+    assert transfer["number"] == "102" and transfer["agent_released"] is True and transfer["result"] == "answered"
+    assert [(leg.target, leg.outcome) for leg in placed.result.bridges[0].legs] == [("sip:102", "answered")]
+
+
+def test_dictated_number_the_caller_presses_2_and_stays_with_the_agent(pbx: Harness) -> None:
+    pbx.simulator.set_agent_behaviour("101", Target("answered", answer_after=0.5, talk=9.0,
+                                                    dtmf=[(0.2, "*3"), (1.0, "102#")]))
+    placed = pbx.call(number="2001", presses=[Press("2", after=6.0, bridge=0)])
+    assert placed.result.ok, placed.result.error
+    offer = next(m for m in menu_of(placed) if m["action"] == "offer")
+    assert offer["caller_pressed"] == "2" and offer["result"] == "back_to_agent"
+    assert not any(m["action"] == "transfer" for m in menu_of(placed))
+    assert placed.result.bridges == []  # nobody else was rung
+    assert placed.result.duration >= 9.0  # the agent talked to the end
