@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from fsivr.callcenter.commands import parse_list
 from fsivr.nodes import _agentmenu
 from fsivr.testing import Target
 from fsivr.testing.expand import GLOBALS
@@ -103,6 +104,18 @@ def test_hold_the_caller_hears_music_until_the_agent_presses_5(pbx: Harness) -> 
     assert step["detail"]["agent"] == "101"
 
 
+def test_star_5_during_hold_returns_too(pbx: Harness) -> None:
+    # during the hold the agent presses * then 5 (the menu's "return"): the * is not a 5, the hold
+    # app asks again and the 5 ends it
+    pbx.simulator.set_agent_behaviour("101", Target("answered", answer_after=0.5, talk=5.0,
+                                                    dtmf=[(0.2, "*4"), (2.2, "*5")]))
+    placed = pbx.call(number="2001")
+    assert placed.result.ok, placed.result.error
+    held = music_runs(placed)
+    assert len(held) == 1 and 1.5 <= held[0].duration <= 3.0, held
+    assert [m["action"] for m in menu_of(placed)] == ["music", "hold_ended"]
+
+
 def test_blind_transfer_to_a_short_number_releases_the_agent(pbx: Harness) -> None:
     # *1 then 102# : the caller goes to extension 102, the agent is freed at once
     pbx.simulator.set_agent_behaviour("101", Target("answered", answer_after=0.5, talk=30.0,
@@ -121,9 +134,11 @@ def test_blind_transfer_to_a_short_number_releases_the_agent(pbx: Harness) -> No
     assert transfer["agent_released"] is True and transfer["result"] == "answered"
     # the agent's leg went down long before its 30 s talk: the call lasted about the transfer
     assert placed.result.duration < 15
-    # mod_callcenter freed the agent (bridge ended): back to Waiting
-    agent = pbx.simulator.callcenter_config("agent list")
-    assert "101" in agent
+    # mod_callcenter saw the agent's leg end: the agent is no longer in a queue call, still
+    # Available, and the call counts as one answered by them
+    rows = {r["name"]: r for r in parse_list(pbx.simulator.callcenter_config("agent list"))}
+    assert rows["101"]["state"] == "Waiting" and rows["101"]["status"] == "Available"
+    assert rows["101"]["calls_answered"] == "1"
 
 
 BUNDLE_ON_ANSWER = BUNDLE.replace("agent_menu: true,", "agent_menu: true, transfer_mode: on_answer,")
