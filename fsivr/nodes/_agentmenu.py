@@ -95,6 +95,8 @@ class AgentMenu:
         self.bridge_answered = gevent.event.Event()
         self.bridge_done: Event | None = None
         self.music_since: float | None = None
+        #: while the dictated number is read to the caller its playback is not hold music
+        self.offering = False
         self.started = time.monotonic()
 
     def on_event(self, event: Event) -> None:
@@ -103,7 +105,9 @@ class AgentMenu:
         if name == "DTMF" and not self.caller_key.ready():
             self.caller_key.set(event.get("DTMF-Digit") or "")
             return
-        if app == "playback" and name == "CHANNEL_EXECUTE" and self.music_since is None:
+        if app == "playback" and self.offering:
+            pass
+        elif app == "playback" and name == "CHANNEL_EXECUTE" and self.music_since is None:
             self.music_since = time.monotonic()  # the hold music a meta app put on the caller
         elif app == "playback" and name == "CHANNEL_EXECUTE_COMPLETE" and self.music_since is not None:
             self.actions.append({"action": "music", "at": round(self.music_since - self.started, 1),
@@ -167,12 +171,15 @@ class AgentMenu:
         entry: dict[str, Any] = {"action": "offer", "number": number}
         self.actions.append(entry)
         self.caller_key = gevent.event.AsyncResult()
-        # digits spaced out: the TTS engine reads them one by one
-        call.broadcast(call.playable(text=" ".join(number), language=self.language, voice=self.voice))
+        self.offering = True
         try:
+            # digits spaced out: the TTS engine reads them one by one
+            call.broadcast(call.playable(text=" ".join(number), language=self.language, voice=self.voice))
             key = self.caller_key.get(timeout=OFFER_WAIT)
         except gevent.Timeout:
             key = ""
+        finally:
+            self.offering = False
         entry["caller_pressed"] = key
         if key == "1":
             self._transfer(number)

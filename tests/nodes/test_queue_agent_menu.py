@@ -194,7 +194,8 @@ def test_dictated_number_is_read_to_the_caller_who_presses_1_to_be_connected(pbx
     names = [a.name for a in placed.result.apps]
     assert names.count("playback") == 2  # the music, then the digits
     menu = menu_of(placed)
-    offer = next(m for m in menu if m["action"] == "offer")
+    assert [m["action"] for m in menu] == ["music", "offer", "transfer"]
+    offer = menu[1]
     assert offer["number"] == "102" and offer["caller_pressed"] == "1"
     transfer = next(m for m in menu if m["action"] == "transfer")
     assert transfer["number"] == "102" and transfer["agent_released"] is True and transfer["result"] == "answered"
