@@ -14,10 +14,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from fsivr.testing.channel import Channel
+    from fsivr.testing.peer import Peer
+    from fsivr.testing.script import Target
     from fsivr.testing.session import CallSession
 
 Pairs = list[tuple[str, str]]
@@ -180,8 +182,8 @@ class Partner:
     # the partner presses keys while bridged (a callcenter agent's ``Target.dtmf``): the bridge runs
     # with it as our channel's peer (fsivr.testing.peer.agent_talk), so bind_meta_app, apps broadcast
     # onto it, uuid_getvar/uuid_kill of its uuid work as for a ``bridge`` far end
-    peer: Any = None
-    target: Any = None
+    peer: Peer | None = None
+    target: Target | None = None
 
 
 def uuid_bridge_in(s: CallSession, partner: Partner) -> None:
