@@ -44,6 +44,7 @@ from fsivr.engine.queueboard import QueueSnapshot
 from fsivr.engine.registry import register
 from fsivr.esl.errors import ChannelHangup, ChannelLeft, EslError
 from fsivr.esl.frames import Event
+from fsivr.nodes import _agentmenu
 from fsivr.speech.queue import (
     callback_agent_sentence,
     callback_confirm_sentence,
@@ -124,6 +125,14 @@ class QueueNode(Node):
                                     doc="caller ID number the callback shows (e.g. the company's number)"),
         "language": Param(str, doc="language of the announcements (default: the configured language)"),
         "voice": Param(str, doc="TTS voice of the announcements (overrides the language's voice)"),
+        # the agent's in-call menu (spec §5): fsivr/nodes/_agentmenu.py
+        "agent_menu": Param(bool, default=False,
+                            doc="the answering agent's in-call menu: *1 transfer to a number ended by #, "
+                                "*3 a number ended by # read to the caller, who presses 1 to be transferred "
+                                "there or 2 to stay, *4 hold (the caller hears music) until the agent "
+                                "presses 5"),
+        "transfer_mode": Param(str, default="blind", choices=_agentmenu.TRANSFER_MODES,
+                               doc="how *1 transfers: blind = the agent is released at once"),
     }
     outcomes = ("answered", "timeout", "exit", "no_agents", "callback")
     waits = True
@@ -186,6 +195,15 @@ class QueueNode(Node):
             # event-lock, a sendmsg would run nested inside its wait.
             language = self.p["language"] or call.services.config.language
             call.playable(text=position_sentence(1, language), language=language, voice=self.p["voice"])
+        if self.p["agent_menu"]:
+            # bound on the caller's session: the hooks outlive callcenter's uuid_bridge to the agent;
+            # a transfer that fails must give the caller back, not hang up (switch_channel_handle_cause)
+            call.set_channel_vars({"continue_on_fail": "true"})
+            # the TTS voice's channel variables too (the dictated number is spoken after callcenter)
+            language = self.p["language"] or call.services.config.language
+            call.playable(text="1", language=language, voice=self.p["voice"])
+            for binding in _agentmenu.bindings():
+                call.execute("bind_meta_app", binding, timeout=call.quick_timeout)
         started = time.monotonic()
         pending = call.start("callcenter", queue, lock=False)
         wait = _Wait(self, call, history, started, offer)
@@ -219,7 +237,20 @@ class QueueNode(Node):
             call.last_ring = RingResult(ringing.FAILED if outcome == "no_agents" else ringing.NO_ANSWER,
                                         outcome.upper())
         self._remember(call, queue, wait.position_at_join or 1, waited, outcome)
+        if outcome == "answered" and self.p["agent_menu"]:
+            self._follow_agent(call, detail)
         return outcome
+
+    def _follow_agent(self, call: Call, detail: dict[str, Any]) -> None:
+        """The agent's in-call menu lasts as long as the bridged call: the step ends with it."""
+        try:
+            agent_uuid = call.api(f"uuid_getvar {call.uuid} cc_agent_uuid").strip()
+        except EslError:
+            return
+        if not agent_uuid or agent_uuid.startswith(("-ERR", "_undef_")):
+            return
+        language = self.p["language"] or call.services.config.language
+        _agentmenu.AgentMenu(call, agent_uuid, self.p["transfer_mode"], detail, language, self.p["voice"]).follow()
 
     def _outcome(self, call: Call, event: Any, ended_by: str | None) -> str:
         if event is None:

@@ -233,7 +233,11 @@ def _locate_peer(ctx: ApiContext, uuid: str) -> Peer | None:
     ``uuid_getvar`` of the bridge's B-leg)."""
     if ctx.sim is None or not uuid:
         return None
-    return next((s.peer for s in ctx.sim.live_sessions() if s.peer is not None and s.peer.uuid == uuid), None)
+    for s in ctx.sim.live_sessions():
+        for peer in (s.peer, s.outer_peer):
+            if peer is not None and peer.uuid == uuid:
+                return peer
+    return None
 
 
 def uuid_exists(ctx: ApiContext, arg: str) -> str | None:
@@ -258,6 +262,14 @@ def uuid_kill(ctx: ApiContext, arg: str) -> str | None:
     if s is None and ctx.sim.parked_legs.pop(uuid, None) is not None:
         # a leg originate placed and parked (or is still ringing: its originate fails with the cause)
         ctx.sim.killed_legs[uuid] = cause_from_str(cause.strip() or None)
+        return "+OK\n"
+    peer = _locate_peer(ctx, uuid) if s is None else None
+    if peer is not None and not peer.hungup:
+        # the far end of a bridge (a callcenter agent): its leg goes down, our bridge ends
+        peer.hungup = True
+        for other in ctx.sim.live_sessions():
+            if peer in (other.peer, other.outer_peer):
+                other.wake.set()
         return "+OK\n"
     if s is None:
         return NO_SUCH_CHANNEL
@@ -295,7 +307,7 @@ def uuid_getvar(ctx: ApiContext, arg: str) -> str | None:
     uuid, _, rest = arg.partition(" ")
     name = rest.strip().split(" ", 1)[0]
     peer = _locate_peer(ctx, uuid)
-    if peer is not None:
+    if peer is not None and not peer.hungup:
         return peer.vars.get(name) or "_undef_"
     s = _locate(ctx, uuid)
     caller = ctx.sim.queue_callers.get(uuid)
@@ -315,6 +327,13 @@ def uuid_setvar(ctx: ApiContext, arg: str) -> str | None:
     if len(parts) < 2:
         return "-USAGE: <uuid> <var> [value]\n"
     s = _locate(ctx, parts[0])
+    peer = _locate_peer(ctx, parts[0]) if s is None else None
+    if peer is not None and not peer.hungup:
+        if len(parts) > 2 and parts[2]:
+            peer.vars[parts[1]] = parts[2]
+        else:
+            peer.vars.pop(parts[1], None)
+        return "+OK\n"
     if s is None:
         return NO_SUCH_CHANNEL
     s.channel.set_var(parts[1], parts[2] if len(parts) > 2 and parts[2] else None)

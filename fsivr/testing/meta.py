@@ -150,7 +150,9 @@ def broadcast_to_peer(s: CallSession, peer: Peer, app: str, arg: str, hold_bleg:
     if holding:
         queue_broadcast(s, "playback", expand(s.channel, music), loop=True)
     seconds = run_on_peer(s, peer, app, arg)
-    if holding:
+    if holding and peer.collector is not None:
+        peer.collector.on_done = s.stop_broadcast_now  # the app ends with the keys, not a clock
+    elif holding:
         s.at(seconds, s.stop_broadcast_now, owner=peer)
 
 
@@ -166,6 +168,10 @@ def run_on_peer(s: CallSession, peer: Peer, app: str, arg: str) -> float:
     if app == "execute_extension":
         found = dialplan.lookup(s, arg, peer.context)
         return sum(run_on_peer(s, peer, a, x) for a, x in (found or []))
+    if app == "play_and_get_digits":
+        from fsivr.testing.peer import collect_on_peer  # peer imports this module
+
+        return collect_on_peer(s, peer, arg)
     if app == "set":
         name, sep, value = arg.partition("=")
         if name.strip():

@@ -10,6 +10,9 @@ fsivr.testing.meta) and the keys it sends.
 
 from __future__ import annotations
 
+import functools
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -43,6 +46,49 @@ class Peer:
     name: str
     context: str = "default"
     vars: dict[str, str] = field(default_factory=dict)
+    # an app run on the peer (a meta binding's ``s``) that reads the keys its user presses
+    collector: Collector | None = None
+    # ``uuid_kill`` of the peer: its bridge ends as if its user hung up
+    hungup: bool = False
+
+
+@dataclass
+class Collector:
+    """``play_and_get_digits`` running on the peer (mod_dptools.c play_and_get_digits_function →
+    switch_ivr_play_and_get_digits): the keys the peer's user presses go to it, not through the
+    bridge (its bridge thread is inside the app). Per try: keys until a terminator, ``max_digits``, or
+    ``timeout`` s without a key; a try whose keys are at least ``min_digits`` long and match
+    ``regex`` sets ``var``; otherwise the next try, and after the last one ``var`` stays unset."""
+
+    var: str
+    min_digits: int
+    max_digits: int
+    tries: int
+    timeout: float
+    terminators: str
+    regex: str
+    keys: str = ""
+    on_done: Callable[[], None] | None = None
+
+    def feed(self, key: str) -> bool:
+        """One key; True when the app is over."""
+        if key in self.terminators:
+            return self._try_ends()
+        self.keys += key
+        return len(self.keys) >= self.max_digits and self._try_ends()
+
+    def _try_ends(self) -> bool:
+        keys, self.keys = self.keys, ""
+        if len(keys) >= self.min_digits and (not self.regex or re.fullmatch(self.regex, keys)):
+            self.result = keys
+            return True
+        self.tries -= 1
+        return self.tries <= 0
+
+    def timed_out(self) -> bool:
+        return self._try_ends()
+
+    result: str = ""
 
 
 def is_sip(endpoint: str) -> bool:
@@ -77,6 +123,62 @@ def set_callee(ch: Channel, name: str, number: str) -> None:
     ch._dirty()
 
 
+def collect_on_peer(s: CallSession, peer: Peer, arg: str) -> float:
+    """``play_and_get_digits <min> <max> <tries> <timeout ms> <terminators> <file> <invalid file>
+    <var> <regex> [<digit timeout ms>]`` (mod_dptools.c, switch_separate_string on blanks) on the
+    peer: starts a collector fed by the peer's keys (``pass_key``); returns how long the app runs if
+    nobody presses anything (every try's timeout)."""
+    parts = arg.split()
+    if len(parts) < 8:
+        return 0.0
+    try:
+        lo, hi, tries, timeout_ms = (int(x) for x in parts[:4])
+    except ValueError:
+        return 0.0
+    collector = Collector(var=parts[7], min_digits=lo, max_digits=hi, tries=max(1, tries),
+                          timeout=timeout_ms / 1000.0, terminators=parts[4] if parts[4] != "none" else "",
+                          regex=parts[8] if len(parts) > 8 else "")
+    peer.collector = collector
+    peer.vars.pop(collector.var, None)
+
+    def try_timeout() -> None:
+        if peer.collector is not collector:
+            return
+        if collector.timed_out():
+            finish_collect(s, peer)
+        else:
+            s.at(collector.timeout, try_timeout, owner=collector)
+
+    s.at(collector.timeout, try_timeout, owner=collector)
+    return collector.timeout * collector.tries
+
+
+def finish_collect(s: CallSession, peer: Peer) -> None:
+    """The collecting app is over: its variable set (or not), the partner's hold music stopped."""
+    collector = peer.collector
+    if collector is None:
+        return
+    peer.collector = None
+    s.cancel_timers(collector)
+    if collector.result:
+        peer.vars[collector.var] = collector.result
+    if collector.on_done is not None:
+        collector.on_done()
+
+
+def pass_key(s: CallSession, peer: Peer, key: str, direction: str) -> None:
+    """One key in a bridge: the peer's (``SEND``: to a collecting app on the peer, else through our
+    send-DTMF hook) or the caller's (``RECV``: our receive hook, a DTMF event if it passes)."""
+    if direction == meta.SEND and peer.collector is not None:
+        if peer.collector.feed(key):
+            finish_collect(s, peer)
+        return
+    passes = meta.on_dtmf(s, key, direction)
+    if passes and direction == meta.RECV:
+        s.fire_dtmf(key)
+    # keys our channel sends on to the caller raise no event on it
+
+
 def talk(s: CallSession, peer: Peer, target: Target, occurrence: int) -> str:
     """The bridged talk: "done" when the far end hangs up after ``target.talk`` s, "hangup" when our
     caller does, "transfer" when a transfer takes our channel out of the bridge. Meanwhile the far
@@ -100,8 +202,38 @@ def talk(s: CallSession, peer: Peer, target: Target, occurrence: int) -> str:
         if not direction:
             break
         for key in keys:
-            passes = meta.on_dtmf(s, key, direction)
-            if passes and direction == meta.RECV:
-                s.fire_dtmf(key)
-            # keys our channel sends on to the caller raise no event on it
+            pass_key(s, peer, key, direction)
     return "transfer" if s.transferring else "done"
+
+
+def agent_talk(s: CallSession, peer: Peer, target: Target, until: Callable[[], bool] | None = None) -> str:
+    """A uuid_bridge'd talk (mod_callcenter's agent): the far end's keys (``target.dtmf``) cross at
+    their times — as timers, so they also land while a broadcast plays nested on our channel (the
+    hold music a meta app on the peer puts there) — and the talk also ends when the peer is killed
+    (``uuid_kill``) or ``until()``. Media passes in small steps: an api command or a kill from the
+    controller lands mid-talk."""
+    for at, keys in target.dtmf:
+        for i, key in enumerate(keys):
+            s.at(at + (i + 1) * DTMF_SPACING, functools.partial(pass_key, s, peer, key, meta.SEND), owner=peer)
+    # the caller's keys in this bridge: ``Press(bridge=0)``
+    for press in (p for p in s.script.presses if p.bridge == 0):
+        for i, key in enumerate(press.keys):
+            s.at(press.after + (i + 1) * DTMF_SPACING, functools.partial(pass_key, s, peer, key, meta.RECV),
+                 owner=peer)
+    start = s.clock.now_us
+    s.outer_peer = peer
+    try:
+        while True:
+            # a nested ``bridge`` (a transfer run inside this one) had its own peer: ours again
+            s.peer = peer
+            elapsed = (s.clock.now_us - start) / 1e6
+            if peer.hungup or (until is not None and until()) or elapsed >= target.talk - 1e-6:
+                return "done"
+            outcome = s.media(min(0.1, target.talk - elapsed))
+            if outcome in ("hangup", "transfer"):
+                return outcome
+            if outcome == "break" and s.time_left() <= 0:
+                return "hangup"
+    finally:
+        s.outer_peer = None
+        s.cancel_timers(peer)

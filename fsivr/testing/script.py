@@ -107,6 +107,7 @@ class Press:
 
     keys: str
     after: float = 0.0
+    # 0: the bridge mod_callcenter makes to an agent (seconds from its start)
     bridge: int = 1
 
 

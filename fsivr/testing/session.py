@@ -131,6 +131,8 @@ class CallSession(EventSubscriber):
         self.transfer_target: tuple[str, str] | None = None
         # the far end of the running bridge (fsivr.testing.peer)
         self.peer: Peer | None = None
+        # a uuid_bridge'd peer (callcenter agent) while a nested bridge has its own peer in ``peer``
+        self.outer_peer: Peer | None = None
         # bind_meta_app's bindings (the channel's SWITCH_META_VAR_KEY private, fsivr.testing.meta)
         self.meta_bindings: MetaBindings | None = None
         # CF_BROADCAST (an app from a sendmsg / broadcast is running) and CF_STOP_BROADCAST

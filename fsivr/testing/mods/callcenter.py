@@ -659,6 +659,8 @@ def _agent_partner(s: CallSession, agent: Agent, member: Member) -> Partner:
         "Context": "default", "Channel-Name": leg_name,
     }
     sip = leg_name.startswith("sofia/")
+    from fsivr.testing.peer import Peer  # peer → meta → dialplan → apps: imported when used
+
     # set on the member by the agent thread once bridged (outbound_agent_thread_run, "for xml_cdr needs")
     agent_vars = [("cc_agent", agent.name), ("cc_queue_answered_epoch", str(now // 1_000_000))]
     return Partner(
@@ -669,6 +671,9 @@ def _agent_partner(s: CallSession, agent: Agent, member: Member) -> Partner:
                        *([("sip_reason", 'Q.850;cause=16;text="NORMAL_CLEARING"'), ("sip_hangup_phrase", "OK")]
                          if sip else [])],
         last_sent_callee=(user, user),
+        # an agent who presses keys (the in-call menu) is the bridge's peer while it lasts
+        peer=Peer(leg_uuid, leg_name, context="default") if agent.target.dtmf else None,
+        target=agent.target if agent.target.dtmf else None,
     )
 
 

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from fsivr.testing.channel import Channel
+    from fsivr.testing.peer import Peer
+    from fsivr.testing.script import Target
     from fsivr.testing.session import CallSession
 
 Pairs = list[tuple[str, str]]
@@ -177,6 +179,11 @@ class Partner:
     on_end: Callable[[CallSession, str], None] | None = None
     # the partner is another simulated call: the bridge also ends when this becomes true
     until: Callable[[], bool] | None = None
+    # the partner presses keys while bridged (a callcenter agent's ``Target.dtmf``): the bridge runs
+    # with it as our channel's peer (fsivr.testing.peer.agent_talk), so bind_meta_app, apps broadcast
+    # onto it, uuid_getvar/uuid_kill of its uuid work as for a ``bridge`` far end
+    peer: Peer | None = None
+    target: Target | None = None
 
 
 def uuid_bridge_in(s: CallSession, partner: Partner) -> None:
@@ -243,7 +250,17 @@ def uuid_bridge_out(partner: Partner) -> Callable[[CallSession], None]:
         s.fire("CHANNEL_BRIDGE", pre=ids)
         # small steps: the virtual clock only moves when a step ends, and api replies during the
         # bridge (callcenter_config ... members) show epochs
-        outcome = hold(s, partner.until or (lambda: False), limit=partner.talk, step=0.1)
+        if partner.peer is not None and partner.target is not None:
+            from fsivr.testing.peer import agent_talk  # peer → mods.common: imported when used
+
+            s.peer = partner.peer
+            try:
+                outcome = agent_talk(s, partner.peer, partner.target, partner.until)
+            finally:
+                partner.peer.collector = None
+                s.peer = None
+        else:
+            outcome = hold(s, partner.until or (lambda: False), limit=partner.talk, step=0.1)
         ended_by = "caller" if outcome == "hangup" else "partner"
         ch.set_var("last_bridge_to", partner.uuid)
         ch.set_var("bridge_channel", partner.channel_name)

@@ -1,0 +1,227 @@
+"""The agent's in-call menu on a queue call (spec §5): the agent presses * and a key while talking
+to a caller that mod_callcenter bridged to them. Used by the ``queue`` node (``agent_menu: true``).
+
+How the keys reach us (FreeSWITCH v1.11.1; docs/freeswitch-notes.md §11, traces 13/13b):
+- The agent leg is originated by mod_callcenter and joined to the caller with
+  ``switch_ivr_uuid_bridge`` (mod_callcenter.c outbound_agent_thread_run), so we never run an app on
+  it before the bridge. But ``bind_meta_app`` hooks the *session* (switch_ivr_async.c
+  switch_ivr_bind_dtmf_meta_session adds send/recv DTMF hooks), not an application: bound on the
+  caller's channel before ``callcenter`` they stay through the uuid_bridge. Listen flag ``b`` = keys
+  the caller's channel *sends*, i.e. what the bridge passes on from the agent
+  (switch_ivr_bridge.c audio_bridge_thread → switch_core_session_send_dtmf). ``*`` and the bound key
+  are swallowed, so the caller does not hear them.
+- Respond flag ``s`` on a ``b`` binding runs the app on the bridge partner — the agent — as a
+  broadcast with SMF_HOLD_BLEG: switch_ivr.c switch_ivr_parse_event first loops the hold music onto
+  the agent's partner (the caller: ``hold_music`` of the partner, else the agent's, else the
+  global), runs the app, then stops the music. So "the caller hears music" exactly while the agent
+  is in the menu, with no command from us.
+- The app is ``play_and_get_digits`` on the agent leg: the agent's keys go to it, not to the
+  caller (the agent's bridge thread is inside the app). We see on the caller's socket (it lingers
+  after ``callcenter`` left it) the hold music's CHANNEL_EXECUTE / _COMPLETE, then read what the
+  agent keyed with ``uuid_getvar <agent> <var>``.
+- Hold (4) needs no help from us: it is a ``play_and_get_digits`` waiting for 5 (up to
+  HOLD_TRIES minutes), the caller hearing the music meanwhile. Not ``uuid_hold``: it sets
+  CF_SUSPEND, and a suspended bridge passes no DTMF (switch_ivr_bridge.c), so the agent's 5 would
+  never come back through the caller's binding.
+- Transfer, blind: the dialled target is bridged *inside* the caller's bridge (``uuid_broadcast
+  <caller> bridge::<dial string> aleg``; the bridge loop runs private events nested, as trace 13b
+  shows for meta apps), and once that bridge started the agent leg is killed: the agent is free at
+  once, the caller's outer bridge ends when the transferred call does.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import gevent.event
+
+from fsivr import ringing
+from fsivr.engine.call import Call, expand_escape, quote_arg
+from fsivr.esl.errors import ChannelHangup, EslError
+from fsivr.esl.frames import Event
+from fsivr.ringing.causes import classify_event
+from fsivr.ringing.dialstrings import dial_string
+from fsivr.ringing.targets import parse_target
+
+log = logging.getLogger(__name__)
+
+#: The agent's cue that the menu listens (a short beep on the agent leg only).
+BEEP = "tone_stream://%(150,0,880)"
+#: While the caller is on hold the agent hears this once a minute (a low, short tone).
+HOLD_BEEP = "tone_stream://%(100,0,440)"
+SILENCE = "silence_stream://250"
+#: Variables play_and_get_digits leaves on the agent leg, per menu key.
+NUMBER_VAR = "fsivr_agent_number"
+DICTATED_VAR = "fsivr_agent_dictated"
+HELD_VAR = "fsivr_agent_held"
+#: Minutes a hold may last (one play_and_get_digits try of 60 s each).
+HOLD_TRIES = 30
+#: blind: the agent is released as soon as the transfer starts; on_answer: when the far end
+#: answers (if it does not, the caller is back with the agent).
+TRANSFER_MODES = ("blind", "on_answer")
+#: How long the controller waits for the transferred bridge to start before freeing the agent anyway.
+BRIDGE_START = 10.0
+#: After the dictated number was read to the caller: how long the caller has to press 1 or 2.
+OFFER_WAIT = 15.0
+#: Fallback poll of the agent leg's variables, in case an event was missed.
+POLL = 5.0
+
+
+def bindings() -> list[str]:
+    """``bind_meta_app`` arguments for the caller's channel, sent before ``callcenter``."""
+    return [
+        # 1: a number ended by # (digits only: nothing the agent keys reaches a dial string but digits)
+        f"1 b s play_and_get_digits::1 20 3 10000 # {BEEP} {SILENCE} {NUMBER_VAR} [0-9]+ 5000",
+        # 3: a number read out to the caller, who presses 1 to be connected to it, 2 to stay
+        f"3 b s play_and_get_digits::1 20 3 10000 # {BEEP} {SILENCE} {DICTATED_VAR} [0-9]+ 5000",
+        # 4: hold until the agent presses 5
+        f"4 b s play_and_get_digits::1 1 {HOLD_TRIES} 60000 none {HOLD_BEEP} {SILENCE} {HELD_VAR} 5 5000",
+    ]
+
+
+class AgentMenu:
+    """Follows one bridged queue call until it ends, acting on what the agent keyed."""
+
+    def __init__(self, call: Call, agent_uuid: str, mode: str, detail: dict[str, Any],
+                 language: str | None = None, voice: str | None = None) -> None:
+        self.call, self.agent_uuid, self.mode = call, agent_uuid, mode
+        self.language, self.voice = language, voice
+        self.caller_key = gevent.event.AsyncResult()
+        self.actions: list[dict[str, Any]] = detail.setdefault("agent_menu", [])
+        self.changed = gevent.event.Event()
+        self.bridge_started = gevent.event.Event()
+        self.bridge_answered = gevent.event.Event()
+        self.bridge_done: Event | None = None
+        self.music_since: float | None = None
+        #: while the dictated number is read to the caller its playback is not hold music
+        self.offering = False
+        self.started = time.monotonic()
+
+    def on_event(self, event: Event) -> None:
+        """Runs in the hub: only notes what happened."""
+        name, app = event.get("Event-Name"), event.get("Application") or ""
+        if name == "DTMF" and not self.caller_key.ready():
+            self.caller_key.set(event.get("DTMF-Digit") or "")
+            return
+        if app == "playback" and self.offering:
+            pass
+        elif app == "playback" and name == "CHANNEL_EXECUTE" and self.music_since is None:
+            self.music_since = time.monotonic()  # the hold music a meta app put on the caller
+        elif app == "playback" and name == "CHANNEL_EXECUTE_COMPLETE" and self.music_since is not None:
+            self.actions.append({"action": "music", "at": round(self.music_since - self.started, 1),
+                                 "seconds": round(time.monotonic() - self.music_since, 1)})
+            self.music_since = None
+            self.changed.set()
+        elif app == "bridge" and name == "CHANNEL_EXECUTE":
+            self.bridge_started.set()
+        elif app == "bridge" and name == "CHANNEL_EXECUTE_COMPLETE":
+            self.bridge_done = event
+            self.bridge_answered.set()  # (or not: it is over either way)
+            self.changed.set()
+        elif name == "CHANNEL_BRIDGE" and self.bridge_started.is_set():
+            # the transfer's own bridge (the agent's came before bridge_started)
+            self.bridge_answered.set()
+
+    def follow(self) -> None:
+        call = self.call
+        with call.listen(self.on_event):
+            while not call.conn.hungup.is_set():
+                self.changed.wait(POLL)
+                self.changed.clear()
+                if call.conn.hungup.is_set():
+                    break
+                try:
+                    self._check()
+                except ChannelHangup:
+                    break
+                except EslError as exc:
+                    # one action failed; the call and the menu go on
+                    log.warning("call %s: agent menu: %s", call.uuid, exc)
+
+    def _agent_var(self, name: str) -> str:
+        reply = self.call.api(f"uuid_getvar {self.agent_uuid} {name}").strip()
+        if not reply or reply.startswith(("-ERR", "_undef_")):
+            return ""
+        self.call.api(f"uuid_setvar {self.agent_uuid} {name}")  # taken: unset
+        return reply
+
+    def _check(self) -> None:
+        if self.bridge_done is not None:
+            done, self.bridge_done = self.bridge_done, None
+            outcome, cause = classify_event(done)
+            pending = next((a for a in reversed(self.actions) if a.get("action") == "transfer"), None)
+            if pending is not None and "result" not in pending:
+                pending["result"], pending["cause"] = outcome, cause
+        if self._agent_var(HELD_VAR):
+            self.actions.append({"action": "hold_ended"})
+        number = self._agent_var(NUMBER_VAR)
+        if number:
+            self._transfer(number)
+        dictated = self._agent_var(DICTATED_VAR)
+        if dictated:
+            self._offer(dictated)
+
+    def _offer(self, number: str) -> None:
+        """Read the number to the caller (inside its bridge, the agent waiting), then the caller's
+        key decides: 1 = transfer there (the queue's transfer mode), anything else or nothing = the
+        caller stays with the agent."""
+        call = self.call
+        entry: dict[str, Any] = {"action": "offer", "number": number}
+        self.actions.append(entry)
+        self.caller_key = gevent.event.AsyncResult()
+        self.offering = True
+        try:
+            # digits spaced out: the TTS engine reads them one by one
+            call.broadcast(call.playable(text=" ".join(number), language=self.language, voice=self.voice))
+            key = self.caller_key.get(timeout=OFFER_WAIT)
+        except gevent.Timeout:
+            key = ""
+        finally:
+            self.offering = False
+        entry["caller_pressed"] = key
+        if key == "1":
+            self._transfer(number)
+        else:
+            entry["result"] = "back_to_agent"
+
+    def _transfer(self, number: str) -> None:
+        call = self.call
+        entry: dict[str, Any] = {"action": "transfer", "number": number, "mode": self.mode}
+        self.actions.append(entry)
+        try:
+            target = parse_target(number)
+        except ValueError:
+            entry["result"] = "invalid"
+            return
+        resolver = ringing.resolver_for(call)
+        legs = resolver.legs(target, 30)
+        resolver.report(call, "agent_menu")
+        if not legs:
+            entry["result"] = "invalid"
+            return
+        dial = dial_string(legs, "simultaneous")
+        self.bridge_started.clear()
+        self.bridge_answered.clear()
+        reply = call.api(f"uuid_broadcast {call.uuid} {expand_escape(quote_arg('bridge::' + dial))} aleg")
+        if not reply.startswith("+OK"):
+            entry["result"] = "failed"
+            return
+        entry["dial"] = dial
+        self.bridge_started.wait(BRIDGE_START)
+        if self.mode == "on_answer":
+            # the agent stays (silent: the caller's bridge runs the transfer) until the far end
+            # answers; if the transfer fails the bridge app ends and the caller is back with them
+            while not self.bridge_answered.wait(1.0):
+                if call.conn.hungup.is_set():
+                    return
+            done = self.bridge_done
+            if done is not None and classify_event(done)[0] != "answered":
+                self.bridge_done = None
+                entry["result"], entry["cause"] = classify_event(done)
+            if "result" in entry or call.conn.hungup.is_set():
+                entry["agent_released"] = False
+                return
+        call.api(f"uuid_kill {self.agent_uuid}")
+        entry["agent_released"] = True
