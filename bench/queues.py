@@ -56,8 +56,8 @@ class QueuePlan:
     window_intervals: float = 1.0
     #: Other calls beside the waiting ones: new calls per second, ramp, measured seconds.
     other_rate: float = 20.0
-    other_ramp: float = 4.0
-    other_duration: float = 8.0
+    other_ramp: float = 3.0
+    other_duration: float = 6.0
 
     @classmethod
     def quick(cls) -> QueuePlan:
@@ -354,8 +354,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.queues", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny scale (smoke test)")
     parser.add_argument("--out", default=str(HERE), help="directory of results.json/.txt (default bench/)")
+    parser.add_argument("--shapes", help="queues x callers, comma-separated (default 1x1000,100x10)")
     args = parser.parse_args(argv)
     plan = QueuePlan.quick() if args.quick else QueuePlan()
+    if args.shapes:
+        plan.shapes = [(int(q), int(c)) for q, c in (x.split("x") for x in args.shapes.split(","))]
     metrics.raise_nofile()
     cpus = sorted(os.sched_getaffinity(0))
     server_cpu, generator_cpu = (cpus[0], cpus[1]) if len(cpus) > 1 else (None, None)
