@@ -37,7 +37,8 @@ def test_queue_part_at_tiny_scale(tmp_path: Path) -> None:
         assert kinds.get("queue list members", 0) > 0 and kinds.get("api uuid_broadcast", 0) > 0
         assert shape["server_cpu_s"] >= 0
         other = shape["other_calls"]
-        assert other["errors"] == 0 and other["completed"] > 0 and other["step_latency_ms"]["n"] > 0
+        # calls last ~10 s: in the tiny run none ends, but their steps are measured
+        assert other["errors"] == 0 and other["step_latency_ms"]["n"] > 0
     assert doc["targets_met"]["every_caller_stayed_in_line"] is True
     assert "callers waiting in queues" in proc.stdout
 
