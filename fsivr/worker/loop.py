@@ -1,7 +1,7 @@
-"""The worker loop: claim a due row, send it, record the outcome; on SIGTERM finish the row in hand,
-then stop.
+"""The worker loop: claim due rows (up to ``batch`` in one transaction), send them one by one,
+record each outcome; on SIGTERM finish the row in hand, give back the untried ones, then stop.
 
-One row at a time per process: each step is short (one SMTP conversation, one HTTP request) and a
+One row at a time per process: each send is short (one SMTP conversation, one HTTP request) and a
 second worker process (PostgreSQL) is the way to send more at once. The database being unreachable
 (fsivr.store.outage: connection refused, dropped, timed out) is waited out, logged once per
 outage, never a crash: rows wait in the table meanwhile. Any other database error is a bug
