@@ -147,11 +147,38 @@ def table(doc: dict[str, Any]) -> str:
                  + " (100% = generator-bound: that server's calls/s is a lower bound)")
     lines.append("g = generator CPU, o = cores used by other jobs on the machine during the window "
                  "(figures taken while o > 0.2 are disturbed)")
-    if doc.get("directory_scale"):
-        from bench.scale import table as scale_table  # bench.scale imports this module
-
-        lines += ["", scale_table(doc["directory_scale"]).rstrip("\n")]
+    lines += parts_tables(doc)
     return "\n".join(lines) + "\n"
+
+
+#: Figures measured by their own commands (`make bench-scale`), each under its own key of
+#: results.json with its own date and commit: (key, module with ``table(part)``). `python -m bench`
+#: keeps them from the previous results.json.
+PARTS = [("directory_scale", "bench.scale"), ("queue_waiting", "bench.queues"), ("outbox", "bench.outbox")]
+
+
+def parts_tables(doc: dict[str, Any]) -> list[str]:
+    import importlib
+
+    lines: list[str] = []
+    for key, module in PARTS:
+        if doc.get(key):
+            # imported here: those modules import this one
+            lines += ["", importlib.import_module(module).table(doc[key]).rstrip("\n")]
+    return lines
+
+
+def merge_part(out_dir: Path, key: str, part: dict[str, Any]) -> dict[str, Any]:
+    """Put one part's figures under ``key`` in out_dir/results.json (the other keys kept) and
+    rewrite results.txt."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = out_dir / "results.json"
+    whole = json.loads(results.read_text()) if results.exists() else {}
+    whole[key] = part
+    results.write_text(json.dumps(whole, indent=2) + "\n")
+    text = table(whole) if "runs" in whole else "\n".join(parts_tables(whole)).lstrip("\n") + "\n"
+    (out_dir / "results.txt").write_text(text)
+    return whole
 
 
 def write(doc: dict[str, Any], out_dir: Path) -> None:

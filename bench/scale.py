@@ -19,7 +19,6 @@ The figures go to ``results.json`` under ``directory_scale`` (the other keys are
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import subprocess
@@ -126,7 +125,7 @@ class ScaleBench:
         self.server_cpu = server_cpu
         self.log = log
         self.db = f"sqlite:///{workdir / 'pbx.sqlite3'}"
-        self.env = {**os.environ, "FSIVR_PROMPTS_DIR": str(workdir / "prompts")}
+        self.env = servers.tree_env({**os.environ, "FSIVR_PROMPTS_DIR": str(workdir / "prompts")})
         self.env.pop("FSIVR_CONFIG", None)
 
     def say(self, text: str) -> None:
@@ -395,14 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     doc["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE.parent, capture_output=True,
                                    text=True).stdout.strip() or "?"
     doc["bench_seconds"] = round(time.monotonic() - started, 1)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    results = out / "results.json"
-    whole = json.loads(results.read_text()) if results.exists() else {}
-    whole["directory_scale"] = doc
-    results.write_text(json.dumps(whole, indent=2) + "\n")
-    text = report.table(whole) if "runs" in whole else table(doc)
-    (out / "results.txt").write_text(text)
+    report.merge_part(Path(args.out), "directory_scale", doc)
     print(table(doc), end="")
     return 0
 

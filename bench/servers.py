@@ -25,6 +25,13 @@ BIN = Path(sys.executable).parent
 SCENARIO = Path(__file__).resolve().parent / "scenario.yaml"
 
 
+def tree_env(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with this source tree first on PYTHONPATH: the ``fsivr`` console script of a shared
+    venv imports whichever tree was installed (editable) into it, and a bench run from another
+    worktree must measure its own code."""
+    return {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -122,7 +129,7 @@ def start_fsivr(workdir: Path, cpu: int | None, *, with_dial: bool) -> Server:
     bundle = workdir / "bundle.yaml"
     bundle.write_text(bundle_text(with_dial))
     fsivr = str(BIN / "fsivr")
-    env = {**os.environ, "FSIVR_PROMPTS_DIR": str(prompts)}
+    env = tree_env({**os.environ, "FSIVR_PROMPTS_DIR": str(prompts)})
     env.pop("FSIVR_CONFIG", None)
     for args in (["db", "upgrade"], ["import", str(bundle)]):
         subprocess.run([fsivr, "--database", db, *args], check=True, env=env, cwd=workdir,

@@ -158,7 +158,8 @@ class Config:
     #: How long a claimed row is the worker's own. A worker that dies mid-send leaves its row to
     #: others once this has passed; must exceed the longest send (the SMTP/HTTP timeouts below).
     worker_lease_seconds: float = 300.0
-    #: How often an idle worker looks for due rows.
+    #: How often an idle worker looks for due rows (at most; after catching up it looks again
+    #: after 0.05 s, the wait doubling up to this: fsivr/worker/loop.py FIRST_IDLE).
     worker_poll_interval: float = 2.0
 
     # --- outbound calls placed by fsivr worker (callbacks; fsivr/worker/callback.py) ---

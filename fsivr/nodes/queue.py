@@ -18,7 +18,8 @@ docs/freeswitch-notes.md §10, traces 07, 11, 12, 12b):
   leaves the member in line — only because ``callcenter`` is started *without* event-lock (with it,
   the broadcast stays queued and is flushed unplayed, trace 12 vs 12b).
 - The place in line: ``queue list members`` (ORDER BY score DESC), read through the shared
-  engine/queueboard.py, once per interval per queue for every caller in it.
+  engine/queueboard.py, at most once per interval per queue for every caller in it, and only when
+  a caller needs it (joining, an announcement due); the agents list once per interval per queue.
 
 The place-keeping callback (``callback_key``, offered only to callers who join within
 ``callback_hours``): the key is one more of ``cc_exit_keys``; pressed, the caller hears a
@@ -182,7 +183,7 @@ class QueueNode(Node):
         board = call.services.queues
         detail: dict[str, Any] = call.step_detail
         detail["queue"] = queue
-        if board.snapshot(queue, call.api).logged_in == 0:
+        if board.snapshot(queue, call.api, members=False).logged_in == 0:
             return self._ended(call, "no_agents", "NO_AGENTS")
         call.answer()
         offer = self._offers_callback(call)
@@ -213,7 +214,7 @@ class QueueNode(Node):
                     event = call.running(pending, TICK)
                     if event is not None:
                         break
-                    wait.tick(board.snapshot(queue, call.api))
+                    wait.tick(board.snapshot(queue, call.api, members=wait.needs_place()))
         except ChannelLeft:
             # The socket app's completion overtook the callcenter one: the call was bridged away.
             event = None
@@ -389,6 +390,13 @@ class _Wait:
             self.exit_pressed = True
         elif self.callback and digit == self.node.p["callback_key"]:
             self.callback_pressed = True
+
+    def needs_place(self) -> bool:
+        """Whether this tick needs the caller's place in line (the member list): until it has been
+        seen in line, and when an announcement is due. Other ticks only check the agents."""
+        if self.ended_by is not None or self.exit_pressed:
+            return False
+        return self.position_at_join is None or (self.announces and time.monotonic() >= self.next_announce)
 
     def tick(self, snap: QueueSnapshot) -> None:
         now = time.monotonic()

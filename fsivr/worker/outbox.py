@@ -115,33 +115,74 @@ class Claimed:
 
 def claim(session: Session, owner: str, now: datetime, lease: timedelta, kinds: Collection[str],
           max_attempts: int) -> Claimed | None:
-    """Lease the next due row of one of ``kinds`` to ``owner``, or None when nothing is due.
+    """Lease the next due row of one of ``kinds`` to ``owner``, or None when nothing is due."""
+    got = claim_many(session, owner, now, lease, kinds, max_attempts, 1)
+    return got[0] if got else None
+
+
+def claim_many(session: Session, owner: str, now: datetime, lease: timedelta, kinds: Collection[str],
+               max_attempts: int, limit: int) -> list[Claimed]:
+    """Lease up to ``limit`` due rows of ``kinds`` to ``owner`` (oldest due first) in one
+    transaction; an empty list when nothing is due. One claim per row was half of a worker's
+    database work per notification (bench/outbox.py).
 
     A row whose lease expired on its last allowed attempt is not tried again: it goes ``dead``
     (a notification that kills every worker that sends it must not kill them forever)."""
-    if not kinds:
-        return None
+    if not kinds or limit < 1:
+        return []
     while True:
-        row = session.execute(
+        rows = list(session.execute(
             select(OutboxRow).where(_due(now, kinds))
-            .order_by(OutboxRow.next_attempt_at, OutboxRow.id).limit(1)
-            # PostgreSQL: lock the candidate and skip rows other workers are locking right now.
+            .order_by(OutboxRow.next_attempt_at, OutboxRow.id).limit(limit)
+            # PostgreSQL: lock the candidates and skip rows other workers are locking right now.
             # SQLite renders no FOR UPDATE; there one worker runs (fsivr/worker/lock.py).
             .with_for_update(skip_locked=True)
-        ).scalar_one_or_none()
-        if row is None:
-            return None
-        reclaimed = row.state == "leased"
-        if reclaimed and row.attempts >= max_attempts:
-            _set(session, row, {"state": "dead", "lease_owner": None, "lease_expires_at": None,
-                                "last_error": _cut(f"attempt {row.attempts} never finished (the worker "
-                                                   f"{row.lease_owner} died or hung mid-send); "
-                                                   f"last error: {row.last_error or 'none'}")})
-            continue
-        if not _set(session, row, {"state": "leased", "lease_owner": owner, "lease_expires_at": now + lease,
-                                   "attempts": row.attempts + 1}):
-            continue  # changed under us between the read and the update (SQLite only): look again
-        return Claimed(row.id, row.kind, dict(row.payload), row.idempotency_key, row.attempts + 1, reclaimed)
+        ).scalars())
+        if not rows:
+            return []
+        taken: list[Claimed] = []
+        retired = 0
+        for row in rows:
+            reclaimed = row.state == "leased"
+            if reclaimed and row.attempts >= max_attempts:
+                _set(session, row, {"state": "dead", "lease_owner": None, "lease_expires_at": None,
+                                    "last_error": _cut(f"attempt {row.attempts} never finished (the worker "
+                                                       f"{row.lease_owner} died or hung mid-send); "
+                                                       f"last error: {row.last_error or 'none'}")})
+                retired += 1
+                continue
+            taken.append(Claimed(row.id, row.kind, dict(row.payload), row.idempotency_key, row.attempts + 1,
+                                 reclaimed))
+        if taken:
+            # One statement for the batch, conditional per row on what was read (state, attempts,
+            # lease owner): on PostgreSQL the rows are locked, on SQLite a row changed in between
+            # (an operator's retry or drop) is left out and looked at again by the next claim.
+            read = {r.id: r for r in rows}
+            conds = [and_(OutboxRow.id == c.id, OutboxRow.state == read[c.id].state,
+                          OutboxRow.attempts == read[c.id].attempts,
+                          _same(OutboxRow.lease_owner, read[c.id].lease_owner)) for c in taken]
+            done = {int(i) for i in session.execute(
+                update(OutboxRow).where(or_(*conds))
+                .values(state="leased", lease_owner=owner, lease_expires_at=now + lease,
+                        attempts=OutboxRow.attempts + 1)
+                .returning(OutboxRow.id).execution_options(synchronize_session=False)).scalars()}
+            taken = [c for c in taken if c.id in done]
+        if taken or retired < len(rows):
+            return taken
+        # every candidate went dead: look again
+
+
+def release(session: Session, row_ids: Sequence[int], owner: str) -> int:
+    """Give back rows claimed but not tried (a worker stopping mid-batch): pending again, due as
+    they were, the claim not counted as an attempt."""
+    if not row_ids:
+        return 0
+    result = session.execute(
+        update(OutboxRow).where(OutboxRow.id.in_(list(row_ids)), OutboxRow.state == "leased",
+                                OutboxRow.lease_owner == owner)
+        .values(state="pending", lease_owner=None, lease_expires_at=None, attempts=OutboxRow.attempts - 1)
+        .execution_options(synchronize_session=False))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def _set(session: Session, row: OutboxRow, values: dict[str, Any]) -> bool:

@@ -224,6 +224,66 @@ def test_worker_stop_finishes_the_row_in_hand(store: Store) -> None:
     assert (_row(store, first).state, _row(store, second).state) == ("sent", "pending")
 
 
+def test_a_batch_claim_leases_distinct_rows_and_release_gives_back_the_untried(store: Store) -> None:
+    ids = [_add(store, f"k{n}") for n in range(5)]
+    lease = timedelta(seconds=60)
+    with store.session() as s:
+        first = outbox.claim_many(s, "w1", T0, lease, {"test"}, 8, 3)
+    with store.session() as s:  # the next claim (another worker) gets the others, never the same
+        second = outbox.claim_many(s, "w2", T0, lease, {"test"}, 8, 3)
+    assert [c.id for c in first] == ids[:3] and [c.id for c in second] == ids[3:]
+    assert all(c.attempt == 1 and not c.reclaimed for c in first + second)
+    assert [(_row(store, i).state, _row(store, i).lease_owner, _row(store, i).attempts) for i in ids[:3]] == \
+        [("leased", "w1", 1)] * 3
+    with store.session() as s:
+        assert outbox.claim_many(s, "w3", T0, lease, {"test"}, 8, 3) == []
+        # only the holder's rows go back, as they were: pending, due, the claim not counted
+        assert outbox.release(s, [ids[1], ids[2], ids[3]], "w1") == 2
+    assert [(_row(store, i).state, _row(store, i).attempts, _row(store, i).lease_owner) for i in ids[1:4]] == \
+        [("pending", 0, None), ("pending", 0, None), ("leased", 1, "w2")]
+    with store.session() as s:
+        again = outbox.claim_many(s, "w3", T0, lease, {"test"}, 8, 10)
+    assert [c.id for c in again] == ids[1:3]
+
+
+def test_a_worker_stopping_mid_batch_sends_the_row_in_hand_and_gives_back_the_rest(store: Store) -> None:
+    started, release = threading.Event(), threading.Event()
+
+    class Slow(Recorder):
+        def __call__(self, payload: dict[str, Any], key: str) -> str:
+            started.set()
+            release.wait(10)
+            return super().__call__(payload, key)
+
+    now = datetime.now(UTC)
+    ids = [_add(store, f"k{n}", now=now) for n in range(3)]
+    worker = Worker(store, {"test": Slow()}, WorkerSettings(poll_interval=0.01, batch=10))
+    runner = threading.Thread(target=worker.run)
+    runner.start()
+    assert started.wait(10)
+    assert [_row(store, i).state for i in ids] == ["leased"] * 3  # one claim took all three
+    worker.stop()
+    release.set()
+    runner.join(10)
+    assert not runner.is_alive()
+    assert [(_row(store, i).state, _row(store, i).attempts) for i in ids] == \
+        [("sent", 1), ("pending", 0), ("pending", 0)]
+
+
+def test_a_batch_row_whose_lease_would_run_out_mid_send_is_given_back(store: Store) -> None:
+    """A send started when less than ``send_timeout`` of the lease is left could outlive it, and
+    another worker would send the row again: such rows go back untried."""
+    clock = Clock()
+    sender = Recorder()
+    ids = [_add(store, f"k{n}") for n in range(3)]
+    worker = Worker(store, {"test": sender}, WorkerSettings(lease_seconds=60, send_timeout=60, batch=10),
+                    clock=clock)
+    assert worker.run_once()
+    assert [(_row(store, i).state, _row(store, i).attempts) for i in ids] == \
+        [("sent", 1), ("pending", 0), ("pending", 0)]
+    assert len(sender.calls) == 1
+
+
 def test_notifier_checks_and_enqueues(store: Store, tmp_path: Any) -> None:
     notifier = Notifier(store, SmsRules(default_region="PL", max_segments=1, sender="ACME"))
     key = call_key("uuid-1", "sms_caller")
