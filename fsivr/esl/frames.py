@@ -187,7 +187,9 @@ class Frame:
     @property
     def headers(self) -> dict[str, str]:
         if self._headers is None:
-            self._headers = _parse_block(self._head, decode=True)
+            # As FrameReader.next decodes a short block: only a serialized event (the connect
+            # reply) is URL-encoded; a long getvar reply's value stays as FreeSWITCH sent it.
+            self._headers = _parse_block(self._head, decode=self._head.startswith(b"Event-Name: "))
         return self._headers
 
     def header_event(self) -> Event:
