@@ -322,3 +322,25 @@ def test_a_late_myevents_reply_leaves_a_record_with_its_scenario(impatient: Harn
     assert record["scenario"] == "faults" and record["path"] == []
     assert record["fault"] == "myevents: no answer from FreeSWITCH within 1 s"
     assert (record["hangup_cause"], record["hangup_by"]) == ("NORMAL_TEMPORARY_FAILURE", "server")
+
+
+def test_channel_data_without_a_unique_id_is_no_call(server: Harness, connect_reply: bytes,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """Found by the live fuzz (tests/esl/test_server_fuzz.py): whatever answers `connect` without a
+    Unique-ID was run as a call with uuid '' - its record, and every later one of the kind,
+    collided on (uuid, session), so each batch holding two was refused and rewritten row by row.
+    There is no channel to drive or record: the session is ended at once, in one log line."""
+    server.store.run(lambda s: s.execute(text("DELETE FROM calls")))
+    stripped = b"".join(line + b"\n" for line in connect_reply.split(b"\n")
+                        if line and not line.startswith((b"Unique-ID:", b"Channel-Unique-ID:", b"Caller-Unique-ID:")))
+    for _ in range(2):
+        peer = socket.create_connection(server.app.server.address, timeout=5.0)
+        assert read_command(peer) == b"connect\n\n"
+        peer.sendall(stripped + b"\n")
+        assert read_command(peer) == b"exit\n\n"  # nothing else: no myevents, no uuid_kill of ''
+        reply(peer, "+OK bye")
+        peer.close()
+    assert server.app.runner.idle.wait(10.0) and server.app.records.flush(10.0)
+    assert server.store.run(lambda s: s.execute(text("SELECT count(*) FROM calls")).scalar()) == 0
+    assert any("no Unique-ID" in m for m in caplog.messages)
+    assert not any("rejected a batch" in m for m in caplog.messages)
