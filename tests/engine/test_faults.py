@@ -21,6 +21,7 @@ from sqlalchemy import text
 from fsivr.config import Config
 from fsivr.scenario import repository
 from fsivr.store import callrecords
+from fsivr.testing import CallScript, Hangup
 from fsivr.testing.harness import Harness, running
 
 BUNDLE = """
@@ -344,3 +345,15 @@ def test_channel_data_without_a_unique_id_is_no_call(server: Harness, connect_re
     assert server.store.run(lambda s: s.execute(text("SELECT count(*) FROM calls")).scalar()) == 0
     assert any("no Unique-ID" in m for m in caplog.messages)
     assert not any("rejected a batch" in m for m in caplog.messages)
+
+
+def test_a_caller_gone_before_our_uuid_kill_is_the_one_who_hung_up(server: Harness) -> None:
+    """Found by the hangup matrix: the caller hangs up as our uuid_kill arrives, so FreeSWITCH
+    reports the caller's CHANNEL_HANGUP and answers the kill -ERR No such channel!. The record said
+    the server hung up (kill() had claimed it before sending) - with the caller's cause."""
+    placed = server.call(CallScript(number="sock", at=datetime(2026, 11, 23, 10, tzinfo=UTC),
+                                    hangup=Hangup(on_command="uuid_kill", cause="USER_BUSY")))
+    assert placed.result.hangup_by == "caller"
+    assert placed.path == [("hello", "next"), ("bye", "hangup")]
+    record = placed.record
+    assert (record["hangup_cause"], record["hangup_by"], record["fault"]) == ("USER_BUSY", "caller", None)
