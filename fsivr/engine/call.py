@@ -470,7 +470,14 @@ class Call:
         self.conn.kill(cause)
 
     def api(self, cmd: str) -> str:
-        return self.conn.api(cmd)
+        """An API command through the call's socket. One about this channel (``uuid_* <uuid>``) once
+        the caller has hung up raises ChannelHangup unsent, as an application would: the channel
+        cannot be located any more (mod_commands answers -ERR No such channel!, even while the
+        socket lingers: docs/freeswitch-notes.md section 7), so it could only come back refused."""
+        conn = self.conn
+        if conn.hungup.is_set() and self.uuid and self.uuid in cmd.split(" ", 2)[1:2]:
+            raise ChannelHangup(conn.hangup_cause, conn.hangup_by)
+        return conn.api(cmd)
 
 
 def channel_time(micros: str | None) -> datetime | None:

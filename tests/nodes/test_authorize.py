@@ -16,6 +16,7 @@ from fsivr.config import Config
 from fsivr.engine.pins import hash_pin
 from fsivr.scenario.bundle import parse_text
 from fsivr.scenario.validate import validate_bundle
+from fsivr.testing import Hangup
 from fsivr.testing.harness import Harness, running
 
 from .conftest import apps
@@ -178,3 +179,16 @@ scenarios:
 """)
     report = validate_bundle(bundle)
     assert any("PINs are stored hashed" in e and "4711" not in e for e in report.errors), report.errors
+
+
+def test_a_caller_gone_as_the_pin_is_cleared_is_sent_nothing_more(staff: Harness) -> None:
+    """Found by the hangup matrix (tests/engine/test_hangup_matrix.py): the entered PIN is cleared
+    off the channel with two uuid_setvar; a caller hanging up as the first arrives still got the
+    second (answered -ERR No such channel: a channel that is down cannot be located)."""
+    placed = staff.call(number="2001", caller="+48501000190", at=T0, digits=[PIN + "#"],
+                        hangup=Hangup(on_command="uuid_setvar", cause="NORMAL_CLEARING"))
+    result = placed.result
+    assert (result.hangup_by, result.commands_at_hangup is not None) == ("caller", True)
+    assert result.commands[result.commands_at_hangup:] == [b"exit\n\n"]
+    assert placed.path == [("auth", "hangup")]
+    assert (placed.record["hangup_by"], placed.record["fault"]) == ("caller", None)
