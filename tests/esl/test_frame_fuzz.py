@@ -11,11 +11,17 @@ from __future__ import annotations
 
 import time
 
-from fuzzframes import FUZZ, Expected, Stream, streams
+import pytest
+from fuzzframes import FUZZ, FUZZ_MAX_HEAD, Expected, Stream, streams
 from hypothesis import given, settings
 
 from fsivr.esl import frames
 from fsivr.esl.frames import FrameReader, ProtocolError
+
+
+@pytest.fixture
+def small_max_head(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(frames, "MAX_HEAD", FUZZ_MAX_HEAD)
 
 
 def feed_all(stream: Stream) -> tuple[list[frames.Frame], ProtocolError | None]:
@@ -67,8 +73,8 @@ def check_good(frame: frames.Frame, expected: Expected) -> None:
 
 
 @settings(FUZZ, max_examples=3000)
-@given(streams(bad=False))
-def test_good_streams_parse_exactly_however_they_are_cut(stream: Stream) -> None:
+@given(stream=streams(bad=False))
+def test_good_streams_parse_exactly_however_they_are_cut(small_max_head: None, stream: Stream) -> None:
     got, error = feed_all(stream)
     assert error is None
     assert len(got) == len(stream.good_before)
@@ -77,8 +83,8 @@ def test_good_streams_parse_exactly_however_they_are_cut(stream: Stream) -> None
 
 
 @settings(FUZZ, max_examples=5000)
-@given(streams(bad=True))
-def test_a_bad_frame_ends_the_stream_cleanly(stream: Stream) -> None:
+@given(stream=streams(bad=True))
+def test_a_bad_frame_ends_the_stream_cleanly(small_max_head: None, stream: Stream) -> None:
     got, error = feed_all(stream)
     # Every good frame before the bad one is read exactly, whatever follows.
     assert len(got) >= len(stream.good_before) or error is not None

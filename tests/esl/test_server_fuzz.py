@@ -17,11 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from fuzzframes import FUZZ, Stream, streams
+from fuzzframes import FUZZ, FUZZ_MAX_HEAD, Stream, streams
 from gevent import socket
 from hypothesis import given, settings
 
 from fsivr.config import Config
+from fsivr.esl import frames
 from fsivr.scenario import repository
 from fsivr.testing import CallScript
 from fsivr.testing.harness import Harness, running
@@ -110,7 +111,9 @@ def read_to_eof(peer: socket.socket) -> bytes:
         data += chunk
 
 
-def test_hostile_sessions_end_alone_while_a_call_beside_completes(server: Harness, connect_reply: bytes) -> None:
+def test_hostile_sessions_end_alone_while_a_call_beside_completes(server: Harness, connect_reply: bytes,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(frames, "MAX_HEAD", FUZZ_MAX_HEAD)  # the server's reader, in this process
     errors = Errors()
     logging.getLogger("fsivr").addHandler(errors)
     try:
