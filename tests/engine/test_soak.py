@@ -23,11 +23,10 @@ import pytest
 from greenlet import greenlet
 
 from fsivr.config import Config
-from fsivr.engine.registry import node_types
 from fsivr.testing import CallScript, Simulator, wire
 from fsivr.testing.harness import Harness, running
 
-from test_hangup_matrix import AT, PDF, ROWS, bundle  # isort: skip - the matrix's rows, next door
+from test_hangup_matrix import AT, PDF, ROWS, bundle, product_node_types  # isort: skip - the matrix's rows, next door
 
 ROUNDS = 80  # x 25 node types + the two below one round in five: ~2,000 calls
 WARM_UP = ROUNDS // 3
@@ -74,7 +73,7 @@ def measure(h: Harness) -> tuple[int, int, int]:
 
 
 def test_memory_and_greenlets_return_to_their_baseline(soak: Harness) -> None:
-    types = sorted(node_types())
+    types = product_node_types()
     missing = sorted(set(types) - set(ROWS))
     assert not missing, f"node types without a row in the hangup matrix, so not soaked: {missing}"
     callers = itertools.count(1)
