@@ -130,7 +130,7 @@ deploy-conf: install
 	  $(BIN)/fsivr render-conf --out-dir '$(FS_CONF_DIR)'
 
 clean:
-	rm -rf build dist *.egg-info .pytest_cache .ruff_cache var
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache .hypothesis var
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
 
 distclean: clean

@@ -362,10 +362,14 @@ class Call:
         waited for (bounded) while the socket lingers.
         """
         completions: dict[str, Event] = {}
+        started: set[str] = set()
         arrived = gevent.event.Event()
 
         def on_event(event: Event) -> None:
-            if event.get("Event-Name") == "CHANNEL_EXECUTE_COMPLETE" and event.get("Application") == app:
+            name = event.get("Event-Name")
+            if name == "CHANNEL_EXECUTE":
+                started.add(event.get("Application-UUID") or "")
+            elif name == "CHANNEL_EXECUTE_COMPLETE" and event.get("Application") == app:
                 completions[event.get("Application-UUID") or ""] = event
                 arrived.set()
 
@@ -374,6 +378,12 @@ class Call:
             try:
                 return self.conn.wait_app(pending, timeout), False
             except ChannelHangup:
+                if pending.uuid not in started and pending.uuid not in completions:
+                    # The caller hung up before it started (its CHANNEL_EXECUTE would have come
+                    # first: one event queue per listener): FreeSWITCH answers a sendmsg for a
+                    # channel that is down +OK and never runs it (freeswitch-notes section 7), so
+                    # no completion is coming - do not keep the call waiting for one.
+                    return None, True
                 deadline = time.monotonic() + HANGUP_CONFIRM
                 while pending.uuid not in completions and arrived.wait(max(0.0, deadline - time.monotonic())):
                     arrived.clear()
@@ -470,7 +480,14 @@ class Call:
         self.conn.kill(cause)
 
     def api(self, cmd: str) -> str:
-        return self.conn.api(cmd)
+        """An API command through the call's socket. One about this channel (``uuid_* <uuid>``) once
+        the caller has hung up raises ChannelHangup unsent, as an application would: the channel
+        cannot be located any more (mod_commands answers -ERR No such channel!, even while the
+        socket lingers: docs/freeswitch-notes.md section 7), so it could only come back refused."""
+        conn = self.conn
+        if conn.hungup.is_set() and self.uuid and self.uuid in cmd.split(" ", 2)[1:2]:
+            raise ChannelHangup(conn.hangup_cause, conn.hangup_by)
+        return conn.api(cmd)
 
 
 def channel_time(micros: str | None) -> datetime | None:

@@ -93,6 +93,12 @@ class Runner:
                                 conn.peer, exc)
                     return
                 channel, fault = late, f"{exc}; it came later"
+            if not conn.uuid:
+                # Not a channel (a hostile or broken peer): nothing to drive, and no record - rows
+                # of uuid '' would only collide with each other.
+                log.warning("connection from %s: the channel data has no Unique-ID; not a call, ending the session",
+                            conn.peer)
+                return
             number = (channel.get("variable_fsivr_number") or channel.get("Caller-Destination-Number")
                       or channel.get("Channel-Destination-Number") or "")
             call = Call.from_channel(conn, self.services, number)

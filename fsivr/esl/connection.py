@@ -503,6 +503,10 @@ class OutboundConnection:
         if not reply.startswith("+OK"):
             # mod_commands.c kill_function: "+OK\n", or "-ERR No such channel!\n", "-USAGE: ...".
             self.kill_error = f"uuid_kill: {reply.strip()[:80]}"
+            if self.hangup_event is not None:
+                # The channel was down before our uuid_kill reached it (its CHANNEL_HANGUP came
+                # first, with the caller's cause): the hangup was the caller's, not ours.
+                self.hangup_by = "caller"
 
 
 #: Events the connection itself acts on (see _on_event); without listeners, others are skipped.

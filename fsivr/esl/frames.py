@@ -187,7 +187,9 @@ class Frame:
     @property
     def headers(self) -> dict[str, str]:
         if self._headers is None:
-            self._headers = _parse_block(self._head, decode=True)
+            # As FrameReader.next decodes a short block: only a serialized event (the connect
+            # reply) is URL-encoded; a long getvar reply's value stays as FreeSWITCH sent it.
+            self._headers = _parse_block(self._head, decode=self._head.startswith(b"Event-Name: "))
         return self._headers
 
     def header_event(self) -> Event:
@@ -211,9 +213,15 @@ class Frame:
 
 class FrameReader:
     """Whole ESL messages out of a byte stream: pushed in (``feed`` + ``next``, the connection's
-    I/O callback) or pulled from a blocking socket (``read``)."""
+    I/O callback) or pulled from a blocking socket (``read``).
 
-    __slots__ = ("_buf", "_need", "_pos", "_sock")
+    Linear in the bytes received however they are cut: a frame known to be incomplete is not
+    re-copied nor re-scanned per piece (pieces that cannot complete it wait in a list, and the
+    search for a header block's end resumes where it stopped). It was quadratic: a hostile peer
+    trickling a 1 MiB header block in 100-byte pieces held the hub — every call — for ~7 s.
+    """
+
+    __slots__ = ("_buf", "_head_from", "_more", "_more_len", "_need", "_pos", "_sock")
 
     def __init__(self, sock: socket.socket | None = None) -> None:
         self._sock = sock
@@ -221,14 +229,42 @@ class FrameReader:
         self._pos = 0
         #: Buffer length the frame at _pos needs (its body is still arriving): no use looking before.
         self._need = 0
+        #: Where the search for the end of the header block at _pos resumes (0: from _pos).
+        self._head_from = 0
+        #: Pieces received since the frame at _pos was found incomplete that cannot complete it yet.
+        self._more: list[bytes] = []
+        self._more_len = 0
 
     def feed(self, data: bytes) -> None:
         """Append received bytes, first dropping what has been consumed."""
+        more = self._more
+        if more:
+            prev = more[-1]
+            more.append(data)
+            self._more_len += len(data)
+            if not self._completes(data, prev):
+                return
+            data = b"".join(more)
+            self._more, self._more_len = [], 0
+        elif (self._need > len(self._buf) or self._head_from) and not self._completes(data, self._buf):
+            # next() found the frame at _pos incomplete and this piece cannot complete it.
+            self._more, self._more_len = [data], len(data)
+            return
         if self._pos:
             self._buf = self._buf[self._pos:]
             self._need -= self._pos
+            if self._head_from:
+                self._head_from -= self._pos
             self._pos = 0
         self._buf += data
+
+    def _completes(self, data: bytes, prev: bytes) -> bool:
+        """Whether ``data`` (after ``prev`` and what waits in _more) may end the frame at _pos,
+        or make it too long to wait for: then next() must look."""
+        have = len(self._buf) - self._pos + self._more_len + (0 if self._more else len(data))
+        if self._need > len(self._buf):
+            return len(self._buf) + self._more_len + (0 if self._more else len(data)) >= self._need
+        return (b"\n\n" in data or (data[:1] == b"\n" and prev[-1:] == b"\n")) or have > MAX_HEAD
 
     def _fill(self) -> None:
         """Append one recv() to the buffer."""
@@ -252,20 +288,26 @@ class FrameReader:
     def next(self) -> Frame | None:
         """The next whole frame in what was fed, or None until more arrives."""
         buf = self._buf
-        if len(buf) < self._need:
+        if len(buf) < self._need or self._more:
             return None
         while True:
-            end = buf.find(b"\n\n", self._pos)
+            end = buf.find(b"\n\n", max(self._pos, self._head_from))
             if end < 0:
                 if len(buf) - self._pos > MAX_HEAD:
                     raise ProtocolError(f"header block longer than {MAX_HEAD} bytes without an empty line")
+                # Resume at the last byte: its LF may be the first of the two.
+                self._head_from = max(self._pos, len(buf) - 1)
                 return None
+            self._head_from = 0
             head = buf[self._pos:end]
             if head.strip(b"\n"):
                 break
             # A stray empty line between messages is not a message; FreeSWITCH never sends one,
             # but a reader that took it for a header block would desynchronise.
             self._pos = end + 2
+        if len(head) > MAX_HEAD:
+            # Ended, but too long all the same (it arrived whole, so the check above never saw it).
+            raise ProtocolError(f"header block longer than {MAX_HEAD} bytes")
         # The connect reply is a whole CHANNEL_DATA event in the header block, URL-encoded (traces,
         # 01-connect): decode values of every header block; outer headers of other messages hold
         # no '%', so decoding costs nothing there. That block is large and the engine reads a
@@ -307,6 +349,7 @@ class FrameReader:
 
     def _consumed(self, pos: int) -> None:
         self._need = 0
+        self._head_from = 0
         if pos == len(self._buf):
             self._buf, self._pos = b"", 0
         else:

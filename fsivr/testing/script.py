@@ -27,6 +27,13 @@ class Hangup:
     # the caller hangs up as soon as the channel is idle (parked in the socket app) after this
     # many applications have completed
     after_apps: int | None = None
+    # the caller hangs up as the ``occurrence``-th command for ``on_command`` reaches the switch (a
+    # sendmsg execute: its application's name; ``api``/``bgapi``: the API command's name):
+    # ``before_reply`` - before FreeSWITCH answers it (the listener flushes CHANNEL_HANGUP from its
+    # event queue while it still reads the command, mod_event_socket.c read_packet), else right after
+    # the reply - before a sendmsg's application starts, or once an api command's output is out.
+    on_command: str | None = None
+    before_reply: bool = True
 
 
 @dataclass
@@ -208,6 +215,9 @@ class CallResult:
     answered: bool = False
     duration: float = 0.0  # virtual seconds from creation to hangup
     transferred_to: str | None = None
+    #: How many of ``commands`` had arrived when the channel hung up (None: it did not): what
+    #: the server sent after it is ``commands[commands_at_hangup:]``.
+    commands_at_hangup: int | None = None
     #: ``CallScript.digits`` entries no key-collecting prompt asked for.
     unused_digits: list[str] = field(default_factory=list)
 

@@ -146,6 +146,8 @@ class CallSession(EventSubscriber):
         self.idle_dtmf = collections.deque(sorted(script.idle_dtmf))
         self.leftover_dtmf: list[str] = []
         self.app_counts: collections.Counter[str] = collections.Counter()
+        # commands received, by application / API command name (Hangup.on_command)
+        self.command_counts: collections.Counter[str] = collections.Counter()
         self.armed_hangup: float | None = None  # virtual seconds into the current app
         self.app_elapsed = 0.0
         self.apps_completed = 0
@@ -320,11 +322,19 @@ class CallSession(EventSubscriber):
                 self.result.commands.append(cmd.raw)
                 if self.script.record:
                     self.result.wire.append(("send", cmd.raw))
+                hang = self._hangup_on_command(cmd)
+                if hang and self.script.hangup is not None and self.script.hangup.before_reply:
+                    self.hangup(cause_from_str(self.script.hangup.cause), "caller")
+                    hang = False
                 if first:
                     first = False
                     self._process(cmd, reply=False)
                 else:
                     self._process(cmd, reply=True)
+                if hang:
+                    # Before the session thread can start a queued sendmsg: the listener does not
+                    # yield between its reply and this (writes to a socket with room never do).
+                    self.hangup(cause_from_str(self.script.hangup.cause), "caller")  # type: ignore[union-attr]
                 if not self.running:
                     break
             disco = self.pending_disco if self.pending_disco is not None else self._check_disco()
@@ -336,6 +346,21 @@ class CallSession(EventSubscriber):
             if not self.handle_disco:
                 linger_deadline = None
         self._finish_listener()
+
+    def _hangup_on_command(self, cmd: wire.Command) -> bool:
+        """Whether ``cmd`` is the one the script's caller hangs up on (Hangup.on_command)."""
+        h = self.script.hangup
+        if h is None or h.on_command is None or not self.channel.ready:
+            return False
+        low = cmd.first_line.lower()
+        if low.startswith("sendmsg"):
+            name = (cmd.header("execute-app-name") or cmd.header("call-command") or "").strip()
+        elif low.startswith(("api ", "bgapi ")):
+            name = cmd.first_line.split(" ", 2)[1] if " " in cmd.first_line.strip() else ""
+        else:
+            name = low.split(" ", 1)[0]
+        self.command_counts[name] += 1
+        return name == h.on_command and self.command_counts[name] == h.occurrence
 
     def _recv(self, sock: socket.socket, timeout: float) -> bytes | None:
         """Next data from the server, or None on timeout / when the channel went away (so the
@@ -652,6 +677,7 @@ class CallSession(EventSubscriber):
         if not ch.ready:
             return
         ch.mark_hangup(cause)
+        self.result.commands_at_hangup = len(self.result.commands)
         far_bye = by == "caller"
         if ch.profile.hangup_ops and far_bye:
             # the caller's BYE brings its Reason (01b); our own BYE leaves these unset (13: hangup app)

@@ -21,6 +21,7 @@ from sqlalchemy import text
 from fsivr.config import Config
 from fsivr.scenario import repository
 from fsivr.store import callrecords
+from fsivr.testing import CallScript, Hangup
 from fsivr.testing.harness import Harness, running
 
 BUNDLE = """
@@ -322,3 +323,37 @@ def test_a_late_myevents_reply_leaves_a_record_with_its_scenario(impatient: Harn
     assert record["scenario"] == "faults" and record["path"] == []
     assert record["fault"] == "myevents: no answer from FreeSWITCH within 1 s"
     assert (record["hangup_cause"], record["hangup_by"]) == ("NORMAL_TEMPORARY_FAILURE", "server")
+
+
+def test_channel_data_without_a_unique_id_is_no_call(server: Harness, connect_reply: bytes,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """Found by the live fuzz (tests/esl/test_server_fuzz.py): whatever answers `connect` without a
+    Unique-ID was run as a call with uuid '' - its record, and every later one of the kind,
+    collided on (uuid, session), so each batch holding two was refused and rewritten row by row.
+    There is no channel to drive or record: the session is ended at once, in one log line."""
+    server.store.run(lambda s: s.execute(text("DELETE FROM calls")))
+    stripped = b"".join(line + b"\n" for line in connect_reply.split(b"\n")
+                        if line and not line.startswith((b"Unique-ID:", b"Channel-Unique-ID:", b"Caller-Unique-ID:")))
+    for _ in range(2):
+        peer = socket.create_connection(server.app.server.address, timeout=5.0)
+        assert read_command(peer) == b"connect\n\n"
+        peer.sendall(stripped + b"\n")
+        assert read_command(peer) == b"exit\n\n"  # nothing else: no myevents, no uuid_kill of ''
+        reply(peer, "+OK bye")
+        peer.close()
+    assert server.app.runner.idle.wait(10.0) and server.app.records.flush(10.0)
+    assert server.store.run(lambda s: s.execute(text("SELECT count(*) FROM calls")).scalar()) == 0
+    assert any("no Unique-ID" in m for m in caplog.messages)
+    assert not any("rejected a batch" in m for m in caplog.messages)
+
+
+def test_a_caller_gone_before_our_uuid_kill_is_the_one_who_hung_up(server: Harness) -> None:
+    """Found by the hangup matrix: the caller hangs up as our uuid_kill arrives, so FreeSWITCH
+    reports the caller's CHANNEL_HANGUP and answers the kill -ERR No such channel!. The record said
+    the server hung up (kill() had claimed it before sending) - with the caller's cause."""
+    placed = server.call(CallScript(number="sock", at=datetime(2026, 11, 23, 10, tzinfo=UTC),
+                                    hangup=Hangup(on_command="uuid_kill", cause="USER_BUSY")))
+    assert placed.result.hangup_by == "caller"
+    assert placed.path == [("hello", "next"), ("bye", "hangup")]
+    record = placed.record
+    assert (record["hangup_cause"], record["hangup_by"], record["fault"]) == ("USER_BUSY", "caller", None)

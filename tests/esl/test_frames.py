@@ -123,3 +123,18 @@ def test_a_plain_reply_is_not_url_decoded() -> None:
     # connect reply (a serialized event, tested above) is decoded.
     stream = b"Content-Type: command/reply\nReply-Text: 50%25 off %41\n\n"
     assert FrameReader(ChunkedSocket(stream, 64)).read().reply_text == "50%25 off %41"  # type: ignore[arg-type]
+
+
+def test_a_long_plain_reply_is_not_url_decoded_either() -> None:
+    # Found by the frame fuzz (test_frame_fuzz.py): a header block over 1 KB is decoded lazily,
+    # and that path URL-decoded every block, so a getvar of a long value holding "%41" read "A".
+    stream = b"Content-Type: command/reply\nReply-Text: " + b"x" * 1100 + b" 50%25 off %41\n\n"
+    assert FrameReader(ChunkedSocket(stream, 64)).read().reply_text.endswith(" 50%25 off %41")  # type: ignore[arg-type]
+
+
+def test_a_header_block_over_the_limit_is_refused_even_when_it_ends() -> None:
+    # Found by the frame fuzz: the limit was checked only while the block had no end yet, so one
+    # arriving whole (one recv, or ended by the next frame) of any size was accepted.
+    stream = b"X-Filler: " + b"a" * (frames.MAX_HEAD + 10) + b"\nContent-Type: command/reply\n\n"
+    with pytest.raises(ProtocolError, match="header block longer"):
+        FrameReader(ChunkedSocket(stream, len(stream))).read()  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ from fsivr.config import Config
 from fsivr.engine.pins import hash_pin
 from fsivr.scenario.bundle import parse_text
 from fsivr.scenario.validate import validate_bundle
+from fsivr.testing import Hangup
 from fsivr.testing.harness import Harness, running
 
 from .conftest import apps
@@ -228,3 +229,16 @@ def test_a_pin_list_is_a_data_table_of_hashes_read_at_the_call(staff: Harness, t
 def test_pin_list_alone_is_enough_and_needs_a_prompt() -> None:
     assert validation_errors('pin_list: team, text: "PIN?"') == []
     assert any("prompt or text" in e for e in validation_errors("pin_list: team"))
+
+
+def test_a_caller_gone_as_the_pin_is_cleared_is_sent_nothing_more(staff: Harness) -> None:
+    """Found by the hangup matrix (tests/engine/test_hangup_matrix.py): the entered PIN is cleared
+    off the channel with two uuid_setvar; a caller hanging up as the first arrives still got the
+    second (answered -ERR No such channel: a channel that is down cannot be located)."""
+    placed = staff.call(number="2001", caller="+48501000190", at=T0, digits=[PIN + "#"],
+                        hangup=Hangup(on_command="uuid_setvar", cause="NORMAL_CLEARING"))
+    result = placed.result
+    assert (result.hangup_by, result.commands_at_hangup is not None) == ("caller", True)
+    assert result.commands[result.commands_at_hangup:] == [b"exit\n\n"]
+    assert placed.path == [("auth", "hangup")]
+    assert (placed.record["hangup_by"], placed.record["fault"]) == ("caller", None)

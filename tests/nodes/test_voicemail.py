@@ -164,3 +164,16 @@ def test_a_hangup_during_the_greeting_leaves_no_message(vm: Harness) -> None:
     placed = vm.call(number="2001", hangup=Hangup(on_app="playback", offset=0.5))
     assert placed.path == [("box", "hangup")]
     assert messages(vm, placed.result.uuid) == []
+
+
+def test_a_caller_gone_as_the_recording_is_asked_for_is_not_waited_for(vm: Harness, media: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by the hangup matrix: the caller hangs up as our `record` reaches the switch, so it is
+    queued and never runs (no CHANNEL_EXECUTE, no completion: freeswitch-notes section 7). The node
+    waited HANGUP_CONFIRM for a completion that was never coming before the call could end. Made
+    60 s here, so a wait shows as the harness's 10 s guard failing, whatever the machine's speed."""
+    monkeypatch.setattr("fsivr.engine.call.HANGUP_CONFIRM", 60.0)
+    placed = vm.call(number="2001", caller="+48501000191", hangup=Hangup(on_command="record"))
+    assert placed.result.hangup_by == "caller"
+    assert placed.result.commands[placed.result.commands_at_hangup:] == [b"exit\n\n"]
+    assert placed.path == [("box", "next")] and messages(vm, placed.result.uuid) == []
