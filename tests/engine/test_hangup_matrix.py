@@ -83,6 +83,10 @@ class Row:
     check: Callable[[Harness, Placed, str], None] | None = None
     #: Why this node, as the matrix can run it, has no protocol point of its own ("" = it has).
     no_points: str = ""
+    #: Further nodes (id -> YAML flow mapping) the node under test leads through to ``{after}``,
+    #: for a node that needs another before it (agent_menu needs a logged-in agent): their
+    #: points are hung up on too.
+    extra: dict[str, str] = field(default_factory=dict)
 
 
 def _outbox(h: Harness, uuid: str) -> list[OutboxRow]:
@@ -180,6 +184,14 @@ ROWS: dict[str, Row] = {
     "fax_send": Row('{type: fax_send, document: price-list.pdf, sent: {after}, failed: {after}}'),
     "park": Row('{type: park, lot: main, text: "You are parked on", next: {after}, full: {after}}',
                 check=park_slot_freed),
+    # The agent number and PIN are right: wrong ones would lock agent 101 out after a few points
+    # (per agent, across calls), and the later points would not follow the probe's path.
+    "agent_login": Row('{type: agent_login, identify_by_caller_id: false, max_attempts: 1, '
+                       'ok: {after}, denied: {after}}', {"digits": ["101#", PIN + "#"]}),
+    "agent_menu": Row('{type: agent_login, identify_by_caller_id: false, max_attempts: 1, ok: m, denied: bye}',
+                      {"digits": ["101#", PIN + "#", "3"]},
+                      extra={"m": '{type: agent_menu, ended: {after}, on_break: {after}, not_ready: {after}, '
+                                  'logged_out: {after}, timeout: {after}}'}),
     "queue": Row('{type: queue, queue: sales, announce_every: 2, max_wait: 6, answered: {after}, '
                  'timeout: {after}, exit: {after}, no_agents: {after}}', check=callcenter_member_gone,
                  no_points="with nobody logged in it only reads mod_callcenter's lists over api, from a "
@@ -197,15 +209,17 @@ trailer<</Root 1 0 R>>
 
 
 def bundle() -> str:
-    out = [PBX]
+    agents = f'agents:\n  - {{account: "101", pin_hash: "{hash_pin(PIN)}"}}\n'
+    out = [PBX.replace("scenarios:\n", agents + "scenarios:\n", 1)]
     for node_type, row in sorted(ROWS.items()):
         node = row.node.replace("{after}", "after")
+        extra = "".join(f"      {key}: {value.replace('{after}', 'after')}\n" for key, value in row.extra.items())
         out.append(f"""  - scenario: m-{node_type.replace('_', '-')}
     numbers: ["m-{node_type}"]
     start: n
     nodes:
       n: {node}
-      after: {AFTER}
+{extra}      after: {AFTER}
       bye: {{type: hangup}}
 """)
     return "".join(out)
@@ -228,6 +242,9 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
         # A long linger floor: the switch never closes a lingering socket first, so a session the
         # server does not end itself (exit) shows as a timeout instead of passing unnoticed.
         harness.simulator = Simulator(harness.app.server.address, time_scale=0.0, linger_floor=8.0)
+        # agent 101 is known to mod_callcenter, as the sync makes it on a real server: the agent
+        # IVR's status commands succeed instead of logging a retry warning per call.
+        assert harness.simulator.callcenter.config("agent add 101 callback") == "+OK\n"
         yield harness
 
 
