@@ -157,6 +157,10 @@ class Config:
     outbound_socket: str = ""
     #: Seconds an outbound call may ring before originate gives up (NO_ANSWER).
     originate_timeout: int = 30
+    #: Seconds ``fsivr serve`` may take to write a call's record after its hangup: an outbound call
+    #: whose outcome was lost with the worker (SIGKILL, a dropped link) and that has neither a
+    #: channel nor a record this long after it could have rung out was never answered.
+    outbound_record_grace: float = 30.0
 
     # --- e-mail (SMTP); empty smtp_host: e-mail rows wait in the outbox ---
     smtp_host: str = ""

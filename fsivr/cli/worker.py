@@ -50,6 +50,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
             return 2
         worker = Worker(store, senders, settings)
         worker.stop_on_signals()
+        from fsivr.worker.campaign import from_config as campaign_dialler
+
+        dialler = campaign_dialler(cfg, store, worker.name)
+        if dialler is not None:
+            worker.companions.append(lambda: dialler.run(worker.stopping.is_set))
         endpoint = None
         if cfg.metrics_listen:
             from fsivr.worker.metrics import worker_metrics_server

@@ -85,6 +85,9 @@ class Worker:
         self.rng = rng or random.Random()
         self.name = name or worker_name()
         self.stopping = threading.Event()
+        #: Run beside the loop, each in its own greenlet, once the worker holds its lock (the
+        #: campaign dialler: fsivr/worker/campaign.py); each returns when ``stopping`` is set.
+        self.companions: list[Callable[[], None]] = []
         self._outage = OutageLog(store.url, log, "rows wait")
 
     # --- one row ------------------------------------------------------------------------------
@@ -176,6 +179,7 @@ class Worker:
                     taken = outbox.expire_leases(session, self.clock())
                 if taken:
                     log.warning("%d outbox row(s) left leased by a worker that died are due again", taken)
+            companions = [gevent.spawn(run) for run in self.companions]
             while not self.stopping.is_set():
                 try:
                     busy = self.run_once()
@@ -186,6 +190,8 @@ class Worker:
                     self._outage.succeeded()
                 if not busy:
                     self._idle(self.settings.poll_interval)
+            # Each finishes what it has in hand (the dialler: the originates sent) and returns.
+            gevent.joinall(companions, timeout=self.settings.lease_seconds)
         finally:
             if lock is not None:
                 lock.release()
