@@ -20,7 +20,10 @@ import time
 import uuid as uuidlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+
+import gevent
 
 from fsivr.testing import apps, broadcast, dialplan, displace, hold, meta, mods
 from fsivr.testing.clock import fs_stamp
@@ -33,7 +36,7 @@ if TYPE_CHECKING:
     from fsivr.testing.channel import SwitchIdentity
     from fsivr.testing.peer import Peer
     from fsivr.testing.session import CallSession
-    from fsivr.testing.simulator import Simulator
+    from fsivr.testing.simulator import Originated, Simulator
 
 Pairs = list[tuple[str, str]]
 
@@ -463,13 +466,27 @@ def originate(ctx: ApiContext, arg: str) -> str | None:
         return f"-ERR {cause_from_str(endpoint[6:], 'NORMAL_TEMPORARY_FAILURE')}\n"
     parts = endpoint.split("/")
     number = parts[1] if len(parts) > 1 else parts[0]
+    placed: Originated | None = None
+    answered_after: float | None = None
     if parts[0] != "loopback":
         number = parts[-1]
-        # The test's script for the far end: how ringing this number ends when nobody answers
-        # (USER_BUSY, NO_ANSWER, ...): originate fails with that cause (mod_commands.c).
-        scripted = sim.originate_outcomes.get(number)
-        if scripted:
-            return f"-ERR {cause_from_str(scripted, 'NORMAL_TEMPORARY_FAILURE')}\n"
+        # switch_ivr_originate returns only once the far end answered or the attempt failed, and
+        # originate_function replies after it (mod_commands.c): the command waits out the ringing
+        # (simulated: ``Simulator.originate_ring``, scaled by time_scale into real waiting).
+        outcome = sim.originate_outcome(number)
+        ring = sim.originate_ring.get(number)
+        if ring is None:
+            # Nobody answering rings until originate_timeout (switch_ivr_originate's default 60 s).
+            ring = _seconds(variables.get("originate_timeout"), 60.0) if outcome == "NO_ANSWER" else 0.0
+        placed = sim.originate_started(number, variables, outcome)
+        if ring > 0 and sim.time_scale > 0:
+            gevent.sleep(ring * sim.time_scale)
+        if outcome != "ANSWER":
+            # The test's script for the far end: how ringing this number ends when nobody answers
+            # (USER_BUSY, NO_ANSWER, ...): originate fails with that cause (mod_commands.c).
+            sim.originate_ended(placed)
+            return f"-ERR {cause_from_str(outcome, 'NORMAL_TEMPORARY_FAILURE')}\n"
+        answered_after = ring
     address = sim.address
     socket_args: str | None = None
     sm = re.match(r"^&socket\((\S+)(?:\s+([^)]*))?\)", app.strip())
@@ -480,6 +497,8 @@ def originate(ctx: ApiContext, arg: str) -> str | None:
     elif parts[0] == "loopback" and number in sim.extensions:
         socket_args = sim.extensions[number]
     if socket_args is None:
+        if placed is not None:
+            sim.originate_ended(placed)
         return f"+OK {variables.get('origination_uuid') or uuidlib.uuid4()}\n"
     caller = variables.pop("origination_caller_id_number", "0000000000")
     name = variables.pop("origination_caller_id_name", caller)
@@ -487,13 +506,25 @@ def originate(ctx: ApiContext, arg: str) -> str | None:
     # originated channel is the one that runs socket, under origination_uuid (switch_ivr_originate).
     own_uuid = variables.pop("origination_uuid", "") if parts[0] != "loopback" else ""
     variables.pop("origination_uuid", None)
+    at = {"at": datetime.fromtimestamp(placed.at_us / 1_000_000, UTC)} if placed is not None else {}
     script = CallScript(number=number, caller=caller, caller_name=name, variables=variables, uuid=own_uuid,
                         profile="loopback" if parts[0] == "loopback" else "sofia", socket_args=socket_args,
-                        timeout=sim.originate_timeout, **sim.originate_answers.get(number, {}))
+                        timeout=sim.originate_timeout, answered_after=answered_after, **at,
+                        **sim.originate_answers.get(number, {}))
     handle = sim.start_call(script, address=address)
+    if placed is not None:
+        placed.uuid = handle.session.channel.uuid
+        handle.greenlet.link(lambda _: sim.originate_ended(placed))
     a_leg = handle.session.channel.spec.other_uuid if parts[0] == "loopback" else handle.session.channel.uuid
     sim.originated[a_leg] = handle
     return f"+OK {a_leg}\n"
+
+
+def _seconds(value: str | None, default: float) -> float:
+    try:
+        return float(value) if value else default
+    except ValueError:
+        return default
 
 
 def _originate_queue_caller(sim: Simulator, endpoint: str, variables: dict[str, str], inline: dict[str, str],
