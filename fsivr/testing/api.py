@@ -242,7 +242,9 @@ def uuid_exists(ctx: ApiContext, arg: str) -> str | None:
     if ctx.sim is None:
         return None
     uuid = arg.split(" ", 1)[0]
-    found = _locate(ctx, uuid, a_leg=True) is not None or uuid in ctx.sim.queue_callers
+    # A leg an originate is still ringing exists too (switch_ivr_originate creates it first).
+    found = (_locate(ctx, uuid, a_leg=True) is not None or uuid in ctx.sim.queue_callers
+             or uuid in ctx.sim.ringing)
     return "true" if found else "false"
 
 
@@ -479,8 +481,14 @@ def originate(ctx: ApiContext, arg: str) -> str | None:
             # Nobody answering rings until originate_timeout (switch_ivr_originate's default 60 s).
             ring = _seconds(variables.get("originate_timeout"), 60.0) if outcome == "NO_ANSWER" else 0.0
         placed = sim.originate_started(number, variables, outcome)
-        if ring > 0 and sim.time_scale > 0:
-            gevent.sleep(ring * sim.time_scale)
+        scale = sim.time_scale if sim.ring_scale is None else sim.ring_scale
+        ringing = variables.get("origination_uuid") or ""
+        if ring > 0 and scale > 0:
+            sim.ringing.add(ringing)
+            try:
+                gevent.sleep(ring * scale)
+            finally:
+                sim.ringing.discard(ringing)
         if outcome != "ANSWER":
             # The test's script for the far end: how ringing this number ends when nobody answers
             # (USER_BUSY, NO_ANSWER, ...): originate fails with that cause (mod_commands.c).

@@ -119,9 +119,14 @@ class Simulator:
         #: Seconds a number rings before its outcome (default 0, NO_ANSWER: the originate's
         #: originate_timeout); the originate's reply waits for it (time_scale of it in real time).
         self.originate_ring: dict[str, float] = {}
+        #: Real seconds per simulated second of ringing (None: ``time_scale``), so a test can keep
+        #: legs ringing a while without slowing its calls' media down.
+        self.ring_scale: float | None = None
         #: Every originate of a non-loopback endpoint, in the order received, stamped with the
         #: switch's own clock (``switch_us``): what a test measures the pace of calls on.
         self.originate_log: list[Originated] = []
+        #: uuids (origination_uuid) of legs an originate is ringing now: ``uuid_exists`` knows them.
+        self.ringing: set[str] = set()
         #: Originated legs ringing or up now, and the most there ever were at once.
         self.originate_live = 0
         self.originate_peak = 0

@@ -19,8 +19,8 @@ Each pass (``tick``):
    the call's answer time, end time and duration from the record;
 4. *reconcile*: an attempt still ``placing`` that no greenlet of this process waits for (the
    worker that sent it died, or the link dropped and took the BACKGROUND_JOB) is looked up by its
-   uuid as the callback sender does: a live channel or a call record means it was answered; with
-   neither once it could no longer have rung (originate_timeout) nor left a record
+   uuid: while FreeSWITCH has the channel (ringing or talking) it waits; a call record means it was
+   answered; with neither once it could no longer have rung (originate_timeout) nor left a record
    (outbound_record_grace), it was not answered — the attempt is ``unknown`` and counts as failed.
 
 All database work runs on gevent's threadpool: the link's reader keeps reading events meanwhile.
@@ -54,6 +54,8 @@ PREFIX = "campaign:"
 #: Hangup causes of a failed originate that mean the callee did not pick up (switch_types.h).
 NO_ANSWER_CAUSES = frozenset({"NO_ANSWER", "NO_USER_RESPONSE", "ALLOTTED_TIMEOUT"})
 BUSY_CAUSES = frozenset({"USER_BUSY"})
+#: Seconds between reconcile passes (each asks FreeSWITCH about every attempt nobody waits for).
+RECONCILE_EVERY = 1.0
 #: Most rows claimed per campaign per pass (the rest next pass): one short transaction each.
 CLAIM_BATCH = 50
 
@@ -144,6 +146,7 @@ class Dialler:
     #: call uuid → the greenlet waiting for its BACKGROUND_JOB.
     _waiting: dict[str, gevent.Greenlet] = field(default_factory=dict)
     _hangups: list[tuple[str, str, datetime]] = field(default_factory=list)
+    _reconciled_at: datetime | None = None
 
     def __post_init__(self) -> None:
         self.link.subscribe("BACKGROUND_JOB", "CHANNEL_HANGUP_COMPLETE")
@@ -180,7 +183,9 @@ class Dialler:
             self.store.run(lambda s: _note_hangups(s, hangups))
         self._settle(now)
         if self.link.connected:
-            self._reconcile(now)
+            if self._reconciled_at is None or now >= self._reconciled_at + timedelta(seconds=RECONCILE_EVERY):
+                self._reconciled_at = now
+                self._reconcile(now)
             placed, wait = self.store.run(lambda s: self._claim(s, now))
             for call in placed:
                 self._waiting[call.call_uuid] = gevent.spawn(self._place, call)
@@ -296,9 +301,12 @@ class Dialler:
 
     def _reconcile(self, now: datetime) -> None:
         timeout = timedelta(seconds=self.originate_timeout + 10)
+        # Taken before the read: a greenlet leaves ``_waiting`` only after writing its outcome, so
+        # an attempt still ``placing`` in the read and not waited for before it is nobody's here.
+        waiting = set(self._waiting)
         lost = self.store.run(lambda s: _placing(s))
         for call_uuid, campaign_id, row_id, started_at in lost:
-            if call_uuid in self._waiting:
+            if call_uuid in waiting:
                 continue
             if not self.alone and now < started_at + timeout:
                 continue  # another worker may still be waiting for its BACKGROUND_JOB
@@ -306,13 +314,17 @@ class Dialler:
                 alive = self.link.api(f"uuid_exists {call_uuid}").strip() == "true"
             except LinkError:
                 return
+            if alive:
+                # Ringing or answered: only its end tells which (a call record, or none).
+                continue
             recorded = self.store.run(lambda s, u=call_uuid: s.execute(
                 select(func.count()).select_from(CallRow).where(CallRow.uuid == u)).scalar_one())
-            if alive or recorded:
-                why = "channel alive" if alive else "call recorded"
-                self.store.run(lambda s, u=call_uuid, w=why: _set_attempt(s, u, state="answered",
-                                                                          reply=f"reconciled: {w}"))
-                log.info("campaign %s row %s: attempt reconciled (%s), not placed again", campaign_id, row_id, why)
+            if recorded:
+                self.store.run(lambda s, u=call_uuid: _set_attempt(s, u, state="answered",
+                                                                   reply="reconciled: call recorded",
+                                                                   only_placing=True))
+                log.info("campaign %s row %s: attempt reconciled (call recorded), not placed again",
+                         campaign_id, row_id)
                 continue
             if now < started_at + timedelta(seconds=self.originate_timeout + self.record_grace):
                 continue  # it may have been answered and ended, its record not yet written
@@ -325,8 +337,11 @@ class Dialler:
 # --- store steps (each run in one transaction on the threadpool) ------------------------------------
 
 
-def _set_attempt(s: Session, call_uuid: str, **values: Any) -> None:
-    s.execute(update(CallAttempt).where(CallAttempt.call_uuid == call_uuid).values(**values))
+def _set_attempt(s: Session, call_uuid: str, only_placing: bool = False, **values: Any) -> bool:
+    query = update(CallAttempt).where(CallAttempt.call_uuid == call_uuid)
+    if only_placing:
+        query = query.where(CallAttempt.state == "placing")
+    return bool(s.execute(query.values(**values)).rowcount)  # type: ignore[attr-defined]
 
 
 def _note_hangups(s: Session, hangups: list[tuple[str, str, datetime]]) -> None:
@@ -345,10 +360,12 @@ def _placing(s: Session) -> list[tuple[str, int, int, datetime]]:
 
 def _fail(s: Session, campaign_id: int, row_id: int, call_uuid: str, reply: str, cause: str, now: datetime,
           final: bool, unknown: bool = False) -> None:
-    """A not-answered attempt: recorded, and the row tried again or done."""
-    s.execute(update(CallAttempt).where(CallAttempt.call_uuid == call_uuid).values(
-        state="unknown" if unknown else "failed", reply=reply[:1000],
-        hangup_cause=cause[:64], ended_at=func.coalesce(CallAttempt.ended_at, now)))
+    """A not-answered attempt: recorded, and the row tried again or done. ``unknown`` (from the
+    reconcile pass) only changes an attempt still ``placing``."""
+    if not _set_attempt(s, call_uuid, only_placing=unknown, state="unknown" if unknown else "failed",
+                        reply=reply[:1000], hangup_cause=cause[:64],
+                        ended_at=func.coalesce(CallAttempt.ended_at, now)):
+        return
     c = s.get(CampaignRow, campaign_id)
     row = s.get(CampaignEntryRow, row_id)
     if c is None or row is None or row.call_uuid != call_uuid or row.state != "calling":
