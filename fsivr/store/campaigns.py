@@ -9,6 +9,7 @@ row of the file is kept — the good ones ``pending``, the bad ones ``skipped`` 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -70,10 +71,11 @@ def check_name(name: str) -> str:
 
 
 def variable_name(column: str) -> str:
-    """A column's call variable: its name in lower case with every run of other characters as
-    ``_`` (``Amount owed`` → ``amount_owed``); letters of any script are kept, as templates read
-    them as Python identifiers do."""
-    name = re.sub(r"\W+", "_", column.strip().lower()).strip("_")
+    """A column's call variable: its name in lower case, accents dropped, with every run of other
+    characters as ``_`` (``Amount owed`` → ``amount_owed``, ``Kwota należności`` →
+    ``kwota_naleznosci``); call variables are ASCII names (fsivr.engine.call.VAR_NAME)."""
+    plain = unicodedata.normalize("NFKD", column.strip().lower()).encode("ascii", "ignore").decode()
+    name = re.sub(r"[^a-z0-9]+", "_", plain).strip("_")
     if name and name[0].isdigit():
         name = "c_" + name
     return name
@@ -196,14 +198,17 @@ CONTROLS = {"start": (("loaded",), "running"), "pause": (("running",), "paused")
             "resume": (("paused",), "running")}
 
 
+PAST = {"start": "started", "pause": "paused", "resume": "resumed"}
+
+
 def control(session: Session, name: str, action: str, now: datetime) -> str:
     """start (loaded → running), pause (running → paused: calls in progress finish, no new ones),
     resume (paused → running). Returns the new state; ValueError says why not."""
     campaign = get(session, name)
     sources, target = CONTROLS[action]
     if campaign.state not in sources:
-        raise ValueError(f"campaign {name!r} is {campaign.state}: it cannot be {action}ed "
-                         f"(only a {' or '.join(sources)} one)")
+        raise ValueError(f"campaign {name!r} is {campaign.state}: only a {' or '.join(sources)} one can "
+                         f"be {PAST[action]}")
     values: dict[str, Any] = {"state": target}
     if action == "start":
         values["started_at"] = now
