@@ -54,6 +54,10 @@ PREFIX = "campaign:"
 #: Hangup causes of a failed originate that mean the callee did not pick up (switch_types.h).
 NO_ANSWER_CAUSES = frozenset({"NO_ANSWER", "NO_USER_RESPONSE", "ALLOTTED_TIMEOUT"})
 BUSY_CAUSES = frozenset({"USER_BUSY"})
+#: Seconds of slots a late pass may make up for (a tick delayed by the database, say).
+CATCH_UP = 0.5
+#: Seconds between settle passes (each reads the answered calls' records).
+SETTLE_EVERY = 0.25
 #: Seconds between reconcile passes (each asks FreeSWITCH about every attempt nobody waits for).
 RECONCILE_EVERY = 1.0
 #: Most rows claimed per campaign per pass (the rest next pass): one short transaction each.
@@ -147,6 +151,7 @@ class Dialler:
     _waiting: dict[str, gevent.Greenlet] = field(default_factory=dict)
     _hangups: list[tuple[str, str, datetime]] = field(default_factory=list)
     _reconciled_at: datetime | None = None
+    _settled_at: datetime | None = None
 
     def __post_init__(self) -> None:
         self.link.subscribe("BACKGROUND_JOB", "CHANNEL_HANGUP_COMPLETE")
@@ -181,7 +186,9 @@ class Dialler:
         hangups, self._hangups = self._hangups, []
         if hangups:
             self.store.run(lambda s: _note_hangups(s, hangups))
-        self._settle(now)
+        if self._settled_at is None or now >= self._settled_at + timedelta(seconds=SETTLE_EVERY):
+            self._settled_at = now
+            self._settle(now)
         if self.link.connected:
             if self._reconciled_at is None or now >= self._reconciled_at + timedelta(seconds=RECONCILE_EVERY):
                 self._reconciled_at = now
@@ -223,16 +230,21 @@ class Dialler:
         if not hours.allows(now):
             return [], (hours.next_allowed(now) - now).total_seconds()
         interval = 1.0 / c.pace
-        # Slots are never banked while idle: after a pause the next one is now, not a burst.
+        # A pass that comes late makes up for at most CATCH_UP seconds of slots; slots are never
+        # saved up while nothing could be dialled (paused, at the limit, no row due): no burst after.
         slot = c.next_slot_at if c.next_slot_at is not None and c.next_slot_at > now - timedelta(
-            seconds=interval) else now
+            seconds=CATCH_UP) else now
         placed: list[Placed] = []
-        while slot <= now and in_flight + len(placed) < c.concurrency and len(placed) < CLAIM_BATCH:
+        while slot <= now and len(placed) < CLAIM_BATCH:
+            if in_flight + len(placed) >= c.concurrency:
+                slot = now
+                break
             row = s.execute(select(rows).where(rows.campaign_id == c.id, rows.state == "pending",
                                                rows.next_attempt_at <= now)
                             .order_by(rows.next_attempt_at, rows.line).limit(1)
                             .with_for_update(skip_locked=True)).scalar_one_or_none()
             if row is None:
+                slot = now
                 break
             call_uuid = str(uuidlib.uuid4())
             attempt = row.attempts + 1

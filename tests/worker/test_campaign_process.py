@@ -190,14 +190,14 @@ def test_campaign_survives_sigkill_and_a_dropped_link_with_every_result_right(
         # The limits, on the switch's side: legs up at once, and new calls per second.
         assert 0 < sim.originate_peak <= CONCURRENCY
         stamps = sorted(o.at_us for o in sim.originate_log)
-        window = 1_000_000
+        window = 2_000_000
         j = 0
         for i, start in enumerate(stamps):
             while stamps[j] < start - window:
                 j += 1
-            # at most pace·1 s + 1 in any second (and +1 for the network's jitter between the
-            # worker's clock and the switch's)
-            assert i - j + 1 <= PACE + 2, f"{i - j + 1} originates within one second"
+            # At most pace * (2 s + the half second of slots a late pass may make up for:
+            # fsivr/worker/campaign.py CATCH_UP) in any 2 s, +1 for the network's jitter.
+            assert i - j + 1 <= PACE * 2.5 + 1, f"{i - j + 1} originates within two seconds"
 
         # status --json, and the export: the original rows with the results appended.
         assert main([*db, "campaign", "status", "spring", "--json"]) == 0
