@@ -234,11 +234,13 @@ def main(argv: list[str] | None = None) -> int:
     previous = out / "results.json"
     if previous.exists():
         try:
-            kept = json.loads(previous.read_text()).get("directory_scale")
+            before = json.loads(previous.read_text())
         except ValueError:
-            kept = None
-        if kept:
-            doc["directory_scale"] = kept
+            before = {}
+        # and the campaign pace (python -m bench.campaign), likewise measured on its own
+        for key in ("directory_scale", "campaign_pace"):
+            if before.get(key):
+                doc[key] = before[key]
     report.write(doc, out)
     if not args.no_plot and report.plot(doc, out / "results.png"):
         print(f"picture: {out / 'results.png'}", file=sys.stderr)

@@ -207,6 +207,10 @@ def main(argv: list[str] | None = None) -> int:
     whole = json.loads(results.read_text()) if results.exists() else {}
     whole["campaign_pace"] = doc
     results.write_text(json.dumps(whole, indent=2) + "\n")
+    if "runs" in whole:  # the call-path table, with this beside it
+        from bench import report
+
+        (out / "results.txt").write_text(report.table(whole))
     print(table(doc), end="")
     return 0
 

@@ -151,6 +151,10 @@ def table(doc: dict[str, Any]) -> str:
         from bench.scale import table as scale_table  # bench.scale imports this module
 
         lines += ["", scale_table(doc["directory_scale"]).rstrip("\n")]
+    if doc.get("campaign_pace"):
+        from bench.campaign import table as pace_table
+
+        lines += ["", pace_table(doc["campaign_pace"]).rstrip("\n")]
     return "\n".join(lines) + "\n"
 
 
