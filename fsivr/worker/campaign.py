@@ -44,6 +44,7 @@ from fsivr.esl.link import EventLink, LinkError
 from fsivr.store.campaigns import RETRYABLE
 from fsivr.store.db import Store
 from fsivr.store.models import CallAttempt, CallRow, CallStepRow, CampaignEntryRow, CampaignRow
+from fsivr.store.outage import UNREACHABLE, OutageLog
 from fsivr.store.types import utcnow
 from fsivr.worker.hours import AllowedHours
 from fsivr.worker.originate import endpoint_for, originate_command
@@ -170,12 +171,19 @@ class Dialler:
 
     def run(self, stopping: Callable[[], bool]) -> None:
         """Until ``stopping()``: a pass, then a wait until the next slot is due (``poll_interval`` at most)."""
+        outage = OutageLog(self.store.url, log, "campaign calls wait")
         while not stopping():
             try:
                 wait = self.tick()
-            except Exception as exc:  # a database outage or a bug: logged, the next pass tries again
-                log.warning("campaign dialler: %s: %s", type(exc).__name__, exc)
+            except UNREACHABLE as exc:
+                # Calls in progress go on; what they came to is read once the database is back.
+                outage.failed(exc)
                 wait = self.poll_interval
+            except Exception:  # a bug: said with its traceback, and the next pass tries again
+                log.exception("campaign dialler: the pass failed")
+                wait = max(self.poll_interval, 1.0)
+            else:
+                outage.succeeded()
             gevent.sleep(max(0.005, min(wait, self.poll_interval)))
         # SIGTERM: the originates sent get their answer recorded (at most their ring time).
         gevent.joinall(list(self._waiting.values()), timeout=self.originate_timeout + 10)
@@ -313,6 +321,7 @@ class Dialler:
 
     def _reconcile(self, now: datetime) -> None:
         timeout = timedelta(seconds=self.originate_timeout + 10)
+        grace = timedelta(seconds=self.originate_timeout + self.record_grace)
         # Taken before the read: a greenlet leaves ``_waiting`` only after writing its outcome, so
         # an attempt still ``placing`` in the read and not waited for before it is nobody's here.
         waiting = set(self._waiting)
@@ -338,12 +347,23 @@ class Dialler:
                 log.info("campaign %s row %s: attempt reconciled (call recorded), not placed again",
                          campaign_id, row_id)
                 continue
-            if now < started_at + timedelta(seconds=self.originate_timeout + self.record_grace):
+            if now < started_at + grace:
                 continue  # it may have been answered and ended, its record not yet written
             self.store.run(lambda s, u=call_uuid, c=campaign_id, r=row_id: _fail(
                 s, c, r, u, "reconciled: FreeSWITCH has no such call", "UNKNOWN", now, False, unknown=True))
             log.warning("campaign %s row %s: the outcome of attempt %s was lost (worker or link); no channel "
                         "and no call record: counted as failed", campaign_id, row_id, call_uuid)
+        # Answered, yet neither a record nor a hangup came (the server never took the leg, and the
+        # hangup event went with a dropped link): once FreeSWITCH no longer has the channel, it ended.
+        for call_uuid in self.store.run(lambda s: _unrecorded(s, now - grace)):
+            try:
+                alive = self.link.api(f"uuid_exists {call_uuid}").strip() == "true"
+            except LinkError:
+                return
+            if not alive:
+                self.store.run(lambda s, u=call_uuid: s.execute(
+                    update(CallAttempt).where(CallAttempt.call_uuid == u, CallAttempt.ended_at.is_(None))
+                    .values(ended_at=now, hangup_cause=func.coalesce(CallAttempt.hangup_cause, "UNKNOWN"))))
 
 
 # --- store steps (each run in one transaction on the threadpool) ------------------------------------
@@ -368,6 +388,16 @@ def _placing(s: Session) -> list[tuple[str, int, int, datetime]]:
                       .join(rows, and_(rows.call_uuid == CallAttempt.call_uuid, rows.state == "calling"))
                       .where(CallAttempt.state == "placing")).all()
     return [(u, int(c), int(r), at) for u, c, r, at in found]
+
+
+def _unrecorded(s: Session, before: datetime) -> list[str]:
+    """Answered attempts of rows still calling, older than ``before``, with no end and no call record."""
+    rows = CampaignEntryRow
+    recorded = select(CallRow.uuid).where(CallRow.uuid == CallAttempt.call_uuid).exists()
+    return list(s.execute(select(CallAttempt.call_uuid)
+                          .join(rows, and_(rows.call_uuid == CallAttempt.call_uuid, rows.state == "calling"))
+                          .where(CallAttempt.state == "answered", CallAttempt.ended_at.is_(None),
+                                 CallAttempt.started_at < before, ~recorded)).scalars())
 
 
 def _fail(s: Session, campaign_id: int, row_id: int, call_uuid: str, reply: str, cause: str, now: datetime,
