@@ -193,7 +193,11 @@ class Dialler:
         now = self.clock()
         hangups, self._hangups = self._hangups, []
         if hangups:
-            self.store.run(lambda s: _note_hangups(s, hangups))
+            try:
+                self.store.run(lambda s: _note_hangups(s, hangups))
+            except BaseException:
+                self._hangups[:0] = hangups  # written by a later pass
+                raise
         if self._settled_at is None or now >= self._settled_at + timedelta(seconds=SETTLE_EVERY):
             self._settled_at = now
             self._settle(now)
@@ -279,32 +283,41 @@ class Dialler:
 
     def _place(self, call: Placed) -> None:
         try:
-            variables = {"origination_uuid": call.call_uuid, "fsivr_job": call.key, "fsivr_scenario": call.scenario,
-                         "fsivr_attempt": str(call.attempt),
-                         "originate_timeout": str(int(self.originate_timeout))}
-            if call.caller_id:
-                variables["origination_caller_id_number"] = call.caller_id
-            try:
-                cmd = originate_command(endpoint_for(self.endpoint, call.number), variables, self.socket_address)
-            except ValueError as exc:
-                self._record_failure(call, f"-ERR {exc}", "INVALID_NUMBER_FORMAT", final=True)
-                return
-            try:
-                reply = self.link.bgapi(cmd, timeout=self.originate_timeout + 10).strip()
-            except LinkError as exc:
-                # The BACKGROUND_JOB went with the link; the attempt stays ``placing`` and the
-                # reconcile pass asks FreeSWITCH and the call records about it.
-                log.warning("campaign call %s attempt %d to %s: %s; reconciling", call.key, call.attempt,
-                            call.number, exc)
-                return
-            if reply.startswith("+OK"):
-                self.store.run(lambda s: _set_attempt(s, call.call_uuid, state="answered", reply=reply))
-                log.info("campaign call %s attempt %d to %s answered", call.key, call.attempt, call.number)
-                return
-            cause = reply.removeprefix("-ERR").strip().split()[0] if reply.removeprefix("-ERR").strip() else "UNKNOWN"
-            self._record_failure(call, reply, cause)
+            self._send(call)
+        except UNREACHABLE:
+            # The outcome could not be written: the attempt stays ``placing`` and the reconcile
+            # pass decides it from FreeSWITCH and the call records once the database is back.
+            log.warning("campaign call %s attempt %d: the database is unreachable; its outcome will be "
+                        "reconciled", call.key, call.attempt)
         finally:
             self._waiting.pop(call.call_uuid, None)
+
+    def _send(self, call: Placed) -> None:
+        """One originate and its BACKGROUND_JOB, recorded on the attempt (and the row if it failed)."""
+        variables = {"origination_uuid": call.call_uuid, "fsivr_job": call.key, "fsivr_scenario": call.scenario,
+                     "fsivr_attempt": str(call.attempt),
+                     "originate_timeout": str(int(self.originate_timeout))}
+        if call.caller_id:
+            variables["origination_caller_id_number"] = call.caller_id
+        try:
+            cmd = originate_command(endpoint_for(self.endpoint, call.number), variables, self.socket_address)
+        except ValueError as exc:
+            self._record_failure(call, f"-ERR {exc}", "INVALID_NUMBER_FORMAT", final=True)
+            return
+        try:
+            reply = self.link.bgapi(cmd, timeout=self.originate_timeout + 10).strip()
+        except LinkError as exc:
+            # The BACKGROUND_JOB went with the link; the attempt stays ``placing`` and the
+            # reconcile pass asks FreeSWITCH and the call records about it.
+            log.warning("campaign call %s attempt %d to %s: %s; reconciling", call.key, call.attempt,
+                        call.number, exc)
+            return
+        if reply.startswith("+OK"):
+            self.store.run(lambda s: _set_attempt(s, call.call_uuid, state="answered", reply=reply))
+            log.info("campaign call %s attempt %d to %s answered", call.key, call.attempt, call.number)
+            return
+        text = reply.removeprefix("-ERR").strip()
+        self._record_failure(call, reply, text.split()[0] if text else "UNKNOWN")
 
     def _record_failure(self, call: Placed, reply: str, cause: str, final: bool = False) -> None:
         now = self.clock()

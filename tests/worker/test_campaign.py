@@ -14,13 +14,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import gevent
+import gevent.event
 import pytest
+from farends import TcpProxy
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from fsivr.config import Config
 from fsivr.esl.link import EventLink
 from fsivr.store import campaigns
+from fsivr.store.db import Store
 from fsivr.store.models import CallStepRow, CampaignEntryRow, CampaignRow
+from fsivr.store.types import utcnow
 from fsivr.testing import Simulator
 from fsivr.testing.harness import Harness, running
 from fsivr.testing.inbound import InboundSwitch
@@ -188,3 +193,65 @@ def test_retries_per_settings_and_a_callee_hanging_up_is_answered_not_listened(r
     assert rig.state() == "done"
     calls = [o.number for o in rig.sim.originate_log]
     assert calls.count(busy) == 3 and calls.count(gone) == 1 and calls.count(rejected) == 1
+
+
+@pytest.mark.postgres
+def test_a_database_outage_is_one_line_and_the_campaign_goes_on(pg_database: str,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    """The dialler reaches PostgreSQL through a proxy the test cuts: nothing is dialled meanwhile,
+    the outage is said once (not once a pass), and the campaign finishes once it is back."""
+    url = make_url(pg_database)
+    proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
+    proxy.up()
+    with running(BUNDLE, database_url=pg_database, config=Config(say_modules=["en"])) as h, \
+            InboundSwitch(sim=h.simulator) as switch:
+        proxied = Store(url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False))
+        link = EventLink(*switch.address, "ClueCon", timeout=5.0, min_backoff=0.05, max_backoff=0.2)
+        host, port = h.app.server.address[:2]
+        dialler = Dialler(proxied, link, "sofia/gateway/trunk/{number}", f"{host}:{port}", "test-worker",
+                          originate_timeout=30, record_grace=5, poll_interval=0.05, alone=True)
+        link.start()
+        assert link.wait_connected(5.0)
+        prepared = campaigns.prepare("d.csv", ["Phone", "Amount owed"],
+                                     [(i + 2, [f"+4850140{i:04d}", "7"]) for i in range(6)])
+        h.store.run(lambda s: campaigns.create(s, "debts", "debt", prepared, Settings(pace=50, concurrency=2),
+                                               utcnow()))
+        h.store.run(lambda s: campaigns.control(s, "debts", "start", utcnow()))
+        proxy.down()
+        stop = gevent.event.Event()
+        runner = gevent.spawn(dialler.run, stop.is_set)
+        try:
+            deadline = gevent.get_hub().loop.now() + 30
+            while "the database is unreachable" not in caplog.text:
+                assert gevent.get_hub().loop.now() < deadline, "the outage was not noticed"
+                gevent.sleep(0.05)
+            gevent.sleep(0.5)  # several passes meanwhile
+            assert h.simulator.originate_log == []
+            proxy.up()
+
+            def state() -> str:
+                with h.store.session() as s:
+                    return str(s.execute(select(CampaignRow.state)).scalar_one())
+
+            deadline = gevent.get_hub().loop.now() + 60
+            while state() != "done":
+                assert gevent.get_hub().loop.now() < deadline, caplog.text[-3000:]
+                gevent.sleep(0.05)
+        finally:
+            stop.set()
+            runner.join(30)
+            link.stop()
+            proxied.close()
+            proxy.down()
+        assert caplog.text.count("the database is unreachable") == 1
+        assert "the database is reachable again" in caplog.text
+        assert len(h.simulator.originate_log) == 6
+        rows = _rows(h)
+        assert [r.result for r in rows] == ["listened"] * 6 and all(r.attempts == 1 for r in rows)
+
+
+def _rows(h: Harness) -> list[CampaignEntryRow]:
+    with h.store.session() as s:
+        found = list(s.execute(select(CampaignEntryRow).order_by(CampaignEntryRow.line)).scalars())
+        s.expunge_all()
+    return found
