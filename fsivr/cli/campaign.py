@@ -62,6 +62,9 @@ def add_commands(sub: Any) -> None:
                          ("resume", "go on dialling a paused campaign")):
         p = csub.add_parser(action, help=text)
         p.add_argument("name", metavar="NAME")
+        if action == "start":
+            p.add_argument("--at", metavar="ISO8601", help="call nobody before this time (with its offset, e.g. "
+                                                           "2026-12-02T09:00:00+01:00); default now")
         p.set_defaults(func=cmd_control, action=action)
     status = csub.add_parser("status", help="progress: counts by result, rate, ETA (every campaign without NAME)")
     status.add_argument("name", metavar="NAME", nargs="?")
@@ -129,11 +132,19 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 
 def cmd_control(args: argparse.Namespace) -> int:
+    at = None
+    if getattr(args, "at", None):
+        try:
+            at = datetime.fromisoformat(args.at)
+        except ValueError:
+            raise ValueError(f"--at {args.at!r}: expected an ISO 8601 time such as 2026-12-02T09:00:00+01:00") from None
+        if at.tzinfo is None:
+            raise ValueError(f"--at {args.at!r}: give the offset (+01:00, Z): the time is ambiguous without it")
     with open_store(args) as store:
         if not require_schema(store):
             return 1
-        state = store.run(lambda s: campaigns.control(s, args.name, args.action, utcnow()))
-    print(f"campaign {args.name}: {state}")
+        state = store.run(lambda s: campaigns.control(s, args.name, args.action, utcnow(), at))
+    print(f"campaign {args.name}: {state}" + (f" from {at.isoformat()}" if at is not None else ""))
     return 0
 
 

@@ -201,10 +201,13 @@ CONTROLS = {"start": (("loaded",), "running"), "pause": (("running",), "paused")
 PAST = {"start": "started", "pause": "paused", "resume": "resumed"}
 
 
-def control(session: Session, name: str, action: str, now: datetime) -> str:
+def control(session: Session, name: str, action: str, now: datetime, at: datetime | None = None) -> str:
     """start (loaded → running), pause (running → paused: calls in progress finish, no new ones),
-    resume (paused → running). Returns the new state; ValueError says why not."""
+    resume (paused → running). ``at`` (start only): no row is called before then. Returns the new
+    state; ValueError says why not."""
     campaign = get(session, name)
+    if at is not None and action != "start":
+        raise ValueError("only a start can be scheduled")
     sources, target = CONTROLS[action]
     if campaign.state not in sources:
         raise ValueError(f"campaign {name!r} is {campaign.state}: only a {' or '.join(sources)} one can "
@@ -217,6 +220,10 @@ def control(session: Session, name: str, action: str, now: datetime) -> str:
                                                      CampaignRow.state == campaign.state).values(**values))
     if not done.rowcount:  # type: ignore[attr-defined]
         raise ValueError(f"campaign {name!r} changed meanwhile; look at its status and try again")
+    if at is not None:
+        session.execute(update(CampaignEntryRow).where(CampaignEntryRow.campaign_id == campaign.id,
+                                                       CampaignEntryRow.state == "pending")
+                        .values(next_attempt_at=at))
     return target
 
 

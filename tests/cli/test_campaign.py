@@ -11,11 +11,15 @@ import os
 import pty
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from openpyxl import Workbook, load_workbook
+from sqlalchemy import select
 
 from fsivr.cli import main
+from fsivr.store.db import Store
+from fsivr.store.models import CampaignEntryRow
 
 SCENARIO = """
 scenarios:
@@ -80,7 +84,17 @@ def test_load_maps_columns_and_refuses_what_cannot_be_dialled(tmp_path: Path) ->
     # Controls: only from the states they make sense in.
     paused = fsivr(url, "campaign", "pause", "list")
     assert paused.returncode == 2 and "campaign 'list' is loaded: only a running one can be paused" in paused.stderr
-    assert fsivr(url, "campaign", "start", "list").stdout.strip() == "campaign list: running"
+    naive = fsivr(url, "campaign", "start", "list", "--at", "2026-12-02T09:00:00")
+    assert naive.returncode == 2 and "give the offset" in naive.stderr
+    started = fsivr(url, "campaign", "start", "list", "--at", "2030-12-02T09:00:00+01:00")
+    assert started.stdout.strip() == "campaign list: running from 2030-12-02T09:00:00+01:00"
+    store = Store(url)
+    try:
+        with store.session() as s:
+            due = set(s.execute(select(CampaignEntryRow.next_attempt_at)).scalars())
+    finally:
+        store.close()
+    assert due == {datetime(2030, 12, 2, 8, 0, tzinfo=UTC)}  # nobody is called before then
     assert fsivr(url, "campaign", "pause", "list").stdout.strip() == "campaign list: paused"
     assert fsivr(url, "campaign", "resume", "list").stdout.strip() == "campaign list: running"
 
