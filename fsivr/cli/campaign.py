@@ -190,6 +190,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         out: Any = found[0].as_dict() if args.name else [p.as_dict() for p in found]
         print(json.dumps(out))
+    elif not found:
+        print("no campaigns (load one with: fsivr campaign load FILE --scenario NAME)")
     elif sys.stdout.isatty():
         width = shutil.get_terminal_size((100, 20)).columns
         for p in found:
