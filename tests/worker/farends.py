@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -213,6 +214,29 @@ def worker_env(db_url: str, **settings: Any) -> dict[str, str]:
     for name, value in settings.items():
         env["FSIVR_" + name.upper()] = str(value)
     return env
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def kill_hard(proc: subprocess.Popen[bytes], wait: Callable[[float], None] = time.sleep) -> None:
+    """SIGKILL a running worker and wait until it is gone (``wait``: how to pause, ``gevent.sleep``
+    where this process serves sockets). Judged by /proc, not the exit status: where gevent's
+    subprocess module has run in this process (a TTS render, a fax conversion), gevent's child
+    watcher reaps every child, and Popen then reads ECHILD as exit status 0 — a killed worker would
+    look as if it had exited 0 on its own."""
+    assert proc.returncode is None and _alive(proc.pid), "the worker had exited before the kill"
+    os.kill(proc.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while _alive(proc.pid):
+        assert time.monotonic() < deadline, "the killed worker did not go away"
+        wait(0.02)
+    proc.poll()
 
 
 def start_worker(env: dict[str, str], cwd: Path, log_name: str = "worker.log") -> subprocess.Popen[bytes]:
