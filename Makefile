@@ -20,6 +20,12 @@ FSIVR_DATABASE_URL ?= sqlite:///var/fsivr.sqlite3
 FS_CONF_DIR ?= var/freeswitch-conf
 # Demo bundle loaded by `make run`.
 DEMO ?= examples/demo.yaml
+# SIP realm of `run` / `deploy-conf` (SIP passwords are kept as their a1-hash for it; README "SIP
+# passwords and PINs"), unless FSIVR_SIP_REALM is set: what a stock FreeSWITCH here calls
+# $${domain} (vars.xml: $${local_ip_v4}), found as switch_utils.c switch_find_local_ip does — the
+# source address of a UDP socket connected to 82.45.148.209 (nothing is sent), else 127.0.0.1.
+FSIVR_SIP_REALM ?= $(shell python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); \
+	s.connect(("82.45.148.209", 9)); print(s.getsockname()[0])' 2>/dev/null || echo 127.0.0.1)
 # Extra arguments for pytest, e.g. `make test PYTEST_ARGS="-k store -x"`.
 PYTEST_ARGS ?=
 
@@ -50,7 +56,7 @@ system-tools:
 	for pair in $(SYSTEM_TOOLS); do \
 	  command -v "$${pair%%=*}" >/dev/null 2>&1 || missing="$$missing $${pair#*=}"; \
 	done; \
-	if command -v sox >/dev/null 2>&1 && ! sox --help-format mp3 2>/dev/null | grep -q '^Description'; then \
+	if ! command -v sox >/dev/null 2>&1 || ! sox --help-format mp3 2>/dev/null | grep -q '^Description'; then \
 	  missing="$$missing libsox-fmt-mp3"; \
 	fi; \
 	if [ ! -x "$(BIN)/python" ] && [ -n "$(PYTHON)" ] \
@@ -84,7 +90,7 @@ $(STAMP): setup.cfg pyproject.toml | $(BIN)/python
 run: install
 	@mkdir -p var
 	FSIVR_DATABASE_URL='$(FSIVR_DATABASE_URL)' $(BIN)/fsivr db upgrade
-	FSIVR_DATABASE_URL='$(FSIVR_DATABASE_URL)' $(BIN)/fsivr import $(DEMO)
+	FSIVR_DATABASE_URL='$(FSIVR_DATABASE_URL)' FSIVR_SIP_REALM='$(FSIVR_SIP_REALM)' $(BIN)/fsivr import $(DEMO)
 	exec env FSIVR_DATABASE_URL='$(FSIVR_DATABASE_URL)' $(BIN)/fsivr serve
 
 # ruff first and pytest last, so that pytest's summary line closes the output; both always run.
@@ -118,7 +124,7 @@ migrate: install
 
 deploy-conf: install
 	@mkdir -p '$(FS_CONF_DIR)'
-	FSIVR_DATABASE_URL='$(FSIVR_DATABASE_URL)' FS_CONF_DIR='$(FS_CONF_DIR)' \
+	FSIVR_DATABASE_URL='$(FSIVR_DATABASE_URL)' FS_CONF_DIR='$(FS_CONF_DIR)' FSIVR_SIP_REALM='$(FSIVR_SIP_REALM)' \
 	  $(BIN)/fsivr render-conf --out-dir '$(FS_CONF_DIR)'
 
 clean:

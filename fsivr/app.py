@@ -200,7 +200,14 @@ def _live_link(config: Config, store: Store, outage: OutageLog | None = None) ->
             lambda s: load_state(s, domain=config.sip_domain, gateway=config.default_gateway))
         return state
 
-    sync = CallcenterSync(link, load, interval=config.callcenter_interval, publish_conf=publish, outage=outage)
+    def stamp() -> int | None:
+        from fsivr.store import versions
+
+        # Every table load_state reads is counted by the directory counter (store/versions.py).
+        return store.run(versions.read).get(versions.DIRECTORY)
+
+    sync = CallcenterSync(link, load, interval=config.callcenter_interval, publish_conf=publish, outage=outage,
+                          stamp=stamp)
     return link, sync
 
 

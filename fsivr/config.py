@@ -8,6 +8,7 @@ printed.
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -17,6 +18,7 @@ import yaml
 
 from fsivr.parking import Lot, parse_lots
 from fsivr.store.names import EXIT_DESTINATION, EXIT_DESTINATION_RULE
+from fsivr.store.secrets import REALM, REALM_RULE, SecretPolicy
 
 ENV_PREFIX = "FSIVR_"
 #: ``FSIVR_`` variables that are not settings; any other unknown one is an error, as an unknown
@@ -89,6 +91,17 @@ class Config:
     tiff2pdf_command: str = "tiff2pdf"
     #: SIP domain used in dial strings (``user/101@domain``).
     sip_domain: str = "$${domain}"
+    #: The realm phones answer SIP digest challenges in (the sofia profile's ``challenge-realm``,
+    #: or the host phones register to): SIP passwords are stored and rendered only as
+    #: MD5(user:realm:password), FreeSWITCH's ``a1-hash``. Empty: sip_domain when that is a plain
+    #: name (not ``$${domain}``, which only FreeSWITCH knows). See README "SIP passwords and PINs".
+    sip_realm: str = ""
+    #: Keep SIP passwords as given in the database and render them as ``password`` (e.g. phones
+    #: that use different realms, or SHA-256 digests); default: only the a1-hash is kept.
+    sip_plain_passwords: bool = False
+    #: Keep mailbox PINs as given and render them as mod_voicemail's ``vm-password``; default:
+    #: only an scrypt hash is kept (fsivr never checks one; mod_voicemail cannot check it).
+    mailbox_plain_pins: bool = False
     #: Language and voice for text prompts (mod_flite by default).
     tts_engine: str = "flite"
     tts_voice: str = "slt"
@@ -161,6 +174,11 @@ class Config:
     #: whose outcome was lost with the worker (SIGKILL, a dropped link) and that has neither a
     #: channel nor a record this long after it could have rung out was never answered.
     outbound_record_grace: float = 30.0
+    #: The queue's place-keeping callback (queue node callback_key; fsivr/worker/queuecallback.py):
+    #: the dial string of the placeholder member's loopback, whose other leg must answer and park,
+    #: e.g. ``loopback/fsivr_queue_hold/fsivr_hold`` with that extension in that context (see
+    #: docs/freeswitch-notes.md §10). Empty: queue callback jobs wait in the outbox.
+    queue_callback_hold: str = ""
 
     # --- e-mail (SMTP); empty smtp_host: e-mail rows wait in the outbox ---
     smtp_host: str = ""
@@ -179,7 +197,7 @@ class Config:
     #: ``http`` (a web gateway), ``chat`` (FreeSWITCH's chat API over inbound ESL: SIP MESSAGE), or
     #: empty: SMS rows wait in the outbox.
     sms_backend: str = ""
-    #: Region for numbers written without a country code (ISO 3166 code: PL, DE, US).
+    #: Deprecated alias of default_region (which SMS numbers use too); still read, with a warning.
     sms_default_region: str = ""
     #: Sender (number or alphanumeric id) as the gateway takes it.
     sms_from: str = ""
@@ -247,6 +265,16 @@ class Config:
             setattr(cfg, name, _coerce(name, known[name].type, value))
         from fsivr.store.phone import check_region
 
+        if data.get("sms_default_region"):
+            # One region for every phone number: the SMS setting folded into default_region.
+            old = check_region(str(data["sms_default_region"]))
+            if "default_region" in data and check_region(str(data["default_region"])) != old:
+                raise ValueError(f"settings default_region ({data['default_region']}) and sms_default_region "
+                                 f"({data['sms_default_region']}) disagree: sms_default_region is deprecated, "
+                                 f"keep default_region only")
+            logging.getLogger("fsivr.config").warning(
+                "setting sms_default_region is deprecated: SMS numbers use default_region; set that instead")
+            cfg.default_region = old
         cfg.default_region = check_region(cfg.default_region)
         if cfg.log_format not in ("text", "json"):
             raise ValueError(f"setting log_format: {cfg.log_format!r} is not one of text, json")
@@ -257,7 +285,15 @@ class Config:
             raise ValueError(f"setting default_exit_destination: {cfg.default_exit_destination!r} is not "
                              f"{EXIT_DESTINATION_RULE}")
         cfg.lots()  # a bad lot stops the start, not the first parked call
+        if cfg.sip_realm and not REALM.match(cfg.sip_realm):
+            raise ValueError(f"setting sip_realm: {cfg.sip_realm!r} is not {REALM_RULE}")
         return cfg
+
+    def secret_policy(self) -> SecretPolicy:
+        """How SIP passwords and mailbox PINs are stored and rendered (fsivr.store.secrets)."""
+        realm = self.sip_realm or ("" if "$" in self.sip_domain else self.sip_domain)
+        return SecretPolicy(realm=realm if REALM.match(realm) else "", plain_passwords=self.sip_plain_passwords,
+                            plain_pins=self.mailbox_plain_pins)
 
     def lots(self) -> dict[str, Lot]:
         """The configured parking lots by name (ValueError for a bad entry)."""

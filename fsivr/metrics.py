@@ -33,6 +33,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from fsivr.store.outage import UNREACHABLE, OutageLog, cause
+
 log = logging.getLogger("fsivr.metrics")
 
 #: Step durations: from a menu key or a `set` (milliseconds) to a prompt or a ringing phone (tens of s).
@@ -47,12 +49,22 @@ class _CallbackGauges(Collector):
 
     def __init__(self) -> None:
         self.gauges: list[tuple[str, str, tuple[str, ...], Callable[[], GaugeValue]]] = []
+        #: Where a gauge that cannot reach the database is reported (the process's one outage
+        #: report); None: one line per scrape, still no traceback.
+        self.outage: OutageLog | None = None
 
     def collect(self) -> Iterator[Metric]:
         for name, doc, labels, read in self.gauges:
             family = GaugeMetricFamily(name, doc, labels=list(labels) or None)
             try:
                 value = read()
+            except UNREACHABLE as exc:
+                # The database is down: the gauge is left out of this scrape, the outage said once.
+                if self.outage is not None:
+                    self.outage.failed(exc)
+                else:
+                    log.warning("metrics: %s not read: %s", name, cause(exc))
+                continue
             except Exception:
                 # One broken source must not take the whole scrape (and every other figure) down.
                 log.exception("metrics: reading %s failed", name)
@@ -69,10 +81,11 @@ class Metrics:
     """The instruments of one process: the call instruments for ``serve`` (``calls=True``), and
     gauges any process adds."""
 
-    def __init__(self, *, calls: bool = True) -> None:
+    def __init__(self, *, calls: bool = True, outage: OutageLog | None = None) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
         self._callbacks = _CallbackGauges()
+        self._callbacks.outage = outage
         r.register(self._callbacks)
         # (type, outcome) -> the two children a step updates: labels() takes a lock and builds a
         # key each time; this look-up does neither.

@@ -52,6 +52,29 @@ _probe_cache: dict[str, str | None] = {}
 _postgres_skips: list[str] = []
 
 
+#: Where fsivr caches rendered TTS when prompts_dir is the default, relative "prompts" and the
+#: process runs in the checkout: a test must render into a prompts directory of its own.
+REPO_TTS_CACHE = REPO_ROOT / "prompts" / "_tts"
+
+
+def _tts_cache_files() -> set[str]:
+    try:
+        return set(os.listdir(REPO_TTS_CACHE))
+    except FileNotFoundError:
+        return set()
+
+
+@pytest.fixture(autouse=True)
+def _no_tts_into_the_checkout() -> Iterator[None]:
+    """Fail the test that renders text into the repository's prompts/_tts (it would leave files in
+    the checkout, and its result would depend on what earlier runs had cached there)."""
+    before = _tts_cache_files()
+    yield
+    written = sorted(_tts_cache_files() - before)
+    assert not written, (f"this test rendered TTS into the checkout's {REPO_TTS_CACHE}: {written}; give its "
+                         f"Config a prompts_dir under tmp_path")
+
+
 def require_postgres() -> bool:
     return os.environ.get("FSIVR_REQUIRE_POSTGRES", "").strip().lower() in _TRUE
 
@@ -173,6 +196,21 @@ def db_url(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
         return request.getfixturevalue("sqlite_url")
     return request.getfixturevalue("pg_database")
+
+
+#: The SIP realm of the test PBX: SIP passwords are stored and rendered as their a1-hash for it
+#: (fsivr.store.secrets), and `fsivr import` refuses passwords without one. Set for the whole
+#: session (servers the tests start inherit it); tests of the refusal remove it.
+TEST_SIP_REALM = "pbx.fsivr.test"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sip_realm() -> Iterator[str]:
+    before = os.environ.get("FSIVR_SIP_REALM")
+    os.environ["FSIVR_SIP_REALM"] = before or TEST_SIP_REALM
+    yield os.environ["FSIVR_SIP_REALM"]
+    if before is None:
+        os.environ.pop("FSIVR_SIP_REALM", None)
 
 
 @pytest.fixture(scope="session")

@@ -61,3 +61,21 @@ def test_switches_read_as_true_or_false() -> None:
     assert Config.load(env={}).live_link is True
     with pytest.raises(ValueError, match="setting live_link: 'maybe' is not a valid bool"):
         Config.load(env={"FSIVR_LIVE_LINK": "maybe"})
+
+
+def test_sms_default_region_is_a_deprecated_alias_of_default_region(caplog: pytest.LogCaptureFixture) -> None:
+    from fsivr.worker.sms import SmsRules
+
+    cfg = Config.load(env={"FSIVR_SMS_DEFAULT_REGION": "de"})
+    assert cfg.default_region == "DE" and SmsRules.from_config(cfg).default_region == "DE"
+    assert "sms_default_region is deprecated" in caplog.text
+    caplog.clear()
+    # the same region both ways is fine (said deprecated); two regions are refused by name
+    assert Config.load(env={"FSIVR_SMS_DEFAULT_REGION": "DE", "FSIVR_DEFAULT_REGION": "de"}).default_region == "DE"
+    with pytest.raises(ValueError, match=r"default_region .*sms_default_region .*disagree"):
+        Config.load(env={"FSIVR_SMS_DEFAULT_REGION": "DE", "FSIVR_DEFAULT_REGION": "PL"})
+    # SMS numbers without a country code now follow default_region
+    caplog.clear()
+    plain = Config.load(env={"FSIVR_DEFAULT_REGION": "DE"})
+    assert SmsRules.from_config(plain).message("0151 2345 6789", "hi").to == "+4915123456789"
+    assert "deprecated" not in caplog.text

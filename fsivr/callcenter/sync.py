@@ -5,10 +5,11 @@ Our store is the truth; mod_callcenter's own SQLite/ODBC tables are not. So:
 * at start, and every time the live link (re)connects — FreeSWITCH restarted, or mod_callcenter
   was reloaded — the service *reconciles*: it reads ``queue list``, ``agent list`` and ``tier
   list`` and sends whatever makes them what the store says;
-* in between, it polls the store (a few cheap queries on the threadpool, every ``interval``
-  seconds) and turns each change into the commands for that change alone — a new agent is
-  ``agent add`` + ``agent set ...`` + ``tier add``, nobody restarts FreeSWITCH or reloads
-  mod_callcenter for it.
+* in between, it asks the store every ``interval`` seconds for the ``directory`` change counter
+  (one small query, fsivr/store/versions.py: bumped with every write to the queues, agents,
+  tiers, accounts and gateways the state is made from), and only when it moved reads the state and
+  turns each change into the commands for that change alone — a new agent is ``agent add`` +
+  ``agent set ...`` + ``tier add``, nobody restarts FreeSWITCH or reloads mod_callcenter for it.
 
 A queue cannot be created or changed with ``callcenter_config``: ``queue load``/``reload`` read it
 from callcenter.conf.xml. So before one, ``publish_conf`` (when given: it renders and writes the
@@ -43,7 +44,7 @@ class CallcenterSync:
 
     def __init__(self, link: EventLink, load: Callable[[], CallcenterState], *, interval: float = 2.0,
                  publish_conf: Callable[[CallcenterState], None] | None = None,
-                 outage: OutageLog | None = None) -> None:
+                 outage: OutageLog | None = None, stamp: Callable[[], int | None] | None = None) -> None:
         self.link = link
         #: Where an unreachable store is reported, once per outage (shared with the server's other
         #: loops; their next successful refresh reports the end of it).
@@ -51,6 +52,8 @@ class CallcenterSync:
         #: Reads the wanted state from the store (called in this service's greenlet: it must
         #: go through Store.run so the hub never blocks on the database).
         self.load = load
+        #: The change counter of everything ``load`` reads (None: no counter, load every round).
+        self.stamp = stamp
         self.interval = interval
         self.publish_conf = publish_conf
         #: What FreeSWITCH was last made to hold (None: unknown → reconcile).
@@ -58,6 +61,11 @@ class CallcenterSync:
         #: Rounds done (tests wait on it), and how many were full reconciles.
         self.rounds = 0
         self.reconciles = 0
+        #: Rounds that read the state from the store, and rounds the counter alone answered.
+        self.loads = 0
+        self.unchanged = 0
+        #: The counter the applied state was read at.
+        self._stamp: int | None = None
         self._wake = gevent.event.Event()
         self._greenlet: gevent.Greenlet | None = None
         self._reported: set[str] = set()
@@ -104,7 +112,16 @@ class CallcenterSync:
             # Nothing to do until it is back; its reconnect asks for a reconcile.
             self.applied = None
             return
+        # Read before the state, so a write committed meanwhile is either seen now or moves the
+        # counter again for the next round (fsivr/engine/cache.py does the same).
+        stamp = self.stamp() if self.stamp is not None else None
+        if stamp is not None and stamp == self._stamp and self.applied is not None:
+            self.unchanged += 1
+            self.rounds += 1
+            return
+        self._stamp = None
         wanted = self.load()
+        self.loads += 1
         self._report(wanted.problems)
         try:
             if self.applied is None:
@@ -124,9 +141,11 @@ class CallcenterSync:
             elif not self.applied.same_config(wanted):
                 todo = plan(self.applied, wanted)
             else:
+                self._stamp = stamp
                 return
             if self._apply(todo, wanted):
                 self.applied = wanted
+                self._stamp = stamp
             else:
                 self.applied = None
         except LinkError as exc:

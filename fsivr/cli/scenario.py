@@ -21,6 +21,7 @@ from fsivr.scenario.graph import scenario_dot, write_graph
 from fsivr.scenario.history import rollback_scenario, scenario_history
 from fsivr.scenario.persist import ImportRefused, import_bundle, load_scenario, split_node
 from fsivr.scenario.repository import scenario_summaries
+from fsivr.scenario.secrets import protect
 from fsivr.scenario.validate import BundleInvalid, Known, known_in_store, validate_bundle
 from fsivr.store import migrate
 from fsivr.store.directory import load_prompts
@@ -90,9 +91,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         if not require_schema(store):
             return 1
         try:
+            cfg = load_config(args.config, args.database)
             result = import_bundle(store, bundle, force=args.force, dry_run=args.dry_run, by=getpass.getuser(),
-                                   label=str(args.file),
-                                   prompts_dir=load_config(args.config, args.database).prompts_dir)
+                                   label=str(args.file), prompts_dir=cfg.prompts_dir,
+                                   secrets=cfg.secret_policy())
         except BundleInvalid as exc:
             for line in exc.report.errors:
                 err(line)
@@ -156,6 +158,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     known, note = _known(args)
     cfg = load_config(args.config, args.database)
     report = validate_bundle(bundle, known, prompts_dir=cfg.prompts_dir, default_exit=cfg.default_exit_destination)
+    if report.ok:
+        # What the import would refuse for this configuration (a password with no realm to hash it for).
+        report.errors += protect(bundle.directory, {}, cfg.secret_policy())[1]
     for e in report.errors:
         print(f"error: {e}")
     for w in report.warnings:
@@ -188,13 +193,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     if (args.all_file is None) == (args.name is None):
         err("export: name one scenario, or --all FILE for the whole PBX")
         return 2
+    realm = load_config(args.config, args.database).secret_policy().realm
     with open_store(args) as store:
         if not require_schema(store):
             return 1
         try:
             with store.session() as session:
-                exported = export_all(session) if args.all_file else \
-                    export_one(session, args.name, with_refs=args.with_refs)
+                exported = export_all(session, realm) if args.all_file else \
+                    export_one(session, args.name, with_refs=args.with_refs, realm=realm)
         except LookupError as exc:
             err(str(exc.args[0]))
             return 1

@@ -15,12 +15,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import gevent
 
+from fsivr.engine.poll import Polled
 from fsivr.engine.scenario import CompiledScenario, ScenarioSpec, ValidationFailed, compile_scenario
-from fsivr.store.outage import UNREACHABLE, OutageLog
+from fsivr.store.outage import OutageLog
 
 log = logging.getLogger("fsivr.cache")
 
@@ -36,7 +37,10 @@ class ScenarioSource(Protocol):
 
 
 @dataclass
-class ScenarioCache:
+class ScenarioCache(Polled):
+    failed: ClassVar[str] = "refreshing scenarios failed; serving the cached ones"
+    log: ClassVar[logging.Logger] = log
+
     source: ScenarioSource
     interval: float = 2.0
     on_refresh: list[Callable[[], None]] = field(default_factory=list)
@@ -101,26 +105,6 @@ class ScenarioCache:
             for hook in self.on_refresh:
                 hook()
         return dirty
-
-    def start(self) -> None:
-        self.refresh()
-        self._greenlet = gevent.spawn(self._loop)
-
-    def stop(self) -> None:
-        if self._greenlet is not None:
-            self._greenlet.kill()
-
-    def _loop(self) -> None:
-        while True:
-            gevent.sleep(self.interval)
-            try:
-                self.refresh()
-            except UNREACHABLE as exc:
-                self.outage.failed(exc)
-            except Exception:
-                log.exception("refreshing scenarios failed; serving the cached ones")
-            else:
-                self.outage.succeeded()
 
     def for_number(self, number: str) -> tuple[CompiledScenario, str | None] | None:
         route = self.routes.get(number)

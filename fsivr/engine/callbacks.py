@@ -39,8 +39,10 @@ class Callbacks:
         self.clock = clock
 
     def register(self, key: str, payload: dict[str, Any], not_before: datetime, now: datetime,
-                 call_uuid: str) -> Enqueued:
-        return self.store.run(lambda s: outbox.enqueue(s, KIND, payload, key, now, call_uuid=call_uuid,
+                 call_uuid: str, kind: str = KIND) -> Enqueued:
+        """``kind``: ``callback`` (the callback node) or ``queue_callback`` (the queue node's
+        place-keeping callback); both share the key scheme, so a served caller cancels either."""
+        return self.store.run(lambda s: outbox.enqueue(s, kind, payload, key, now, call_uuid=call_uuid,
                                                        not_before=not_before))
 
     def cancel_for(self, caller: str, call_uuid: str, now: datetime) -> int:

@@ -76,6 +76,23 @@ class CallData:
     def clear_override(self, name: str, who: str, at: datetime) -> bool:
         return self._run(lambda s: overrides.clear_override(s, name, who, at))
 
+    def pin_list(self, table: str) -> list[tuple[str, str]] | None:
+        """(key, PIN hash) of each row of the data table ``table``; None if there is none."""
+        return self._run(lambda s: tables.pin_list(s, table))
+
+    @staticmethod
+    def match_pin(pin: str, entries: Sequence[tuple[str, str]]) -> str | None:
+        """The key of the entry whose hash ``pin`` matches, or None. As check_pin: every hash is
+        tried, on the threadpool."""
+        def job() -> str | None:
+            found = None
+            for key, stored in entries:
+                if verify_pin(pin, stored) and found is None:
+                    found = key
+            return found
+
+        return gevent.get_hub().threadpool.apply(job)  # type: ignore[no-any-return]
+
     @staticmethod
     def check_pin(pin: str, hashes: Sequence[str]) -> bool:
         """Does ``pin`` match one of ``hashes``? Every hash is tried (no early exit), so the

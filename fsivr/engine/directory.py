@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import gevent
 
-from fsivr.store.outage import UNREACHABLE, OutageLog
+from fsivr.engine.poll import poll
+from fsivr.store.outage import OutageLog
 from fsivr.store.phone import caller_key
 
 if TYPE_CHECKING:
@@ -138,16 +139,9 @@ class DirectoryCache:
             self._greenlet = None
 
     def _loop(self) -> None:
-        while not self._stopped:
-            gevent.sleep(self.interval)
-            try:
-                self.refresh()
-            except UNREACHABLE as exc:  # keep the live snapshot until the store is back
-                self.outage.failed(exc)
-            except Exception as exc:
-                log.warning("refreshing the directory failed; keeping the cached one: %s", exc)
-            else:
-                self.outage.succeeded()
+        # An unreachable store keeps the live snapshot until it is back.
+        poll(self.refresh, self.interval, self.outage, log, "refreshing the directory failed; keeping the cached one",
+             traceback=False, running=lambda: not self._stopped)
 
     def current(self) -> Snapshot:
         """The live snapshot; loaded once on demand if no refresh has run yet (e.g. a call that

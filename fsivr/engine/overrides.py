@@ -14,16 +14,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import ClassVar
 
 import gevent
 
-from fsivr.store.outage import UNREACHABLE, OutageLog
+from fsivr.engine.poll import Polled
+from fsivr.store.outage import OutageLog
 from fsivr.store.overrides import Override
 
 log = logging.getLogger("fsivr.overrides")
 
 
-class OverrideCache:
+class OverrideCache(Polled):
+    failed: ClassVar[str] = "reading time-condition overrides failed; keeping the ones known"
+    log: ClassVar[logging.Logger] = log
+
     def __init__(self, load: Callable[[], dict[str, Override]] | None = None, interval: float = 2.0,
                  outage: OutageLog | None = None) -> None:
         #: None where no database is wired (a unit test's Services): no override is ever in force.
@@ -50,22 +55,3 @@ class OverrideCache:
             # One assignment: a call reading meanwhile sees the old dict or the new one, whole.
             self.overrides = self._load()
 
-    def start(self) -> None:
-        self.refresh()
-        self._greenlet = gevent.spawn(self._loop)
-
-    def stop(self) -> None:
-        if self._greenlet is not None:
-            self._greenlet.kill()
-
-    def _loop(self) -> None:
-        while True:
-            gevent.sleep(self.interval)
-            try:
-                self.refresh()
-            except UNREACHABLE as exc:
-                self.outage.failed(exc)
-            except Exception:
-                log.exception("reading time-condition overrides failed; keeping the ones known")
-            else:
-                self.outage.succeeded()

@@ -24,7 +24,7 @@ from fsivr.esl.connection import OutboundConnection
 from fsivr.esl.errors import ChannelHangup, ChannelLeft, CommandFailed, CommandTimeout, EslError
 from fsivr.logs import CallLogContext, current_call
 from fsivr.store.callrecords import CallRecord, StepRecord
-from fsivr.store.outage import UNREACHABLE
+from fsivr.store.outage import UNREACHABLE, cause
 
 log = logging.getLogger("fsivr.call")
 
@@ -275,6 +275,13 @@ class Runner:
             # fail) is the scenario's problem, said in one line: no traceback.
             outcome, detail = "error", {"error": str(exc)}
             log.warning("call %s: node %s.%s failed: %s", call.uuid, scenario.name, node_id, exc)
+        except UNREACHABLE as exc:
+            # A node that asks the database (lookup, authorize ...) during an outage: the server's
+            # one outage report (shared with the caches), not a traceback per call; the step's
+            # error outcome and record say what happened to this call.
+            self.services.scenarios.outage.failed(exc)
+            outcome, detail = "error", {"error": f"database unreachable: {cause(exc)}"}
+            log.debug("call %s: node %s.%s: the database is unreachable", call.uuid, scenario.name, node_id)
         except Exception as exc:
             outcome, detail = "error", {"error": f"{type(exc).__name__}: {exc}"}
             log.exception("call %s: node %s.%s raised", call.uuid, scenario.name, node_id)

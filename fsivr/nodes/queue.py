@@ -19,6 +19,14 @@ docs/freeswitch-notes.md §10, traces 07, 11, 12, 12b):
   the broadcast stays queued and is flushed unplayed, trace 12 vs 12b).
 - The place in line: ``queue list members`` (ORDER BY score DESC), read through the shared
   engine/queueboard.py, once per interval per queue for every caller in it.
+
+The place-keeping callback (``callback_key``, offered only to callers who join within
+``callback_hours``): the key is one more of ``cc_exit_keys``; pressed, the caller hears a
+confirmation and the call ends with ``callback``. The node writes an outbox job of kind
+``queue_callback`` with the caller's ``cc_queue_joined_epoch``; fsivr worker
+(fsivr/worker/queuecallback.py) enters a placeholder member for it with ``cc_base_score`` = now -
+that epoch, so its score ``(now - joined_epoch) + base_score`` (callcenter_function's INSERT and the
+dispatch thread's ORDER BY score DESC, trace 14) equals the one the caller would have had.
 """
 
 from __future__ import annotations
@@ -30,13 +38,22 @@ from typing import Any
 from fsivr import ringing
 from fsivr.callcenter.commands import ListError, parse_list
 from fsivr.engine.call import Call, RingResult
+from fsivr.engine.callbacks import callback_key as job_key
 from fsivr.engine.node import Node, Param, Ref
 from fsivr.engine.queueboard import QueueSnapshot
 from fsivr.engine.registry import register
 from fsivr.esl.errors import ChannelHangup, ChannelLeft, EslError
 from fsivr.esl.frames import Event
-from fsivr.speech.queue import position_sentence, wait_sentence
+from fsivr.speech.queue import (
+    callback_agent_sentence,
+    callback_confirm_sentence,
+    callback_offer_sentence,
+    position_sentence,
+    wait_sentence,
+)
 from fsivr.store import queuewaits
+from fsivr.worker.hours import AllowedHours
+from fsivr.worker.originate import DIALLABLE
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +68,31 @@ RESEND = 5.0
 KEYS = tuple("0123456789*#")
 
 
+#: The outbox kind of a place-keeping callback (fsivr/worker/queuecallback.py places it).
+CALLBACK_KIND = "queue_callback"
+
+
 def _check_key(value: str) -> str:
     if value not in KEYS:
         raise ValueError("must be one key: 0-9, * or #")
+    return value
+
+
+def _windows(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [w for w in (p.strip() for p in value.split(",")) if w]
+    return [str(v) for v in value]
+
+
+def _hours(value: Any) -> Any:
+    AllowedHours.parse(_windows(value))
+    return value
+
+
+def _zone(value: str) -> str:
+    AllowedHours.parse(None, value)
     return value
 
 
@@ -66,17 +105,27 @@ class QueueNode(Node):
         "queue": Param(str, required=True, ref="queue", doc="the queue (its name in the directory)"),
         "announce_position": Param(bool, default=True, doc="say the caller's place in line"),
         "announce_wait": Param(bool, default=True,
-                               doc="say the estimated wait, from this queue's recent answered calls"),
+                               doc="say the estimated wait, from this queue's recent answered calls "
+                                   "(their waits and the agents' handling times)"),
         "announce_every": Param(float, default=60.0, between=(2, 3600), unit="seconds",
                                 doc="seconds between announcements (the first comes right after joining)"),
         "periodic_prompts": Param(list, default=[], doc="prompts (ads) played in turn between announcements"),
         "max_wait": Param(float, between=(0, 86400), low_open=True, unit="seconds",
                           doc="leave the queue with `timeout` after this long"),
         "exit_key": Param(str, check=_check_key, doc="a key that leaves the queue with `exit`"),
+        "callback_key": Param(str, check=_check_key,
+                              doc="a key that ends the call with `callback`: the caller is called back "
+                                  "when their place in line reaches an agent"),
+        "callback_hours": Param((str, list), default=None, check=_hours,
+                                doc="the queue's hours for callbacks, e.g. 08:00-20:00 (required with "
+                                    "callback_key): the key is offered only to callers who join then"),
+        "timezone": Param(str, default="UTC", check=_zone, doc="IANA timezone of callback_hours"),
+        "callback_caller_id": Param(str, default="",
+                                    doc="caller ID number the callback shows (e.g. the company's number)"),
         "language": Param(str, doc="language of the announcements (default: the configured language)"),
         "voice": Param(str, doc="TTS voice of the announcements (overrides the language's voice)"),
     }
-    outcomes = ("answered", "timeout", "exit", "no_agents")
+    outcomes = ("answered", "timeout", "exit", "no_agents", "callback")
     waits = True
     #: Nobody logged in at entry: the caller is not made to wait.
     instant_outcomes = ("no_agents",)
@@ -88,6 +137,18 @@ class QueueNode(Node):
             raise self.error("must be a list of prompt names", "periodic_prompts")
         self.refs.append(Ref("queue", self.p["queue"], "queue"))
         self.refs.extend(Ref("prompt", p, "periodic_prompts") for p in prompts)
+        key = self.p["callback_key"]
+        self.hours: AllowedHours | None = None
+        if key:
+            if key == self.p["exit_key"]:
+                raise self.error("must differ from exit_key", "callback_key")
+            if not self.p["callback_hours"]:
+                raise self.error("the queue's hours for callbacks are required with callback_key",
+                                 "callback_hours")
+            self.hours = AllowedHours.parse(_windows(self.p["callback_hours"]), self.p["timezone"])
+        cid = self.p["callback_caller_id"]
+        if cid and not DIALLABLE.match(cid):
+            raise self.error(f"{cid!r} is not a number", "callback_caller_id")
 
     def possible_outcomes(self) -> tuple[str, ...]:
         out = ["answered", "no_agents"]
@@ -95,7 +156,15 @@ class QueueNode(Node):
             out.append("timeout")
         if self.p["exit_key"]:
             out.append("exit")
+        if self.p["callback_key"]:
+            out.append("callback")
         return tuple(out)
+
+    def _offers_callback(self, call: Call) -> bool:
+        """The callback key is offered to a caller who joins within the queue's hours, whose number
+        can be dialled back, when there is a store to keep the job in."""
+        return (self.hours is not None and call.services.callbacks is not None
+                and bool(DIALLABLE.match(call.caller or "")) and self.hours.allows(call.now()))
 
     # ---- run ----------------------------------------------------------------------------------
 
@@ -107,7 +176,10 @@ class QueueNode(Node):
         if board.snapshot(queue, call.api).logged_in == 0:
             return self._ended(call, "no_agents", "NO_AGENTS")
         call.answer()
-        call.set_channel_vars({"cc_exit_keys": (self.p["exit_key"] or "") + CONTROL_KEY})
+        offer = self._offers_callback(call)
+        detail["callback_offered"] = offer
+        keys = (self.p["exit_key"] or "") + (self.p["callback_key"] if offer else "") + CONTROL_KEY
+        call.set_channel_vars({"cc_exit_keys": keys})
         history = self._history(call, queue)
         if self.p["announce_position"] or self.p["announce_wait"]:
             # Any channel variable the TTS voice needs is set now: once callcenter runs without
@@ -116,7 +188,7 @@ class QueueNode(Node):
             call.playable(text=position_sentence(1, language), language=language, voice=self.p["voice"])
         started = time.monotonic()
         pending = call.start("callcenter", queue, lock=False)
-        wait = _Wait(self, call, history, started)
+        wait = _Wait(self, call, history, started, offer)
         try:
             with call.listen(wait.on_event):
                 while True:
@@ -137,6 +209,8 @@ class QueueNode(Node):
             waited = round(time.monotonic() - started)
         detail["waited"] = waited
         outcome = self._outcome(call, event, wait.ended_by)
+        if outcome == "callback":
+            self._register(call, queue, event, started)
         if outcome == "answered":
             agent = (event.variable("cc_agent") if event is not None else None) or self._serving_agent(call, queue)
             detail["agent"] = agent or ""
@@ -156,12 +230,51 @@ class QueueNode(Node):
         key = event.variable("cc_exit_key") or ""
         if reason == "EXIT_WITH_KEY" and key and key == self.p["exit_key"]:
             return "exit"
+        if reason == "EXIT_WITH_KEY" and key and key == self.p["callback_key"]:
+            return "callback"
         if ended_by is not None:
             return ended_by
         # The queue's own limits (max-wait-time, max-wait-time-with-no-agent in callcenter.conf).
         if reason == "NO_AGENT_TIMEOUT":
             return "no_agents"
         return "timeout"
+
+    def _register(self, call: Call, queue: str, event: Any, started: float) -> None:
+        """The callback job: the caller's number, the queue and the epoch they joined it on
+        FreeSWITCH's clock (``cc_queue_joined_epoch``: the placeholder's score is computed from it).
+        Then the confirmation; the call ends with ``callback``. A job that cannot be kept (the
+        database is away) raises: the node's ``error`` (its edge or the scenario's fallback), and
+        the caller hears no promise."""
+        p, detail = self.p, call.step_detail
+        language = p["language"] or call.services.config.language
+        joined = event.variable("cc_queue_joined_epoch") if event is not None else None
+        if joined and joined.isdigit():
+            joined_epoch = int(joined)
+        else:  # not in the event (never seen from 1.11.1): our own clock at the join
+            joined_epoch = int(call.now().timestamp() - (time.monotonic() - started))
+        assert self.hours is not None and call.services.callbacks is not None
+        now = call.now()
+        payload = {"number": call.caller, "queue": queue, "joined_epoch": joined_epoch,
+                   "caller_id": p["callback_caller_id"], "language": language,
+                   # played to the agent by mod_callcenter itself (cc_outbound_announce) on answering
+                   "agent_announce": call.playable(text=callback_agent_sentence(language), language=language,
+                                                   voice=p["voice"]),
+                   "allowed_hours": [w for w in _windows(p["callback_hours"])], "timezone": p["timezone"],
+                   "requested_by": call.uuid, "scenario": call.scenario or "", "node": self.id}
+        if payload["agent_announce"].startswith("say:"):
+            # FreeSWITCH speaks it (switch_ivr_play_file "say:" reads tts_engine/tts_voice from the
+            # channel it plays on): the agent's leg gets them through cc_export_vars.
+            cfg = call.services.config
+            payload["agent_vars"] = {"tts_engine": cfg.tts_engine, "tts_voice": p["voice"] or cfg.voice_for(language)}
+        done = call.services.callbacks.register(job_key(call.caller, call.uuid, self.id), payload, now, now,
+                                                call.uuid, kind=CALLBACK_KIND)
+        detail.update(callback=done.id, joined_epoch=joined_epoch)
+        call.last_ring = RingResult(ringing.NO_ANSWER, "CALLBACK")
+        try:
+            call.play(call.playable(text=callback_confirm_sentence(language), language=language, voice=p["voice"]))
+        except ChannelHangup:
+            # Hung up during the confirmation: the callback is registered all the same.
+            detail["confirmation"] = "cut short by the caller's hangup"
 
     def _ended(self, call: Call, outcome: str, cause: str) -> str:
         call.last_ring = RingResult(ringing.FAILED, cause)
@@ -213,8 +326,12 @@ def _waited(event: Any) -> int | None:
 class _Wait:
     """One caller's wait: what to say when, and whether the node has ended it."""
 
-    def __init__(self, node: QueueNode, call: Call, history: list[queuewaits.Wait], started: float) -> None:
+    def __init__(self, node: QueueNode, call: Call, history: list[queuewaits.Wait], started: float,
+                 callback: bool = False) -> None:
         self.node, self.call, self.history, self.started = node, call, history, started
+        #: The callback key is offered to this caller (and said in the announcements).
+        self.callback = callback
+        self.callback_pressed = False
         p = node.p
         self.every: float = p["announce_every"]
         self.announces = bool(p["announce_position"] or p["announce_wait"])
@@ -233,15 +350,20 @@ class _Wait:
         key comes during the music; during an announcement the broadcast's playback takes the key
         (mod_dptools.c playback_function's on_dtmf) and callcenter never sees it — but the DTMF
         event is fired either way (switch_channel_dequeue_dtmf), so the node ends the wait then."""
+        if event.get("Event-Name") != "DTMF":
+            return
+        digit = event.get("DTMF-Digit")
         key = self.node.p["exit_key"]
-        if key and event.get("Event-Name") == "DTMF" and event.get("DTMF-Digit") == key:
+        if key and digit == key:
             self.exit_pressed = True
+        elif self.callback and digit == self.node.p["callback_key"]:
+            self.callback_pressed = True
 
     def tick(self, snap: QueueSnapshot) -> None:
         now = time.monotonic()
         call = self.call
-        if self.exit_pressed and self.ended_by is None:
-            self.ended_by = "exit"
+        if (self.exit_pressed or self.callback_pressed) and self.ended_by is None:
+            self.ended_by = "exit" if self.exit_pressed else "callback"
             self._press(now)
             return
         if self.ended_by is not None:
@@ -260,7 +382,7 @@ class _Wait:
             self._press(now)
             return
         if now >= self.next_announce and position is not None:
-            self._announce(position)
+            self._announce(position, snap.logged_in)
             self.next_announce = now + self.every
             if self.ads:
                 self.next_ad = now + self.every / 2
@@ -271,17 +393,24 @@ class _Wait:
             self.next_ad = now + self.every if not self.announces else float("inf")
 
     def _press(self, now: float) -> None:
+        # An announcement or ad playing (uuid_broadcast) would take the key itself (playback's
+        # on_dtmf) and callcenter would not see it until RESEND: uuid_break first ends it
+        # (mod_commands.c break_function: switch_channel_stop_broadcast; during the music alone
+        # it ends one music file, which callcenter starts again, trace 12).
         self.pressed_at = now
+        self.call.api(f"uuid_break {self.call.uuid}")
         self.call.api(f"uuid_recv_dtmf {self.call.uuid} {CONTROL_KEY}")
 
-    def _announce(self, position: int) -> None:
+    def _announce(self, position: int, agents: int) -> None:
         p, call = self.node.p, self.call
         language = p["language"] or call.services.config.language
         said = []
         if p["announce_position"]:
             said.append(position_sentence(position, language))
         if p["announce_wait"]:
-            said.append(wait_sentence(queuewaits.estimate(self.history, position), language))
+            said.append(wait_sentence(queuewaits.estimate(self.history, position, agents), language))
+        if self.callback:
+            said.append(callback_offer_sentence(p["callback_key"], language))
         self.announced.append(position)
         call.step_detail["announced"] = self.announced
         call.broadcast(call.playable(text=" ".join(said), language=language, voice=p["voice"]))

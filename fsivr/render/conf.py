@@ -42,6 +42,7 @@ from fsivr.callcenter.state import CallcenterState, build_state
 from fsivr.config import Config
 from fsivr.render.stock import PHONE_CONTEXT
 from fsivr.store.names import DIALABLE_NAME, EXIT_DESTINATION, QUEUE_NAME, ROUTABLE_NUMBER, exit_extension
+from fsivr.store.secrets import a1_digest, is_hashed_pin, realm_missing, split_a1
 
 #: freeswitch_conf/ at the top of the repository.
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "freeswitch_conf"
@@ -144,15 +145,84 @@ def serve_hosts(cfg: Config) -> str:
     return "|".join(hosts)
 
 
+def credentials(data: ConfData, cfg: Config) -> tuple[dict[str, tuple[str, str]], list[str]]:
+    """Each account's credential param — ``("a1-hash", HEX)`` or, with sip_plain_passwords,
+    ``("password", TEXT)`` — by user, and the accounts that cannot have one.
+
+    A password the row still holds plain (rows from before migration 0017, or sip_plain_passwords
+    turned off) is rendered as the a1-hash computed for the configured realm: the XML never shows
+    it, and a changed sip_realm takes effect at once. A stored a1-hash is used only for the realm
+    it was made for (fsivr.store.secrets: sofia uses it as HA1 as it is).
+    """
+    policy = cfg.secret_policy()
+    out: dict[str, tuple[str, str]] = {}
+    problems = []
+    unhashable = []
+    for a in data.accounts:
+        if a.password and policy.plain_passwords:
+            out[a.user] = ("password", a.password)
+        elif a.password and policy.realm:
+            out[a.user] = ("a1-hash", a1_digest(a.user, policy.realm, a.password))
+        elif a.a1_hash:
+            try:
+                realm, digest = split_a1(a.a1_hash)
+            except ValueError as exc:
+                problems.append(f"account user {a.user!r}: {exc}")
+                continue
+            if policy.realm and realm != policy.realm:
+                problems.append(f"account user {a.user!r}: its SIP password is stored as an a1-hash for realm "
+                                f"{realm!r}, but sip_realm is {policy.realm!r} and phones would be refused: import "
+                                f"the account with its password again (or set sip_realm back to {realm!r})")
+                continue
+            out[a.user] = ("a1-hash", digest)
+        elif a.password:
+            unhashable.append(a.user)
+        else:
+            # FreeSWITCH accepts any REGISTER for a user without a password (sofia_reg.c
+            # sofia_reg_parse_auth: allow_empty_password defaults to true).
+            problems.append(f"account user {a.user!r}: has no password; anyone could register as it")
+    if unhashable:
+        shown = ", ".join(repr(u) for u in unhashable[:5]) + (f" and {len(unhashable) - 5} more"
+                                                               if len(unhashable) > 5 else "")
+        problems.append(realm_missing(f"account user{'s' if len(unhashable) > 1 else ''} {shown}"))
+    return out, problems
+
+
+def voicemail_pins(data: ConfData, cfg: Config) -> dict[str, str]:
+    """mod_voicemail's ``vm-password`` by mailbox: only with mailbox_plain_pins, and only PINs stored
+    plain. mod_voicemail compares a PIN plain, or as ``vm-a1-hash`` = MD5(user:domain:PIN)
+    (mod_voicemail.c voicemail_check_main), which trying every PIN reverses in a moment: neither
+    keeps a PIN secret, so by default none is handed to it (README "SIP passwords and PINs")."""
+    if not cfg.mailbox_plain_pins:
+        return {}
+    return {box: pin for box, pin in data.mailbox_pins.items() if pin and not is_hashed_pin(pin)}
+
+
+def secret_warnings(data: ConfData, cfg: Config) -> list[str]:
+    """What render-conf tells the operator about secrets still kept plain, or kept unusably."""
+    policy = cfg.secret_policy()
+    out = []
+    plain = [a.user for a in data.accounts if a.password]
+    if plain and not policy.plain_passwords:
+        out.append(f"{len(plain)} account(s) still hold their SIP password plain in the database (rendered as "
+                   "its a1-hash): run `fsivr db hash-secrets` to keep only the hash")
+    pins = [box for box, pin in data.mailbox_pins.items() if pin and not is_hashed_pin(pin)]
+    if pins and not policy.plain_pins:
+        out.append(f"{len(pins)} mailbox PIN(s) are stored plain in the database (and not rendered): run "
+                   "`fsivr db hash-secrets` to keep only their scrypt hash")
+    hashed = [box for box, pin in data.mailbox_pins.items() if is_hashed_pin(pin)]
+    if hashed and policy.plain_pins:
+        out.append(f"mailbox_plain_pins is on, but {len(hashed)} mailbox PIN(s) are stored hashed and cannot be "
+                   f"handed to mod_voicemail ({', '.join(sorted(hashed)[:5])}): import them again with the PIN")
+    return out
+
+
 def check_data(data: ConfData, cfg: Config) -> list[str]:
     problems = []
     for a in data.accounts:
         if not DIALABLE_NAME.match(a.user):
             problems.append(f"account user {a.user!r}: use letters, digits and _ . + - only")
-        if not a.password:
-            # FreeSWITCH accepts any REGISTER for a user without a password (sofia_reg.c
-            # sofia_reg_parse_auth: allow_empty_password defaults to true).
-            problems.append(f"account user {a.user!r}: has no password; anyone could register as it")
+    problems += credentials(data, cfg)[1]
     for gw in data.gateways:
         if not DIALABLE_NAME.match(gw.name):
             problems.append(f"gateway {gw.name!r}: name must be letters, digits and _ . + - only")
@@ -204,7 +274,8 @@ def render(data: ConfData, cfg: Config, templates: Path | None = None) -> dict[s
         raise RenderError(problems)
     env = environment(templates)
     context = {"accounts": data.accounts, "gateways": data.gateways, "numbers": data.numbers,
-               "pins": data.mailbox_pins, "socket_hosts": serve_hosts(cfg), "context": cfg.dialplan_context,
+               "credentials": credentials(data, cfg)[0], "pins": voicemail_pins(data, cfg),
+               "socket_hosts": serve_hosts(cfg), "context": cfg.dialplan_context,
                "phone_context": PHONE_CONTEXT, "lots": list(cfg.lots().values())}
     files = {
         "directory/default/fsivr.xml": env.get_template("directory.xml.j2").render(context),
@@ -234,7 +305,8 @@ def check_xml(files: dict[str, str]) -> None:
         raise RenderError(problems)
 
 
-#: Mode of a newly created file: they hold SIP account and trunk passwords, so not world-readable.
+#: Mode of a newly created file: they hold SIP a1-hashes (as good as the password for registering in
+#: their realm) and trunk passwords, so not world-readable.
 #: A rewritten file keeps the live file's mode, owner and group.
 NEW_FILE_MODE = 0o640
 

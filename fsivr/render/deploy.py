@@ -13,7 +13,7 @@ from pathlib import Path
 
 from fsivr.config import Config
 from fsivr.esl.inbound import InboundClient, InboundError, Unreachable
-from fsivr.render.conf import CALLCENTER_CONF, load_data, render, write
+from fsivr.render.conf import CALLCENTER_CONF, load_data, render, secret_warnings, write
 from fsivr.render.stock import check_conf
 from fsivr.store.db import Store
 
@@ -84,8 +84,10 @@ def render_conf(cfg: Config, out_dir: str | Path, *, templates: str | Path | Non
     pending = pending_reload(out_dir)
     out = Outcome(changed=changed, unchanged=sorted(set(files) - set(changed)),
                   pending=sorted(set(pending) - set(changed)))
-    check = check_conf(out_dir, cfg.dialplan_context, [number for number, _ in data.numbers], cfg.tts_engine)
-    out.conf_warnings, out.conf_notes = check.warnings, check.notes
+    policy = cfg.secret_policy()
+    check = check_conf(out_dir, cfg.dialplan_context, [number for number, _ in data.numbers], cfg.tts_engine,
+                       realm="" if policy.plain_passwords or not data.accounts else policy.realm)
+    out.conf_warnings, out.conf_notes = check.warnings + secret_warnings(data, cfg), check.notes
     to_reload = sorted(set(changed) | set(pending))
     if not to_reload:
         out.message = "configuration unchanged; FreeSWITCH not asked to reload"

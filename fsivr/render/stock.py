@@ -56,6 +56,10 @@ VANILLA_SHADOWS: dict[str, tuple[Shadow, ...]] = {
 PHONE_CONTEXT = "default"
 
 
+#: The sofia profile phones register to (vanilla sip_profiles/internal.xml, port 5060).
+PHONE_PROFILE = "internal"
+
+
 @dataclass
 class ConfCheck:
     warnings: list[str] = field(default_factory=list)
@@ -72,10 +76,15 @@ class _Walk:
     problems: list[str] = field(default_factory=list)
 
 
-def check_conf(conf_dir: str | Path, context: str, numbers: list[str], tts_engine: str = "") -> ConfCheck:
+def check_conf(conf_dir: str | Path, context: str, numbers: list[str], tts_engine: str = "",
+               realm: str = "") -> ConfCheck:
+    """``realm``: the SIP realm the rendered a1-hashes are made for ("" when passwords are rendered
+    plain): the phones' profile must challenge in it (check_realm)."""
     root = Path(conf_dir)
     ours = root / "dialplan" / context / "fsivr.xml"
     out = ConfCheck()
+    if realm:
+        check_realm(root / "sip_profiles" / f"{PHONE_PROFILE}.xml", realm, out)
     mains = sorted((root / "dialplan").glob("*.xml"))
     if not mains:
         shadows = list(VANILLA_SHADOWS.get(context, ()))
@@ -184,3 +193,37 @@ def _loaded_modules(path: Path) -> set[str]:
     except (ET.ParseError, OSError):
         return set()
     return {e.get("module", "") for e in tree.iter("load")}
+
+
+def check_realm(profile: Path, realm: str, out: ConfCheck) -> None:
+    """Would the phones' profile challenge in ``realm``? sofia's challenge realm is the profile's
+    ``challenge-realm``: empty or ``auto_to`` = the To host, ``auto_from`` = the From host, any other
+    value as it is (sofia_reg.c sofia_reg_handle_register_token); the phone's digest is made in it,
+    and an a1-hash for another realm never matches (sofia_reg_parse_auth). An
+    ``rfc8760-auth-algorithms`` offering anything but MD5 lets phones answer with a digest an MD5
+    a1-hash cannot match."""
+    try:
+        tree = ET.parse(profile)
+    except OSError:
+        return  # no such profile here: nothing to say
+    except ET.ParseError as exc:
+        out.warnings.append(f"cannot read {profile} to check its challenge-realm: {exc}")
+        return
+    params = {p.get("name", "").lower(): p.get("value", "") for p in tree.iter("param")}
+    challenge = params.get("challenge-realm", "").strip()
+    name = profile.name
+    if challenge.lower() in ("", "auto_to", "auto_from"):
+        host = "From" if challenge.lower() == "auto_from" else "To"
+        out.notes.append(f"sip_profiles/{name} challenges phones in the realm of their {host} host "
+                         f"(challenge-realm {challenge or 'unset'}): SIP passwords are rendered as a1-hashes for "
+                         f"{realm!r}, so phones must use {realm} as their SIP domain, or set "
+                         f'<param name="challenge-realm" value="{realm}"/> there')
+    elif "$" not in challenge and challenge != realm:
+        out.warnings.append(f"sip_profiles/{name} challenges phones in realm {challenge!r}, but SIP passwords are "
+                            f"rendered as a1-hashes for {realm!r}: every phone would be refused; set sip_realm to "
+                            f"{challenge!r} (and import the passwords again) or challenge-realm to {realm!r}")
+    algorithms = [a.strip().lower() for a in params.get("rfc8760-auth-algorithms", "").split(",") if a.strip()]
+    if any(a != "md5" for a in algorithms):
+        out.warnings.append(f"sip_profiles/{name} offers rfc8760-auth-algorithms {', '.join(algorithms)}: a phone "
+                            "answering with SHA-256 fails against an a1-hash (MD5); offer md5 only, or set "
+                            "sip_plain_passwords")

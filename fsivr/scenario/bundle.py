@@ -43,6 +43,7 @@ from fsivr.store.names import (
     ROUTABLE_NUMBER_RULE,
 )
 from fsivr.store.phone import e164
+from fsivr.store.secrets import split_a1
 
 DocPath = tuple[str | int, ...]
 
@@ -67,8 +68,9 @@ QUEUE_PARAMS = ("announce-sound", "announce-frequency", "record-template", "time
 #: Longest text per field, as the columns hold it (fsivr.store.models); other names: _NAME_LIMIT.
 _NAME_LIMIT = 200
 _LIMITS = {"user": 64, "extension": 64, "number": 64, "numbers": 64, "caller_id": 64, "mobile": 64,
-           "members": 64, "agents": 64, "account": 64, "owner": 64, "backup_owner": 64, "pin": 64,
-           "email": 320, "file": 500, "music": 500, "proxy": 255, "realm": 255, "voice": 100, "language": 32}
+           "members": 64, "agents": 64, "account": 64, "owner": 64, "backup_owner": 64, "pin": 200,
+           "email": 320, "file": 500, "music": 500, "proxy": 255, "realm": 255, "a1_hash": 300, "voice": 100,
+           "language": 32}
 #: Free text (TTS, descriptions): only the general bound on text values.
 _FREE_TEXT = {"text", "description"}
 
@@ -283,7 +285,8 @@ class _Parser:
         return Mailbox(box, self.text(raw, "email", path), self.text(raw, "pin", path)) if box else None
 
     def account(self, raw: dict[str, Any], path: DocPath) -> Account | None:
-        self.keys(raw, path, ("user", "password", "name", "caller_id", "extension", "mobile", "email", "mailbox"))
+        self.keys(raw, path, ("user", "password", "a1_hash", "name", "caller_id", "extension", "mobile", "email",
+                              "mailbox"))
         user = self.text(raw, "user", path, required=True)
         mobile = raw.get("mobile", [])
         mobiles = [mobile] if not isinstance(mobile, list) else mobile
@@ -301,14 +304,23 @@ class _Parser:
         if not DIALABLE_NAME.match(user):
             self.fail((*path, "user"), f"{user!r} cannot be dialled: use {DIALABLE_NAME_RULE}")
         password = self.text(raw, "password", path)
-        if password is None:
+        a1_hash = self.text(raw, "a1_hash", path)
+        if password is None and a1_hash is None:
             # FreeSWITCH lets anyone register as a directory user without a password
             # (sofia_reg.c sofia_reg_parse_auth, allow_empty_password defaults to true).
             self.fail(path, f"account {user!r}: `password` is required (without one anyone could register as it)")
+        elif password is not None and a1_hash is not None:
+            self.fail((*path, "a1_hash"), f"account {user!r}: give `password` or `a1_hash` (what `fsivr export` "
+                                          "writes in its place), not both")
+        elif a1_hash is not None:
+            try:
+                split_a1(a1_hash)
+            except ValueError as exc:
+                self.fail((*path, "a1_hash"), f"account {user!r}: {exc}")
         return Account(user=user, password=password, name=self.text(raw, "name", path),
                        caller_id=self.text(raw, "caller_id", path), extension=self.text(raw, "extension", path),
                        mobile=mobile_list, email=self.text(raw, "email", path),
-                       mailbox=self.text(raw, "mailbox", path))
+                       mailbox=self.text(raw, "mailbox", path), a1_hash=a1_hash)
 
     def group(self, raw: dict[str, Any], path: DocPath) -> Group | None:
         self.keys(raw, path, ("name", "strategy", "ring_timeout", "members"))

@@ -27,7 +27,7 @@ KINDS: tuple[tuple[str, str, str], ...] = (
 )
 #: Fields whose values never reach the output (kind -> field names).
 SECRETS: dict[str, frozenset[str]] = {
-    "account": frozenset({"password"}), "gateway": frozenset({"password"}), "mailbox": frozenset({"pin"}),
+    "account": frozenset({"password", "a1_hash"}), "gateway": frozenset({"password"}), "mailbox": frozenset({"pin"}),
 }
 #: Values longer than this are shortened in a change line.
 _SHOWN = 60
@@ -149,7 +149,8 @@ def directory_changes(new: Directory, stored: Directory, owners: Mapping[tuple[s
             if old is None:
                 out.append(Change(kind, name, CREATED))
                 continue
-            phrases = tuple(_field_changes(kind, old, entry))
+            # dict.fromkeys: a password and its a1-hash changing together is one change.
+            phrases = tuple(dict.fromkeys(_field_changes(kind, old, entry)))
             owner = owners.get((kind, name))
             if not phrases:
                 out.append(Change(kind, name, UNCHANGED, owner=owner))
@@ -177,7 +178,9 @@ def _field_changes(kind: str, old: Any, new: Any) -> Iterable[str]:
         if before == after:
             continue
         if f.name in secrets:
-            yield f"{f.name} {'set' if before is None else 'removed' if after is None else 'changed'}"
+            # An account's a1-hash is its password as stored (fsivr.store.secrets).
+            name = "password" if f.name == "a1_hash" else f.name
+            yield f"{name} {'set' if before is None else 'removed' if after is None else 'changed'}"
         else:
             yield f"{f.name} {_shown(_plain(before))} -> {_shown(_plain(after))}"
 

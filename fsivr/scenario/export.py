@@ -9,12 +9,13 @@ parser reads), the scenarios are ``scenario_document``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fsivr.engine.pins import PIN_TEXT, hash_pin
 from fsivr.ringing import parse_target
 from fsivr.scenario.changes import KINDS
 from fsivr.scenario.persist import export_scenario, scenario_document, stored_scenarios
@@ -22,6 +23,7 @@ from fsivr.scenario.validate import scenario_refs
 from fsivr.scenario.yamlio import dump_yaml
 from fsivr.store.directory import Directory, load_directory
 from fsivr.store.models import DataTableRow, ScenarioRow
+from fsivr.store.secrets import is_hashed_pin, make_a1
 from fsivr.store.types import utcnow
 
 #: Section order in a written bundle: what is referred to before what refers to it.
@@ -58,9 +60,44 @@ def _compact(value: Any) -> Any:
     return value
 
 
-def export_all(session: Session) -> Exported:
-    """The whole PBX as one bundle: every directory entry and every scenario."""
-    doc: dict[str, Any] = dict(directory_document(load_directory(session)))
+def without_plain_secrets(directory: Directory, realm: str = "") -> tuple[Directory, tuple[str, ...]]:
+    """The directory as an export writes it: no SIP password or mailbox PIN in the clear.
+
+    An account's ``a1_hash`` stands for its password (one still stored plain is hashed for
+    ``realm``, the configured one); a plain mailbox PIN is written as its scrypt hash. What cannot be
+    written that way is left out, and a note says so. Trunk (gateway) passwords are written as they
+    are: FreeSWITCH must send them to the provider, so no hash can stand for them.
+    """
+    notes = []
+    accounts = []
+    lost = []
+    for a in directory.accounts:
+        a1 = a.a1_hash
+        if a.password and realm and (a1 is None or not a1.startswith(f"{realm}:")):
+            a1 = make_a1(a.user, realm, a.password)
+        if a.password and a1 is None:
+            lost.append(a.user)
+        accounts.append(replace(a, password=None, a1_hash=a1))
+    if lost:
+        notes.append(f"SIP passwords are never exported in the clear, and {len(lost)} account(s) have no a1-hash "
+                     f"to stand for theirs ({', '.join(lost[:5])}): set sip_realm, or add `password:` to them "
+                     "in the file before importing it")
+    mailboxes = []
+    for mb in directory.mailboxes:
+        pin = mb.pin
+        if pin and not is_hashed_pin(pin):
+            pin = hash_pin(pin) if PIN_TEXT.match(pin) else None
+            if pin is None:
+                notes.append(f"mailbox {mb.box}: its PIN is not digits and * and was not exported")
+        mailboxes.append(replace(mb, pin=pin))
+    return replace(directory, accounts=accounts, mailboxes=mailboxes), tuple(notes)
+
+
+def export_all(session: Session, realm: str = "") -> Exported:
+    """The whole PBX as one bundle: every directory entry and every scenario. ``realm``: the
+    configured SIP realm (without_plain_secrets)."""
+    directory, secret_notes = without_plain_secrets(load_directory(session), realm)
+    doc: dict[str, Any] = dict(directory_document(directory))
     doc["scenarios"] = [scenario_document(d.spec, d.exits) for d in stored_scenarios(session)]
     header = (f"# The whole PBX, written by `fsivr export --all` at {utcnow():%Y-%m-%d %H:%M} UTC.\n"
               "# `fsivr import` of this file into an empty database makes the same PBX.\n")
@@ -68,10 +105,10 @@ def export_all(session: Session) -> Exported:
     tables = list(session.scalars(select(DataTableRow.name).order_by(DataTableRow.name)))
     notes = (f"data tables are not part of a bundle and were not exported ({', '.join(tables)}): "
              "import their files again with `fsivr table import`",) if tables else ()
-    return Exported(header + dump_yaml(doc), _COMMENTS_LOST if doc["scenarios"] else None, notes)
+    return Exported(header + dump_yaml(doc), _COMMENTS_LOST if doc["scenarios"] else None, notes + secret_notes)
 
 
-def export_one(session: Session, name: str, with_refs: bool = False) -> Exported:
+def export_one(session: Session, name: str, with_refs: bool = False, realm: str = "") -> Exported:
     """Scenario ``name`` as YAML; ``with_refs``: a bundle that also holds every scenario it reaches
     by goto and every directory entry they name (members' accounts, accounts' mailboxes included),
     so it imports into another database. Raises LookupError if there is no such scenario."""
@@ -109,9 +146,10 @@ def export_one(session: Session, name: str, with_refs: bool = False) -> Exported
     wanted["mailbox"] |= {a.mailbox for a in directory.accounts if a.user in wanted["account"] and a.mailbox}
     subset = Directory(**{section: [e for e in getattr(directory, section) if getattr(e, key) in wanted[kind]]
                           for kind, key, section in KINDS})
+    subset, secret_notes = without_plain_secrets(subset, realm)
     doc: dict[str, Any] = dict(directory_document(subset))
     doc["scenarios"] = [scenario_document(scenarios[n].spec, scenarios[n].exits) for n in chosen]
-    return Exported(dump_yaml(doc), _COMMENTS_LOST)
+    return Exported(dump_yaml(doc), _COMMENTS_LOST, secret_notes)
 
 
 def _target(text: str, directory: Directory, wanted: dict[str, set[str]]) -> None:

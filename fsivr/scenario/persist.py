@@ -8,7 +8,7 @@ so what the server compiles is exactly what was validated at import.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +27,11 @@ from fsivr.scenario.changes import (
     join_node,
     scenario_change,
 )
+from fsivr.scenario.secrets import protect
 from fsivr.scenario.validate import BundleInvalid, Report, known_in_store, validate_bundle
 from fsivr.scenario.yamlio import dump_yaml
 from fsivr.store.db import Store
-from fsivr.store.directory import load_directory, save_directory
+from fsivr.store.directory import load_directory, load_mailboxes, save_directory
 from fsivr.store.models import (
     DirectoryOwnerRow,
     ImportRow,
@@ -40,6 +41,7 @@ from fsivr.store.models import (
     ScenarioRow,
     ScenarioVersionRow,
 )
+from fsivr.store.secrets import SecretPolicy
 from fsivr.store.types import utcnow
 
 
@@ -66,7 +68,8 @@ class ImportRefused(ValueError):
 
 
 def import_bundle(target: Store | Session, bundle: Bundle, *, force: bool = False, dry_run: bool = False,
-                  by: str = "", label: str | None = None, prompts_dir: str | Path | None = None) -> ImportResult:
+                  by: str = "", label: str | None = None, prompts_dir: str | Path | None = None,
+                  secrets: SecretPolicy | None = None) -> ImportResult:
     """Validate ``bundle`` against itself and the store, then write it, in one transaction.
 
     Raises BundleInvalid (and changes nothing) if anything is wrong, and ImportRefused when it would
@@ -75,10 +78,13 @@ def import_bundle(target: Store | Session, bundle: Bundle, *, force: bool = Fals
     identical ones keep their version, so servers do not recompile them. ``dry_run``: only the
     plan (and the refusal it would meet, as ``plan.conflicts``) — nothing is written. Every
     import is recorded: ``by`` (who), ``label`` (what was imported; default the file name), the
-    file's hash. With ``prompts_dir``, file prompts must be playable files there.
+    file's hash. With ``prompts_dir``, file prompts must be playable files there. ``secrets`` (the
+    configuration's ``secret_policy()``, which the commands pass): SIP passwords and mailbox PINs
+    are stored hashed as it says (fsivr.scenario.secrets); None stores them as given (tests, tools).
     """
     def job(session: Session) -> ImportResult:
-        return _import(session, bundle, force=force, dry_run=dry_run, by=by, label=label, prompts_dir=prompts_dir)
+        return _import(session, bundle, force=force, dry_run=dry_run, by=by, label=label, prompts_dir=prompts_dir,
+                       secrets=secrets)
 
     if isinstance(target, Store):
         return target.run(job)
@@ -103,10 +109,16 @@ def _ids(session: Session, bundle: Bundle) -> list[int]:
 
 
 def _import(session: Session, bundle: Bundle, *, force: bool, dry_run: bool, by: str,
-            label: str | None, prompts_dir: str | Path | None = None) -> ImportResult:
+            label: str | None, prompts_dir: str | Path | None = None,
+            secrets: SecretPolicy | None = None) -> ImportResult:
     report = validate_bundle(bundle, known_in_store(session), prompts_dir=prompts_dir)
     if not report.ok:
         raise BundleInvalid(report)
+    if secrets is not None:
+        directory, problems = protect(bundle.directory, load_mailboxes(session), secrets)
+        if problems:
+            raise BundleInvalid(Report(errors=problems, warnings=report.warnings))
+        bundle = replace(bundle, directory=directory)
     plan = plan_import(session, bundle, force)
     if dry_run:
         versions = dict(session.execute(select(ScenarioRow.name, ScenarioRow.version)).all())

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from num2words import num2words
 
-from fsivr.speech.forms import Gender, Noun
+from fsivr.speech.forms import Gender, Noun, amount_words
 
 M = Gender.MASCULINE
 
@@ -31,17 +31,7 @@ def counted(n: int, noun: Noun) -> str:
 
 def amount(value: Decimal, currency: str) -> str:
     """"two dollars and fifty cents"; whole amounts say no cents."""
-    try:
-        major_noun, minor_noun = CURRENCIES[currency]
-    except KeyError:
-        raise ValueError(f"no English words for the currency {currency}") from None
-    sign = "minus " if value < 0 else ""
-    major, minor = divmod(int((abs(value) * 100).to_integral_value()), 100)
-    if major and minor:
-        return f"{sign}{counted(major, major_noun)} and {counted(minor, minor_noun)}"
-    if minor:
-        return f"{sign}{counted(minor, minor_noun)}"
-    return f"{sign}{counted(major, major_noun)}"
+    return amount_words(value, currency, CURRENCIES, counted, language="English", minus="minus", joiner=" and ")
 
 
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",

@@ -3,7 +3,9 @@ Slavic languages (one / few / many), which both Polish and Russian pick their no
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import Enum
 
 
@@ -48,3 +50,21 @@ def _form(n: int, noun: Noun, *, polish_one: bool) -> str:
     if 2 <= last <= 4 and not 12 <= last_two <= 14:
         return noun.few
     return noun.many
+
+
+def amount_words(value: Decimal, currency: str, currencies: Mapping[str, tuple[Noun, Noun]],
+                 counted: Callable[[int, Noun], str], *, language: str, minus: str, joiner: str = " ") -> str:
+    """An amount of money in one language's words, the shape every language shares: the sign, the
+    major unit counted, then the minor unit counted (``joiner`` between them: " and " in English);
+    a whole amount says no minor unit, an amount under one major unit no major unit."""
+    try:
+        major_noun, minor_noun = currencies[currency]
+    except KeyError:
+        raise ValueError(f"no {language} words for the currency {currency}") from None
+    sign = f"{minus} " if value < 0 else ""
+    major, minor = divmod(int((abs(value) * 100).to_integral_value()), 100)
+    if major and minor:
+        return f"{sign}{counted(major, major_noun)}{joiner}{counted(minor, minor_noun)}"
+    if minor:
+        return f"{sign}{counted(minor, minor_noun)}"
+    return f"{sign}{counted(major, major_noun)}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, time
 from decimal import Decimal
 
-from fsivr.speech.forms import Gender, Noun, polish_form
+from fsivr.speech.forms import Gender, Noun, amount_words, polish_form
 
 M, F, N = Gender.MASCULINE, Gender.FEMININE, Gender.NEUTER
 
@@ -89,18 +89,7 @@ def counted(n: int, noun: Noun) -> str:
 
 def amount(value: Decimal, currency: str) -> str:
     """An amount of money: "dwa złote pięćdziesiąt groszy"; whole amounts say no grosze."""
-    try:
-        major_noun, minor_noun = CURRENCIES[currency]
-    except KeyError:
-        raise ValueError(f"no Polish words for the currency {currency}") from None
-    sign = "minus " if value < 0 else ""
-    cents = int((abs(value) * 100).to_integral_value())
-    major, minor = divmod(cents, 100)
-    if major and minor:
-        return f"{sign}{counted(major, major_noun)} {counted(minor, minor_noun)}"
-    if minor:
-        return f"{sign}{counted(minor, minor_noun)}"
-    return f"{sign}{counted(major, major_noun)}"
+    return amount_words(value, currency, CURRENCIES, counted, language="Polish", minus="minus")
 
 
 # ---- ordinals (dates and hours) -------------------------------------------------------------

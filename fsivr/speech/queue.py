@@ -52,3 +52,32 @@ def wait_sentence(seconds: int | None, language: str) -> str:
         return _SHORT[lang]
     minutes = -(-seconds // 60)
     return _WAIT[lang].format(m=_GRAMMAR[lang].counted(minutes, _MINUTE[lang]))
+
+# --- the place-keeping callback (queue node's callback_key) ---
+_CALLBACK_OFFER = {"pl": "Aby zamówić oddzwonienie bez utraty miejsca w kolejce, naciśnij {key}.",
+                   "ru": "Чтобы мы перезвонили вам без потери места в очереди, нажмите {key}.",
+                   "en": "To be called back without losing your place in line, press {key}."}
+_CALLBACK_CONFIRM = {"pl": "Oddzwonimy do Ciebie. Zachowujesz swoje miejsce w kolejce. Do usłyszenia.",
+                     "ru": "Мы вам перезвоним. Ваше место в очереди сохранено. До свидания.",
+                     "en": "We will call you back. You keep your place in line. Goodbye."}
+_CALLBACK_AGENT = {"pl": "Łączę z klientem, który prosił o oddzwonienie.",
+                   "ru": "Соединяю с клиентом, который просил перезвонить.",  # noqa: RUF001 (Russian)
+                   "en": "Connecting you to a customer who asked to be called back."}
+_KEY_NAMES = {"pl": {"*": "gwiazdkę", "#": "krzyżyk"}, "ru": {"*": "звёздочку", "#": "решётку"},
+              "en": {"*": "star", "#": "hash"}}
+
+
+def callback_offer_sentence(key: str, language: str) -> str:
+    """"press 5 to be called back without losing your place" (said after the place in line)."""
+    lang = _lang(language)
+    return _CALLBACK_OFFER[lang].format(key=_KEY_NAMES[lang].get(key, key))
+
+
+def callback_confirm_sentence(language: str) -> str:
+    """What the caller hears after pressing the callback key, before the call ends."""
+    return _CALLBACK_CONFIRM[_lang(language)]
+
+
+def callback_agent_sentence(language: str) -> str:
+    """What the agent hears on answering the place-keeping entry, before the caller is dialled."""
+    return _CALLBACK_AGENT[_lang(language)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, time
 from decimal import Decimal
 
-from fsivr.speech.forms import Gender, Noun, russian_form
+from fsivr.speech.forms import Gender, Noun, amount_words, russian_form
 
 M, F, N = Gender.MASCULINE, Gender.FEMININE, Gender.NEUTER
 
@@ -91,18 +91,7 @@ def counted(n: int, noun: Noun) -> str:
 
 def amount(value: Decimal, currency: str) -> str:
     """An amount of money: "два рубля пятьдесят копеек"; whole amounts say no kopecks."""
-    try:
-        major_noun, minor_noun = CURRENCIES[currency]
-    except KeyError:
-        raise ValueError(f"no Russian words for the currency {currency}") from None
-    sign = "минус " if value < 0 else ""
-    cents = int((abs(value) * 100).to_integral_value())
-    major, minor = divmod(cents, 100)
-    if major and minor:
-        return f"{sign}{counted(major, major_noun)} {counted(minor, minor_noun)}"
-    if minor:
-        return f"{sign}{counted(minor, minor_noun)}"
-    return f"{sign}{counted(major, major_noun)}"
+    return amount_words(value, currency, CURRENCIES, counted, language="Russian", minus="минус")
 
 
 # ---- ordinals (dates) -----------------------------------------------------------------------

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from fsivr.store.db import Store
 from fsivr.store.models import CallFileRow, CallRow, VoicemailRow
+from fsivr.store.phone import caller_spellings
 from fsivr.store.types import utcnow
 
 
@@ -39,10 +40,13 @@ def forget_call_file(session: Session, file: str) -> int:
 
 
 def called_before(session: Session, caller: str, call_uuid: str) -> bool:
-    """Whether another call from ``caller`` is on record (the current one excluded): one probe of
-    ix_calls_caller. The caller ID as the trunk sent it, as the record keeps it: a trunk sends one
-    number the same way each time."""
-    return bool(session.scalar(select(exists().where(CallRow.caller == caller, CallRow.uuid != call_uuid))))
+    """Whether another call from ``caller`` is on record (the current one excluded), the number
+    compared in E.164: records keep the caller ID as the trunk sent it, and two trunks (or one
+    trunk's national and international calls) spell one number differently, so every spelling of
+    it is looked for (store/phone.py caller_spellings) — a few probes of ix_calls_caller in one
+    statement."""
+    spellings = caller_spellings(caller)
+    return bool(session.scalar(select(exists().where(CallRow.caller.in_(spellings), CallRow.uuid != call_uuid))))
 
 
 class Archive:

@@ -50,6 +50,9 @@ class Account:
     email: str | None = None
     #: Box of the account's mailbox.
     mailbox: str | None = None
+    #: ``REALM:HEX``, FreeSWITCH's a1-hash (fsivr.store.secrets); what is stored and exported in
+    #: place of ``password`` unless sip_plain_passwords.
+    a1_hash: str | None = None
 
     @property
     def is_employee(self) -> bool:
@@ -184,7 +187,8 @@ def load_accounts(session: Session) -> dict[str, Account]:
     return {
         r.user: Account(user=r.user, password=r.password, name=r.name, caller_id=r.caller_id,
                         extension=r.extension, mobile=list(r.mobile or []), email=r.email,
-                        mailbox=boxes.get(r.mailbox_id) if r.mailbox_id is not None else None)
+                        mailbox=boxes.get(r.mailbox_id) if r.mailbox_id is not None else None,
+                        a1_hash=r.a1_hash)
         for r in session.scalars(select(AccountRow).order_by(AccountRow.user))
     }
 
@@ -303,8 +307,9 @@ def save_directory(session: Session, directory: Directory) -> None:
         session.execute(update(AccountRow).where(AccountRow.user.in_(moving)).values(extension=None))
     for a in directory.accounts:
         mailbox_id = _need(boxes, a.mailbox, f"account {a.user}: mailbox") if a.mailbox else None
-        _upsert(session, AccountRow, "user", a.user, password=a.password, name=a.name, caller_id=a.caller_id,
-                extension=a.extension, mobile=list(a.mobile), email=a.email, mailbox_id=mailbox_id)
+        _upsert(session, AccountRow, "user", a.user, password=a.password, a1_hash=a.a1_hash, name=a.name,
+                caller_id=a.caller_id, extension=a.extension, mobile=list(a.mobile), email=a.email,
+                mailbox_id=mailbox_id)
     session.flush()
     ids = dict(session.execute(select(AccountRow.user, AccountRow.id)).all())
 

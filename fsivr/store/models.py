@@ -150,7 +150,8 @@ class MailboxRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     box: Mapped[str] = mapped_column(String(NAME), unique=True)
     email: Mapped[str | None] = mapped_column(String(320))
-    pin: Mapped[str | None] = mapped_column(String(64))
+    #: An scrypt hash (fsivr.engine.pins); plain only with mailbox_plain_pins (fsivr.store.secrets).
+    pin: Mapped[str | None] = mapped_column(String(200))
 
 
 class AccountRow(Base):
@@ -161,7 +162,12 @@ class AccountRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     # "user" is reserved in PostgreSQL; the column is named so raw SQL needs no quoting.
     user: Mapped[str] = mapped_column("sip_user", String(NUMBER), unique=True)
+    #: The SIP password as given: kept only with sip_plain_passwords (or by rows from before
+    #: migration 0017 until ``fsivr db hash-secrets``).
     password: Mapped[str | None] = mapped_column(String(200))
+    #: ``REALM:HEX``: FreeSWITCH's a1-hash, MD5(user:REALM:password), and the realm it is for
+    #: (fsivr.store.secrets). As good as the password for registering in that realm: a secret.
+    a1_hash: Mapped[str | None] = mapped_column(String(300))
     name: Mapped[str | None] = mapped_column(String(NAME))
     caller_id: Mapped[str | None] = mapped_column(String(NUMBER))
     #: The employee's short number; unique when set (NULLs never collide in a unique index).

@@ -82,6 +82,23 @@ def caller_key(caller: str, region: str | None = None) -> str:
     return phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
 
 
+def caller_spellings(caller: str, region: str | None = None) -> list[str]:
+    """The ways a trunk may send the caller ID of the same number, for matching a column that keeps
+    caller IDs as sent (call records): E.164 (``+48221234567``), international with ``00`` and
+    without a prefix (``0048221234567``, ``48221234567``), national (``221234567``, and with the
+    national prefix where the country dials one: ``0221234567``), and the text itself. A caller ID
+    that is no phone number (``anonymous``, extension ``101``) is only itself."""
+    text = str(caller).strip()
+    key = caller_key(text, region)
+    if not key.startswith("+"):
+        return [text]
+    parsed = phonenumbers.parse(key)
+    national = phonenumbers.national_significant_number(parsed)
+    prefixed = "".join(c for c in phonenumbers.format_number(parsed, PhoneNumberFormat.NATIONAL) if c.isdigit())
+    spellings = [text, key, "00" + key[1:], key[1:], national, prefixed]
+    return list(dict.fromkeys(spellings))
+
+
 def _parse_reason(exc: NumberParseException) -> str:
     return {
         NumberParseException.INVALID_COUNTRY_CODE: "no such country code",

@@ -41,6 +41,8 @@ MODES = ("replace", "upsert")
 #: campaign scenario greets the callee by name (``key: "{{ number }}"``, the number dialled).
 CONTACTS = "contacts"
 CONTACTS_COLUMNS = ("name", "owner", "backup_owner", "number")
+#: The column of a PIN list table (authorize's ``pin_list``) that holds each row's PIN hash.
+PIN_COLUMN = "pin"
 #: Longest cell kept (a look-up sets call variables from cells, e.g. a debt amount or a name).
 CELL_LIMIT = 1000
 _ROWS = DataRowRow.__table__
@@ -256,6 +258,16 @@ def lookup(session: Session, table: str, key: str) -> dict[str, Any] | None:
     """The row of ``table`` whose key is ``key`` (normalised like the import), or None."""
     query = select(_ROWS.c.data).where(_ROWS.c.table_name == table, _ROWS.c.key == caller_key(key))
     return session.execute(query).scalar_one_or_none()
+
+
+def pin_list(session: Session, table: str) -> list[tuple[str, str]] | None:
+    """Every row of ``table`` as (key, its ``pin`` cell): the PIN hashes an authorize node's
+    ``pin_list`` names, one person (the key) each. None when there is no such table. One query
+    on the primary key's leading column; such a list is a team, not a directory."""
+    if session.get(DataTableRow, table) is None:
+        return None
+    query = select(_ROWS.c.key, _ROWS.c.data).where(_ROWS.c.table_name == table).order_by(_ROWS.c.key)
+    return [(r.key, str((r.data or {}).get(PIN_COLUMN, ""))) for r in session.execute(query)]
 
 
 def last_agent(session: Session, caller: str, since: datetime) -> dict[str, Any] | None:

@@ -34,11 +34,15 @@ DIRECTORY = "directory"
 SCENARIOS = "scenarios"
 
 #: Table -> the counter a write to it bumps: the tables each in-memory cache reads.
-#: DirectoryCache (fsivr/engine/directory.py) reads the first group, ScenarioCache
-#: (fsivr/engine/cache.py) the second. A cache that starts reading a table must add it here.
+#: DirectoryCache (fsivr/engine/directory.py) reads the first group, the callcenter sync
+#: (fsivr/callcenter/sync.py: queues, tiers, agents with accounts and gateways) shares its counter,
+#: ScenarioCache (fsivr/engine/cache.py) reads the second. A cache that starts reading a table
+#: must add it here. (agents.status is written by imports only; were a live agent status ever
+#: written there, each change would also reload the directory cache: one reload, no harm.)
 TRACKED: dict[str, str] = {
     "accounts": DIRECTORY, "mailboxes": DIRECTORY, "groups": DIRECTORY, "group_members": DIRECTORY,
     "contacts": DIRECTORY, "gateways": DIRECTORY,
+    "queues": DIRECTORY, "queue_agents": DIRECTORY, "agents": DIRECTORY,
     "scenarios": SCENARIOS, "scenario_nodes": SCENARIOS, "scenario_edges": SCENARIOS, "numbers": SCENARIOS,
     "prompts": SCENARIOS,
 }

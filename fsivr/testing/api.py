@@ -258,6 +258,10 @@ def uuid_kill(ctx: ApiContext, arg: str) -> str | None:
     if s is None and caller is not None:
         queue_caller.hangup(ctx.sim, caller)  # a queue member no socket controls
         return "+OK\n"
+    if s is None and ctx.sim.parked_legs.pop(uuid, None) is not None:
+        # a leg originate placed and parked (or is still ringing: its originate fails with the cause)
+        ctx.sim.killed_legs[uuid] = cause_from_str(cause.strip() or None)
+        return "+OK\n"
     if s is None:
         return NO_SUCH_CHANNEL
     # killing the loopback A-leg is the caller hanging up; the socket leg: the switch did it
@@ -265,6 +269,26 @@ def uuid_kill(ctx: ApiContext, arg: str) -> str | None:
     s.hangup(cause_from_str(cause.strip() or None), by)
     s.wake.set()
     return "+OK\n"
+
+
+def uuid_bridge(ctx: ApiContext, arg: str) -> str | None:
+    """mod_commands.c uuid_bridge_function: ``<uuid> <other_uuid>`` → ``+OK <other_uuid>\\n`` or
+    ``-ERR Invalid uuid\\n``. Only what the simulator can hold: a mod_callcenter agent's leg while it
+    is in a queue call (agents are not simulated calls) joined to a leg ``originate`` answered and
+    parked (``Simulator.parked_legs``); the join is kept on the agent (``Agent.bridged_to``)."""
+    sim = ctx.sim
+    if sim is None:
+        return None
+    parts = arg.split()
+    if len(parts) < 2:
+        return "-USAGE: <uuid> <other_uuid>\n"
+    a, b = parts[0], parts[1]
+    agent = next((ag for ag in sim.callcenter.agents.values()
+                  if ag.uuid == a and ag.state == "In a queue call"), None)
+    if agent is None or b not in sim.parked_legs:
+        return "-ERR Invalid uuid\n"
+    agent.bridged_to = b
+    return f"+OK {b}\n"
 
 
 def uuid_getvar(ctx: ApiContext, arg: str) -> str | None:
@@ -346,11 +370,8 @@ def uuid_send_dtmf(ctx: ApiContext, arg: str) -> str | None:
         for key in keys:
             if meta.on_dtmf(s, key, meta.RECV):
                 s.fire_dtmf(key)
-    elif s.current is None:
-        for key in keys:
-            s.fire_dtmf(key)
     else:
-        s.digits.append(keys)
+        s.receive_dtmf(keys, wake=False)
     return f"+OK {uuid} sent DTMF {data}.\n"
 
 
@@ -366,12 +387,7 @@ def uuid_recv_dtmf(ctx: ApiContext, arg: str) -> str | None:
     if s is None:
         return "-ERR Cannot locate session!\n"
     keys = "".join(k for k in argv[1] if k in "0123456789*#ABCDabcd")
-    if s.current is None:
-        for key in keys:
-            s.fire_dtmf(key)
-    else:
-        s.digits.append(keys)
-        s.wake.set()
+    s.receive_dtmf(keys)
     return f"+OK {argv[0]} received DTMF {argv[1]}.\n"
 
 
@@ -506,8 +522,24 @@ def originate(ctx: ApiContext, arg: str) -> str | None:
         socket_args = sim.extensions[number]
     if socket_args is None:
         if placed is not None:
+            # Not a leg that runs the socket application: the switch's count of legs it placed
+            # for a campaign only covers those it tracks to their end.
             sim.originate_ended(placed)
-        return f"+OK {variables.get('origination_uuid') or uuidlib.uuid4()}\n"
+        leg = variables.get("origination_uuid") or str(uuidlib.uuid4())
+        # answered and left to its application (e.g. &park()): uuid_bridge may join it to a leg
+        sim.parked_legs[leg] = number
+        ring = float(sim.originate_answers.get(number, {}).get("answer_after", 0.0))
+        if ring > 0:
+            # switch_ivr_originate waits for the answer; a uuid_kill of the ringing leg meanwhile
+            # makes it fail with the cause the leg was hung up with
+            deadline = ring * max(sim.time_scale, 0.0)
+            waited = 0.0
+            while waited < deadline:
+                gevent.sleep(min(0.05, deadline - waited))
+                waited += 0.05
+                if leg not in sim.parked_legs:
+                    return f"-ERR {sim.killed_legs.pop(leg, 'NORMAL_CLEARING')}\n"
+        return f"+OK {leg}\n"
     caller = variables.pop("origination_caller_id_number", "0000000000")
     name = variables.pop("origination_caller_id_name", caller)
     # A loopback's socket leg is its B-leg, which the simulator names itself; any other endpoint's
@@ -573,6 +605,7 @@ API: dict[str, ApiFunc] = {
     "uuid_send_dtmf": uuid_send_dtmf,
     "uuid_recv_dtmf": uuid_recv_dtmf,
     "uuid_transfer": uuid_transfer,
+    "uuid_bridge": uuid_bridge,
     "uuid_broadcast": broadcast.uuid_broadcast,
     "uuid_displace": displace.uuid_displace,
     "uuid_hold": uuid_hold,

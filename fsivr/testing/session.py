@@ -900,6 +900,41 @@ class CallSession(EventSubscriber):
     def next_digits(self) -> str:
         return self.digits.popleft() if self.digits else ""
 
+    def receive_dtmf(self, keys: str, wake: bool = True) -> None:
+        """Keys arriving on the channel (the caller pressing them, uuid_recv_dtmf, uuid_send_dtmf
+        while not bridged). Idle: DTMF events at once. During ``playback`` (a broadcast included):
+        switch_ivr_play_file dequeues each key (switch_channel_dequeue_dtmf fires its DTMF event)
+        and hands it to mod_dptools' on_dtmf, which ends the playback on a key of
+        ``playback_terminators`` (default ``*``, "any", "none") and drops the others: the app the
+        broadcast plays inside (callcenter's moh_on_dtmf) never sees them
+        (switch_ivr_play_say.c switch_ivr_play_file, mod_dptools.c on_dtmf, v1.11.1). Keys after a
+        terminator stay queued for what runs next. Any other app: its own input takes them."""
+        if self.current is None:
+            for key in keys:
+                self.fire_dtmf(key)
+            return
+        # A playback already told to stop (uuid_break: CF_BREAK) leaves the keys queued:
+        # switch_ivr_play_file tests CF_BREAK before it dequeues DTMF.
+        if self.current.name == "playback" and not self.break_flag:
+            terminators = self.channel.get_var("playback_terminators") or "*"
+            if terminators.lower() == "any":
+                terminators = "1234567890*#"
+            elif terminators.lower() == "none":
+                terminators = ""
+            for i, key in enumerate(keys):
+                self.fire_dtmf(key)
+                if key in terminators:
+                    self.channel.set_var("playback_terminator_used", key)
+                    if keys[i + 1:]:
+                        self.digits.append(keys[i + 1:])
+                    self.break_flag = True
+                    self.wake.set()
+                    return
+            return
+        self.digits.append(keys)
+        if wake:
+            self.wake.set()
+
     def fire_dtmf(self, key: str) -> None:
         self.channel.digits_dialed += key
         self.fire("DTMF", post=[("DTMF-Digit", key), ("DTMF-Duration", "2000"), ("DTMF-Source", "UNKNOWN")])

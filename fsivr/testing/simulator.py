@@ -111,6 +111,11 @@ class Simulator:
         self.extensions: dict[str, str] = {"sock": "async full", "socksync": "full"}
         #: Calls placed by ``api originate`` (A-leg uuid → handle); CallScript.timeout of those calls.
         self.originated: dict[str, CallHandle] = {}
+        #: Legs ``originate`` answered and left to an application the simulator does not run
+        #: (``&park()``): uuid → the number dialled, until uuid_kill.
+        self.parked_legs: dict[str, str] = {}
+        #: ... and the cause each was killed with (``originate`` of one still ringing fails with it).
+        self.killed_legs: dict[str, str] = {}
         self.originate_timeout = 300.0
         #: How ``originate`` of a non-loopback endpoint to these numbers ends: ``ANSWER`` or the
         #: cause it fails with (USER_BUSY, NO_ANSWER...); a list gives one per originate to the
@@ -237,17 +242,13 @@ class Simulator:
 
     def press(self, call_uuid: str, keys: str) -> bool:
         """The caller of a live call presses ``keys`` now (as ``uuid_send_dtmf`` into its A-leg):
-        idle, they are DTMF events at once; while an app runs, that app's input takes them.
+        idle, they are DTMF events at once; while an app runs, that app's input takes them (a
+        playback's: ``CallSession.receive_dtmf``).
         False if the call is not up."""
         s = self.find_session(call_uuid)
         if s is None:
             return False
-        if s.current is None:
-            for key in keys:
-                s.fire_dtmf(key)
-        else:
-            s.digits.append(keys)
-            s.wake.set()
+        s.receive_dtmf(keys)
         return True
 
     def queue_position(self, call_uuid: str) -> int | None:

@@ -88,7 +88,8 @@ class Worker:
         #: Run beside the loop, each in its own greenlet, once the worker holds its lock (the
         #: campaign dialler: fsivr/worker/campaign.py); each returns when ``stopping`` is set.
         self.companions: list[Callable[[], None]] = []
-        self._outage = OutageLog(store.url, log, "rows wait")
+        #: The database outage report of this process (the loop's and the metrics' scrapes).
+        self.outage = OutageLog(store.url, log, "rows wait")
 
     # --- one row ------------------------------------------------------------------------------
 
@@ -156,12 +157,12 @@ class Worker:
                 with self.store.session() as session:
                     result = write(session)
             except UNREACHABLE as exc:
-                self._outage.failed(exc)
+                self.outage.failed(exc)
                 if time.monotonic() >= deadline:
                     return None
                 time.sleep(min(self.settings.poll_interval, max(deadline - time.monotonic(), 0)))
                 continue
-            self._outage.succeeded()
+            self.outage.succeeded()
             return result
 
     # --- the loop -----------------------------------------------------------------------------
@@ -184,10 +185,10 @@ class Worker:
                 try:
                     busy = self.run_once()
                 except UNREACHABLE as exc:
-                    self._outage.failed(exc)
+                    self.outage.failed(exc)
                     busy = False
                 else:
-                    self._outage.succeeded()
+                    self.outage.succeeded()
                 if not busy:
                     self._idle(self.settings.poll_interval)
             # Each finishes what it has in hand (the dialler: the originates sent) and returns.

@@ -39,7 +39,8 @@ class OutboxDepth:
 
 
 def worker_metrics_server(cfg: Config, store: Store, worker: Worker) -> MetricsServer:
-    metrics = Metrics(calls=False)
+    # A scrape during an outage joins the worker's own outage report (one line), no traceback.
+    metrics = Metrics(calls=False, outage=worker.outage)
     depth = OutboxDepth(store)
     metrics.gauge("fsivr_outbox_depth", "Outbox rows by state (pending: waiting to be sent)", depth,
                   labels=("state",))

@@ -22,7 +22,7 @@ def to_e164(number: str, default_region: str = "") -> str:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
         hint = "" if region or text.startswith(("+", "00")) else \
-            " (no country code, and no sms_default_region is configured)"
+            " (no country code, and no default_region is configured)"
         raise BadNumber(f"{number!r} is not a phone number: {exc._msg}{hint}") from None
     if not phonenumbers.is_possible_number(parsed):
         raise BadNumber(f"{number!r} is not a possible phone number "

@@ -35,7 +35,27 @@ def sms_backend(cfg: Any) -> SmsBackend | None:
     raise ValueError(f"sms_backend {cfg.sms_backend!r}: expected one of {', '.join(SMS_BACKENDS)} or empty")
 
 
-def callback_sender(cfg: Any, store: Store) -> Sender | None:
+def callback_senders(cfg: Any, store: Store) -> dict[str, Sender]:
+    """The callback senders (``callback``; ``queue_callback`` when ``queue_callback_hold`` is set)
+    on one live link to FreeSWITCH (started here); none when ``outbound_endpoint`` is not set."""
+    sender = callback_sender(cfg, store, start=False)
+    if sender is None:
+        return {}
+    out: dict[str, Sender] = {"callback": sender}
+    link = sender.link  # type: ignore[attr-defined]
+    if cfg.queue_callback_hold:
+        from fsivr.worker.queuecallback import QueueCallbackSender
+
+        out["queue_callback"] = QueueCallbackSender(store, link, endpoint=cfg.outbound_endpoint,
+                                                    hold_endpoint=cfg.queue_callback_hold,
+                                                    originate_timeout=cfg.originate_timeout)
+    else:
+        log.warning("queue_callback_hold is not set: queue callbacks wait in the outbox")
+    link.start()
+    return out
+
+
+def callback_sender(cfg: Any, store: Store, start: bool = True) -> Sender | None:
     """The callback sender on its own live link to FreeSWITCH (started here), or None when
     ``outbound_endpoint`` is not set."""
     if not cfg.outbound_endpoint:
@@ -52,7 +72,8 @@ def callback_sender(cfg: Any, store: Store) -> Sender | None:
                      max_backoff=cfg.live_link_max_backoff)
     sender = CallbackSender(store, link, endpoint=cfg.outbound_endpoint, socket_address=address,
                             originate_timeout=cfg.originate_timeout)
-    link.start()
+    if start:
+        link.start()
     return sender
 
 
@@ -62,9 +83,7 @@ def senders_from_config(cfg: Any, store: Store | None = None) -> dict[str, Sende
     senders: dict[str, Sender] = {}
     if store is not None:
         senders[RetentionSender.kind] = RetentionSender(store, cfg.media_dir)
-        callback = callback_sender(cfg, store)
-        if callback is not None:
-            senders["callback"] = callback
+        senders.update(callback_senders(cfg, store))
     if cfg.smtp_host:
         senders["email"] = EmailSender(SmtpSettings.from_config(cfg))
     else:

@@ -46,7 +46,7 @@ class SmsRules:
 
     @classmethod
     def from_config(cls, cfg: Any) -> SmsRules:
-        return cls(cfg.sms_default_region, cfg.sms_max_segments, cfg.sms_from)
+        return cls(cfg.default_region, cfg.sms_max_segments, cfg.sms_from)
 
     def message(self, to: str, text: str, sender: str | None = None) -> Sms:
         """Raises BadNumber or SmsTooLong (both ValueError) with a message for the scenario's author."""

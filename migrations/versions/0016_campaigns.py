@@ -1,7 +1,7 @@
 """Campaigns (autoinformer): the lists of numbers to call and each row's result (issue 13).
 
 Revision ID: 0016
-Revises: 0012
+Revises: 0017
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0016'
-down_revision: str | None = '0012'
+down_revision: str | None = '0017'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -157,11 +157,13 @@ def test_start_change_and_restart(store: Store, db_url: str, tmp_path: Path) -> 
         assert "agent set status 102 'Logged Out'" in sent
         assert sent.index("agent set contact 101 user/101") < sent.index("agent set status 101 Available")
         assert "tier add sales@default 102 2 1" in sent
-        # Settled: nothing more is sent while nothing changes.
-        rounds = app.callcenter.rounds
+        # Settled: nothing more is sent while nothing changes, and the store is not read either:
+        # the directory change counter alone answers each round (one small query).
+        rounds, loads = app.callcenter.rounds, app.callcenter.loads
         mark = len(switch.received)
         wait_for(lambda: app.callcenter.rounds >= rounds + 5, "a few more sync rounds")
         assert cc_commands(switch, mark) == []
+        assert app.callcenter.loads == loads and app.callcenter.unchanged >= 5
 
         # --- a database change becomes the commands for that change ---------------------------
         def change(session: object) -> None:

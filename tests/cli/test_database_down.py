@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import gevent
+import procs
 import pytest
 from sqlalchemy.engine import make_url
 from tcpproxy import TcpProxy, free_port
@@ -121,8 +122,8 @@ def test_serve_reports_an_outage_once_and_serves_from_memory(pg_database: str, t
            "FSIVR_DIRECTORY_INTERVAL": "0.2"}
     log_path = tmp_path / "serve.log"
     with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen([sys.executable, "-m", "fsivr", "serve", "--listen", f"127.0.0.1:{port}"],
-                                env=env, cwd=tmp_path, stdout=log_file, stderr=subprocess.STDOUT)
+        proc = procs.spawn([sys.executable, "-m", "fsivr", "serve", "--listen", f"127.0.0.1:{port}"],
+                           env=env, cwd=tmp_path, stdout=log_file, stderr=subprocess.STDOUT)
     try:
         _wait_for(lambda: _listening(port) or proc.poll() is not None, "serve to listen")
         assert proc.poll() is None, _log(log_path)

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import procs
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -99,8 +100,8 @@ def serving(tmp_path: Path, log_format: str, metrics: bool = True) -> Iterator[t
     if metrics:
         env["FSIVR_METRICS_LISTEN"] = f"127.0.0.1:{metrics_port}"
     log = (tmp_path / "serve.log").open("w+")
-    proc = subprocess.Popen([sys.executable, "-m", "fsivr", "serve", "--listen", f"127.0.0.1:{port}"],
-                            env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, text=True)
+    proc = procs.spawn([sys.executable, "-m", "fsivr", "serve", "--listen", f"127.0.0.1:{port}"],
+                       env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, text=True)
     try:
         wait_listening(port, proc)
         yield proc, port, metrics_port, tmp_path / "serve.log", db

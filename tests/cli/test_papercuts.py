@@ -11,6 +11,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import procs
 import pytest
 
 from fsivr.cli import build_parser
@@ -97,9 +98,9 @@ def test_serve_listen_takes_a_host_alone_or_says_what_is_wrong(tmp_path: Path) -
     assert "invalid literal" not in bad.stderr
     # A host alone: the configured port (here from the environment).
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "fsivr", "--database", db, "serve", "--listen", "127.0.0.1"],
-                            cwd=tmp_path, env={**os.environ, "FSIVR_LISTEN_PORT": str(port)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = procs.spawn([sys.executable, "-m", "fsivr", "--database", db, "serve", "--listen", "127.0.0.1"],
+                       cwd=tmp_path, env={**os.environ, "FSIVR_LISTEN_PORT": str(port)},
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_listening(port, proc)
         socket.create_connection(("127.0.0.1", port), timeout=1.0).close()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import procs
 import pytest
 from sqlalchemy.orm import Session
 
@@ -61,8 +62,8 @@ def served(tmp_path: Path):
     store.close()
     port = free_port()
     env = {**os.environ, "FSIVR_DATABASE_URL": db, "FSIVR_SHUTDOWN_GRACE": "20"}
-    proc = subprocess.Popen([sys.executable, "-m", "fsivr", "serve", "--listen", f"127.0.0.1:{port}"],
-                            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = procs.spawn([sys.executable, "-m", "fsivr", "serve", "--listen", f"127.0.0.1:{port}"],
+                       env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_listening(port, proc)
         yield proc, port, db
@@ -138,8 +139,8 @@ def _start_serve(db: str, port: int, tmp_path: Path, log_name: str) -> subproces
     env = {**os.environ, "FSIVR_DATABASE_URL": db}
     # The log goes to a file: a pipe nobody reads would block the server once it is full.
     log = (tmp_path / log_name).open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "fsivr", "serve", "--listen", f"127.0.0.1:{port}"],
-                            env=env, cwd=tmp_path, stdout=log, stderr=log, text=True)
+    proc = procs.spawn([sys.executable, "-m", "fsivr", "serve", "--listen", f"127.0.0.1:{port}"],
+                       env=env, cwd=tmp_path, stdout=log, stderr=log, text=True)
     log.close()
     wait_listening(port, proc)
     return proc

@@ -9,7 +9,16 @@ from collections.abc import Iterator
 import pytest
 
 from fsivr.config import Config
+from fsivr.testing import Target
 from fsivr.testing.harness import Harness, Placed, running
+
+#: How the rung phones behave for each outcome of a ringing node (dial, group, forward tests).
+OUTCOME_TARGETS = {
+    "answered": Target("answered", answer_after=2, talk=3),
+    "no_answer": Target("no_answer"),
+    "busy": Target("busy"),
+    "failed": Target("failed", cause="NORMAL_TEMPORARY_FAILURE"),
+}
 
 PBX = """
 accounts:

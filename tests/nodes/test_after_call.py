@@ -57,7 +57,7 @@ scenarios:
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def pbx(request: pytest.FixtureRequest) -> Iterator[Harness]:
     cfg = Config()
-    cfg.sms_default_region = "PL"
+    cfg.default_region = "PL"
     url = None if request.param == "sqlite" else request.getfixturevalue("pg_module_database")
     with running(BUNDLE, database_url=url, config=cfg) as harness:
         yield harness
@@ -104,6 +104,17 @@ def test_the_after_call_sms_goes_only_to_first_time_answered_callers(pbx: Harnes
     [request] = gateway.requests
     assert request.json()["to"] == "+48501000101"
     assert request.json()["text"] == "Thank you for calling ACME. sip:101 will be glad to help again."
+
+
+def test_a_first_call_is_judged_on_the_number_in_e164_not_on_its_spelling(pbx: Harness) -> None:
+    # one number, sent by the trunk internationally with 00, then in E.164, then nationally
+    first = call(pbx, "0048501000105", answered=True)
+    assert [r.kind for r in queued(pbx, first)] == ["sms"]
+    for spelling in ("+48501000105", "501000105"):
+        again = call(pbx, spelling, answered=True)
+        assert queued(pbx, again) == [], spelling
+        assert again.record is not None
+        assert again.record["path"][3]["detail"] == {"skipped": "only_if 'first_call and answered' is false"}
 
 
 def test_the_finished_call_is_what_templates_see(pbx: Harness) -> None:

@@ -7,11 +7,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import MetaData, select
 
+from fsivr.cli import main
 from fsivr.config import Config
 from fsivr.engine.pins import hash_pin
 from fsivr.scenario.bundle import parse_text
@@ -51,6 +53,14 @@ scenarios:
     nodes:
       auth: {{type: authorize, caller_ids: ["221234567"], pins: ["{hash_pin(PIN)}"], pin_digits: 12,
              text: "Enter your PIN", ok: welcome, denied: bye}}
+      welcome: {{type: play, text: "Welcome", next: bye}}
+      bye: {{type: hangup}}
+  - scenario: team
+    numbers: ["2004"]
+    start: auth
+    nodes:
+      auth: {{type: authorize, pin_list: team_pins, pin_digits: 12, text: "Enter your PIN", ok: welcome,
+             denied: bye}}
       welcome: {{type: play, text: "Welcome", next: bye}}
       bye: {{type: hangup}}
 """
@@ -166,15 +176,55 @@ def test_the_pin_is_in_no_log_and_no_database_row(staff: Harness, caplog: pytest
     assert rows > 10
 
 
-def test_a_plain_pin_is_refused_at_validation() -> None:
-    bundle = parse_text("""
+def validation_errors(authorize: str) -> list[str]:
+    """What validation says of a one-scenario bundle whose node ``a`` is ``{type: authorize, <authorize>}``."""
+    return validate_bundle(parse_text(f"""
 scenarios:
   - scenario: s
     numbers: ["1"]
     start: a
     nodes:
-      a: {type: authorize, pins: ["4711"], text: "PIN?", ok: b, denied: b}
-      b: {type: hangup}
-""")
-    report = validate_bundle(bundle)
-    assert any("PINs are stored hashed" in e and "4711" not in e for e in report.errors), report.errors
+      a: {{type: authorize, {authorize}, ok: b, denied: b}}
+      b: {{type: hangup}}
+""")).errors
+
+
+def test_a_plain_pin_is_refused_at_validation() -> None:
+    errors = validation_errors('pins: ["4711"], text: "PIN?"')
+    assert any("PINs are stored hashed" in e and "4711" not in e for e in errors), errors
+
+
+def test_a_pin_list_is_a_data_table_of_hashes_read_at_the_call(staff: Harness, tmp_path: Path,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    url = staff.store.url.render_as_string(hide_password=False)
+    at = T0 + timedelta(hours=3)
+    # no such table yet: nobody's PIN can match (and the log says why)
+    placed = staff.call(number="2004", caller="+48501000120", at=at, digits=[PIN + "#"])
+    assert placed.outcomes["auth"] == "denied"
+    assert "pin_list team_pins: no such data table" in caplog.text
+
+    plain = "24680"
+    team = tmp_path / "team.csv"
+    team.write_text(f"person,pin\nanna,{hash_pin(PIN)}\npiotr,{hash_pin(OTHER_PIN)}\ntypo,{plain}\n")
+    assert main(["--database", url, "table", "import", "team_pins", str(team), "--key", "person"]) == 0
+    placed = staff.call(number="2004", caller="+48501000121", at=at, digits=[OTHER_PIN + "#"])
+    assert placed.path == [("auth", "ok"), ("welcome", "next"), ("bye", "hangup")]
+    assert placed.record["path"][0]["detail"] == {"by": "pin", "wrong": 0, "as": "piotr"}
+    # a cell that is no hash (a PIN typed in plain) never matches, and is not logged
+    caplog.clear()
+    placed = staff.call(number="2004", caller="+48501000122", at=at, digits=[plain + "#"])
+    assert placed.outcomes["auth"] == "denied"
+    assert "row typo holds no PIN hash" in caplog.text and plain not in caplog.text
+
+    # the list changes without a new scenario version: anna's new PIN counts at the next call
+    team.write_text(f"person,pin\nanna,{hash_pin(OTHER_PIN)}\n")
+    assert main(["--database", url, "table", "import", "team_pins", str(team), "--key", "person"]) == 0
+    assert staff.call(number="2004", caller="+48501000123", at=at,
+                      digits=[PIN + "#", "", ""]).outcomes["auth"] == "denied"
+    placed = staff.call(number="2004", caller="+48501000124", at=at, digits=[OTHER_PIN + "#"])
+    assert placed.record["path"][0]["detail"]["as"] == "anna"
+
+
+def test_pin_list_alone_is_enough_and_needs_a_prompt() -> None:
+    assert validation_errors('pin_list: team, text: "PIN?"') == []
+    assert any("prompt or text" in e for e in validation_errors("pin_list: team"))

@@ -7,17 +7,10 @@ import pytest
 from fsivr.testing import Target
 from fsivr.testing.harness import Harness
 
-from .conftest import dial_strings, legs
-
-OUTCOME_TARGETS = {
-    "answered": Target("answered", answer_after=2, talk=3),
-    "no_answer": Target("no_answer"),
-    "busy": Target("busy"),
-    "failed": Target("failed", cause="NORMAL_TEMPORARY_FAILURE"),
-}
+from .conftest import OUTCOME_TARGETS, dial_strings, legs
 
 
-@pytest.mark.parametrize("outcome", ["answered", "no_answer", "busy", "failed"])
+@pytest.mark.parametrize("outcome", list(OUTCOME_TARGETS))
 def test_dial_outcomes(pbx: Harness, outcome: str) -> None:
     behaviour = OUTCOME_TARGETS[outcome]
     placed = pbx.call(number="1001", targets={"sip:101": behaviour, "sip:102": behaviour})

@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from fsivr.testing import Target
 from fsivr.testing.harness import Harness
 
-from .conftest import dial_strings
-
-OUTCOME_TARGETS = {
-    "answered": Target("answered", answer_after=2, talk=3),
-    "no_answer": Target("no_answer"),
-    "busy": Target("busy"),
-    "failed": Target("failed", cause="NORMAL_TEMPORARY_FAILURE"),
-}
+from .conftest import OUTCOME_TARGETS, dial_strings
 
 
-@pytest.mark.parametrize("outcome", ["answered", "no_answer", "busy", "failed"])
+@pytest.mark.parametrize("outcome", list(OUTCOME_TARGETS))
 def test_forward_outcomes(pbx: Harness, outcome: str) -> None:
     placed = pbx.call(number="1003", targets={"+48600100200": OUTCOME_TARGETS[outcome]})
     assert placed.path == [("f", outcome), ("s", outcome), ("bye", "hangup")]

@@ -18,7 +18,7 @@ from sqlalchemy import event, text
 
 from fsivr.cli import main
 from fsivr.config import Config
-from fsivr.testing import Target
+from fsivr.testing import CallScript, Target
 from fsivr.testing.harness import Harness, running
 
 from .conftest import dial_strings
@@ -172,3 +172,41 @@ def test_a_lookup_is_one_indexed_query_off_the_hub(office: Harness) -> None:
             plan = " ".join(r[0] for r in conn.execute(
                 text("EXPLAIN SELECT data FROM data_rows WHERE table_name = 'debts' AND key = 'x'")))
         assert "pk_data_rows" in plan, plan
+
+
+OUTAGE_BUNDLE = """
+scenarios:
+  - scenario: guarded
+    numbers: ["3101"]
+    start: find
+    nodes:
+      find: {type: lookup, table: debts, found: bye, not_found: bye, error: bye}
+      bye: {type: hangup}
+"""
+
+
+@pytest.mark.postgres
+def test_a_database_outage_during_lookups_is_the_one_outage_report(pg_database: str,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    from sqlalchemy.engine import make_url
+    from tcpproxy import TcpProxy
+
+    url = make_url(pg_database)
+    proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
+    proxy.up()
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    try:
+        with running(OUTAGE_BUNDLE, database_url=proxied) as h:
+            proxy.down()
+            caplog.clear()
+            # (not h.call: it reads the call's record back, which waits for the database)
+            results = [h.simulator.run_call(CallScript(number="3101", caller="+48501000001")) for _ in range(3)]
+    finally:
+        proxy.down()
+    for result in results:
+        # the look-up's error outcome went on to the hang-up node
+        assert result.hangup_by == "server", result
+    # the log says "unreachable" once, with no traceback
+    assert [r for r in caplog.records if r.exc_info] == []
+    down = [r.getMessage() for r in caplog.records if "the database is unreachable" in r.getMessage()]
+    assert len(down) == 1, caplog.text

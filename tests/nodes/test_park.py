@@ -4,6 +4,8 @@ lot; the slot a timed-out caller left rests before it is used again."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gevent
 
 from fsivr.config import Config
@@ -92,12 +94,14 @@ scenarios:
 """
 
 
-def test_the_slot_is_said_in_the_language_by_tts_or_freeswitchs_say_module() -> None:
+def test_the_slot_is_said_in_the_language_by_tts_or_freeswitchs_say_module(tmp_path: Path) -> None:
     cfg = lots("main 701-703 10")
+    cfg.prompts_dir = str(tmp_path / "prompts")  # the Polish text is rendered (espeak-ng) into its _tts
     with running(POLISH, config=cfg) as harness:
         words_said = harness.call(number="3001").record["path"][0]["detail"]["said"]
     assert words_said == "siedem zero jeden"
     cfg = lots("main 701-703 10")
+    cfg.prompts_dir = str(tmp_path / "prompts")
     cfg.say_modules = ["pl"]
     with running(POLISH, config=cfg) as harness:
         placed = harness.call(number="3001")

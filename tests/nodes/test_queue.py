@@ -13,6 +13,7 @@ import gevent
 import pytest
 
 from fsivr.store import queuewaits
+from fsivr.store.callrecords import CallRecord, write_records
 from fsivr.testing import CallScript, Target
 from fsivr.testing.harness import Harness, running
 from fsivr.testing.script import Hangup
@@ -162,6 +163,27 @@ def test_exit_key_is_exit(pbx: Harness) -> None:
     assert handle.wait().variables["cc_exit_key"] == "#"
 
 
+def test_exit_key_pressed_during_an_announcement_is_exit(pbx: Harness) -> None:
+    agents(pbx, **{"101": "On Break"})
+    handle = pbx.simulator.start_call(CallScript(number="2002", timeout=40))
+
+    def announcing() -> bool:
+        # the place in line, played by uuid_broadcast inside the callcenter app's wait
+        current = handle.session.current
+        return current is not None and current.name == "playback" and "next in line" in (current.arg or "")
+
+    wait_for(announcing, "the position announcement to play")
+    assert pbx.simulator.press(handle.uuid, "#")
+    record = record_of(pbx, handle)
+    # the broadcast's playback took the key (callcenter never saw it): the node heard the DTMF
+    # event and ended the wait itself, long before max_wait (60 s)
+    assert [(s["node"], s["outcome"]) for s in record["path"]] == [("q", "exit"), ("bye", "hangup")]
+    result = handle.wait()
+    assert result.variables["cc_cancel_reason"] == "EXIT_WITH_KEY"
+    assert result.variables["cc_exit_key"] == "D"
+    assert step(record)["detail"]["waited"] < 30
+
+
 def test_everybody_logs_out_while_waiting_is_no_agents(pbx: Harness) -> None:
     agents(pbx, **{"101": "On Break"})
     handle = pbx.simulator.start_call(CallScript(number="2002", timeout=30))
@@ -208,6 +230,38 @@ def test_estimated_wait_comes_from_recorded_history(pbx: Harness) -> None:
     # this call's own wait is history now
     history = pbx.store.run(lambda s: queuewaits.recent(s, "sales", limit=50))
     assert len(history) == 4  # it timed out: not an answered wait
+
+
+def test_estimated_wait_weighs_the_agents_handling_times(pbx: Harness) -> None:
+    now = datetime.now(UTC)
+    # answered callers waited 2 minutes a place, and then each had an agent for 10 minutes
+    calls = []
+    for i in range(4):
+        left = now - timedelta(minutes=60 - 15 * i)
+        pbx.store.run(lambda s, i=i, left=left: queuewaits.record(s, queuewaits.Wait(
+            "sales", 1, 120, "answered", left, f"handled-{i}")))
+        calls.append(CallRecord(uuid=f"handled-{i}", caller="+48501000009", number="2001", scenario="queue",
+                                started_at=left - timedelta(minutes=2), answered_at=left,
+                                ended_at=left + timedelta(minutes=10), hangup_cause="NORMAL_CLEARING",
+                                hangup_by="caller"))
+    pbx.store.run(lambda s: write_records(s, calls))
+    # two agents logged in (on break: nobody answers this test's call): a place frees every 5
+    # minutes by the handling times, every 2 by the waits: about 3.5 minutes, said as four
+    agents(pbx, **{"101": "On Break", "102": "On Break"})
+    placed = pbx.call(number="2001")
+    said = [a.arg or "" for a in placed.result.apps if a.name == "playback"]
+    assert any("about four minutes" in d for d in said), said
+
+
+def test_the_agents_handling_time_is_recorded(pbx: Harness) -> None:
+    agents(pbx, **{"101": "Available"})
+    pbx.simulator.set_agent_behaviour("101", Target("answered", answer_after=1.0, talk=3.0))
+    placed = pbx.call(number="2001")
+    assert placed.path[0] == ("q", "answered")
+    [mine] = [w for w in pbx.store.run(lambda s: queuewaits.recent(s, "sales")) if w.call_uuid == placed.result.uuid]
+    # the agent talked 3 s (the simulator's clock, which the channel's times follow); the upper
+    # bound only guards against the wrong end being read (a whole other call, the wait itself)
+    assert mine.handled is not None and 2 <= mine.handled <= 3 + BOUND, mine
 
 
 def test_thin_history_says_no_number(pbx: Harness) -> None:

@@ -51,7 +51,7 @@ scenarios:
 def pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     cfg = Config()
     cfg.media_dir = str(tmp_path_factory.mktemp("media"))
-    cfg.sms_default_region = "PL"
+    cfg.default_region = "PL"
     with running(BUNDLE, config=cfg) as harness:
         yield harness
 

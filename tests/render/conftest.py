@@ -9,6 +9,8 @@ from fsivr.config import Config
 from fsivr.scenario import repository
 from fsivr.store.db import Store
 
+REALM = "pbx.example.com"
+
 SMALL = """
 mailboxes:
   - {box: office, email: office@example.com, pin: "4321"}
@@ -46,4 +48,6 @@ def config(url: str) -> Config:
     cfg.serve_address = "127.0.0.1:8084"
     cfg.serve_failover = "192.0.2.10:8084"
     cfg.parking_lots = ["main 701-703 90", "vip.floor-2 801-801"]
+    #: The realm the directory's a1-hashes are made for (fsivr.store.secrets).
+    cfg.sip_realm = REALM
     return cfg

@@ -12,8 +12,9 @@ import pytest
 from fsivr.render.conf import ConfData, RenderError, load_data, render, write
 from fsivr.store.db import Store
 from fsivr.store.directory import Account, Gateway
+from fsivr.store.secrets import a1_digest
 
-from .conftest import SMALL, config, make_store
+from .conftest import REALM, SMALL, config, make_store
 
 GOLDEN = Path(__file__).parent / "golden"
 REPO = Path(__file__).resolve().parents[2]
@@ -58,7 +59,8 @@ def test_hostile_account_name_renders_valid_xml_without_new_elements(tmp_path: P
     values = {el.get("name"): el.get("value") for el in root.iter("variable")}
     # The text survives as text (control characters become spaces); only its meaning is gone.
     assert values["effective_caller_id_name"] == HOSTILE_NAME.replace("\n", " ")
-    assert root.find("user/params/param").get("value") == 'p"&<$${x}>'
+    # Only the password's a1-hash is rendered (fsivr.store.secrets).
+    assert root.find("user/params/param").attrib == {"name": "a1-hash", "value": a1_digest("101", REALM, 'p"&<$${x}>')}
     # FreeSWITCH's preprocessor expands $${...} in the raw text before parsing: none may remain.
     assert "$" not in directory
     dialplan = ET.fromstring(files["dialplan/public/fsivr.xml"])
@@ -73,7 +75,7 @@ def test_every_user_refuses_an_empty_password(tmp_path: Path) -> None:
     assert len(users) == 2
     for user in users:
         params = {p.get("name"): p.get("value") for p in user.iter("param")}
-        assert params["allow-empty-password"] == "false" and params["password"]
+        assert params["allow-empty-password"] == "false" and params["a1-hash"]
 
 
 @pytest.mark.parametrize("data, problem", [

@@ -141,20 +141,28 @@ def render_conf(db: str, out: Path) -> subprocess.CompletedProcess[str]:
                            "--no-reload"], capture_output=True, text=True, timeout=60, check=True)
 
 
-def readme_steps() -> tuple[str, str]:
-    """The include line and the module line README's "Connecting FreeSWITCH" says to add."""
+def readme_steps() -> tuple[str, str, tuple[str, str]]:
+    """The include line and the module line README's "Connecting FreeSWITCH" says to add, and the
+    profile param it says to replace (old, new with SIP_REALM for the realm)."""
     readme = (REPO / "README.md").read_text()
     section = readme[readme.index("## Connecting FreeSWITCH"):]
     section = section[:section.index("\n## ", 5)]
     include = re.search(r'<X-PRE-PROCESS cmd="include" data="public/fsivr\.xml"/>', section)
     module = re.search(r'<load module="mod_flite"/>', section)
-    assert include and module, "README's Connecting FreeSWITCH must show both lines"
+    realm = re.search(r'`(<param name="challenge-realm" value="auto_from"/>)`.*?Replace it with\s+'
+                      r'`(<param name="challenge-realm" value="SIP_REALM"/>)`', section, re.S)
+    assert include and module and realm, "README's Connecting FreeSWITCH must show the three lines"
     assert 'right after `<context name="default">`' in section
-    return include.group(0), module.group(0)
+    return include.group(0), module.group(0), (realm.group(1), realm.group(2))
 
 
 def apply_readme(root: Path) -> None:
-    include, module = readme_steps()
+    include, module, (challenge, ours) = readme_steps()
+    profile = root / "sip_profiles" / "internal.xml"
+    if profile.exists():
+        text = profile.read_text()
+        assert challenge in text
+        profile.write_text(text.replace(challenge, ours.replace("SIP_REALM", os.environ["FSIVR_SIP_REALM"])))
     default = root / "dialplan" / "default.xml"
     text = default.read_text()
     assert text.count('<context name="default">') == 1
@@ -221,6 +229,8 @@ def test_render_into_a_stock_tree_warns_then_the_readme_steps_connect_it(
         assert f"number {number} never" not in first.stderr
     assert "note: phones registered with fsivr's accounts dial in context 'default'" in first.stderr
     assert "mod_flite, which autoload_configs/modules.conf.xml does not load" in first.stderr
+    if tree == "vanilla":  # its internal profile challenges with auto_from, not the a1-hashes' realm
+        assert "note: sip_profiles/internal.xml challenges phones in the realm of their From host" in first.stderr
     assert first_taker(root, "dialplan/public.xml", "1000") == "public_extensions"
     assert first_taker(root, "dialplan/public.xml", "7000") == "fsivr 7000"
 

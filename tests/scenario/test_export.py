@@ -4,14 +4,17 @@ an unchanged single-file scenario, and an export that loses them says so."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from fsivr.cli import build_parser
 from fsivr.config import Config
+from fsivr.engine.pins import verify_pin
 from fsivr.render.conf import load_data, render
 from fsivr.scenario.persist import stored_scenarios
 from fsivr.store.db import Store
@@ -95,7 +98,7 @@ def pbx(url: str) -> dict[str, Any]:
 
 
 def test_export_all_imports_into_an_empty_database_as_the_same_pbx(
-        db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], sip_realm: str) -> None:
     source = f"sqlite:///{tmp_path / 'source.sqlite3'}"
     assert fsivr(source, "db", "upgrade") == 0
     bundle = tmp_path / "pbx.yaml"
@@ -109,8 +112,17 @@ def test_export_all_imports_into_an_empty_database_as_the_same_pbx(
     err = capsys.readouterr().err
     assert "comments and layout of the file it was imported from are not kept" in err
     assert "data tables" not in err
-    for secret in ("gw-secret", "pw-201", "1234"):
-        assert secret in whole.read_text()  # a backup holds the secrets it restores
+    # A backup holds what restores the secrets, never a SIP password or mailbox PIN in the clear
+    # (fsivr.store.secrets): an account's a1-hash for the realm, the PIN's scrypt hash. A trunk's
+    # password must reach the provider as it is: no hash can stand for it.
+    text = whole.read_text()
+    assert "gw-secret" in text and "pw-201" not in text and "pw-202" not in text
+    doc = yaml.safe_load(text)
+    accounts = {a["user"]: a for a in doc["accounts"]}
+    assert "password" not in accounts["201"]
+    assert accounts["201"]["a1_hash"] == f"{sip_realm}:{hashlib.md5(f'201:{sip_realm}:pw-201'.encode()).hexdigest()}"
+    pin = doc["mailboxes"][0]["pin"]
+    assert pin.startswith("scrypt$") and verify_pin("1234", pin)
 
     # The target is SQLite and PostgreSQL (db_url): export there again, and it is the same file.
     assert fsivr(db_url, "db", "upgrade") == 0

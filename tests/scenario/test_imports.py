@@ -17,6 +17,7 @@ from fsivr.store.db import Store
 from fsivr.store.directory import load_accounts, load_prompts
 from fsivr.store.models import DirectoryOwnerRow, ImportRow, ScenarioVersionRow
 from fsivr.store.routing import scenario_versions
+from fsivr.store.secrets import make_a1
 
 REPO = Path(__file__).resolve().parents[2]
 SECRETS = ("demo-101-change-me", "demo-102-change-me", "office-101-change-me", "office-102-change-me")
@@ -37,14 +38,15 @@ def stored(db: str) -> tuple[dict[str, str | None], dict[str, str | None]]:
     store = Store(db)
     try:
         with store.session() as s:
+            # An account's password as stored: its a1-hash (fsivr.store.secrets).
             return ({n: p.text for n, p in load_prompts(s).items()},
-                    {u: a.password for u, a in load_accounts(s).items()})
+                    {u: a.a1_hash for u, a in load_accounts(s).items()})
     finally:
         store.close()
 
 
 def test_a_second_bundle_shows_its_diff_and_needs_force_to_take_over(
-        db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], sip_realm: str) -> None:
     demo, office = tmp_path / "demo.yaml", tmp_path / "office.yaml"
     shutil.copy(REPO / "examples" / "demo.yaml", demo)
     shutil.copy(REPO / "examples" / "office.yaml", office)
@@ -85,7 +87,8 @@ def test_a_second_bundle_shows_its_diff_and_needs_force_to_take_over(
     forced = capsys.readouterr().out
     assert "scenario office: version 1 (created)" in forced
     prompts, passwords = stored(db)
-    assert prompts["welcome"] == "Welcome to the office." and passwords["101"] == "office-101-change-me"
+    assert prompts["welcome"] == "Welcome to the office." and \
+        passwords["101"] == make_a1("101", sip_realm, "office-101-change-me")
 
     store = Store(db)
     try:

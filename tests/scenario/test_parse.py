@@ -120,8 +120,8 @@ scenarios:
 extra: 1
 """, "b.yaml")
     problems = err.value.problems
-    assert "b.yaml:2: accounts[0].colour: unknown key; allowed: user, password, name, caller_id, extension, " \
-           "mobile, email, mailbox" in problems
+    assert "b.yaml:2: accounts[0].colour: unknown key; allowed: user, password, a1_hash, name, caller_id, " \
+           "extension, mobile, email, mailbox" in problems
     assert any(p.startswith("b.yaml:4: groups[0].strategy: must be one of simultaneous") for p in problems)
     assert any(p.startswith("b.yaml:6: prompts[0]: a prompt needs `file`") for p in problems)
     assert "b.yaml:8: scenarios[0]: `start` is required" in problems

@@ -115,7 +115,7 @@ def test_every_command_answers_the_same_on_both_sockets(sim: Simulator, inbound:
         "uuid_transfer x",
         f"uuid_broadcast {NOBODY} tone_stream://%(500,0,440) aleg", "uuid_broadcast x",
         f"uuid_displace {uuid} stop tone_stream://%(500,0,440)", f"uuid_displace {NOBODY} start x 0 mux",
-        "uuid_displace x",
+        "uuid_displace x", f"uuid_bridge {NOBODY} {uuid}", "uuid_bridge x",
         "sofia_contact */101@pbx", "sofia_contact 102", "sofia profile external rescan",
         "sofia profile nosuch rescan", "sofia status profile internal reg", "sofia status profile nosuch reg",
         "chat", "chat sip|100@127.0.0.1|105@127.0.0.1|hello", "chat sip|100@127.0.0.1|104@127.0.0.1|hello",
@@ -132,6 +132,8 @@ def test_every_command_answers_the_same_on_both_sockets(sim: Simulator, inbound:
     assert ctl.api(f"uuid_broadcast {NOBODY} tone_stream://%(500,0,440) aleg") == "-ERR invalid uuid\n"
     assert ctl.api(f"uuid_displace {NOBODY} start x 0 mux") == "-ERR Cannot locate session!\n"
     assert ctl.api("uuid_displace x") == "-USAGE: <uuid> [start|stop] <path> [<limit>] [mux]\n"
+    assert ctl.api(f"uuid_bridge {NOBODY} {uuid}") == "-ERR Invalid uuid\n"
+    assert ctl.api("uuid_bridge x") == "-USAGE: <uuid> <other_uuid>\n"
     assert ctl.api("version") == "FreeSWITCH Version 1.11.1-release~64bit ( 64bit)\n"
     assert ctl.api(f"uuid_getvar {uuid} greeting") == "hello"
     assert ctl.api(f"uuid_getvar {uuid} shared") == "a b"

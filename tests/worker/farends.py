@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 # Shared with tests elsewhere (tests/tcpproxy.py); re-exported for the worker tests.
+from procs import Popen, spawn
 from tcpproxy import TcpProxy, free_port
 
 __all__ = ["TcpProxy", "free_port"]
@@ -216,34 +216,13 @@ def worker_env(db_url: str, **settings: Any) -> dict[str, str]:
     return env
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
-def kill_hard(proc: subprocess.Popen[bytes], wait: Callable[[float], None] = time.sleep) -> None:
-    """SIGKILL a running worker and wait until it is gone (``wait``: how to pause, ``gevent.sleep``
-    where this process serves sockets). Judged by /proc, not the exit status: where gevent's
-    subprocess module has run in this process (a TTS render, a fax conversion), gevent's child
-    watcher reaps every child, and Popen then reads ECHILD as exit status 0 — a killed worker would
-    look as if it had exited 0 on its own."""
-    assert proc.returncode is None and _alive(proc.pid), "the worker had exited before the kill"
-    os.kill(proc.pid, signal.SIGKILL)
-    deadline = time.monotonic() + 30
-    while _alive(proc.pid):
-        assert time.monotonic() < deadline, "the killed worker did not go away"
-        wait(0.02)
-    proc.poll()
-
-
-def start_worker(env: dict[str, str], cwd: Path, log_name: str = "worker.log") -> subprocess.Popen[bytes]:
+def start_worker(env: dict[str, str], cwd: Path, log_name: str = "worker.log") -> Popen:
     log = open(cwd / log_name, "ab")  # noqa: SIM115 - the process owns it; read back by the test
     try:
-        return subprocess.Popen([sys.executable, "-m", "fsivr", "-v", "worker"], env=env, cwd=cwd,
-                                stdout=log, stderr=subprocess.STDOUT)
+        # procs.spawn, not subprocess.Popen: the exit status must survive gevent's hub reaping
+        # children (tests/procs.py); tests assert on it (SIGKILL vs a clean exit).
+        return spawn([sys.executable, "-m", "fsivr", "-v", "worker"], env=env, cwd=cwd,
+                     stdout=log, stderr=subprocess.STDOUT)
     finally:
         log.close()
 

@@ -8,6 +8,7 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import procs
 import pytest
 from farends import SmtpServer, free_port, wait_for, worker_env
 from sqlalchemy import select
@@ -115,8 +116,8 @@ def test_worker_process_never_logs_the_smtp_password(db_url: str, tmp_path: Path
         s.close()
         env = worker_env(db_url, smtp_host="127.0.0.1", smtp_port=server.port, smtp_security="none",
                          smtp_user="pbx", smtp_password=PASSWORD + "-wrong", worker_poll_interval=0.05)
-        proc = subprocess.Popen([*_fsivr(), "-v", "worker"], env=env, cwd=tmp_path,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        proc = procs.spawn([*_fsivr(), "-v", "worker"], env=env, cwd=tmp_path,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
             wait_for(lambda: server.logins, what="a login attempt")
         finally:

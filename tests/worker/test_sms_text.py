@@ -74,7 +74,7 @@ def test_e164(raw: str, region: str, e164: str) -> None:
 
 
 @pytest.mark.parametrize(("raw", "region", "message"), [
-    ("501000001", "", "no sms_default_region"),
+    ("501000001", "", "no default_region"),
     ("12", "PL", "not a possible phone number"),
     ("hello", "PL", "not a phone number"),
     ("", "PL", "no phone number"),

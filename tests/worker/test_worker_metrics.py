@@ -9,8 +9,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from farends import SmtpServer, free_port, start_worker, wait_for, worker_env
+import pytest
+from farends import SmtpServer, TcpProxy, free_port, start_worker, wait_for, worker_env
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy.engine import make_url
 
 from fsivr.store.db import Store
 from fsivr.worker.notify import Notifier
@@ -66,3 +68,33 @@ def test_worker_outbox_depth_health_and_json_logs(sqlite_url: str, tmp_path: Pat
     objects = [json.loads(line) for line in text.splitlines()]
     assert any("sent" in o["message"] and o["logger"] == "fsivr.worker" for o in objects)
     assert PASSWORD not in text
+
+
+@pytest.mark.postgres
+def test_a_scrape_during_a_database_outage_is_the_one_outage_report(pg_database: str, tmp_path: Path) -> None:
+    store = Store(pg_database)
+    store.upgrade()
+    store.close()
+    url = make_url(pg_database)
+    proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
+    proxy.up()
+    port = free_port()
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    proc = start_worker(worker_env(proxied, worker_poll_interval=0.05, metrics_listen=f"127.0.0.1:{port}"),
+                        tmp_path)
+    try:
+        wait_for(lambda: get(port, "/metrics")[0] == 200, what="metrics served")
+        proxy.down()
+        for _ in range(3):
+            status, text = get(port, "/metrics")
+            # the scrape is still served, without the depth it cannot read
+            assert status == 200 and depth(port) == {}, text
+        wait_for(lambda: "the database is unreachable" in (tmp_path / "worker.log").read_text(),
+                 what="the outage report")
+    finally:
+        proc.terminate()
+        assert proc.wait(30) == 0
+        proxy.down()
+    log = (tmp_path / "worker.log").read_text()
+    assert "Traceback" not in log, log
+    assert log.count("the database is unreachable") == 1, log

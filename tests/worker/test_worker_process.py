@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from farends import Gateway, SmtpServer, TcpProxy, free_port, start_worker, wait_for, worker_env
+from procs import Popen
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
@@ -39,7 +40,7 @@ def _state(store: Store, row_id: int) -> OutboxRow:
         return s.execute(select(OutboxRow).where(OutboxRow.id == row_id)).scalar_one()
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> int:
+def _stop(proc: Popen) -> int:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
     return proc.wait(timeout=30)
@@ -114,7 +115,7 @@ def test_sms_resend_after_a_kill_carries_the_same_idempotency_key(sqlite_url: st
     try:
         Notifier(store, SmsRules(default_region="PL")).sms("call:k3:sms", "501000001", "Thanks")
         env = worker_env(sqlite_url, sms_backend="http", sms_http_url=gateway.url + "/sms",
-                         sms_default_region="PL", **FAST)
+                         default_region="PL", **FAST)
         gateway.hold.clear()
         first = start_worker(env, tmp_path)
         assert gateway.arrived.wait(30), _log(tmp_path)

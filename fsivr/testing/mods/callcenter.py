@@ -180,6 +180,11 @@ class Agent:
     # cc_queue_answered_epoch on the member, or the member's bridge sending the callee id
     # (last_sent_callee_id_*). 07: the agent thread; 12: the bridge (simulation only).
     vars_after_callee_update: bool = False
+    #: What the agent's phone played before the bridge: the member's ``cc_outbound_announce``
+    #: (outbound_agent_thread_run: playback_array(agent_session, ...)) (simulation only).
+    heard: list[str] = field(default_factory=list)
+    #: The leg ``uuid_bridge <agent uuid> <other>`` joined the agent to (simulation only).
+    bridged_to: str = ""
 
     def row(self) -> str:
         return "|".join(str(x) for x in (
@@ -850,6 +855,9 @@ def _ring_agent(s: CallSession, cc: CallCenter, agent: Agent, member: Member, qu
             return False
         now = s.clock.now_us // 1_000_000
         agent.uuid = agent.uuid or str(uuidlib.uuid4())
+        announce = s.channel.get_var("cc_outbound_announce")
+        if announce:  # played to the agent alone, before the bridge
+            agent.heard.append(announce)
         agent.last_bridge_start = now
         agent.calls_answered += 1
         agent.no_answer_count = 0

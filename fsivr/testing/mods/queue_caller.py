@@ -107,7 +107,7 @@ def _dispatch(sim: Simulator, caller: QueueCaller) -> bool:
     if member is None or not caller.up or cc.first_waiting(caller.queue, now) is not member:
         return False
     agent = cc.free_agent(caller.queue, now)
-    if agent is None or not _offer(cc, agent, member, now):
+    if agent is None or not _offer(cc, agent, member, now, caller.variables):
         return False
     caller.agent = agent
     caller.variables["cc_cause"] = "answered"
@@ -117,7 +117,8 @@ def _dispatch(sim: Simulator, caller: QueueCaller) -> bool:
     return True
 
 
-def _offer(cc: mod_callcenter.CallCenter, agent: Agent, member: Member, now: int) -> bool:
+def _offer(cc: mod_callcenter.CallCenter, agent: Agent, member: Member, now: int,
+           variables: dict[str, str] | None = None) -> bool:
     """outbound_agent_thread_run for a member nobody controls: the agent's phone answers at once
     (its Target decides) and the member is Answered; otherwise the agent is skipped for now."""
     queue = member.queue
@@ -131,6 +132,11 @@ def _offer(cc: mod_callcenter.CallCenter, agent: Agent, member: Member, now: int
         agent.last_bridge_end = now
         return False
     agent.uuid = agent.uuid or str(uuidlib.uuid4())
+    agent.bridged_to = ""
+    if variables and variables.get("cc_outbound_announce"):
+        # mod_callcenter.c outbound_agent_thread_run: playback_array(agent_session, cc_outbound_announce)
+        # after the agent answered, before switch_ivr_uuid_bridge: the agent alone hears it
+        agent.heard.append(variables["cc_outbound_announce"])
     agent.last_bridge_start = now
     agent.calls_answered += 1
     member.state = "Answered"
