@@ -490,14 +490,16 @@ def originate(ctx: ApiContext, arg: str) -> str | None:
         number = parts[-1]
         # switch_ivr_originate returns only once the far end answered or the attempt failed, and
         # originate_function replies after it (mod_commands.c): the command waits out the ringing
-        # (simulated: ``Simulator.originate_ring``, scaled by time_scale into real waiting).
+        # (``Simulator.originate_ring``; real waiting only with ``Simulator.ring_scale``).
         outcome = sim.originate_outcome(number)
         ring = sim.originate_ring.get(number)
         if ring is None:
             # Nobody answering rings until originate_timeout (switch_ivr_originate's default 60 s).
             ring = _seconds(variables.get("originate_timeout"), 60.0) if outcome == "NO_ANSWER" else 0.0
         placed = sim.originate_started(number, variables, outcome)
-        scale = sim.time_scale if sim.ring_scale is None else sim.ring_scale
+        # Ringing takes real time only where a test asks for it (ring_scale): the answered leg's
+        # clock still starts ``ring`` after its creation either way.
+        scale = sim.ring_scale or 0.0
         ringing = variables.get("origination_uuid") or ""
         if ring > 0 and scale > 0:
             sim.ringing.add(ringing)

@@ -122,10 +122,10 @@ class Simulator:
         #: number, the last repeating. Numbers not named answer. The test's script of the far ends.
         self.originate_outcomes: dict[str, str | list[str]] = {}
         #: Seconds a number rings before its outcome (default 0, NO_ANSWER: the originate's
-        #: originate_timeout); the originate's reply waits for it (time_scale of it in real time).
+        #: originate_timeout); the answered leg's clock starts that long after its creation.
         self.originate_ring: dict[str, float] = {}
-        #: Real seconds per simulated second of ringing (None: ``time_scale``), so a test can keep
-        #: legs ringing a while without slowing its calls' media down.
+        #: Real seconds the originate's reply waits per second of ringing (default 0: at once), so
+        #: a test can keep legs ringing a while without slowing its calls' media down.
         self.ring_scale: float | None = None
         #: Every originate of a non-loopback endpoint, in the order received, stamped with the
         #: switch's own clock (``switch_us``): what a test measures the pace of calls on.
