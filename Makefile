@@ -41,7 +41,7 @@ help:
 	@echo "  test         install, ruff check, pytest (PYTEST_ARGS=... to pass options)"
 	@echo "  lint         ruff check"
 	@echo "  bench        install the bench extra and run 'python -m bench' (call path, ~3 min)"
-	@echo "  bench-scale  'make bench', then the hosted-PBX directory, queue and outbox figures (~6 min more)"
+	@echo "  bench-scale  'make bench', then the hosted-PBX directory, queue, outbox and campaign pace figures (~11 min more)"
 	@echo "  migrate      fsivr db upgrade on FSIVR_DATABASE_URL"
 	@echo "  deploy-conf  render FreeSWITCH XML into FS_CONF_DIR ($(FS_CONF_DIR))"
 	@echo "  clean        remove caches, build output and var/;  distclean: also .venv"
@@ -113,12 +113,14 @@ bench: install $(BENCH_STAMP)
 
 # The call-path figures first (so every run keeps them, and a regression shows), then the
 # hosted PBX's directory: 10,000 accounts, 2,000 scenarios (bench/scale.py), callers waiting in
-# queues (bench/queues.py) and the outbox on PostgreSQL (bench/outbox.py; FSIVR_BENCH_PG_URL,
-# default the test database's server).
+# queues (bench/queues.py), the outbox on PostgreSQL (bench/outbox.py; FSIVR_BENCH_PG_URL,
+# default the test database's server) and the campaign pace: 20 calls/s, 200 at once, a minute
+# (bench/campaign.py).
 bench-scale: bench
 	$(BIN)/python -m bench.scale
 	$(BIN)/python -m bench.queues
 	$(BIN)/python -m bench.outbox
+	$(BIN)/python -m bench.campaign
 
 migrate: install
 	@mkdir -p var

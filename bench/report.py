@@ -154,7 +154,8 @@ def table(doc: dict[str, Any]) -> str:
 #: Figures measured by their own commands (`make bench-scale`), each under its own key of
 #: results.json with its own date and commit: (key, module with ``table(part)``). `python -m bench`
 #: keeps them from the previous results.json.
-PARTS = [("directory_scale", "bench.scale"), ("queue_waiting", "bench.queues"), ("outbox", "bench.outbox")]
+PARTS = [("directory_scale", "bench.scale"), ("queue_waiting", "bench.queues"), ("outbox", "bench.outbox"),
+         ("campaign_pace", "bench.campaign")]
 
 
 def parts_tables(doc: dict[str, Any]) -> list[str]:

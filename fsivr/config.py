@@ -171,6 +171,10 @@ class Config:
     outbound_socket: str = ""
     #: Seconds an outbound call may ring before originate gives up (NO_ANSWER).
     originate_timeout: int = 30
+    #: Seconds ``fsivr serve`` may take to write a call's record after its hangup: an outbound call
+    #: whose outcome was lost with the worker (SIGKILL, a dropped link) and that has neither a
+    #: channel nor a record this long after it could have rung out was never answered.
+    outbound_record_grace: float = 30.0
     #: The queue's place-keeping callback (queue node callback_key; fsivr/worker/queuecallback.py):
     #: the dial string of the placeholder member's loopback, whose other leg must answer and park,
     #: e.g. ``loopback/fsivr_queue_hold/fsivr_hold`` with that extension in that context (see

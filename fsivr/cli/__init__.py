@@ -13,7 +13,21 @@ import argparse
 import logging
 import sys
 
-from fsivr.cli import calls, db, outbox, override, pin, prompts, render, scenario, serve, simulate, table, worker
+from fsivr.cli import (
+    calls,
+    campaign,
+    db,
+    outbox,
+    override,
+    pin,
+    prompts,
+    render,
+    scenario,
+    serve,
+    simulate,
+    table,
+    worker,
+)
 from fsivr.config import Config
 from fsivr.store import phone
 from fsivr.store.outage import UNREACHABLE, unreachable_message
@@ -27,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # In this order in `fsivr --help`.
-    for group in (serve, worker, outbox, simulate, db, scenario, prompts, calls, render, table, pin, override):
+    for group in (serve, worker, outbox, campaign, simulate, db, scenario, prompts, calls, render, table, pin,
+                  override):
         group.add_commands(sub)
     return parser
 

@@ -1,4 +1,4 @@
-"""``fsivr worker``: send the outbox's notifications (SMS, e-mail) with retries."""
+"""``fsivr worker``: send the outbox's notifications (SMS, e-mail) with retries, place callbacks, dial campaigns."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from fsivr.worker.lock import AnotherWorker
 
 
 def add_commands(sub: Any) -> None:
-    worker = sub.add_parser("worker", help="send the outbox's notifications (SMS, e-mail) with retries and "
-                                           "run its scheduled jobs (retention clean-up); SIGTERM finishes "
-                                           "the one in hand, then stops")
+    worker = sub.add_parser("worker", help="send the outbox's notifications (SMS, e-mail) with retries, "
+                                           "place callbacks, dial running campaigns and run scheduled jobs "
+                                           "(retention clean-up); SIGTERM finishes what is in hand, then stops")
     worker.set_defaults(func=cmd_worker)
 
 
@@ -50,6 +50,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
             return 2
         worker = Worker(store, senders, settings)
         worker.stop_on_signals()
+        from fsivr.worker.campaign import from_config as campaign_dialler
+
+        dialler = campaign_dialler(cfg, store, worker.name)
+        if dialler is not None:
+            worker.companions.append(lambda: dialler.run(worker.stopping.is_set))
         endpoint = None
         if cfg.metrics_listen:
             from fsivr.worker.metrics import worker_metrics_server

@@ -17,7 +17,7 @@ from typing import Any
 import gevent
 
 from fsivr.engine.pins import hash_pin, verify_pin
-from fsivr.store import agents, lockout, overrides, queuewaits, tables
+from fsivr.store import agents, campaigns, lockout, overrides, queuewaits, tables
 from fsivr.store.db import Store
 from fsivr.store.phone import caller_key
 
@@ -44,6 +44,10 @@ class CallData:
 
     def last_agent(self, caller: str, since: datetime) -> dict[str, Any] | None:
         return self._run(lambda s: tables.last_agent(s, caller, since))
+
+    def campaign_row(self, job: str) -> dict[str, str] | None:
+        """The columns of the campaign row a placed call is for, as call variables."""
+        return self._run(lambda s: campaigns.row_variables(s, job))
 
     # ---- queue ---------------------------------------------------------------------------------
 

@@ -107,6 +107,8 @@ class Runner:
             job = channel.get("variable_fsivr_job") or ""
             if job:
                 call.vars["fsivr_job"] = job
+                if job.startswith("campaign:"):
+                    self._campaign_vars(call, job)
             # A call the worker placed runs the job's scenario (fsivr_scenario), not the number's.
             found = self._scenario_for(number, channel.get("variable_fsivr_scenario") or "" if job else "")
             # The record exists from the first moment we know the call (its row is written with the
@@ -175,6 +177,22 @@ class Runner:
             log.debug("call %s: pending callbacks not cancelled: the database is unreachable", call.uuid)
         except Exception:
             log.exception("call %s: could not cancel the caller's pending callbacks", call.uuid)
+
+    def _campaign_vars(self, call: Call, job: str) -> None:
+        """A campaign's call: the row's columns become call variables (read from the store, not
+        passed in channel variables, so a cell may hold any text: FreeSWITCH would expand ``$`` and
+        braces in an originate's variables)."""
+        try:
+            found = self.services.data.campaign_row(job)
+        except UNREACHABLE as exc:
+            self.services.scenarios.outage.failed(exc)
+            log.warning("call %s: the campaign row of %s cannot be read: the database is unreachable", call.uuid, job)
+            return
+        if found is None:
+            log.warning("call %s: %s names no campaign row; the scenario runs without its columns", call.uuid, job)
+            return
+        for name, value in found.items():
+            call.vars.setdefault(name, value)
 
     def _scenario_for(self, number: str, chosen: str = "") -> tuple[CompiledScenario, str | None] | None:
         cache = self.services.scenarios

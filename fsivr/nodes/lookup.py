@@ -1,7 +1,8 @@
 """lookup: find the caller (or a collected or template value) in a data table and set call variables
 from the row's columns — e.g. a debt amount, or the employee who last answered this caller.
 
-Tables are imported with ``fsivr table import`` (CSV/XLSX); ``last_agent`` is built in, kept from
+Tables are imported with ``fsivr table import`` (CSV/XLSX); ``contacts`` is the directory's (from the
+memory cache: a callback or campaign greets the callee by name), ``last_agent`` is built in, kept from
 call records (who last answered this caller, within ``within_days``). A look-up is one
 primary-key query, run off the hub (``call.services.data``).
 """
@@ -17,7 +18,7 @@ from fsivr.engine.call import Call
 from fsivr.engine.node import Node, Param
 from fsivr.engine.registry import register
 from fsivr.store.names import DIALABLE_NAME
-from fsivr.store.tables import LAST_AGENT, LAST_AGENT_COLUMNS
+from fsivr.store.tables import CONTACTS, CONTACTS_COLUMNS, LAST_AGENT, LAST_AGENT_COLUMNS
 
 VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
@@ -56,8 +57,10 @@ class Lookup(Node):
     summary = "look the caller (or a collected value) up in a data table and set variables from the row"
     params = {
         "table": Param(str, required=True, check=_table,
-                       doc=f"a table imported with `fsivr table import`, or {LAST_AGENT} (who last answered this "
-                           "caller: agent, employee, answered_at)"),
+                       doc=f"a table imported with `fsivr table import`, {LAST_AGENT} (who last answered this "
+                           f"caller: agent, employee, answered_at), or {CONTACTS} (the directory's contacts: name, "
+                           "owner, backup_owner; in a callback or campaign call key it by '{{ number }}', the "
+                           "number dialled)"),
         "key": Param(str, default="{{ caller }}", check=_key,
                      doc="template of the value to look up (default the caller's number; e.g. '{{ digits }}'); "
                          "phone numbers match in any spelling"),
@@ -72,11 +75,12 @@ class Lookup(Node):
 
     def compile(self) -> None:
         self.fields: dict[str, str] | None = _fields(self.p["fields"]) if self.p["fields"] else None
-        if self.p["table"] == LAST_AGENT and self.fields is not None:
-            unknown = sorted(set(self.fields.values()) - set(LAST_AGENT_COLUMNS))
+        builtin = {LAST_AGENT: LAST_AGENT_COLUMNS, CONTACTS: CONTACTS_COLUMNS}.get(self.p["table"])
+        if builtin is not None and self.fields is not None:
+            unknown = sorted(set(self.fields.values()) - set(builtin))
             if unknown:
-                raise self.error(f"{LAST_AGENT} has no column(s) {', '.join(unknown)} "
-                                 f"(it has {', '.join(LAST_AGENT_COLUMNS)})", "fields")
+                raise self.error(f"{self.p['table']} has no column(s) {', '.join(unknown)} "
+                                 f"(it has {', '.join(builtin)})", "fields")
 
     def run(self, call: Call) -> str:
         key = templates.render(self.p["key"], call.vars).strip()
@@ -87,6 +91,12 @@ class Lookup(Node):
         if self.p["table"] == LAST_AGENT:
             since = call.now() - timedelta(days=self.p["within_days"])
             row = data.last_agent(key, since)
+        elif self.p["table"] == CONTACTS:
+            # The directory cache (in memory, refreshed by the server): no query per call.
+            contact = call.services.directory.contact_for(key)
+            row = None if contact is None else {
+                "name": contact.name or "", "owner": contact.owner or "", "backup_owner": contact.backup_owner or "",
+                "number": contact.number}
         else:
             row = data.lookup(self.p["table"], key)
         if row is None:

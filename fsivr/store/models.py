@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -698,3 +699,88 @@ class QueueWaitRow(Base):
     outcome: Mapped[str] = mapped_column(String(32))
     left_at: Mapped[datetime]
     call_uuid: Mapped[str] = mapped_column(String(64))
+
+
+# --- campaigns (autoinformer) ------------------------------------------------------------------
+
+
+#: What a campaign row's last attempt came to (issue 13): ``listened`` = the scenario reached its
+#: end without the callee hanging up; ``answered`` = answered, but not heard to the end.
+CAMPAIGN_RESULTS = ("failed", "busy", "no_answer", "answered", "listened")
+
+
+class CampaignRow(Base):
+    """A list of numbers to call (``fsivr campaign load``), the scenario each answered call runs,
+    and how to dial them: pace, concurrency, hours, retries. ``next_slot_at`` is the pacer's state,
+    written under the campaign's row lock, so several workers together keep one pace."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (
+        CheckConstraint("state IN ('loaded', 'running', 'paused', 'done')", name="state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME), unique=True)
+    scenario: Mapped[str] = mapped_column(String(NAME))
+    state: Mapped[str] = mapped_column(String(16), default="loaded")
+    #: The file it was loaded from (its name only) and its header, in order: the export's columns.
+    source: Mapped[str] = mapped_column(String(NAME))
+    columns: Mapped[list[Any]] = mapped_column(JSON)
+    number_column: Mapped[str] = mapped_column(String(NAME))
+    #: column -> call variable name (the columns that reach the scenario).
+    variables: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: New calls per second, and calls (ringing or answered) at once.
+    pace: Mapped[float] = mapped_column(Float, default=1.0)
+    concurrency: Mapped[int] = mapped_column(Integer, default=10)
+    #: Calls per row at most, which results are tried again, and how long after.
+    attempts: Mapped[int] = mapped_column(Integer, default=3)
+    retry_on: Mapped[list[Any]] = mapped_column(JSON)
+    spacing: Mapped[float] = mapped_column(Float, default=600.0)
+    allowed_hours: Mapped[list[Any]] = mapped_column(JSON)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    caller_id: Mapped[str | None] = mapped_column(String(NUMBER))
+    next_slot_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class CampaignEntryRow(Base):
+    """One row of a campaign's file: its cells as loaded, and what calling it came to.
+
+    ``pending`` rows wait for ``next_attempt_at``; ``calling`` ones have an attempt in progress (a
+    ``call_attempts`` row keyed ``campaign:<campaign>:<row>``, written before the originate is
+    sent); ``done`` ones have their final ``result``; ``skipped`` ones failed validation at load
+    (``note`` says why) and are only kept so the export has every original row."""
+
+    __tablename__ = "campaign_rows"
+    __table_args__ = (
+        CheckConstraint("state IN ('pending', 'calling', 'done', 'skipped')", name="state"),
+        CheckConstraint("result IS NULL OR result IN ('failed', 'busy', 'no_answer', 'answered', 'listened')",
+                        name="result"),
+        Index("ix_campaign_rows_campaign_id_state_next_attempt_at", "campaign_id", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    #: The row's line (CSV) or row number (XLSX) in the file, for the validation report and export order.
+    line: Mapped[int] = mapped_column(Integer)
+    #: E.164 (empty for a row skipped for its number).
+    number: Mapped[str] = mapped_column(String(NUMBER))
+    #: column -> cell, as loaded.
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    note: Mapped[str | None] = mapped_column(String(NAME))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    result: Mapped[str | None] = mapped_column(String(16))
+    hangup_cause: Mapped[str | None] = mapped_column(String(64))
+    next_attempt_at: Mapped[datetime | None]
+    #: The worker holding the attempt in progress (host:pid:random).
+    owner: Mapped[str | None] = mapped_column(String(200))
+    call_uuid: Mapped[str | None] = mapped_column(String(64))
+    first_called_at: Mapped[datetime | None]
+    last_called_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    #: Seconds from answer to hangup of the last answered attempt.
+    duration: Mapped[float | None] = mapped_column(Float)

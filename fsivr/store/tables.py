@@ -37,6 +37,10 @@ LAST_AGENT = "last_agent"
 #: Its columns, as a lookup's ``fields`` may name them.
 LAST_AGENT_COLUMNS = ("agent", "employee", "answered_at", "call_uuid")
 MODES = ("replace", "upsert")
+#: The directory's contacts as a built-in table: keyed by number (any spelling), so a callback or
+#: campaign scenario greets the callee by name (``key: "{{ number }}"``, the number dialled).
+CONTACTS = "contacts"
+CONTACTS_COLUMNS = ("name", "owner", "backup_owner", "number")
 #: The column of a PIN list table (authorize's ``pin_list``) that holds each row's PIN hash.
 PIN_COLUMN = "pin"
 #: Longest cell kept (a look-up sets call variables from cells, e.g. a debt amount or a name).
@@ -140,6 +144,9 @@ def check_table_name(name: str) -> str:
         raise ValueError(f"table name {name!r}: use letters, digits and _ . + - (at most 64)")
     if name == LAST_AGENT:
         raise ValueError(f"{LAST_AGENT!r} is built in (kept from call records); it cannot be imported")
+    if name == CONTACTS:
+        raise ValueError(f"{CONTACTS!r} is built in (the directory's contacts: import them in a bundle's "
+                         "contacts section); it cannot be imported as a table")
     return name
 
 

@@ -20,6 +20,7 @@ import time
 import uuid as uuidlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import gevent
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from fsivr.testing.channel import SwitchIdentity
     from fsivr.testing.peer import Peer
     from fsivr.testing.session import CallSession
-    from fsivr.testing.simulator import Simulator
+    from fsivr.testing.simulator import Originated, Simulator
 
 Pairs = list[tuple[str, str]]
 
@@ -245,7 +246,9 @@ def uuid_exists(ctx: ApiContext, arg: str) -> str | None:
     if ctx.sim is None:
         return None
     uuid = arg.split(" ", 1)[0]
-    found = _locate(ctx, uuid, a_leg=True) is not None or uuid in ctx.sim.queue_callers
+    # A leg an originate is still ringing exists too (switch_ivr_originate creates it first).
+    found = (_locate(ctx, uuid, a_leg=True) is not None or uuid in ctx.sim.queue_callers
+             or uuid in ctx.sim.ringing)
     return "true" if found else "false"
 
 
@@ -500,13 +503,35 @@ def originate(ctx: ApiContext, arg: str) -> str | None:
         return f"-ERR {cause_from_str(endpoint[6:], 'NORMAL_TEMPORARY_FAILURE')}\n"
     parts = endpoint.split("/")
     number = parts[1] if len(parts) > 1 else parts[0]
+    placed: Originated | None = None
+    answered_after: float | None = None
     if parts[0] != "loopback":
         number = parts[-1]
-        # The test's script for the far end: how ringing this number ends when nobody answers
-        # (USER_BUSY, NO_ANSWER, ...): originate fails with that cause (mod_commands.c).
-        scripted = sim.originate_outcomes.get(number)
-        if scripted:
-            return f"-ERR {cause_from_str(scripted, 'NORMAL_TEMPORARY_FAILURE')}\n"
+        # switch_ivr_originate returns only once the far end answered or the attempt failed, and
+        # originate_function replies after it (mod_commands.c): the command waits out the ringing
+        # (``Simulator.originate_ring``; real waiting only with ``Simulator.ring_scale``).
+        outcome = sim.originate_outcome(number)
+        ring = sim.originate_ring.get(number)
+        if ring is None:
+            # Nobody answering rings until originate_timeout (switch_ivr_originate's default 60 s).
+            ring = _seconds(variables.get("originate_timeout"), 60.0) if outcome == "NO_ANSWER" else 0.0
+        placed = sim.originate_started(number, variables, outcome)
+        # Ringing takes real time only where a test asks for it (ring_scale): the answered leg's
+        # clock still starts ``ring`` after its creation either way.
+        scale = sim.ring_scale or 0.0
+        ringing = variables.get("origination_uuid") or ""
+        if ring > 0 and scale > 0:
+            sim.ringing.add(ringing)
+            try:
+                gevent.sleep(ring * scale)
+            finally:
+                sim.ringing.discard(ringing)
+        if outcome != "ANSWER":
+            # The test's script for the far end: how ringing this number ends when nobody answers
+            # (USER_BUSY, NO_ANSWER, ...): originate fails with that cause (mod_commands.c).
+            sim.originate_ended(placed)
+            return f"-ERR {cause_from_str(outcome, 'NORMAL_TEMPORARY_FAILURE')}\n"
+        answered_after = ring
     address = sim.address
     socket_args: str | None = None
     sm = re.match(r"^&socket\((\S+)(?:\s+([^)]*))?\)", app.strip())
@@ -517,6 +542,10 @@ def originate(ctx: ApiContext, arg: str) -> str | None:
     elif parts[0] == "loopback" and number in sim.extensions:
         socket_args = sim.extensions[number]
     if socket_args is None:
+        if placed is not None:
+            # Not a leg that runs the socket application: the switch's count of legs it placed
+            # for a campaign only covers those it tracks to their end.
+            sim.originate_ended(placed)
         leg = variables.get("origination_uuid") or str(uuidlib.uuid4())
         # answered and left to its application (e.g. &park()): uuid_bridge may join it to a leg
         sim.parked_legs[leg] = number
@@ -538,13 +567,25 @@ def originate(ctx: ApiContext, arg: str) -> str | None:
     # originated channel is the one that runs socket, under origination_uuid (switch_ivr_originate).
     own_uuid = variables.pop("origination_uuid", "") if parts[0] != "loopback" else ""
     variables.pop("origination_uuid", None)
+    at = {"at": datetime.fromtimestamp(placed.at_us / 1_000_000, UTC)} if placed is not None else {}
     script = CallScript(number=number, caller=caller, caller_name=name, variables=variables, uuid=own_uuid,
                         profile="loopback" if parts[0] == "loopback" else "sofia", socket_args=socket_args,
-                        timeout=sim.originate_timeout, **sim.originate_answers.get(number, {}))
+                        timeout=sim.originate_timeout, answered_after=answered_after, **at,
+                        **sim.originate_answers.get(number, {}))
     handle = sim.start_call(script, address=address)
+    if placed is not None:
+        placed.uuid = handle.session.channel.uuid
+        handle.greenlet.link(lambda _: sim.originate_ended(placed))
     a_leg = handle.session.channel.spec.other_uuid if parts[0] == "loopback" else handle.session.channel.uuid
     sim.originated[a_leg] = handle
     return f"+OK {a_leg}\n"
+
+
+def _seconds(value: str | None, default: float) -> float:
+    try:
+        return float(value) if value else default
+    except ValueError:
+        return default
 
 
 def _originate_queue_caller(sim: Simulator, endpoint: str, variables: dict[str, str], inline: dict[str, str],

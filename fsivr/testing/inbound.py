@@ -441,6 +441,15 @@ class InboundSwitch:
     def __exit__(self, *_: object) -> None:
         self.stop()
 
+    def drop_links(self) -> int:
+        """A network failure now: every connection closes without a notice. Commands running on
+        the switch (a bgapi originate ringing) go on; their BACKGROUND_JOB reaches nobody.
+        Returns how many connections were dropped."""
+        dropped = list(self._listeners)
+        for listener in dropped:
+            listener.close(notice=False)
+        return len(dropped)
+
     def calls(self, command: str) -> int:
         """How many times a command (first line, e.g. ``api reloadxml``) was received."""
         return sum(1 for _, line in self.received if line == command)

@@ -164,6 +164,10 @@ class CallScript:
     extensions: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     # the channel's uuid (originate's origination_uuid); empty: a new one
     uuid: str = ""
+    # An originate's leg: answered this many seconds after its creation, before the socket
+    # application runs (switch_ivr_originate returns once the far end answered); None: a call
+    # that arrives unanswered, as an inbound call does.
+    answered_after: float | None = None
 
 
 @dataclass

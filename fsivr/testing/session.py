@@ -103,6 +103,11 @@ class CallSession(EventSubscriber):
         )
         self.channel = Channel(sim.switch, profile, spec, self.clock)
         self.result.uuid = self.channel.uuid
+        if script.answered_after is not None:
+            # An originated leg: it rang, was answered, and only then runs the socket application.
+            self.clock.advance(script.answered_after)
+            self.channel.mark_answered()
+            self.channel.set_callstate("ACTIVE")
         self.socket_app_uuid = str(uuidlib.uuid4())
         # listener (mod_event_socket listener_t) flags
         self.sock: socket.socket | None = None
@@ -241,6 +246,8 @@ class CallSession(EventSubscriber):
         return r
 
     def _run(self) -> None:
+        if self.script.answered_after is not None:
+            self.fire("CHANNEL_ANSWER")  # the inbound listeners see it; the socket is not there yet
         try:
             sock = gsocket.create_connection(self.address, timeout=self.script.timeout)
         except OSError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,19 @@ from fsivr.testing.session import CallSession
 
 if TYPE_CHECKING:
     from fsivr.testing.mods.queue_caller import QueueCaller
+
+
+@dataclass
+class Originated:
+    """One originate the switch received: when (switch clock, µs), to whom, with which variables,
+    how it ended (``ANSWER`` or the cause), the answered leg's uuid, and when the leg was gone."""
+
+    at_us: int
+    number: str
+    variables: dict[str, str]
+    outcome: str
+    uuid: str = ""
+    ended_us: int | None = None
 
 
 class CallHandle:
@@ -103,9 +117,24 @@ class Simulator:
         #: ... and the cause each was killed with (``originate`` of one still ringing fails with it).
         self.killed_legs: dict[str, str] = {}
         self.originate_timeout = 300.0
-        #: ``originate`` of a non-loopback endpoint to these numbers fails with the cause given
-        #: (USER_BUSY, NO_ANSWER...): the test's script of the far ends.
-        self.originate_outcomes: dict[str, str] = {}
+        #: How ``originate`` of a non-loopback endpoint to these numbers ends: ``ANSWER`` or the
+        #: cause it fails with (USER_BUSY, NO_ANSWER...); a list gives one per originate to the
+        #: number, the last repeating. Numbers not named answer. The test's script of the far ends.
+        self.originate_outcomes: dict[str, str | list[str]] = {}
+        #: Seconds a number rings before its outcome (default 0, NO_ANSWER: the originate's
+        #: originate_timeout); the answered leg's clock starts that long after its creation.
+        self.originate_ring: dict[str, float] = {}
+        #: Real seconds the originate's reply waits per second of ringing (default 0: at once), so
+        #: a test can keep legs ringing a while without slowing its calls' media down.
+        self.ring_scale: float | None = None
+        #: Every originate of a non-loopback endpoint, in the order received, stamped with the
+        #: switch's own clock (``switch_us``): what a test measures the pace of calls on.
+        self.originate_log: list[Originated] = []
+        #: uuids (origination_uuid) of legs an originate is ringing now: ``uuid_exists`` knows them.
+        self.ringing: set[str] = set()
+        #: Originated legs ringing or up now, and the most there ever were at once.
+        self.originate_live = 0
+        self.originate_peak = 0
         #: How the answering party at a number behaves (CallScript fields: digits, targets...).
         self.originate_answers: dict[str, dict[str, Any]] = {}
 
@@ -116,6 +145,34 @@ class Simulator:
         if self._epoch_us is None:
             return max(calls) if calls else int(time.time() * 1_000_000) + self._advanced_us
         return max([self._epoch_us + self._advanced_us, *calls])
+
+    def switch_us(self) -> int:
+        """The switch's own clock, without the calls' virtual clocks: ``epoch`` + ``advance``, or the
+        real clock (+ ``advance``) without an epoch."""
+        base = self._epoch_us if self._epoch_us is not None else int(time.time() * 1_000_000)
+        return base + self._advanced_us
+
+    # --- originate (fsivr.testing.api.originate) -----------------------------------------------
+
+    def originate_outcome(self, number: str) -> str:
+        """How this originate to ``number`` ends (``ANSWER`` or a cause), per the script."""
+        scripted = self.originate_outcomes.get(number)
+        if isinstance(scripted, list):
+            done = sum(1 for o in self.originate_log if o.number == number)
+            scripted = scripted[min(done, len(scripted) - 1)] if scripted else None
+        return (scripted or "ANSWER").upper()
+
+    def originate_started(self, number: str, variables: dict[str, str], outcome: str) -> Originated:
+        placed = Originated(self.switch_us(), number, dict(variables), outcome)
+        self.originate_log.append(placed)
+        self.originate_live += 1
+        self.originate_peak = max(self.originate_peak, self.originate_live)
+        return placed
+
+    def originate_ended(self, placed: Originated) -> None:
+        if placed.ended_us is None:
+            placed.ended_us = self.switch_us()
+            self.originate_live -= 1
 
     def advance(self, seconds: float) -> None:
         """Let ``seconds`` of switch time pass at once (e.g. between commands of a replayed recording)."""

@@ -103,6 +103,9 @@ class Worker:
         self.rng = rng or random.Random()
         self.name = name or worker_name()
         self.stopping = threading.Event()
+        #: Run beside the loop, each in its own greenlet, once the worker holds its lock (the
+        #: campaign dialler: fsivr/worker/campaign.py); each returns when ``stopping`` is set.
+        self.companions: list[Callable[[], None]] = []
         #: The database outage report of this process (the loop's and the metrics' scrapes).
         self.outage = OutageLog(store.url, log, "rows wait")
 
@@ -205,6 +208,7 @@ class Worker:
                 if taken:
                     log.warning("%d outbox row(s) left leased by a worker that died are due again", taken)
             wait = FIRST_IDLE
+            companions = [gevent.spawn(run) for run in self.companions]
             while not self.stopping.is_set():
                 try:
                     busy = self.run_once()
@@ -219,6 +223,8 @@ class Worker:
                 else:
                     self._idle(min(wait, self.settings.poll_interval))
                     wait *= 2
+            # Each finishes what it has in hand (the dialler: the originates sent) and returns.
+            gevent.joinall(companions, timeout=self.settings.lease_seconds)
         finally:
             if lock is not None:
                 lock.release()

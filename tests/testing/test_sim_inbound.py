@@ -365,3 +365,50 @@ def test_originate_places_a_call_into_the_socket_server(client: Client, sim: Sim
     assert answer["variable_other_loopback_leg_uuid"] == a_leg
     assert box and _events(box[0].messages, "CHANNEL_EXECUTE_COMPLETE")
     assert client.api("originate error/user_busy &park") == "-ERR USER_BUSY\n"
+
+
+def test_originate_replies_only_after_the_far_end_answers_or_fails(client: Client, sim: Simulator, esl_server) -> None:
+    """mod_commands.c originate_function: switch_ivr_originate returns once the B-leg answered or
+    failed, and only then is ``+OK <uuid>`` / ``-ERR <cause>`` written; with bgapi the same text is
+    the BACKGROUND_JOB's body. The answered leg reaches the socket server already answered."""
+    box: list[Collector] = []
+
+    def handler(col: Collector) -> None:
+        box.append(col)
+        drive([])(col)
+
+    address = esl_server(handler)
+    sim.ring_scale = 1.0  # simulated ringing in real time
+    sim.originate_ring["+48501000001"] = 0.3
+    sim.originate_outcomes["+48501000002"] = ["USER_BUSY", "ANSWER"]
+    sim.originate_ring["+48501000002"] = 0.3
+    client.auth()
+    client.reply("event plain BACKGROUND_JOB CHANNEL_ANSWER")
+    target = f"&socket({address[0]}:{address[1]} async full)"
+    uuid = "6a4e1a1e-7f3c-4d8e-9a57-000000000001"
+    # bgapi: the reply at once, the job's event only after the ringing.
+    before = len(client.messages)
+    client.col.send(f"bgapi originate {{origination_uuid={uuid}}}sofia/gateway/trunk/+48501000001 {target}\n\n"
+                    .encode())
+    assert client.col.wait_count(before + 1, timeout=2.0)
+    assert client.messages[before].head["Reply-Text"].startswith("+OK Job-UUID")
+    # While it rings the leg exists (switch_ivr_originate created it) and no job event has come.
+    assert client.api(f"uuid_exists {uuid}") == "true"
+    assert not client.events("BACKGROUND_JOB")
+    assert client.col.wait_for(lambda ms: any(b"BACKGROUND_JOB" in m.body for m in ms), timeout=3.0)
+    [job] = [m for m in client.messages if b"BACKGROUND_JOB" in m.body]
+    assert job.body.decode().rsplit("\n\n", 1)[1] == f"+OK {uuid}\n"
+    [placed] = sim.originate_log
+    assert placed.outcome == "ANSWER" and placed.uuid == uuid
+    # The leg was answered when the socket application connected (Answer-State in the connect reply).
+    handle = sim.originated[uuid]
+    result = handle.wait(5)
+    # Created when the originate came in, answered after its 0.3 s of ringing.
+    assert result.answered and int(result.variables["start_uepoch"]) == placed.at_us
+    assert int(result.variables["answer_uepoch"]) - int(result.variables["start_uepoch"]) == 300_000
+    # api originate: the reply itself waits for the ringing; a scripted list goes one per originate.
+    assert client.api(f"originate sofia/gateway/trunk/+48501000002 {target}") == "-ERR USER_BUSY\n"
+    assert client.api(f"originate sofia/gateway/trunk/+48501000002 {target}").startswith("+OK ")
+    first, second = sim.originate_log[1:]
+    assert second.at_us - first.at_us >= 300_000  # the first reply came after its ringing
+    assert sim.originate_peak >= 1 and first.ended_us is not None

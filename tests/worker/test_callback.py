@@ -108,7 +108,9 @@ class Rig:
 
     def call_in(self, number: str, caller: str) -> None:
         """A call placed by the simulator on its switch clock (the server's call.now())."""
-        self.h.call(number=number, caller=caller)
+        # At the test's clock: a call at the real time would fall within the allowed hours on
+        # some days and not on others.
+        self.h.call(number=number, caller=caller, at=self.clock.at)
 
     def rows(self) -> list[OutboxRow]:
         with self.h.store.session() as s:
@@ -247,7 +249,7 @@ def test_a_caller_served_by_a_new_call_has_their_callback_cancelled(rig: Rig) ->
 def test_through_the_company_employee_is_rejected_unanswered_called_back_and_dials_out(rig: Rig) -> None:
     rig.clock.at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # 10:00 Warsaw
     rig.sim.advance(4 * 3600)
-    placed = rig.h.call(number=ACCESS, caller=EMPLOYEE)
+    placed = rig.h.call(number=ACCESS, caller=EMPLOYEE, at=rig.clock.at)
     # Hung up before any answer: the employee's call costs nothing; CALL_REJECTED (603 Decline on
     # SIP) says it was refused on purpose, so no carrier retries it on another route.
     assert placed.result.hangup_cause == "CALL_REJECTED"
@@ -258,9 +260,10 @@ def test_through_the_company_employee_is_rejected_unanswered_called_back_and_dia
     [row] = rig.rows()
     assert row.payload["caller_id"] == SHOP
     # Somebody not on the list is rejected the same way, and gets no callback.
-    stranger = rig.h.call(number=ACCESS, caller="+48777000111")
+    stranger = rig.h.call(number=ACCESS, caller="+48777000111", at=rig.clock.at)
     assert stranger.result.hangup_cause == "CALL_REJECTED" and len(rig.rows()) == 1
     rig.sim.originate_answers[EMPLOYEE] = {"digits": ["0048221112233#"]}
+    rig.clock.at += timedelta(seconds=1)  # the call ran a moment on its own clock
     assert rig.work()
     [attempt] = rig.attempts()
     assert attempt.state == "answered" and attempt.number == EMPLOYEE
