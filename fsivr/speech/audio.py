@@ -60,11 +60,15 @@ def inspect(path: Path) -> AudioInfo:
     fields = {}
     for option in ("-t", "-c", "-r", "-D"):
         fields[option] = _soxi(path, option)
+        if not fields[option]:
+            # Debian 12's soxi (14.4.2+git20190427) exits 0 with nothing on stdout for a file it
+            # cannot read; older builds exit non-zero (_run).
+            raise BadAudio(f"{path}: not audio sox can read (soxi {option} gave nothing)")
     try:
         info = AudioInfo(format=fields["-t"], channels=int(fields["-c"]), rate=int(float(fields["-r"])),
                          seconds=float(fields["-D"]), size=size)
     except ValueError:
-        raise BadAudio(f"{path}: sox reports no usable audio ({fields})") from None
+        raise BadAudio(f"{path}: not audio sox can read (soxi reported {fields})") from None
     if info.channels < 1 or info.rate < 1:
         raise BadAudio(f"{path}: no audio channels or sample rate")
     return info
