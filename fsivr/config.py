@@ -176,10 +176,10 @@ class Config:
     #: channel nor a record this long after it could have rung out was never answered.
     outbound_record_grace: float = 30.0
     #: The queue's place-keeping callback (queue node callback_key; fsivr/worker/queuecallback.py):
-    #: the dial string of the placeholder member's loopback, whose other leg must answer and park,
-    #: e.g. ``loopback/fsivr_queue_hold/fsivr_hold`` with that extension in that context (see
+    #: the dial string of the placeholder member's loopback, whose other leg must answer and park.
+    #: The default's extension and context are what `render-conf` writes (dialplan/fsivr_hold.xml;
     #: docs/freeswitch-notes.md §10). Empty: queue callback jobs wait in the outbox.
-    queue_callback_hold: str = ""
+    queue_callback_hold: str = "loopback/fsivr_queue_hold/fsivr_hold"
 
     # --- e-mail (SMTP); empty smtp_host: e-mail rows wait in the outbox ---
     smtp_host: str = ""

@@ -11,6 +11,8 @@ include these directories with ``X-PRE-PROCESS include``):
 * ``dialplan/<phone context>/fsivr_parking.xml`` — one extension per parking-lot slot (from the
   configuration's ``parking_lots``), picking up the caller parked there (vanilla default.xml
   includes ``default/*.xml``);
+* ``dialplan/fsivr_hold.xml`` — a context of its own (vanilla freeswitch.xml includes
+  ``dialplan/*.xml``) where the queue callback's placeholder loopback leg answers and parks;
 * ``sip_profiles/<profile>/fsivr.xml`` — one ``<gateway>`` per trunk (vanilla external.xml includes
   ``external/*.xml`` inside ``<gateways>``);
 * ``autoload_configs/callcenter.conf.xml`` — mod_callcenter's queues, agents and tiers (replaces the
@@ -262,6 +264,11 @@ def check_data(data: ConfData, cfg: Config) -> list[str]:
     return problems
 
 
+#: The dialplan context and extension the queue callback's placeholder loopback dials
+#: (the default of config queue_callback_hold): a context of its own, reached by no SIP profile.
+HOLD_CONTEXT, HOLD_EXTENSION = "fsivr_hold", "fsivr_queue_hold"
+
+
 def render(data: ConfData, cfg: Config, templates: Path | None = None) -> dict[str, str]:
     """Relative path → XML text. Raises RenderError for unsafe data or output that does not parse."""
     # A number without its own exit destination gets the configured default: FreeSWITCH runs it
@@ -284,6 +291,9 @@ def render(data: ConfData, cfg: Config, templates: Path | None = None) -> dict[s
         CALLCENTER_CONF: render_callcenter(callcenter, env),
         # Always written, also with no lot: removing the last lot must remove its extensions.
         f"dialplan/{PHONE_CONTEXT}/fsivr_parking.xml": env.get_template("parking.xml.j2").render(context),
+        # The queue callback's placeholder leg answers and parks here (config queue_callback_hold).
+        f"dialplan/{HOLD_CONTEXT}.xml": env.get_template("queue_hold.xml.j2").render(
+            hold_context=HOLD_CONTEXT, hold_extension=HOLD_EXTENSION),
     }
     check_xml(files)
     return files

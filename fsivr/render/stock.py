@@ -56,6 +56,9 @@ VANILLA_SHADOWS: dict[str, tuple[Shadow, ...]] = {
 PHONE_CONTEXT = "default"
 
 
+#: Top-level dialplan files render-conf itself writes (fsivr/render/conf.py HOLD_CONTEXT).
+OUR_MAIN_FILES = frozenset({"fsivr_hold.xml"})
+
 #: The sofia profile phones register to (vanilla sip_profiles/internal.xml, port 5060).
 PHONE_PROFILE = "internal"
 
@@ -85,7 +88,8 @@ def check_conf(conf_dir: str | Path, context: str, numbers: list[str], tts_engin
     out = ConfCheck()
     if realm:
         check_realm(root / "sip_profiles" / f"{PHONE_PROFILE}.xml", realm, out)
-    mains = sorted((root / "dialplan").glob("*.xml"))
+    # dialplan/fsivr_hold.xml is ours (render-conf writes it), not the configuration's own.
+    mains = sorted(p for p in (root / "dialplan").glob("*.xml") if p.name not in OUR_MAIN_FILES)
     if not mains:
         shadows = list(VANILLA_SHADOWS.get(context, ()))
         out.warnings += _shadowed(numbers, shadows, f" (as in {VANILLA}; {root}/dialplan has no configuration "

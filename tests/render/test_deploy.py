@@ -35,8 +35,8 @@ def test_render_conf_reloads_once_and_not_when_unchanged(tmp_path: Path, switch:
     out = render_conf(cfg, tmp_path / "conf")
     assert out.ok and out.reloaded and not out.warning
     assert sorted(out.changed) == ["autoload_configs/callcenter.conf.xml", "dialplan/default/fsivr_parking.xml",
-                                   "dialplan/public/fsivr.xml", "directory/default/fsivr.xml",
-                                   "sip_profiles/external/fsivr.xml"]
+                                   "dialplan/fsivr_hold.xml", "dialplan/public/fsivr.xml",
+                                   "directory/default/fsivr.xml", "sip_profiles/external/fsivr.xml"]
     assert switch.calls("auth s3cret") >= 1 and switch.calls("api reloadxml") == 1
     assert switch.calls("api sofia profile external rescan") == 1  # gateways changed too
     again = render_conf(cfg, tmp_path / "conf")

@@ -4,6 +4,7 @@ names, safe replacement of the live files."""
 from __future__ import annotations
 
 import os
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -37,6 +38,7 @@ def rendered(tmp_path: Path, bundle: str) -> dict[str, str]:
     ("dialplan.xml", "dialplan/public/fsivr.xml"),
     ("gateways.xml", "sip_profiles/external/fsivr.xml"),
     ("parking.xml", "dialplan/default/fsivr_parking.xml"),
+    ("queue_hold.xml", "dialplan/fsivr_hold.xml"),
 ])
 def test_golden(tmp_path: Path, name: str, path: str) -> None:
     """Set FSIVR_UPDATE_GOLDEN=1 to rewrite the golden files after an intended change (and review
@@ -102,7 +104,8 @@ def test_unsafe_data_is_refused_and_nothing_is_written(tmp_path: Path, data: Con
 def test_output_that_does_not_parse_replaces_nothing(tmp_path: Path) -> None:
     templates = tmp_path / "templates"
     templates.mkdir()
-    for name in ("directory.xml.j2", "gateways.xml.j2", "callcenter.conf.xml.j2", "parking.xml.j2"):
+    for name in ("directory.xml.j2", "gateways.xml.j2", "callcenter.conf.xml.j2", "parking.xml.j2",
+                 "queue_hold.xml.j2"):
         (templates / name).write_text((REPO / "freeswitch_conf" / name).read_text())
     (templates / "dialplan.xml.j2").write_text("<include><extension></include>\n")
     with pytest.raises(RenderError, match=r"dialplan/public/fsivr\.xml: not well-formed"):
@@ -158,3 +161,17 @@ def test_parking_slots_render_one_pickup_extension_each_and_clash_with_nothing(t
     cfg.parking_lots = ["main 9-3"]
     with pytest.raises(RenderError, match="must go upwards"):
         render(ConfData(), cfg)
+
+
+def test_the_queue_callback_hold_context_is_what_the_default_dial_string_reaches() -> None:
+    """config queue_callback_hold = loopback/<extension>/<context> (mod_loopback.c: the B-leg's
+    destination number / context): the rendered context has that extension, answering and parking."""
+    cfg = config("sqlite://")
+    _, extension, context = cfg.queue_callback_hold.split("/")
+    root = ET.fromstring(render(ConfData(), cfg)[f"dialplan/{context}.xml"])
+    (ctx,) = root.findall("context")
+    assert ctx.get("name") == context
+    (condition,) = ctx.findall("extension/condition")
+    assert re.fullmatch(condition.get("expression") or "", extension)
+    assert [(a.get("application"), a.get("data")) for a in condition.findall("action")] == [
+        ("answer", None), ("park", None)]
