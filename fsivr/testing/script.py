@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 TARGET_BEHAVIOURS = ("answered", "no_answer", "busy", "failed", "unregistered", "rejected")
 
@@ -118,15 +118,14 @@ class Press:
     bridge: int = 1
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
 class CallScript:
     number: str = "+48221234567"
     caller: str = "+48501000001"
-    at: datetime = field(default_factory=_now)
+    #: When the channel is created; None: the switch's clock when the call starts (the simulator's
+    #: ``epoch`` clock if it has one, else the real clock) — as FreeSWITCH stamps a new channel
+    #: with its own time, never one the caller brings.
+    at: datetime | None = None
     # keys per key-collecting prompt: one entry per attempt of play_and_get_digits / read
     digits: list[str] = field(default_factory=list)
     hangup: Hangup | None = None

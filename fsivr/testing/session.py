@@ -85,7 +85,7 @@ class CallSession(EventSubscriber):
         self.script = script
         self.address = address
         self.result = CallResult()
-        self.clock = VirtualClock(script.at, sim.time_scale)
+        self.clock = VirtualClock(script.at if script.at is not None else sim.channel_start(), sim.time_scale)
         self.start_us = self.clock.now_us
         self.created_monotonic = time.monotonic()  # when the channel was created, in real time
         profile = PROFILES.get(script.profile)

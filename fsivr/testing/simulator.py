@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import gevent
@@ -71,7 +71,8 @@ class Simulator:
     ``pickup_delay`` is the real latency before the channel thread starts a queued sendmsg.
     ``strict_apps`` reports unknown applications in ``result.error`` (they always hang up).
     ``epoch``: the switch's own clock starts there and only moves by ``advance`` (default: the real
-    clock); ``now_us`` never lags a running call's virtual clock. Shared module state (queue members'
+    clock); ``now_us`` never lags a running call's virtual clock, and a call placed without
+    ``CallScript.at`` (a test's or an ``originate``'s) is created on it. Shared module state (queue members'
     epochs, ``callcenter_config`` over inbound ESL) is stamped with ``now_us``.
     """
 
@@ -173,6 +174,14 @@ class Simulator:
         if placed.ended_us is None:
             placed.ended_us = self.switch_us()
             self.originate_live -= 1
+
+    def channel_start(self) -> datetime:
+        """The creation time of a channel made now (a call without ``CallScript.at``): with ``epoch``,
+        the switch's own clock — a test that fixes the switch's time must not see a new call take
+        the host's (``now_us`` would then follow that call to the real date). Without: the real clock."""
+        if self._epoch_us is None:
+            return datetime.now(UTC)
+        return datetime.fromtimestamp(self.now_us() / 1_000_000, UTC)
 
     def advance(self, seconds: float) -> None:
         """Let ``seconds`` of switch time pass at once (e.g. between commands of a replayed recording)."""

@@ -259,6 +259,10 @@ def test_through_the_company_employee_is_rejected_unanswered_called_back_and_dia
         assert first is not None and first.answered_at is None and first.hangup_cause == "CALL_REJECTED"
     [row] = rig.rows()
     assert row.payload["caller_id"] == SHOP
+    # Registered on the switch's clock (09:00 UTC, inside 08:00-20:00 Warsaw, no delay): due as soon
+    # as the call ran, which took the server a moment — the worker looks a minute later.
+    assert EPOCH + timedelta(hours=4) <= row.next_attempt_at < EPOCH + timedelta(hours=4, seconds=30)
+    rig.clock.at = datetime(2026, 12, 1, 9, 1, tzinfo=UTC)
     # Somebody not on the list is rejected the same way, and gets no callback.
     stranger = rig.h.call(number=ACCESS, caller="+48777000111", at=rig.clock.at)
     assert stranger.result.hangup_cause == "CALL_REJECTED" and len(rig.rows()) == 1
