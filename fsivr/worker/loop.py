@@ -18,7 +18,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import FrameType
@@ -72,6 +73,13 @@ class WorkerSettings:
     batch: int = 1
     #: The longest one send may take (the transports' timeouts).
     send_timeout: float = 60.0
+    #: How often the worker renews the lease of the row in hand (default: a quarter of the lease),
+    #: so a send slower than the lease (or a stalled process) does not let another worker take it.
+    renew_seconds: float | None = None
+
+    @property
+    def renew_every(self) -> float:
+        return self.renew_seconds if self.renew_seconds is not None else self.lease_seconds / 4
 
     @classmethod
     def from_config(cls, cfg: Any) -> WorkerSettings:
@@ -86,6 +94,14 @@ class WorkerSettings:
         longest = max(cfg.smtp_timeout, cfg.sms_http_timeout,
                       cfg.originate_timeout + 60 if cfg.outbound_endpoint else 0)
         return cls(policy, cfg.worker_lease_seconds, cfg.worker_poll_interval, batch=BATCH, send_timeout=longest)
+
+
+@dataclass
+class _InHand:
+    row: Claimed
+    label: str
+    #: time.monotonic() of the last renewal (or of the start of the send)
+    renewed: float
 
 
 def worker_name() -> str:
@@ -108,14 +124,19 @@ class Worker:
         self.companions: list[Callable[[], None]] = []
         #: The database outage report of this process (the loop's and the metrics' scrapes).
         self.outage = OutageLog(store.url, log, "rows wait")
+        #: The row being sent, for the heartbeat thread (``_beat``) that renews its lease.
+        self._in_hand: _InHand | None = None
+        self._hand_lock = threading.Lock()
+        self._beater: threading.Thread | None = None
 
     # --- one row ------------------------------------------------------------------------------
 
     def run_once(self) -> bool:
         """Claim up to ``batch`` due rows and process them; False when none was due."""
         s = self.settings
+        now = self.clock()
         with self.store.session() as session:
-            rows = outbox.claim_many(session, self.name, self.clock(), timedelta(seconds=s.lease_seconds),
+            rows = outbox.claim_many(session, self.name, now, timedelta(seconds=s.lease_seconds),
                                      self.senders.keys(), s.policy.max_attempts, s.batch)
         if not rows:
             return False
@@ -127,13 +148,70 @@ class Worker:
                 rest = [r.id for r in rows[n:]]
                 self._record(lambda session, rest=rest: outbox.release(session, rest, self.name))  # type: ignore[misc]
                 break
-            self._process(row)
+            self._process(row, now)
         return True
 
-    def _process(self, row: Claimed) -> None:
+    def _process(self, row: Claimed, claimed_at: datetime) -> None:
+        """Send one claimed row (``claimed_at``: the worker's clock when it was claimed)."""
+        label = f"outbox #{row.id} {row.kind} (attempt {row.attempt}{', reclaimed' if row.reclaimed else ''})"
+        s = self.settings
+        # The fence: when a quarter of the lease or more has gone since the claim (later rows of a
+        # batch, a stalled process), renew it first — conditional on still holding this attempt's
+        # lease — and send only if that worked: a lost lease means another worker has the row and
+        # may have sent it already. A row sent right after its claim needs no extra write.
+        if self.clock() - claimed_at >= timedelta(seconds=s.renew_every) and not self._record(self._renewal(row)):
+            log.warning("%s: the lease was lost before sending; left to the worker that took the row", label)
+            return
+        with self._heartbeat(row, label):
+            self._send(row, label)
+
+    def _renewal(self, row: Claimed) -> Callable[[Session], bool]:
+        lease = timedelta(seconds=self.settings.lease_seconds)
+        return lambda session: outbox.renew(session, row.id, self.name, row.attempt, self.clock(), lease)
+
+    @contextmanager
+    def _heartbeat(self, row: Claimed, label: str) -> Iterator[None]:
+        """The row is in hand while the body runs (its send and the recording of the outcome): the
+        heartbeat thread renews its lease every ``renew_every`` seconds meanwhile."""
+        with self._hand_lock:
+            self._in_hand = _InHand(row, label, time.monotonic())
+            if self._beater is None:
+                self._beater = threading.Thread(target=self._beat, name=f"lease-{self.name}", daemon=True)
+                self._beater.start()
+        try:
+            yield
+        finally:
+            with self._hand_lock:
+                self._in_hand = None
+
+    def _beat(self) -> None:
+        """The heartbeat: one real thread per worker (senders block the worker's thread — SMTP,
+        HTTP — and the process is not monkey-patched), until the worker stops. Each renewal is
+        conditional on still holding that attempt's lease; once lost, the row is left alone."""
+        every = self.settings.renew_every
+        while not self.stopping.wait(every / 2):
+            with self._hand_lock:
+                hand = self._in_hand
+            if hand is None or time.monotonic() - hand.renewed < every:
+                continue
+            try:
+                with self.store.session() as session:
+                    held = self._renewal(hand.row)(session)
+            except Exception as exc:  # the database away: try again next beat (the loop reports it)
+                log.debug("%s: lease renewal failed: %s", hand.label, exc)
+                continue
+            hand.renewed = time.monotonic()
+            with self._hand_lock:
+                still = self._in_hand is hand
+            if not held and still:
+                log.warning("%s: the lease was lost while sending; another worker may send it again", hand.label)
+                with self._hand_lock:
+                    if self._in_hand is hand:
+                        self._in_hand = None
+
+    def _send(self, row: Claimed, label: str) -> None:
         sender = self.senders[row.kind]
         policy = self.settings.policy
-        label = f"outbox #{row.id} {row.kind} (attempt {row.attempt}{', reclaimed' if row.reclaimed else ''})"
         if row.reclaimed:
             log.warning("%s: the previous attempt never finished; sending again under the same key %s",
                         label, row.key)

@@ -7,10 +7,17 @@ Claiming is a lease: a worker marks one due row ``leased`` with its own name and
 and only then sends. On PostgreSQL the candidate row is picked with ``SELECT … FOR UPDATE SKIP
 LOCKED``, so concurrent workers on several machines never pick the same row and never wait for each
 other; every state change is also conditional on the row still being in the state (and lease) it
-was read in, so a row can change hands only through an expired lease. A worker that dies mid-send
-(SIGKILL, power loss) leaves its row ``leased``; once the lease expires any worker takes it again.
-That is at-least-once delivery: the far end recognises the resend by the idempotency key (the
-e-mail's Message-ID, the SMS gateway's idempotency header).
+was read in, so a row can change hands only through an expired lease. The holder keeps its lease
+alive while it works (``renew``: a heartbeat every ``lease/4`` during the send, and a fence before
+sending a row claimed a quarter lease ago or more, both conditional on still holding that
+attempt's lease), so a slow send or a stalled process does
+not hand the row to another worker, and a holder that lost its lease before sending does not send.
+A worker that dies mid-send (SIGKILL, power loss) stops renewing and leaves its row ``leased``; once
+the lease expires any worker takes it again. That is at-least-once delivery: the far end recognises
+the resend by the idempotency key (the e-mail's Message-ID, the SMS gateway's idempotency header).
+Exactly-once is impossible with SMTP/HTTP: a send and the database write recording it cannot be one
+transaction, so a crash (or a stall/outage longer than a whole lease with no renewal) between the
+far end accepting and the row being marked sent means a resend under the same key.
 """
 
 from __future__ import annotations
@@ -201,6 +208,18 @@ def _same(column: Any, value: Any) -> Any:
 
 def _mine(row_id: int, owner: str) -> Any:
     return and_(OutboxRow.id == row_id, OutboxRow.state == "leased", OutboxRow.lease_owner == owner)
+
+
+def renew(session: Session, row_id: int, owner: str, attempt: int, now: datetime, lease: timedelta) -> bool:
+    """Extend the lease of a row ``owner`` holds for ``attempt`` to ``now + lease``: the holder's
+    heartbeat while it sends, and its fence just before it sends. False when the row is no longer
+    that lease's (it expired and another worker took it — a later attempt —, or an operator dropped
+    it): the holder must then not send. Renewing a lease that has run out but that nobody took yet
+    is fine — nobody else has sent the row."""
+    result = session.execute(update(OutboxRow).where(_mine(row_id, owner), OutboxRow.attempts == attempt)
+                             .values(lease_expires_at=now + lease)
+                             .execution_options(synchronize_session=False))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def complete(session: Session, row_id: int, owner: str, now: datetime) -> bool:

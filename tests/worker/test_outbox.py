@@ -336,3 +336,82 @@ def test_enqueue_from_a_call_never_blocks_the_hub(sqlite_url: str) -> None:
     finally:
         blocker.close()
         store.close()
+
+
+# --- a slow worker must not let its row be sent twice (at-least-once only across a crash) ---------
+
+
+def _wait(check: Any, guard: float = 10.0) -> bool:
+    """Poll ``check`` until true; ``guard`` only bounds a broken run (nothing is timed)."""
+    deadline = time.monotonic() + guard
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def test_a_worker_stalled_longer_than_its_lease_keeps_the_row_and_no_other_worker_sends_it(store: Store) -> None:
+    """Worker ``a`` is inside its send while its clock runs past the lease (a slow gateway, a
+    starved CPU). Its heartbeat keeps renewing the lease while it is alive, so worker ``b``, polling
+    meanwhile, finds nothing due; the row is sent once, by ``a``."""
+    clock = Clock()
+    row_id = _add(store, "slow")
+    settings = WorkerSettings(lease_seconds=60, poll_interval=0.01, renew_seconds=0.01)
+    other = Recorder()
+    b = Worker(store, {"test": other}, settings, clock=clock, name="b")
+    b_found: list[bool] = []
+
+    class Stalled(Recorder):
+        def __call__(self, payload: dict[str, Any], key: str) -> str:
+            clock.advance(300)  # five leases pass while the request is under way
+            # a's heartbeat moves the expiry past the new now (the guard only bounds a broken run)
+            _wait(lambda: _row(store, row_id).lease_expires_at > clock())
+            b_found.append(b.run_once())
+            return super().__call__(payload, key)
+
+    a_sender = Stalled()
+    a = Worker(store, {"test": a_sender}, settings, clock=clock, name="a")
+    assert a.run_once()
+    assert b_found == [False] and other.calls == []
+    assert [k for _, k in a_sender.calls] == ["slow"]
+    row = _row(store, row_id)
+    assert (row.state, row.lease_owner, row.attempts) == ("sent", "a", 1)
+
+
+def test_a_worker_whose_lease_was_taken_before_it_sent_does_not_send(store: Store) -> None:
+    """Worker ``a`` claimed the row, then stalled before sending until its lease was gone and ``b``
+    had sent the row: the fence (renewing the lease, conditional on still holding it, just before
+    the send) stops ``a`` from sending it a second time."""
+    clock = Clock()
+    row_id = _add(store, "late")
+    settings = WorkerSettings(lease_seconds=60, poll_interval=0.01)
+    with store.session() as s:
+        claimed = outbox.claim(s, "a", clock(), timedelta(seconds=60), {"test"}, 8)
+    assert claimed is not None
+    clock.advance(61)
+    other = Recorder()
+    assert Worker(store, {"test": other}, settings, clock=clock, name="b").run_once()
+    assert [k for _, k in other.calls] == ["late"]
+    late = Recorder()
+    Worker(store, {"test": late}, settings, clock=clock, name="a")._process(claimed, T0)
+    assert late.calls == []
+    row = _row(store, row_id)
+    assert (row.state, row.lease_owner, row.attempts) == ("sent", "b", 2)
+
+
+def test_renewing_a_lease_is_fenced_by_owner_and_attempt(store: Store) -> None:
+    row_id = _add(store, "fence")
+    lease = timedelta(seconds=60)
+    with store.session() as s:
+        first = outbox.claim(s, "a", T0, lease, {"test"}, 8)
+    assert first is not None
+    with store.session() as s:
+        assert outbox.renew(s, row_id, "a", 1, T0 + timedelta(seconds=50), lease)
+    assert _row(store, row_id).lease_expires_at == T0 + timedelta(seconds=110)
+    with store.session() as s:  # expired: b takes it; a's renewals and completion are refused
+        assert outbox.claim(s, "b", T0 + timedelta(seconds=110), lease, {"test"}, 8) is not None
+        assert not outbox.renew(s, row_id, "a", 1, T0 + timedelta(seconds=111), lease)
+        assert not outbox.renew(s, row_id, "b", 1, T0 + timedelta(seconds=111), lease)  # an older attempt
+        assert outbox.renew(s, row_id, "b", 2, T0 + timedelta(seconds=111), lease)
+        assert not outbox.complete(s, row_id, "a", T0 + timedelta(seconds=112))

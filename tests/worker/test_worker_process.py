@@ -193,7 +193,10 @@ def test_two_workers_on_postgresql_share_1000_rows_without_overlap(pg_database: 
         with store.session() as s:
             for i in range(1000):
                 outbox.enqueue(s, "sms", sms_payload(rules, f"501{i:06d}", f"message {i}"), f"bulk-{i}", now)
-        env = worker_env(pg_database, sms_backend="http", sms_http_url=gateway.url + "/sms", **FAST)
+        # A lease far longer than any send: this is about SKIP LOCKED sharing the rows, not expiry (a
+        # worker stalled past its lease is tests/worker/test_outbox.py's, with an injected clock).
+        env = worker_env(pg_database, sms_backend="http", sms_http_url=gateway.url + "/sms",
+                         **{**FAST, "worker_lease_seconds": 60})
         gateway.hold.clear()  # both workers must be in before any request is answered
         workers = [start_worker(env, tmp_path, f"w{n}.log") for n in (1, 2)]
         try:
