@@ -171,7 +171,7 @@ class OutboxBench:
 
     def enqueue(self, session: Any, now: Any) -> str:
         """One notification, alternately e-mail and SMS, as the nodes queue them."""
-        from fsivr.worker import outbox
+        from fsivr.store import outbox
         from fsivr.worker.email import email_payload
         from fsivr.worker.sms import SmsRules, sms_payload
 

@@ -8,10 +8,10 @@ from typing import Any
 
 from fsivr.cli.output import err
 from fsivr.cli.store import open_store, require_schema
+from fsivr.store import outbox
 from fsivr.store.models import OUTBOX_STATES, OutboxRow
+from fsivr.store.outbox import OutboxRefused
 from fsivr.store.types import utcnow
-from fsivr.worker import outbox
-from fsivr.worker.outbox import OutboxRefused
 
 
 def add_commands(sub: Any) -> None:

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from fsivr.store import outbox
 from fsivr.store.db import Store
+from fsivr.store.outbox import Enqueued
 from fsivr.store.phone import caller_key
-from fsivr.worker import outbox
-from fsivr.worker.outbox import Enqueued
 
 log = logging.getLogger("fsivr.callbacks")
 

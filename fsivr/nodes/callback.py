@@ -13,10 +13,10 @@ from typing import Any
 
 from fsivr.engine.call import Call
 from fsivr.engine.callbacks import callback_key
+from fsivr.engine.hours import AllowedHours
 from fsivr.engine.node import Node, Param, Ref
 from fsivr.engine.registry import register
-from fsivr.worker.hours import AllowedHours
-from fsivr.worker.originate import DIALLABLE
+from fsivr.store.phone import DIALLABLE
 
 
 def _hours(value: Any) -> Any:

@@ -40,6 +40,7 @@ from fsivr import ringing
 from fsivr.callcenter.commands import ListError, parse_list
 from fsivr.engine.call import Call, RingResult
 from fsivr.engine.callbacks import callback_key as job_key
+from fsivr.engine.hours import AllowedHours
 from fsivr.engine.node import Node, Param, Ref
 from fsivr.engine.queueboard import QueueSnapshot
 from fsivr.engine.registry import register
@@ -54,8 +55,7 @@ from fsivr.speech.queue import (
     wait_sentence,
 )
 from fsivr.store import queuewaits
-from fsivr.worker.hours import AllowedHours
-from fsivr.worker.originate import DIALLABLE
+from fsivr.store.phone import DIALLABLE
 
 log = logging.getLogger(__name__)
 

@@ -467,7 +467,7 @@ class CallStepRow(Base):
 # --- outbox ----------------------------------------------------------------------------------
 
 #: An outbox row's life: pending -> leased (a worker is sending it) -> sent, or back to pending
-#: (failed, retried later), or dead (out of attempts, or a permanent error). See fsivr/worker/outbox.py.
+#: (failed, retried later), or dead (out of attempts, or a permanent error). See fsivr/store/outbox.py.
 OUTBOX_STATES = ("pending", "leased", "sent", "dead")
 
 

@@ -15,8 +15,15 @@ It lives in ``store`` because bundle parsing, the directory and the nodes all us
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
+
+#: What may be dialled (a callback's number, a caller ID it shows): digits, an optional leading +,
+#: and the characters of a SIP user part. Nodes check it when a scenario is compiled and a call
+#: registers a callback; the worker before it puts a number into an ``originate``.
+DIALLABLE = re.compile(r"^\+?[0-9A-Za-z_.*#-]{1,64}$")
 
 #: ISO 3166 region for numbers written without a country code (Config.default_region sets it).
 DEFAULT_REGION = "PL"

@@ -18,13 +18,13 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from fsivr.engine.hours import AllowedHours
 from fsivr.esl.frames import Event
 from fsivr.esl.link import EventLink, LinkError
 from fsivr.store.db import Store
 from fsivr.store.models import CallAttempt, CallRow
 from fsivr.store.types import utcnow
 from fsivr.worker.errors import NotNow, PermanentFailure, RetryAt, SendFailed
-from fsivr.worker.hours import AllowedHours
 from fsivr.worker.originate import endpoint_for, originate_command
 
 log = logging.getLogger("fsivr.worker.callback")

@@ -39,6 +39,7 @@ import gevent
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
+from fsivr.engine.hours import AllowedHours
 from fsivr.esl.frames import Event
 from fsivr.esl.link import EventLink, LinkError
 from fsivr.store.campaigns import RETRYABLE
@@ -46,7 +47,6 @@ from fsivr.store.db import Store
 from fsivr.store.models import CallAttempt, CallRow, CallStepRow, CampaignEntryRow, CampaignRow
 from fsivr.store.outage import UNREACHABLE, OutageLog
 from fsivr.store.types import utcnow
-from fsivr.worker.hours import AllowedHours
 from fsivr.worker.originate import endpoint_for, originate_command
 
 log = logging.getLogger("fsivr.worker.campaign")

@@ -28,13 +28,13 @@ from typing import Any, Protocol, TypeVar
 import gevent
 from sqlalchemy.orm import Session
 
+from fsivr.store import outbox
 from fsivr.store.db import Store
 from fsivr.store.outage import UNREACHABLE, OutageLog
+from fsivr.store.outbox import Claimed, RetryPolicy
 from fsivr.store.types import utcnow
-from fsivr.worker import outbox
 from fsivr.worker.errors import NotNow, PermanentFailure, RetryAt, SendFailed
 from fsivr.worker.lock import SqliteWorkerLock
-from fsivr.worker.outbox import Claimed, RetryPolicy
 
 log = logging.getLogger("fsivr.worker")
 

@@ -12,8 +12,8 @@ import time
 
 from fsivr.config import METRICS_PORT, Config, parse_address
 from fsivr.metrics import Health, Metrics, MetricsServer, recent
+from fsivr.store import outbox
 from fsivr.store.db import Store
-from fsivr.worker import outbox
 from fsivr.worker.loop import Worker
 
 

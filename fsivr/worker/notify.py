@@ -13,11 +13,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from fsivr.store import outbox
 from fsivr.store.db import Store
+from fsivr.store.outbox import Enqueued
 from fsivr.store.types import utcnow
-from fsivr.worker import outbox
 from fsivr.worker.email import email_payload
-from fsivr.worker.outbox import Enqueued
 from fsivr.worker.sms import SmsRules, sms_payload
 
 

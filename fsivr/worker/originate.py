@@ -19,9 +19,8 @@ from __future__ import annotations
 import re
 
 from fsivr.engine.call import VAR_NAME
+from fsivr.store.phone import DIALLABLE
 
-#: What may be dialled: digits, an optional leading +, and the characters of a SIP user part.
-DIALLABLE = re.compile(r"^\+?[0-9A-Za-z_.*#-]{1,64}$")
 #: An endpoint template from the operator's configuration: ``{number}`` is replaced.
 _FORBIDDEN = ("{", "}", "$", "\n", "\r")
 

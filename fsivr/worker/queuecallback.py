@@ -59,13 +59,13 @@ import gevent
 from gevent.event import Event as Flag
 from sqlalchemy import select, update
 
+from fsivr.engine.hours import AllowedHours
 from fsivr.esl.frames import Event
 from fsivr.esl.link import EventLink, LinkError
 from fsivr.store.db import Store
 from fsivr.store.models import CallAttempt, CallRow, CallStepRow, OutboxRow
 from fsivr.store.types import utcnow
 from fsivr.worker.errors import NotNow, PermanentFailure, SendFailed
-from fsivr.worker.hours import AllowedHours
 from fsivr.worker.originate import brace_vars, endpoint_for
 
 log = logging.getLogger("fsivr.worker.queuecallback")

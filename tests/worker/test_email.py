@@ -15,11 +15,11 @@ from sqlalchemy import select
 
 from fsivr.store.db import Store
 from fsivr.store.models import OutboxRow
+from fsivr.store.outbox import RetryPolicy
 from fsivr.worker.email import EmailSender, SmtpSettings, message_id
 from fsivr.worker.errors import PermanentFailure, SendFailed
 from fsivr.worker.loop import Worker, WorkerSettings
 from fsivr.worker.notify import Notifier
-from fsivr.worker.outbox import RetryPolicy
 
 PASSWORD = "s3cr3t-Pa55word!"
 

@@ -13,13 +13,13 @@ import gevent
 import pytest
 from sqlalchemy import select, text
 
+from fsivr.store import outbox
 from fsivr.store.db import Store
 from fsivr.store.models import OutboxRow
-from fsivr.worker import outbox
+from fsivr.store.outbox import OutboxRefused, RetryPolicy
 from fsivr.worker.errors import PermanentFailure, SendFailed
 from fsivr.worker.loop import Worker, WorkerSettings
 from fsivr.worker.notify import Notifier, call_key
-from fsivr.worker.outbox import OutboxRefused, RetryPolicy
 from fsivr.worker.sms import SmsRules
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from fsivr.cli import main
+from fsivr.store import outbox
 from fsivr.store.db import Store
-from fsivr.worker import outbox
 from fsivr.worker.errors import PermanentFailure, SendFailed
 from fsivr.worker.loop import Worker, WorkerSettings
 

@@ -18,13 +18,13 @@ from sqlalchemy import select
 from fsivr.esl.inbound import InboundClient
 from fsivr.store.db import Store
 from fsivr.store.models import OutboxRow
+from fsivr.store.outbox import RetryPolicy
 from fsivr.testing import Simulator
 from fsivr.testing.expand import separate_char
 from fsivr.testing.inbound import InboundSwitch
 from fsivr.worker.errors import PermanentFailure, SendFailed
 from fsivr.worker.loop import Worker, WorkerSettings
 from fsivr.worker.notify import Notifier
-from fsivr.worker.outbox import RetryPolicy
 from fsivr.worker.sms import Sms, SmsRules, SmsSender
 from fsivr.worker.sms_chat import ChatBackend, ChatSettings, chat_command, escape_field
 

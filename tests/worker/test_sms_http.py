@@ -13,10 +13,10 @@ from sqlalchemy import select
 from fsivr.config import Config
 from fsivr.store.db import Store
 from fsivr.store.models import OutboxRow
+from fsivr.store.outbox import RetryPolicy
 from fsivr.worker.errors import SendFailed
 from fsivr.worker.loop import Worker, WorkerSettings
 from fsivr.worker.notify import Notifier
-from fsivr.worker.outbox import RetryPolicy
 from fsivr.worker.senders import senders_from_config
 from fsivr.worker.sms import Sms, SmsRules, SmsSender
 from fsivr.worker.sms_http import HttpGateway, HttpGatewaySettings

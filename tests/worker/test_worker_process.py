@@ -17,9 +17,9 @@ from procs import Popen
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from fsivr.store import outbox
 from fsivr.store.db import Store
 from fsivr.store.models import OutboxRow
-from fsivr.worker import outbox
 from fsivr.worker.email import message_id
 from fsivr.worker.notify import Notifier
 from fsivr.worker.sms import SmsRules, sms_payload
