@@ -44,6 +44,7 @@ from fsivr.esl.frames import Event
 from fsivr.ringing.causes import classify_event
 from fsivr.ringing.dialstrings import dial_string
 from fsivr.ringing.targets import parse_target
+from fsivr.store.names import QUEUE_NAME
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,12 @@ BEEP = "tone_stream://%(150,0,880)"
 #: While the caller is on hold the agent hears this once a minute (a low, short tone).
 HOLD_BEEP = "tone_stream://%(100,0,440)"
 SILENCE = "silence_stream://250"
+#: The agent keyed a department nobody has: a short reorder-like tone on the agent leg only
+#: (teletone segments separated by ';', libteletone_generate.c teletone_run).
+ERROR_TONE = "tone_stream://%(200,100,480,620);%(200,100,480,620);%(200,100,480,620)"
 #: Variables play_and_get_digits leaves on the agent leg, per menu key.
 NUMBER_VAR = "fsivr_agent_number"
+DEPARTMENT_VAR = "fsivr_agent_department"
 DICTATED_VAR = "fsivr_agent_dictated"
 HELD_VAR = "fsivr_agent_held"
 #: Minutes a hold may last (one play_and_get_digits try of 60 s each).
@@ -74,6 +79,8 @@ def bindings() -> list[str]:
     return [
         # 1: a number ended by # (digits only: nothing the agent keys reaches a dial string but digits)
         f"1 b s play_and_get_digits::1 20 3 10000 # {BEEP} {SILENCE} {NUMBER_VAR} [0-9]+ 5000",
+        # 2: a department, exactly three digits (no # needed: the third key ends the try)
+        f"2 b s play_and_get_digits::3 3 3 10000 # {BEEP} {SILENCE} {DEPARTMENT_VAR} [0-9]+ 5000",
         # 3: a number read out to the caller, who presses 1 to be connected to it, 2 to stay
         f"3 b s play_and_get_digits::1 20 3 10000 # {BEEP} {SILENCE} {DICTATED_VAR} [0-9]+ 5000",
         # 4: hold until the agent presses 5
@@ -151,7 +158,7 @@ class AgentMenu:
         if self.bridge_done is not None:
             done, self.bridge_done = self.bridge_done, None
             outcome, cause = classify_event(done)
-            pending = next((a for a in reversed(self.actions) if a.get("action") == "transfer"), None)
+            pending = next((a for a in reversed(self.actions) if "mode" in a), None)
             if pending is not None and "result" not in pending:
                 pending["result"], pending["cause"] = outcome, cause
         if self._agent_var(HELD_VAR):
@@ -159,6 +166,9 @@ class AgentMenu:
         number = self._agent_var(NUMBER_VAR)
         if number:
             self._transfer(number)
+        department = self._agent_var(DEPARTMENT_VAR)
+        if department:
+            self._department(department)
         dictated = self._agent_var(DICTATED_VAR)
         if dictated:
             self._offer(dictated)
@@ -186,9 +196,40 @@ class AgentMenu:
         else:
             entry["result"] = "back_to_agent"
 
-    def _transfer(self, number: str) -> None:
+    def _department(self, dep: str) -> None:
+        """``*2`` and three digits: the group of that id is rung as ``*1`` rings a number (the
+        queue's transfer mode); a queue takes the caller as a new member and the agent is free;
+        an id nobody has: the agent hears the error tone and keeps the caller."""
         call = self.call
-        entry: dict[str, Any] = {"action": "transfer", "number": number, "mode": self.mode}
+        found = call.services.directory.department(dep)
+        if found is None:
+            self.actions.append({"action": "department", "department": dep, "result": "unknown"})
+            # on the agent leg alone (no hold flags: the caller is not put on music for it)
+            call.api(f"uuid_broadcast {self.agent_uuid} {ERROR_TONE} aleg")
+            return
+        kind, name = found
+        if kind == "group":
+            self._transfer(f"group:{name}", {"action": "department", "department": dep, "group": name})
+            return
+        entry: dict[str, Any] = {"action": "department", "department": dep, "queue": name}
+        self.actions.append(entry)
+        if not QUEUE_NAME.match(name):  # the import refuses such names; never into a command
+            entry["result"] = "invalid"
+            return
+        # The caller leaves the agent's bridge for the inline dialplan ``callcenter <queue>``
+        # (mod_dptools.c inline_dialplan_hunt: "app:data"). switch_ivr_session_transfer hangs the
+        # bridged agent up (BLIND_TRANSFER, switch_ivr.c): mod_callcenter ends the agent's call and
+        # the agent is free. Our exit/callback keys belong to this node's queue: not the next one's.
+        call.api(f"uuid_setvar {call.uuid} cc_exit_keys")
+        reply = call.api(f"uuid_transfer {call.uuid} callcenter:{name} inline")
+        if not reply.startswith("+OK"):
+            entry["result"] = "failed"
+            return
+        entry["result"], entry["agent_released"] = "queued", True
+
+    def _transfer(self, number: str, entry: dict[str, Any] | None = None) -> None:
+        call = self.call
+        entry = {**(entry or {"action": "transfer"}), "number": number, "mode": self.mode}
         self.actions.append(entry)
         try:
             target = parse_target(number)

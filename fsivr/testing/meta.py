@@ -181,6 +181,7 @@ def run_on_peer(s: CallSession, peer: Peer, app: str, arg: str) -> float:
                 peer.vars.pop(name.strip(), None)
         return 0.0
     if app in ("playback", "endless_playback"):
+        peer.heard.append(arg.strip())
         return media.file_seconds(arg.strip(), s.script.files) or 0.0
     if app == "sleep":
         try:

@@ -50,6 +50,8 @@ class Peer:
     collector: Collector | None = None
     # ``uuid_kill`` of the peer: its bridge ends as if its user hung up
     hungup: bool = False
+    # what was played to the peer (``playback`` run on it); a callcenter agent's is Agent.heard
+    heard: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -129,6 +129,8 @@ class CallSession(EventSubscriber):
         # and apps) and where to (extension, context)
         self.transferring = False
         self.transfer_target: tuple[str, str] | None = None
+        # the dialplan the transfer hunts in ("XML", or "inline": fsivr.testing.dialplan.inline)
+        self.transfer_dialplan = "XML"
         # the far end of the running bridge (fsivr.testing.peer)
         self.peer: Peer | None = None
         # a uuid_bridge'd peer (callcenter agent) while a nested bridge has its own peer in ``peer``

@@ -280,7 +280,7 @@ def uuid_bridge_out(partner: Partner) -> Callable[[CallSession], None]:
         s.fire("CHANNEL_UNBRIDGE", pre=ids)
         if partner.on_end is not None:
             partner.on_end(s, ended_by)
-        if ch.ready:
+        if ch.ready and not s.transferring:
             ch.set_running_state("CS_EXECUTE", 4)
             s.fire("CHANNEL_STATE")
             call_uuid = ch.vars.get("call_uuid")
