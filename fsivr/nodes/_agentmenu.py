@@ -64,8 +64,12 @@ HELD_VAR = "fsivr_agent_held"
 #: Minutes a hold may last (one play_and_get_digits try of 60 s each).
 HOLD_TRIES = 30
 #: blind: the agent is released as soon as the transfer starts; on_answer: when the far end
-#: answers (if it does not, the caller is back with the agent).
-TRANSFER_MODES = ("blind", "on_answer")
+#: answers (if it does not, the caller is back with the agent); consult: the agent talks to the far
+#: end first (FreeSWITCH's att_xfer on the agent leg) and completes with * or cancels with #.
+TRANSFER_MODES = ("blind", "on_answer", "consult")
+#: att_xfer's own keys (mod_dptools.c att_thread_run defaults; set on the agent leg so a changed
+#: default elsewhere cannot change what the README promises the agent)
+CONSULT_COMPLETE_KEY, CONSULT_CANCEL_KEY = "*", "#"
 #: How long the controller waits for the transferred bridge to start before freeing the agent anyway.
 BRIDGE_START = 10.0
 #: After the dictated number was read to the caller: how long the caller has to press 1 or 2.
@@ -92,8 +96,9 @@ class AgentMenu:
     """Follows one bridged queue call until it ends, acting on what the agent keyed."""
 
     def __init__(self, call: Call, agent_uuid: str, mode: str, detail: dict[str, Any],
-                 language: str | None = None, voice: str | None = None) -> None:
+                 language: str | None = None, voice: str | None = None, ring_timeout: int = 30) -> None:
         self.call, self.agent_uuid, self.mode = call, agent_uuid, mode
+        self.ring_timeout = ring_timeout
         self.language, self.voice = language, voice
         self.caller_key = gevent.event.AsyncResult()
         self.actions: list[dict[str, Any]] = detail.setdefault("agent_menu", [])
@@ -101,6 +106,8 @@ class AgentMenu:
         self.bridge_started = gevent.event.Event()
         self.bridge_answered = gevent.event.Event()
         self.bridge_done: Event | None = None
+        #: the hold music of the caller ended (a consultation's att_xfer returned)
+        self.music_ended = gevent.event.Event()
         self.music_since: float | None = None
         #: while the dictated number is read to the caller its playback is not hold music
         self.offering = False
@@ -120,6 +127,7 @@ class AgentMenu:
             self.actions.append({"action": "music", "at": round(self.music_since - self.started, 1),
                                  "seconds": round(time.monotonic() - self.music_since, 1)})
             self.music_since = None
+            self.music_ended.set()
             self.changed.set()
         elif app == "bridge" and name == "CHANNEL_EXECUTE":
             self.bridge_started.set()
@@ -237,12 +245,15 @@ class AgentMenu:
             entry["result"] = "invalid"
             return
         resolver = ringing.resolver_for(call)
-        legs = resolver.legs(target, 30)
+        legs = resolver.legs(target, self.ring_timeout)
         resolver.report(call, "agent_menu")
         if not legs:
             entry["result"] = "invalid"
             return
         dial = dial_string(legs, "simultaneous")
+        if self.mode == "consult":
+            self._consult(entry, dial)
+            return
         self.bridge_started.clear()
         self.bridge_answered.clear()
         reply = call.api(f"uuid_broadcast {call.uuid} {expand_escape(quote_arg('bridge::' + dial))} aleg")
@@ -266,3 +277,45 @@ class AgentMenu:
                 return
         call.api(f"uuid_kill {self.agent_uuid}")
         entry["agent_released"] = True
+
+    def _consult(self, entry: dict[str, Any], dial: str) -> None:
+        """att_xfer on the agent leg (mod_dptools.c att_thread_run), broadcast with ``aleg,holdb``:
+        it rings the target from the agent, the caller on hold music while it runs (SMF_HOLD_BLEG);
+        answered, the agent talks to the target and presses * (complete: the agent's leg hangs up,
+        the target is uuid_bridged to the caller) or # (cancel: the target is hung up and the agent
+        is uuid_bridged back to the caller, ``att_xfer_result=success`` on the agent). Not answered:
+        the app ends, the agent is still with the caller, ``originate_disposition`` says why.
+        The controller learns which when the caller's music stops."""
+        call = self.call
+        agent = self.agent_uuid
+        call.api(f"uuid_setvar {agent} attxfer_hangup_key {CONSULT_COMPLETE_KEY}")
+        call.api(f"uuid_setvar {agent} attxfer_cancel_key {CONSULT_CANCEL_KEY}")
+        call.api(f"uuid_setvar {agent} att_xfer_result")
+        call.api(f"uuid_setvar {agent} originate_disposition")
+        self.music_ended.clear()
+        entry["dial"] = dial
+        reply = call.api(f"uuid_broadcast {agent} {expand_escape(quote_arg('att_xfer::' + dial))} aleg,holdb")
+        if not reply.startswith("+OK"):
+            entry["result"] = "failed"
+            return
+        while not self.music_ended.wait(1.0):
+            if call.conn.hungup.is_set():
+                return
+        # Both variables are set before the app returns (and the music stops): the originate's
+        # disposition by switch_ivr_originate, the cancel's result by att_thread_run. A completed
+        # transfer leaves the agent's leg hung up (maybe not yet gone) with neither changed.
+        result = self._agent_raw(agent, "att_xfer_result")
+        disposition = self._agent_raw(agent, "originate_disposition")
+        if result == "success":
+            entry["result"], entry["agent_released"] = "cancelled", False
+        elif result is not None and disposition not in (None, "", "SUCCESS"):
+            entry["result"], entry["cause"], entry["agent_released"] = "not_answered", disposition, False
+        else:
+            entry["result"], entry["agent_released"] = "completed", True
+
+    def _agent_raw(self, uuid: str, name: str) -> str | None:
+        """A variable of the agent leg: None if the leg is gone, "" if unset."""
+        reply = self.call.api(f"uuid_getvar {uuid} {name}").strip()
+        if reply.startswith("-ERR"):
+            return None
+        return "" if reply == "_undef_" else reply
