@@ -27,6 +27,10 @@ How the keys reach us (FreeSWITCH v1.11.1; docs/freeswitch-notes.md §11, traces
   <caller> bridge::<dial string> aleg``; the bridge loop runs private events nested, as trace 13b
   shows for meta apps), and once that bridge started the agent leg is killed: the agent is free at
   once, the caller's outer bridge ends when the transferred call does.
+- Department (``*2``): a group is rung as ``*1`` rings a number; a queue gets the caller through
+  ``uuid_transfer <caller> callcenter:<queue> inline`` (the transfer hangs the agent up).
+- Transfer, consult: FreeSWITCH's ``att_xfer`` broadcast onto the agent leg (``aleg,holdb``).
+  Details and the source relied on: docs/freeswitch-notes.md §11a.
 """
 
 from __future__ import annotations
@@ -108,6 +112,8 @@ class AgentMenu:
         self.bridge_done: Event | None = None
         #: the hold music of the caller ended (a consultation's att_xfer returned)
         self.music_ended = gevent.event.Event()
+        #: *2 moved the caller into another queue: its agent (cc_agent_uuid) gets the menu next
+        self.requeued = False
         self.music_since: float | None = None
         #: while the dictated number is read to the caller its playback is not hold music
         self.offering = False
@@ -163,6 +169,12 @@ class AgentMenu:
         return reply
 
     def _check(self) -> None:
+        if self.requeued:
+            # the bindings are the caller's: they serve whoever answers in the next queue
+            uuid = self.call.api(f"uuid_getvar {self.call.uuid} cc_agent_uuid").strip()
+            if uuid and not uuid.startswith(("-ERR", "_undef_")) and uuid != self.agent_uuid:
+                self.agent_uuid = uuid
+                self.actions.append({"action": "next_agent", "at": round(time.monotonic() - self.started, 1)})
         if self.bridge_done is not None:
             done, self.bridge_done = self.bridge_done, None
             outcome, cause = classify_event(done)
@@ -234,6 +246,7 @@ class AgentMenu:
             entry["result"] = "failed"
             return
         entry["result"], entry["agent_released"] = "queued", True
+        self.requeued = True
 
     def _transfer(self, number: str, entry: dict[str, Any] | None = None) -> None:
         call = self.call

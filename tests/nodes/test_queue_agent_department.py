@@ -68,16 +68,22 @@ def test_a_queues_department_moves_the_caller_into_that_queue(pbx: Harness) -> N
     # Anna (sales) presses *2 200: the caller waits in support, where Piotr answers
     pbx.simulator.set_agent_behaviour("101", Target("answered", answer_after=0.5, talk=30.0,
                                                     dtmf=[(0.2, "*2"), (1.0, "200")]))
-    pbx.simulator.set_agent_behaviour("102", Target("answered", answer_after=0.5, talk=1.0))
+    # Piotr puts the caller on hold for about 1.5 s: the menu serves the agent of the next queue too
+    pbx.simulator.set_agent_behaviour("102", Target("answered", answer_after=0.5, talk=4.0,
+                                                    dtmf=[(0.2, "*4"), (1.7, "5")]))
     placed = pbx.call(number="2001")
     assert placed.result.ok, placed.result.error
     # the caller's channel ran callcenter twice: the scenario's queue, then the inline dialplan's
     ran = [(a.name, a.arg) for a in placed.result.apps if a.name == "callcenter"]
     assert ran == [("callcenter", "sales"), ("callcenter", "support")]
     assert placed.result.transferred_to == "callcenter:support inline"
-    entry = next(m for m in menu_of(placed) if m["action"] == "department")
+    menu = menu_of(placed)
+    entry = next(m for m in menu if m["action"] == "department")
     assert entry == {"action": "department", "department": "200", "queue": "support", "result": "queued",
                      "agent_released": True}
+    # (when the controller notices the next agent depends on its poll: not the order of the music)
+    assert [m["action"] for m in menu if m["action"] != "music"] == ["department", "next_agent", "hold_ended"]
+    assert [m["action"] for m in menu].count("music") == 2
     # Anna's 30 s talk was cut short by the transfer; Piotr took the call in support
     assert placed.result.duration < 15
     rows = agents(pbx)
