@@ -48,6 +48,8 @@ class Snapshot:
     by_extension: dict[str, Account] = field(default_factory=dict)
     #: Contacts by their number in E.164 (fsivr.store.phone.caller_key).
     contacts_by_number: dict[str, Contact] = field(default_factory=dict)
+    #: Department id -> ("queue" | "group", name): the agent's ``*2`` transfer (spec §5).
+    departments: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def index(self) -> Snapshot:
         self.by_extension = {a.extension: a for a in self.accounts.values() if a.extension}
@@ -56,8 +58,8 @@ class Snapshot:
         return self
 
     def same_data(self, other: Snapshot) -> bool:
-        return (self.accounts, self.groups, self.contacts, self.gateways, self.mailboxes) == (
-            other.accounts, other.groups, other.contacts, other.gateways, other.mailboxes)
+        return (self.accounts, self.groups, self.contacts, self.gateways, self.mailboxes, self.departments) == (
+            other.accounts, other.groups, other.contacts, other.gateways, other.mailboxes, other.departments)
 
 
 Loader = Callable[[], Snapshot]
@@ -168,6 +170,10 @@ class DirectoryCache:
     def group(self, name: str) -> Group | None:
         return self.current().groups.get(name)
 
+    def department(self, dep: str) -> tuple[str, str] | None:
+        """("queue" | "group", name) of a department id, None if no queue or group has it."""
+        return self.current().departments.get(dep)
+
     def gateway(self, name: str | None = None) -> Gateway | None:
         """The named gateway, or with no name the default one: the one named ``default`` if it
         exists, else the first by name — so a PBX with a single trunk needs no ``gateway``
@@ -189,11 +195,18 @@ class DirectoryCache:
 
 def load_snapshot(session: Any) -> Snapshot:
     """Read the directory tables (runs inside ``Store.run``, on a threadpool thread)."""
-    from fsivr.store.directory import load_accounts, load_contacts, load_gateways, load_groups, load_mailboxes
+    from fsivr.store.directory import (
+        departments,
+        load_accounts,
+        load_contacts,
+        load_gateways,
+        load_groups,
+        load_mailboxes,
+    )
 
     return Snapshot(accounts=load_accounts(session), groups=load_groups(session),
                     contacts=load_contacts(session), gateways=load_gateways(session),
-                    mailboxes=load_mailboxes(session))
+                    mailboxes=load_mailboxes(session), departments=departments(session))
 
 
 def static_cache(accounts: list[Account] | None = None, groups: list[Group] | None = None,

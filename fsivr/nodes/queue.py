@@ -129,11 +129,16 @@ class QueueNode(Node):
         # the agent's in-call menu (spec §5): fsivr/nodes/_agentmenu.py
         "agent_menu": Param(bool, default=False,
                             doc="the answering agent's in-call menu: *1 transfer to a number ended by #, "
-                                "*3 a number ended by # read to the caller, who presses 1 to be transferred "
+                                "*2 transfer to a department (three digits: a queue or a group), *3 a number "
+                                "ended by # read to the caller, who presses 1 to be transferred "
                                 "there or 2 to stay, *4 hold (the caller hears music) until the agent "
                                 "presses 5"),
         "transfer_mode": Param(str, default="blind", choices=_agentmenu.TRANSFER_MODES,
-                               doc="how *1 transfers: blind = the agent is released at once"),
+                               doc="how *1/*2/*3 transfer: blind = the agent is released at once, on_answer = "
+                                   "when the far end answers, consult = the agent talks to the far end first "
+                                   "(* completes, # cancels)"),
+        "transfer_ring_timeout": Param(int, default=30, between=(1, 300), unit="seconds",
+                                       doc="how long a transfer target (*1, a group by *2, *3) rings"),
     }
     outcomes = ("answered", "timeout", "exit", "no_agents", "callback")
     waits = True
@@ -251,7 +256,8 @@ class QueueNode(Node):
         if not agent_uuid or agent_uuid.startswith(("-ERR", "_undef_")):
             return
         language = self.p["language"] or call.services.config.language
-        _agentmenu.AgentMenu(call, agent_uuid, self.p["transfer_mode"], detail, language, self.p["voice"]).follow()
+        _agentmenu.AgentMenu(call, agent_uuid, self.p["transfer_mode"], detail, language, self.p["voice"],
+                             self.p["transfer_ring_timeout"]).follow()
 
     def _outcome(self, call: Call, event: Any, ended_by: str | None) -> str:
         if event is None:

@@ -19,6 +19,7 @@ from fsivr.engine.scenario import ScenarioSpec
 from fsivr.scenario.yamlio import Lines, YamlError, load_yaml, read_limited
 from fsivr.store.directory import (
     AGENT_CONTACTS,
+    DEPARTMENT,
     GROUP_STRATEGIES,
     Account,
     Agent,
@@ -324,7 +325,7 @@ class _Parser:
                        mailbox=self.text(raw, "mailbox", path), a1_hash=a1_hash)
 
     def group(self, raw: dict[str, Any], path: DocPath) -> Group | None:
-        self.keys(raw, path, ("name", "strategy", "ring_timeout", "members"))
+        self.keys(raw, path, ("name", "strategy", "ring_timeout", "members", "department"))
         name = self.text(raw, "name", path, required=True)
         strategy = self.choice(raw, "strategy", path, GROUP_STRATEGIES, "simultaneous")
         # 0 would be a leg that never rings (and an originate_timeout of 0 means FreeSWITCH's 60 s).
@@ -341,10 +342,24 @@ class _Parser:
                                                self.integer(m, "weight", where, 1, minimum=0)))
             elif (account := self.scalar_text(m, where)) is not None:
                 members.append(GroupMember(account))
-        return Group(name, strategy, ring_timeout, members) if name else None
+        return Group(name, strategy, ring_timeout, members, self.department(raw, path, f"group {name!r}")) \
+            if name else None
+
+    def department(self, raw: dict[str, Any], path: DocPath, what: str) -> str | None:
+        """Exactly three digits, as text: YAML reads ``department: 007`` as the number 7."""
+        value = raw.get("department")
+        if value is None:
+            return None
+        number = isinstance(value, int) and not isinstance(value, bool)
+        text = str(value) if number else value
+        if not isinstance(text, str) or not DEPARTMENT.fullmatch(text):
+            hint = " (quote it: YAML reads a leading 0 away)" if number else ""
+            self.fail((*path, "department"), f"{what}: department must be exactly three digits, got {value!r}{hint}")
+            return None
+        return text
 
     def queue(self, raw: dict[str, Any], path: DocPath) -> Queue | None:
-        self.keys(raw, path, ("name", *QUEUE_FIELD_PARAMS, "params", "agents"))
+        self.keys(raw, path, ("name", *QUEUE_FIELD_PARAMS, "params", "agents", "department"))
         name = self.text(raw, "name", path, required=True)
         if name is not None and not QUEUE_NAME.match(name):
             # It is an argument of callcenter_config and of the callcenter application.
@@ -381,7 +396,7 @@ class _Parser:
                   tier_rule_no_agent_no_wait=self.boolean(raw, "tier_rule_no_agent_no_wait", path, True),
                   discard_abandoned_after=self.integer(raw, "discard_abandoned_after", path, 60),
                   abandoned_resume_allowed=self.boolean(raw, "abandoned_resume_allowed", path, False),
-                  params=params, agents=agents)
+                  params=params, agents=agents, department=self.department(raw, path, f"queue {name!r}"))
         return q if name else None
 
     def agent(self, raw: dict[str, Any], path: DocPath) -> Agent | None:

@@ -24,7 +24,7 @@ from fsivr.engine.scenario import CompiledScenario, ScenarioSpec, ValidationFail
 from fsivr.ringing import parse_target
 from fsivr.scenario.bundle import Bundle, DocPath, ScenarioDoc
 from fsivr.speech.audio import BadAudio, check_playable
-from fsivr.store.directory import directory_names
+from fsivr.store.directory import departments, directory_names
 from fsivr.store.models import AccountRow, ScenarioNodeRow, ScenarioRow
 from fsivr.store.names import exit_extension
 from fsivr.store.routing import number_routes
@@ -40,6 +40,8 @@ class Known:
     routes: dict[str, str] = field(default_factory=dict)
     #: Extension -> account user holding it.
     extensions: dict[str, str] = field(default_factory=dict)
+    #: Department id -> ("queue" | "group", name) holding it.
+    departments: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def known_in_store(session: Session) -> Known:
@@ -51,7 +53,8 @@ def known_in_store(session: Session) -> Known:
         if isinstance(p, dict) and isinstance(p.get("override"), str)}
     extensions = {ext: user for user, ext in session.execute(select(AccountRow.user, AccountRow.extension))
                   if ext is not None}
-    return Known(names=names, routes={n: s for n, (s, _) in number_routes(session).items()}, extensions=extensions)
+    return Known(names=names, routes={n: s for n, (s, _) in number_routes(session).items()}, extensions=extensions,
+                 departments=departments(session))
 
 
 @dataclass
@@ -192,6 +195,7 @@ def _check_directory(bundle: Bundle, known: Known, names: dict[str, set[str]], r
             err(f"{where}: contacts: number {c.number!r} appears more than once")
         seen_numbers.add(c.number)
 
+    _check_departments(bundle, known, report)
     bundle_users = {a.user for a in d.accounts}
     for i, a in enumerate(d.accounts):
         path: DocPath = ("accounts", i)
@@ -234,6 +238,28 @@ def _check_directory(bundle: Bundle, known: Known, names: dict[str, set[str]], r
             if user and user not in names["account"]:
                 where = bundle.where((*bundle.origin(c, ("contacts",)), role))
                 err(f"{where}: contact {c.number}: {role} account {user!r} does not exist")
+
+
+def _check_departments(bundle: Bundle, known: Known, report: Report) -> None:
+    """A department id names one queue or one group: unique across both sections, and against what
+    the store has (an entry the bundle does not update keeps its id)."""
+    d = bundle.directory
+    entries: list[tuple[str, str, str | None, DocPath]] = [
+        *(("group", g.name, g.department, ("groups", i, "department")) for i, g in enumerate(d.groups)),
+        *(("queue", q.name, q.department, ("queues", i, "department")) for i, q in enumerate(d.queues))]
+    in_bundle = {(kind, name) for kind, name, _, _ in entries}
+    held: dict[str, tuple[str, str]] = {dep: owner for dep, owner in known.departments.items()
+                                         if owner not in in_bundle}
+    for kind, name, dep, path in entries:
+        if dep is None:
+            continue
+        holder = held.get(dep)
+        if holder is not None:
+            where = bundle.where(path)
+            report.errors.append(f"{where}: {kind} {name}: department {dep!r} already belongs to "
+                                 f"{holder[0]} {holder[1]!r}")
+            continue
+        held[dep] = (kind, name)
 
 
 def _check_numbers(bundle: Bundle, known: Known, report: Report) -> None:

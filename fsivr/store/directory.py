@@ -8,6 +8,7 @@ session. Things refer to each other by the names users write (an account's ``use
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +60,10 @@ class Account:
         return self.extension is not None
 
 
+#: A department id: what the agent keys after ``*2`` (spec §5: "three-digit id → queue or group").
+DEPARTMENT = re.compile(r"[0-9]{3}")
+
+
 @dataclass
 class GroupMember:
     #: The member's account user.
@@ -75,6 +80,8 @@ class Group:
     ring_timeout: int = 20
     #: In ring order (sequential strategy).
     members: list[GroupMember] = field(default_factory=list)
+    #: Three digits: the agent's ``*2`` transfer target (DEPARTMENT), unique across groups and queues.
+    department: str | None = None
 
 
 @dataclass
@@ -104,6 +111,8 @@ class Queue:
     abandoned_resume_allowed: bool = False
     params: dict[str, Any] = field(default_factory=dict)
     agents: list[QueueAgent] = field(default_factory=list)
+    #: See Group.department.
+    department: str | None = None
 
 
 #: Agent fields a bundle may set, with their defaults (fsivr.store.models.AgentRow says why).
@@ -199,7 +208,7 @@ def load_accounts(session: Session) -> dict[str, Account]:
 def load_groups(session: Session) -> dict[str, Group]:
     """Groups by name, members in ring order."""
     users = _users(session)
-    groups = {r.id: Group(name=r.name, strategy=r.strategy, ring_timeout=r.ring_timeout)
+    groups = {r.id: Group(name=r.name, strategy=r.strategy, ring_timeout=r.ring_timeout, department=r.department)
               for r in session.scalars(select(GroupRow).order_by(GroupRow.name))}
     members = select(GroupMemberRow).order_by(GroupMemberRow.group_id, GroupMemberRow.position)
     for m in session.scalars(members):
@@ -217,7 +226,7 @@ _AGENT_FIELDS = ("contact", "gateway", "status", "max_no_answer", "wrap_up_time"
 
 def load_queues(session: Session) -> dict[str, Queue]:
     users = _users(session)
-    queues = {r.id: Queue(name=r.name, params=dict(r.params or {}),
+    queues = {r.id: Queue(name=r.name, params=dict(r.params or {}), department=r.department,
                           **{f: getattr(r, f) for f in _QUEUE_FIELDS})
               for r in session.scalars(select(QueueRow).order_by(QueueRow.name))}
     for a in session.scalars(select(QueueAgentRow).order_by(QueueAgentRow.queue_id, QueueAgentRow.id)):
@@ -316,8 +325,10 @@ def save_directory(session: Session, directory: Directory) -> None:
     session.flush()
     ids = dict(session.execute(select(AccountRow.user, AccountRow.id)).all())
 
+    _free_departments(session, directory)
     for g in directory.groups:
-        row = _upsert(session, GroupRow, "name", g.name, strategy=g.strategy, ring_timeout=g.ring_timeout)
+        row = _upsert(session, GroupRow, "name", g.name, strategy=g.strategy, ring_timeout=g.ring_timeout,
+                      department=g.department)
         session.flush()
         session.execute(delete(GroupMemberRow).where(GroupMemberRow.group_id == row.id))
         session.add_all(
@@ -329,7 +340,7 @@ def save_directory(session: Session, directory: Directory) -> None:
         pin = {"pin_hash": ag.pin_hash} if ag.pin_hash is not None else {}
         _upsert(session, AgentRow, "account_id", account_id, **{f: getattr(ag, f) for f in _AGENT_FIELDS}, **pin)
     for q in directory.queues:
-        row = _upsert(session, QueueRow, "name", q.name, params=dict(q.params),
+        row = _upsert(session, QueueRow, "name", q.name, params=dict(q.params), department=q.department,
                       **{f: getattr(q, f) for f in _QUEUE_FIELDS})
         session.flush()
         session.execute(delete(QueueAgentRow).where(QueueAgentRow.queue_id == row.id))
@@ -354,6 +365,30 @@ def save_directory(session: Session, directory: Directory) -> None:
         _upsert(session, PromptRow, "name", p.name, file=p.file, text=p.text, language=p.language,
                 voice=p.voice)
     session.flush()
+
+
+def _free_departments(session: Session, directory: Directory) -> None:
+    """Departments move between entries (a swap, or from a group to a queue): the ones given up are
+    cleared first, or the unique index would refuse the move half-way. Only rows whose department
+    changes are written (an unchanged import must not bump the directory's change counter)."""
+    wanted = {("group", g.name): g.department for g in directory.groups}
+    wanted |= {("queue", q.name): q.department for q in directory.queues}
+    for kind, model in (("group", GroupRow), ("queue", QueueRow)):
+        moving = [name for name, dep in session.execute(
+            select(model.name, model.department).where(model.department.is_not(None)))
+            if (kind, name) in wanted and wanted[(kind, name)] != dep]
+        if moving:
+            session.execute(update(model).where(model.name.in_(moving)).values(department=None))
+    session.flush()
+
+
+def departments(session: Session) -> dict[str, tuple[str, str]]:
+    """Department id -> ("queue" | "group", name)."""
+    out: dict[str, tuple[str, str]] = {}
+    for kind, model in (("group", GroupRow), ("queue", QueueRow)):
+        for name, dep in session.execute(select(model.name, model.department).where(model.department.is_not(None))):
+            out[dep] = (kind, name)
+    return out
 
 
 def _upsert(session: Session, model: Any, key: str, value: str | int, **values: Any) -> Any:

@@ -190,6 +190,9 @@ class GroupRow(Base):
     strategy: Mapped[str] = mapped_column(String(32), default="simultaneous")
     #: Seconds each member rings (sequential) or all ring together (simultaneous).
     ring_timeout: Mapped[int] = mapped_column(Integer, default=20)
+    #: Three digits an agent keys after ``*2`` to transfer a caller here; unique across groups and
+    #: queues (checked by the import: one index per table cannot span both).
+    department: Mapped[str | None] = mapped_column(String(3), unique=True)
 
     members: Mapped[list[GroupMemberRow]] = relationship(
         back_populates="group", cascade="all, delete-orphan", passive_deletes=True,
@@ -284,6 +287,8 @@ class QueueRow(Base):
     abandoned_resume_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Further mod_callcenter queue parameters (name -> value).
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Three digits an agent keys after ``*2`` to move a caller into this queue (see GroupRow).
+    department: Mapped[str | None] = mapped_column(String(3), unique=True)
 
     agents: Mapped[list[QueueAgentRow]] = relationship(
         back_populates="queue", cascade="all, delete-orphan", passive_deletes=True,

@@ -7,8 +7,9 @@ API table both listeners and ``${api()}`` expansion call), ``apps`` (dialplan ap
 ``expand`` (variable expansion, argument splitting), ``mods`` (module emulations: ``callcenter``
 with ``queue_caller``, ``valet``, ``record``, ``spandsp``, ``sofia``, ``common``), ``broadcast`` /
 ``displace`` (uuid_broadcast, uuid_displace), ``peer`` (a bridge's far end: its keys, apps,
-variables), ``meta`` (bind_meta_app and its broadcasts), ``hold`` (uuid_hold), ``dialplan``
-(extensions for transfers and execute_extension), ``channel`` (variables, state, event rendering),
+variables), ``meta`` (bind_meta_app and its broadcasts), ``attxfer`` (att_xfer on a far end),
+``hold`` (uuid_hold), ``dialplan`` (XML extensions and the inline dialplan for transfers and
+execute_extension), ``channel`` (variables, state, event rendering),
 ``profiles`` (header templates taken from shared/esl-traces), ``subscription`` (event
 subscriptions and filters), ``wire`` (framing, URL encoding), ``clock`` (virtual time), ``media``
 (durations), ``dialstring`` (bridge targets), ``script`` (what the caller does and what was

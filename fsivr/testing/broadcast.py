@@ -49,9 +49,33 @@ def uuid_broadcast(ctx: ApiContext, arg: str) -> str | None:
     if len(argv) < 2 or not argv[0]:
         return f"-USAGE: {SYNTAX}\n"
     s = ctx.sim.find_session(argv[0])
+    if s is None and _to_peer(ctx, argv):
+        return "+OK Message sent\n"
     if s is None or s.channel.uuid != argv[0]:  # the loopback A-leg is the caller, not a simulated channel
         return "-ERR invalid uuid\n"
     legs = argv[2].lower() if len(argv) > 2 else "aleg"
     if "aleg" in legs or "both" in legs or "bleg" not in legs:
         broadcast(s, argv[1])
     return "+OK Message sent\n"
+
+
+def _to_peer(ctx: ApiContext, argv: list[str]) -> bool:
+    """``uuid_broadcast`` of a bridge's far end (a callcenter agent's leg): the flags as
+    uuid_broadcast_function sets them — no leg word = SMF_ECHO_ALEG|SMF_HOLD_BLEG, ``aleg`` =
+    SMF_ECHO_ALEG alone, ``holdb`` adds SMF_HOLD_BLEG — and the app runs on the peer as a meta
+    binding's does (fsivr.testing.meta.broadcast_to_peer: with hold, our channel hears the hold
+    music meanwhile). False if no bridge has that far end."""
+    from fsivr.testing import meta  # meta imports this module
+
+    assert ctx.sim is not None
+    for s in ctx.sim.live_sessions():
+        for peer in (s.peer, s.outer_peer):
+            if peer is None or peer.uuid != argv[0] or peer.hungup:
+                continue
+            legs = argv[2].lower() if len(argv) > 2 else ""
+            hold_bleg = not legs or "holdb" in legs  # holdb is parsed last: it wins over bleg
+            if not legs or "aleg" in legs or "both" in legs or "holdb" in legs:
+                app, sep, arg = argv[1].partition("::")
+                meta.broadcast_to_peer(s, peer, app if sep else "playback", arg if sep else argv[1], hold_bleg)
+            return True
+    return False

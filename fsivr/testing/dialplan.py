@@ -80,6 +80,7 @@ def transfer_session(s: CallSession, extension: str, dialplan: str = "", context
     # where to, as the command gave it (CallResult.transferred_to: "200 XML default", "xfer")
     s.transfer_to = " ".join(p for p in (extension, dialplan, context) if p)
     s.transfer_target = (extension, use_context)
+    s.transfer_dialplan = use_dialplan
     s.wake.set()
     return True
 
@@ -91,11 +92,14 @@ def run_transfer(s: CallSession) -> bool:
     target = s.transfer_target
     if target is None:
         return False
-    found = s.script.extensions.get(f"{target[0]}@{target[1]}")
+    found = inline(target[0]) if s.transfer_dialplan == "inline" else s.script.extensions.get(
+        f"{target[0]}@{target[1]}")
     if found is None:
         return False
     ch = s.channel
     s.transferring = False
+    # what ran before the transfer (a uuid_bridge an app set up) is over
+    s.after_socket = None
     ch.set_running_state("CS_ROUTING", 2)
     ch.set_callstate("RINGING")
     s.fire("CHANNEL_STATE")
@@ -108,10 +112,30 @@ def run_transfer(s: CallSession) -> bool:
         if not ch.ready or s.transferring:
             break
         s.execute(app, arg or None, str(uuidlib.uuid4()))
+        if s.after_socket is not None and ch.ready:
+            # the app handed the channel to a uuid_bridge (callcenter's agent): it runs now, and
+            # back in CS_EXECUTE the extension goes on (switch_core_state_machine.c)
+            then, s.after_socket = s.after_socket, None
+            then(s)
     if ch.ready and not s.transferring:
         # switch_core_state_machine.c: the extension ran out of applications → NORMAL_CLEARING
         s.hangup("NORMAL_CLEARING", "server")
     return True
+
+
+def inline(target: str) -> list[tuple[str, str]] | None:
+    """mod_dptools.c inline_dialplan_hunt: ``app[:data],app[:data]`` (``m:<c>:`` picks the
+    separator instead of ','); each app's data starts after its first ':'."""
+    if not target:
+        return None
+    delim = ","
+    if len(target) > 3 and target[0] == "m" and target[1] == ":" and target[3] == ":":
+        delim, target = target[2], target[4:]
+    found = []
+    for part in target.split(delim):
+        app, _, data = part.partition(":")
+        found.append((app.lstrip(" "), data))
+    return found
 
 
 def transfer(s: CallSession, arg: str) -> None:

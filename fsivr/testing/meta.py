@@ -152,6 +152,8 @@ def broadcast_to_peer(s: CallSession, peer: Peer, app: str, arg: str, hold_bleg:
     seconds = run_on_peer(s, peer, app, arg)
     if holding and peer.collector is not None:
         peer.collector.on_done = s.stop_broadcast_now  # the app ends with the keys, not a clock
+    elif holding and peer.xfer is not None:
+        peer.xfer.on_done = s.stop_broadcast_now  # att_xfer ends with its originate / keys
     elif holding:
         s.at(seconds, s.stop_broadcast_now, owner=peer)
 
@@ -172,6 +174,10 @@ def run_on_peer(s: CallSession, peer: Peer, app: str, arg: str) -> float:
         from fsivr.testing.peer import collect_on_peer  # peer imports this module
 
         return collect_on_peer(s, peer, arg)
+    if app == "att_xfer":
+        from fsivr.testing import attxfer  # peer → attxfer → apps → meta: imported when used
+
+        return attxfer.start(s, peer, arg)
     if app == "set":
         name, sep, value = arg.partition("=")
         if name.strip():
@@ -181,6 +187,7 @@ def run_on_peer(s: CallSession, peer: Peer, app: str, arg: str) -> float:
                 peer.vars.pop(name.strip(), None)
         return 0.0
     if app in ("playback", "endless_playback"):
+        peer.heard.append(arg.strip())
         return media.file_seconds(arg.strip(), s.script.files) or 0.0
     if app == "sleep":
         try:

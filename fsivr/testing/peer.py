@@ -14,9 +14,9 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from fsivr.testing import meta
+from fsivr.testing import attxfer, meta
 from fsivr.testing.mods import common
 
 if TYPE_CHECKING:
@@ -50,6 +50,10 @@ class Peer:
     collector: Collector | None = None
     # ``uuid_kill`` of the peer: its bridge ends as if its user hung up
     hungup: bool = False
+    # what was played to the peer (``playback`` run on it); a callcenter agent's is Agent.heard
+    heard: list[str] = field(default_factory=list)
+    # ``att_xfer`` running on the peer (fsivr.testing.attxfer.AttXfer): the peer's keys go to it
+    xfer: Any = None
 
 
 @dataclass
@@ -169,6 +173,8 @@ def finish_collect(s: CallSession, peer: Peer) -> None:
 def pass_key(s: CallSession, peer: Peer, key: str, direction: str) -> None:
     """One key in a bridge: the peer's (``SEND``: to a collecting app on the peer, else through our
     send-DTMF hook) or the caller's (``RECV``: our receive hook, a DTMF event if it passes)."""
+    if direction == meta.SEND and peer.xfer is not None and attxfer.feed(s, peer, key):
+        return
     if direction == meta.SEND and peer.collector is not None:
         if peer.collector.feed(key):
             finish_collect(s, peer)

@@ -38,6 +38,7 @@ from fsivr.testing.subscription import EventSubscriber
 
 if TYPE_CHECKING:
     from fsivr.testing.meta import MetaBindings
+    from fsivr.testing.mods.common import Partner
     from fsivr.testing.peer import Peer
     from fsivr.testing.simulator import Simulator
 
@@ -134,6 +135,10 @@ class CallSession(EventSubscriber):
         # and apps) and where to (extension, context)
         self.transferring = False
         self.transfer_target: tuple[str, str] | None = None
+        # att_xfer completed: the uuid_bridge that follows the current one (fsivr.testing.attxfer)
+        self.rebridge: Partner | None = None
+        # the dialplan the transfer hunts in ("XML", or "inline": fsivr.testing.dialplan.inline)
+        self.transfer_dialplan = "XML"
         # the far end of the running bridge (fsivr.testing.peer)
         self.peer: Peer | None = None
         # a uuid_bridge'd peer (callcenter agent) while a nested bridge has its own peer in ``peer``

@@ -6,7 +6,7 @@ the migration does not see. ``fsivr db hash-secrets`` converts them (``fsivr db 
 while any are left); until then render-conf renders the a1-hash computed from the plain row.
 
 Revision ID: 0017
-Revises: 0012
+Revises: 0015
 Create Date: 2026-12-01
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0017'
-down_revision: str | None = '0014'
+down_revision: str | None = '0015'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

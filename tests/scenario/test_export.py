@@ -33,11 +33,11 @@ accounts:
      mobile: ["+48600100201", "+48600100202"], email: ewa@example.com, mailbox: office}
   - {user: "202", password: pw-202}
 groups:
-  - {name: support, strategy: random_weighted, ring_timeout: 25,
+  - {name: support, strategy: random_weighted, ring_timeout: 25, department: "210",
      members: ["202", {account: "201", ring_timeout: 10, weight: 4}]}
 queues:
   - {name: hotline, strategy: round-robin, music: "local_stream://moh", max_wait: 300, tier_rules_apply: true,
-     discard_abandoned_after: 60, params: {announce-frequency: 30},
+     discard_abandoned_after: 60, params: {announce-frequency: 30}, department: "007",
      agents: ["201", {account: "202", level: 2, position: 3}]}
 agents:
   - {account: "201", contact: mobile, status: Available, wrap_up_time: 5, max_no_answer: 2}

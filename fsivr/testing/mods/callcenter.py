@@ -674,7 +674,7 @@ def _agent_partner(s: CallSession, agent: Agent, member: Member) -> Partner:
                          if sip else [])],
         last_sent_callee=(user, user),
         # an agent who presses keys (the in-call menu) is the bridge's peer while it lasts
-        peer=Peer(leg_uuid, leg_name, context="default") if agent.target.dtmf else None,
+        peer=Peer(leg_uuid, leg_name, context="default", heard=agent.heard) if agent.target.dtmf else None,
         target=agent.target if agent.target.dtmf else None,
     )
 

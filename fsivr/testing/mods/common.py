@@ -231,6 +231,24 @@ def _fake_uuid(s: CallSession) -> str:
     return str(uuidlib.uuid4())
 
 
+def rebridge_in_place(s: CallSession, partner_uuid: str) -> None:
+    """switch_ivr_uuid_bridge of our channel to the partner it is already bridged to (att_xfer
+    cancelled: ``uuid_bridge(agent, bond)``): our bridge loop ends and a new one starts — on our
+    socket CHANNEL_UNBRIDGE, the CS_HIBERNATE/RESET/SOFT_EXECUTE round, uuid_bridge's
+    CHANNEL_EXECUTE and CHANNEL_BRIDGE, as uuid_bridge_out shows them; the talk itself goes on."""
+    ch = s.channel
+    ids = [("Bridge-A-Unique-ID", ch.uuid), ("Bridge-B-Unique-ID", partner_uuid)]
+    s.fire("CHANNEL_UNBRIDGE", pre=ids)
+    for state, num in (("CS_HIBERNATE", 8), ("CS_RESET", 9), ("CS_SOFT_EXECUTE", 3)):
+        ch.set_running_state(state, num)
+        s.fire("CHANNEL_STATE")
+    fire_ex(s, "CHANNEL_EXECUTE", post=[("Application", "uuid_bridge"), ("Application-Data", partner_uuid)],
+            source=("switch_ivr_bridge.c", "uuid_bridge_on_soft_execute", "1236"))
+    ch.times["Channel-Bridged-Time"] = s.clock.now_us
+    ch._dirty()
+    s.fire("CHANNEL_BRIDGE", pre=ids)
+
+
 def uuid_bridge_out(partner: Partner) -> Callable[[CallSession], None]:
     """The session's ``after_socket``: CS_HIBERNATE → CS_RESET → CS_SOFT_EXECUTE, uuid_bridge's
     CHANNEL_EXECUTE (no COMPLETE), CHANNEL_BRIDGE, talk, CHANNEL_UNBRIDGE, back to CS_EXECUTE, and
@@ -280,7 +298,13 @@ def uuid_bridge_out(partner: Partner) -> Callable[[CallSession], None]:
         s.fire("CHANNEL_UNBRIDGE", pre=ids)
         if partner.on_end is not None:
             partner.on_end(s, ended_by)
-        if ch.ready:
+        following, s.rebridge = s.rebridge, None
+        if following is not None and ch.ready and not s.transferring:
+            # att_xfer completed: switch_ivr_uuid_bridge(target, us) (mod_dptools.c att_thread_run)
+            uuid_bridge_in(s, following)
+            uuid_bridge_out(following)(s)
+            return
+        if ch.ready and not s.transferring:
             ch.set_running_state("CS_EXECUTE", 4)
             s.fire("CHANNEL_STATE")
             call_uuid = ch.vars.get("call_uuid")
