@@ -129,7 +129,9 @@ def test_several_agents_the_free_one_answers(pbx: Harness) -> None:
     # 101 is offered first (tier order) and is busy; 102 answers
     pbx.simulator.set_agent_behaviour("101", Target("busy"))
     pbx.simulator.set_agent_behaviour("102", Target("answered", answer_after=1.0, talk=2.0))
-    placed = pbx.call(number="2001")
+    # 2003 has no max_wait: the offers run in real seconds (101's busy reply, then 102's ringing),
+    # and a loaded machine must not turn them into a timeout
+    placed = pbx.call(number="2003")
     assert placed.path[0] == ("q", "answered")
     assert step(placed.record)["detail"]["agent"] == "102"
 
