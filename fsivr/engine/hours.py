@@ -69,3 +69,26 @@ class AllowedHours:
                 if candidate > local and self.allows(candidate):
                     return candidate.astimezone(at.tzinfo)
         raise ValueError("allowed_hours: no allowed moment within two days")  # pragma: no cover
+
+
+def windows(value: object) -> list[str]:
+    """A node's hours parameter as a list of windows: ``"08:00-12:00, 13:00-17:00"`` or a list."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [w for w in (p.strip() for p in value.split(",")) if w]
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+def check_hours(value: object) -> object:
+    """A node parameter check: the windows parse (ValueError names what is wrong)."""
+    AllowedHours.parse(windows(value))
+    return value
+
+
+def check_zone(value: str) -> str:
+    """A node parameter check: an IANA timezone AllowedHours can use."""
+    AllowedHours.parse(None, value)
+    return value

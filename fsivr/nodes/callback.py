@@ -9,32 +9,13 @@ before ``hangup`` this leaves the caller's call unanswered ("call me back throug
 from __future__ import annotations
 
 from datetime import time, timedelta
-from typing import Any
 
 from fsivr.engine.call import Call
 from fsivr.engine.callbacks import callback_key
-from fsivr.engine.hours import AllowedHours
+from fsivr.engine.hours import AllowedHours, check_hours, check_zone, windows
 from fsivr.engine.node import Node, Param, Ref
 from fsivr.engine.registry import register
 from fsivr.store.phone import DIALLABLE
-
-
-def _hours(value: Any) -> Any:
-    AllowedHours.parse(_windows(value))
-    return value
-
-
-def _windows(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [w for w in (p.strip() for p in value.split(",")) if w]
-    return [str(v) for v in value]
-
-
-def _zone(value: str) -> str:
-    AllowedHours.parse(None, value)
-    return value
 
 
 def _caller_id(value: str) -> str:
@@ -51,9 +32,9 @@ class Callback(Node):
         "scenario": Param(str, required=True, ref="scenario", doc="scenario the callback call runs"),
         "delay": Param((int, float), default=0, between=(0, 30 * 86400), unit="seconds",
                        doc="earliest callback, seconds after this call"),
-        "allowed_hours": Param((str, list), default=None, check=_hours,
+        "allowed_hours": Param((str, list), default=None, check=check_hours,
                                doc="local windows the callback may be placed in, e.g. 09:00-20:00"),
-        "timezone": Param(str, default="UTC", check=_zone, doc="IANA timezone of allowed_hours"),
+        "timezone": Param(str, default="UTC", check=check_zone, doc="IANA timezone of allowed_hours"),
         "attempts": Param(int, default=3, between=(1, 20), doc="calls placed at most"),
         "spacing": Param((int, float), default=600, between=(0, 7 * 86400), unit="seconds",
                          doc="wait between attempts"),
@@ -64,7 +45,7 @@ class Callback(Node):
 
     def compile(self) -> None:
         self.refs.append(Ref("scenario", self.p["scenario"], "scenario"))
-        self.hours = AllowedHours.parse(_windows(self.p["allowed_hours"]), self.p["timezone"])
+        self.hours = AllowedHours.parse(windows(self.p["allowed_hours"]), self.p["timezone"])
 
     def run(self, call: Call) -> str:
         callbacks = call.services.callbacks

@@ -40,7 +40,7 @@ from fsivr import ringing
 from fsivr.callcenter.commands import ListError, parse_list
 from fsivr.engine.call import Call, RingResult
 from fsivr.engine.callbacks import callback_key as job_key
-from fsivr.engine.hours import AllowedHours
+from fsivr.engine.hours import AllowedHours, check_hours, check_zone, windows
 from fsivr.engine.node import Node, Param, Ref
 from fsivr.engine.queueboard import QueueSnapshot
 from fsivr.engine.registry import register
@@ -80,24 +80,6 @@ def _check_key(value: str) -> str:
     return value
 
 
-def _windows(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [w for w in (p.strip() for p in value.split(",")) if w]
-    return [str(v) for v in value]
-
-
-def _hours(value: Any) -> Any:
-    AllowedHours.parse(_windows(value))
-    return value
-
-
-def _zone(value: str) -> str:
-    AllowedHours.parse(None, value)
-    return value
-
-
 @register
 class QueueNode(Node):
     type = "queue"
@@ -118,10 +100,10 @@ class QueueNode(Node):
         "callback_key": Param(str, check=_check_key,
                               doc="a key that ends the call with `callback`: the caller is called back "
                                   "when their place in line reaches an agent"),
-        "callback_hours": Param((str, list), default=None, check=_hours,
+        "callback_hours": Param((str, list), default=None, check=check_hours,
                                 doc="the queue's hours for callbacks, e.g. 08:00-20:00 (required with "
                                     "callback_key): the key is offered only to callers who join then"),
-        "timezone": Param(str, default="UTC", check=_zone, doc="IANA timezone of callback_hours"),
+        "timezone": Param(str, default="UTC", check=check_zone, doc="IANA timezone of callback_hours"),
         "callback_caller_id": Param(str, default="",
                                     doc="caller ID number the callback shows (e.g. the company's number)"),
         "language": Param(str, doc="language of the announcements (default: the configured language)"),
@@ -160,7 +142,7 @@ class QueueNode(Node):
             if not self.p["callback_hours"]:
                 raise self.error("the queue's hours for callbacks are required with callback_key",
                                  "callback_hours")
-            self.hours = AllowedHours.parse(_windows(self.p["callback_hours"]), self.p["timezone"])
+            self.hours = AllowedHours.parse(windows(self.p["callback_hours"]), self.p["timezone"])
         cid = self.p["callback_caller_id"]
         if cid and not DIALLABLE.match(cid):
             raise self.error(f"{cid!r} is not a number", "callback_caller_id")
@@ -297,7 +279,7 @@ class QueueNode(Node):
                    # played to the agent by mod_callcenter itself (cc_outbound_announce) on answering
                    "agent_announce": call.playable(text=callback_agent_sentence(language), language=language,
                                                    voice=p["voice"]),
-                   "allowed_hours": [w for w in _windows(p["callback_hours"])], "timezone": p["timezone"],
+                   "allowed_hours": [w for w in windows(p["callback_hours"])], "timezone": p["timezone"],
                    "requested_by": call.uuid, "scenario": call.scenario or "", "node": self.id}
         if payload["agent_announce"].startswith("say:"):
             # FreeSWITCH speaks it (switch_ivr_play_file "say:" reads tts_engine/tts_voice from the
