@@ -459,6 +459,9 @@ class CallRecordWriter:
                 # Whatever a flush() waits for has gone out; a later flush() sets it again.
                 self._hurry.clear()
             self._advance(len(batch))
+            # Not kept while idle: the last batch (its records and steps) would stay alive until
+            # the next one, a few hundred objects that come and go with the batch's size.
+            del batch
 
     def _advance(self, n: int) -> None:
         self._done += n

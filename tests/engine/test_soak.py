@@ -4,18 +4,22 @@ and the greenlets alive are back where they were.
 Every node type's call (the hangup matrix's rows, tests/engine/test_hangup_matrix.py, so a new
 node type is soaked once it has its row) is placed round after round, all types of a round at
 once. Measured after a warm-up third of the rounds (caches filled, templates compiled, prompts
-rendered) and again at the end, all calls finished and their records written: the interpreter's
+rendered) and then every few rounds, all calls finished and their records written: the interpreter's
 allocated blocks (sys.getallocatedblocks: every live object's memory) and the objects the collector
-tracks, per call in between - a leak grows with the calls, a cache does not, so the tolerance is
-per call and nothing depends on the machine's speed. The simulator's own memoised header lines
-(fsivr/testing/wire.py, bounded) are emptied before each measure: they are the test rig's.
+tracks. The growth per call is the slope fitted through those measures - a leak grows with the
+calls, a cache does not, and what comes and goes moves one measure but hardly the slope - so the
+tolerance is per call and nothing depends on the machine's speed. The simulator's own memoised
+header lines (fsivr/testing/wire.py, bounded) and its logs (calls originated, mod_callcenter's
+events) are emptied before each measure: they are the test rig's.
 """
 
 from __future__ import annotations
 
 import gc
 import itertools
+import sqlite3
 import sys
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,6 +43,8 @@ SLOW_EVERY = {"authorize": 5, "fax_receive": 5, "agent_login": 5, "agent_menu": 
 #: is bounded and rare (a channel released alive is remembered, up to 10,000, by the runner).
 BLOCKS_PER_CALL = 0.5
 OBJECTS_PER_CALL = 0.5
+#: Rounds between two measures after the warm-up (9 measures over the ~1,500 calls after it).
+CHECK_EVERY = 6
 #: Greenlets the server may start for good during the soak (none expected).
 GREENLETS = 2
 
@@ -68,16 +74,26 @@ def measure(h: Harness) -> tuple[int, int, int]:
     assert h.app.runner.idle.wait(30.0), "calls still running"
     assert h.app.records.flush(30.0), "call records not written"
     h.simulator.originated.clear()
+    h.simulator.callcenter.events.clear()  # the simulated mod_callcenter's event log, kept for tests to read
     wire._LINE_CACHE.clear()
     wire._SAFE_CACHE.clear()
     for _ in range(3):
         gc.collect()
-    return sys.getallocatedblocks(), len(gc.get_objects()), greenlets()
+    # Dead weak references a sqlite3 connection still lists: CPython's sqlite3 module keeps one per
+    # cursor made and prunes the dead ones only every 200 cursors (Modules/_sqlite/connection.c,
+    # pysqlite_drop_unused_cursor_references), so each pooled connection holds 0-200 of them, a
+    # one-block object each, depending on where its count stands - hundreds up or down between
+    # two measures, which is not the server's.
+    dead = sqlite_dead_cursor_refs()
+    return sys.getallocatedblocks() - dead, len(gc.get_objects()) - dead, greenlets()
 
 
-@pytest.mark.xfail(strict=False, reason="after the stage-2 merges the allocated blocks grow 0.5-1.4 per "
-                   "call between runs (ReferenceType/tuple/list; also without the agent nodes), over the "
-                   "0.5 bound: not yet told apart from warm-up of bounded caches — open in issue 11")
+def sqlite_dead_cursor_refs() -> int:
+    return sum(1 for o in gc.get_objects() if isinstance(o, sqlite3.Connection)
+               for held in gc.get_referents(o) if isinstance(held, list)
+               for ref in held if isinstance(ref, weakref.ref) and ref() is None)
+
+
 def test_memory_and_greenlets_return_to_their_baseline(soak: Harness) -> None:
     types = product_node_types()
     missing = sorted(set(types) - set(ROWS))
@@ -101,15 +117,30 @@ def test_memory_and_greenlets_return_to_their_baseline(soak: Harness) -> None:
 
     for n in range(WARM_UP):
         run_round(n)
-    blocks, objects, alive = measure(soak)
-    base_calls = placed
-    for n in range(WARM_UP, ROUNDS):
-        run_round(n)
-    end_blocks, end_objects, end_alive = measure(soak)
-    calls = placed - base_calls
+    # A measure at every few rounds, and the growth per call is the slope fitted through them all:
+    # what is bounded but comes and goes (dead weak references SQLAlchemy's registries prune
+    # lazily, a few hundred up or down) moves single measures, not the slope of many, while a leak
+    # of one object per call raises every measure after the last.
+    points: list[tuple[int, int, int, int]] = []
+    for n in range(WARM_UP, ROUNDS + 1):
+        if (n - WARM_UP) % CHECK_EVERY == 0:
+            points.append((placed, *measure(soak)))
+        if n < ROUNDS:
+            run_round(n)
+    alive, end_alive = points[0][3], points[-1][3]
+    calls = placed - points[0][0]
     assert placed >= 2000, placed
     assert end_alive <= alive + GREENLETS, f"greenlets alive: {alive} -> {end_alive}"
-    assert end_objects - objects <= OBJECTS_PER_CALL * calls, (
-        f"objects tracked by the collector: {objects} -> {end_objects} over {calls} calls")
-    assert end_blocks - blocks <= BLOCKS_PER_CALL * calls, (
-        f"allocated blocks: {blocks} -> {end_blocks} over {calls} calls ({(end_blocks - blocks) / calls:.1f} per call)")
+    xs = [p[0] for p in points]
+    block_growth, object_growth = slope(xs, [p[1] for p in points]), slope(xs, [p[2] for p in points])
+    assert object_growth <= OBJECTS_PER_CALL, (
+        f"objects tracked by the collector grow {object_growth:.2f} per call over {calls} calls: "
+        f"{[p[2] for p in points]}")
+    assert block_growth <= BLOCKS_PER_CALL, (
+        f"allocated blocks grow {block_growth:.2f} per call over {calls} calls: {[p[1] for p in points]}")
+
+
+def slope(xs: list[int], ys: list[int]) -> float:
+    """The least-squares slope of ys over xs: growth per call."""
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
