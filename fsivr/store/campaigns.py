@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from fsivr.store import phone
 from fsivr.store.models import CAMPAIGN_RESULTS, NAME, CampaignEntryRow, CampaignRow
 from fsivr.store.names import DIALABLE_NAME
-from fsivr.store.tables import CELL_LIMIT
+from fsivr.store.tables import CELL_LIMIT, header_columns
 
 #: Results a campaign tries again by default (an answered call is never called again).
 RETRYABLE = ("busy", "no_answer", "failed")
@@ -98,16 +98,7 @@ def prepare(source: str, header: Sequence[str], rows: Iterable[tuple[int, list[s
             rename: dict[str, str] | None = None, region: str | None = None) -> Prepared:
     """Check a file's rows. Raises ValueError for what makes the whole file unusable (a column
     without a name or twice, an unknown column named); a bad row is reported on the row."""
-    columns = [str(c).strip() for c in header]
-    seen: set[str] = set()
-    for i, column in enumerate(columns):
-        if not column:
-            raise ValueError(f"column {i + 1} has no name in the first row")
-        if column in seen:
-            raise ValueError(f"column {column!r} appears twice in the first row")
-        if len(column) > NAME:
-            raise ValueError(f"column {column[:40]!r}...: a name is at most {NAME} characters")
-        seen.add(column)
+    columns = header_columns(header)
     numbers = _number_column(columns, number_column)
     for column in required:
         if column not in columns:

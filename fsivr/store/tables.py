@@ -150,12 +150,9 @@ def check_table_name(name: str) -> str:
     return name
 
 
-def prepare(table: str, header: Sequence[str], rows: Iterable[tuple[int, list[str]]], key: str | None,
-            mode: str = "replace") -> tuple[ImportReport, dict[str, dict[str, str]]]:
-    """Check the rows: what will be stored (by key) and the report of rows left out."""
-    check_table_name(table)
-    if mode not in MODES:
-        raise ValueError(f"mode {mode!r}: use {' or '.join(MODES)}")
+def header_columns(header: Sequence[str]) -> list[str]:
+    """A file's first row as column names; ValueError for a column without a name, one named
+    twice or one too long (a data table's and a campaign's files alike)."""
     columns = [str(c).strip() for c in header]
     seen: set[str] = set()
     for i, column in enumerate(columns):
@@ -166,6 +163,16 @@ def prepare(table: str, header: Sequence[str], rows: Iterable[tuple[int, list[st
         if len(column) > NAME:
             raise ValueError(f"column {column[:40]!r}...: a name is at most {NAME} characters")
         seen.add(column)
+    return columns
+
+
+def prepare(table: str, header: Sequence[str], rows: Iterable[tuple[int, list[str]]], key: str | None,
+            mode: str = "replace") -> tuple[ImportReport, dict[str, dict[str, str]]]:
+    """Check the rows: what will be stored (by key) and the report of rows left out."""
+    check_table_name(table)
+    if mode not in MODES:
+        raise ValueError(f"mode {mode!r}: use {' or '.join(MODES)}")
+    columns = header_columns(header)
     key_column = key or columns[0]
     if key_column not in columns:
         raise ValueError(f"key column {key_column!r} is not among the columns: {', '.join(columns)}")
