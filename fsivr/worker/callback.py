@@ -25,7 +25,7 @@ from fsivr.store.db import Store
 from fsivr.store.models import CallAttempt, CallRow
 from fsivr.store.types import utcnow
 from fsivr.worker.errors import NotNow, PermanentFailure, RetryAt, SendFailed
-from fsivr.worker.originate import endpoint_for, originate_command
+from fsivr.worker.originate import JOB_KIND, endpoint_for, originate_command, placed_by
 
 log = logging.getLogger("fsivr.worker.callback")
 
@@ -52,7 +52,7 @@ class CallbackSender:
 
     def _on_event(self, event: Event) -> None:
         """A placed call ended: its cause goes on its attempt (only calls carrying fsivr_job)."""
-        if event.name != "CHANNEL_HANGUP_COMPLETE" or not event.get("variable_fsivr_job"):
+        if event.name != "CHANNEL_HANGUP_COMPLETE" or not placed_by(event, self.kind):
             return
         uuid, cause = event.get("Unique-ID") or "", event.get("Hangup-Cause") or ""
         try:
@@ -92,7 +92,8 @@ class CallbackSender:
             raise PermanentFailure(f"all {limit} attempts made")
         number = str(payload["number"])
         call_uuid = str(uuidlib.uuid4())
-        variables = {"origination_uuid": call_uuid, "fsivr_job": key, "fsivr_scenario": str(payload["scenario"]),
+        variables = {"origination_uuid": call_uuid, "fsivr_job": key, JOB_KIND: self.kind,
+                     "fsivr_scenario": str(payload["scenario"]),
                      "originate_timeout": str(int(self.originate_timeout))}
         if payload.get("caller_id"):
             variables["origination_caller_id_number"] = str(payload["caller_id"])

@@ -42,16 +42,19 @@ from sqlalchemy.orm import Session
 from fsivr.engine.hours import AllowedHours
 from fsivr.esl.frames import Event
 from fsivr.esl.link import EventLink, LinkError
+from fsivr.store.callrecords import IN_PROGRESS
 from fsivr.store.campaigns import RETRYABLE
 from fsivr.store.db import Store
 from fsivr.store.models import CallAttempt, CallRow, CallStepRow, CampaignEntryRow, CampaignRow
 from fsivr.store.outage import UNREACHABLE, OutageLog
 from fsivr.store.types import utcnow
-from fsivr.worker.originate import endpoint_for, originate_command
+from fsivr.worker.originate import JOB_KIND, endpoint_for, originate_command, placed_by
 
 log = logging.getLogger("fsivr.worker.campaign")
 
 PREFIX = "campaign:"
+#: What this dialler's legs carry in JOB_KIND.
+KIND = "campaign"
 #: Hangup causes of a failed originate that mean the callee did not pick up (switch_types.h).
 NO_ANSWER_CAUSES = frozenset({"NO_ANSWER", "NO_USER_RESPONSE", "ALLOTTED_TIMEOUT"})
 BUSY_CAUSES = frozenset({"USER_BUSY"})
@@ -163,7 +166,7 @@ class Dialler:
         wait on the database)."""
         if event.name != "CHANNEL_HANGUP_COMPLETE":
             return
-        if not (event.get("variable_fsivr_job") or "").startswith(PREFIX):
+        if not placed_by(event, KIND):
             return
         self._hangups.append((event.get("Unique-ID") or "", event.get("Hangup-Cause") or "", self.clock()))
 
@@ -294,7 +297,8 @@ class Dialler:
 
     def _send(self, call: Placed) -> None:
         """One originate and its BACKGROUND_JOB, recorded on the attempt (and the row if it failed)."""
-        variables = {"origination_uuid": call.call_uuid, "fsivr_job": call.key, "fsivr_scenario": call.scenario,
+        variables = {"origination_uuid": call.call_uuid, "fsivr_job": call.key, JOB_KIND: KIND,
+                     "fsivr_scenario": call.scenario,
                      "fsivr_attempt": str(call.attempt),
                      "originate_timeout": str(int(self.originate_timeout))}
         if call.caller_id:
@@ -448,8 +452,8 @@ def _settle_answered(s: Session, now: datetime, give_up_after: float) -> None:
             records[rec.uuid] = rec  # the last session of the channel
     for row, attempt in answered:
         rec = records.get(attempt.call_uuid)
-        if rec is not None and rec.ended_at is None:
-            continue  # the call is still on
+        if rec is not None and (rec.ended_at is None or rec.status == IN_PROGRESS):
+            continue  # the call is still on (the server writes its end and status together)
         if rec is None:
             # Answered, yet no record: a server that never took the call (or was down). Only after
             # the hangup and the grace is it given up on.

@@ -19,7 +19,14 @@ from __future__ import annotations
 import re
 
 from fsivr.engine.call import VAR_NAME
+from fsivr.esl.frames import Event
 from fsivr.store.phone import DIALLABLE
+
+#: The channel variable naming which part of the worker placed a leg. The callback senders and
+#: the campaign dialler share one live link and each sees every CHANNEL_HANGUP_COMPLETE: a part
+#: that took another's leg for its own wrote that leg's end onto its call record before the server
+#: had (the campaign then settled a call that was still being recorded).
+JOB_KIND = "fsivr_job_kind"
 
 #: An endpoint template from the operator's configuration: ``{number}`` is replaced.
 _FORBIDDEN = ("{", "}", "$", "\n", "\r")
@@ -30,6 +37,11 @@ def _escape(value: str, delim: str) -> str:
     before a quote, the delimiter or a backslash gives that character."""
     out = value.replace("\\", "\\\\").replace("'", "\\'").replace('"', '\\"')
     return out.replace(delim, "\\" + delim) if delim else out
+
+
+def placed_by(event: Event, kind: str) -> bool:
+    """True for an event of a leg this worker's ``kind`` placed (its originate set JOB_KIND)."""
+    return event.get(f"variable_{JOB_KIND}") == kind
 
 
 def brace_value(value: str) -> str:

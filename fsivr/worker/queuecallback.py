@@ -66,7 +66,7 @@ from fsivr.store.db import Store
 from fsivr.store.models import CallAttempt, CallRow, CallStepRow, OutboxRow
 from fsivr.store.types import utcnow
 from fsivr.worker.errors import NotNow, PermanentFailure, SendFailed
-from fsivr.worker.originate import brace_vars, endpoint_for
+from fsivr.worker.originate import JOB_KIND, brace_vars, endpoint_for, placed_by
 
 log = logging.getLogger("fsivr.worker.queuecallback")
 
@@ -129,7 +129,7 @@ class QueueCallbackSender:
         name = event.name
         if name == "CHANNEL_HANGUP_COMPLETE":
             uuid = event.get("Unique-ID") or ""
-            if event.get("variable_fsivr_job") and uuid not in self._entries:
+            if placed_by(event, self.kind) and uuid not in self._entries:
                 # a caller leg we placed ended: its cause and end go on its records
                 gevent.spawn(self._ended, uuid, event.get("Hangup-Cause") or "")
             for entry in list(self._entries.values()):
@@ -285,7 +285,7 @@ class QueueCallbackSender:
             if entry.agent_gone.is_set():
                 break
             uuid = str(uuidlib.uuid4())
-            variables = {"origination_uuid": uuid, "fsivr_job": entry.key,
+            variables = {"origination_uuid": uuid, "fsivr_job": entry.key, JOB_KIND: self.kind,
                          "originate_timeout": str(int(self.originate_timeout))}
             if payload.get("caller_id"):
                 variables["origination_caller_id_number"] = str(payload["caller_id"])

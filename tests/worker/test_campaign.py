@@ -24,13 +24,15 @@ from fsivr.config import Config
 from fsivr.esl.link import EventLink
 from fsivr.store import campaigns
 from fsivr.store.db import Store
-from fsivr.store.models import CallStepRow, CampaignEntryRow, CampaignRow
+from fsivr.store.models import CallAttempt, CallRow, CallStepRow, CampaignEntryRow, CampaignRow
 from fsivr.store.types import utcnow
 from fsivr.testing import Simulator
 from fsivr.testing.harness import Harness, running
 from fsivr.testing.inbound import InboundSwitch
 from fsivr.testing.script import Hangup
+from fsivr.worker.callback import CallbackSender
 from fsivr.worker.campaign import Dialler, Settings
+from fsivr.worker.queuecallback import QueueCallbackSender
 
 ANNA = "+48501200001"
 
@@ -193,6 +195,36 @@ def test_retries_per_settings_and_a_callee_hanging_up_is_answered_not_listened(r
     assert rig.state() == "done"
     calls = [o.number for o in rig.sim.originate_log]
     assert calls.count(busy) == 3 and calls.count(gone) == 1 and calls.count(rejected) == 1
+
+
+def test_the_callback_senders_on_the_same_link_leave_campaign_legs_alone(rig: Rig) -> None:
+    """``fsivr worker`` runs the callback senders on the dialler's link (senders.callback_senders):
+    every CHANNEL_HANGUP_COMPLETE reaches all of them. Each must take only the legs it placed. A
+    queue callback sender that took a campaign leg for its own wrote its end (on the wall clock)
+    onto the call's record before the server did, and the dialler then settled a listened call as
+    answered, reading a record still in progress (the SIGKILL campaign test's 'answered' rows)."""
+    # Each listens on the link from here on (the link holds their listeners).
+    CallbackSender(rig.h.store, rig.dialler.link, endpoint="sofia/gateway/trunk/{number}",
+                   socket_address="127.0.0.1:1", originate_timeout=30)
+    QueueCallbackSender(rig.h.store, rig.dialler.link, endpoint="sofia/gateway/trunk/{number}",
+                        hold_endpoint="loopback/fsivr_queue_hold/fsivr_hold", originate_timeout=30)
+    gevent.sleep(0.2)  # their subscriptions (the link is up already) reach the switch
+    listener, gone = "+48501400001", "+48501400002"
+    rig.sim.originate_answers[gone] = {"hangup": Hangup(on_app="say")}
+    load(rig, [(listener, "7"), (gone, "8")], pace=10.0, concurrency=5, attempts=1)
+    rig.h.store.run(lambda s: campaigns.control(s, "debts", "start", rig.clock()))
+    for _ in range(5):
+        rig.step()
+    assert rig.h.app.records.flush(10.0)
+    rig.step()
+    with rig.h.store.session() as s:
+        ended = {a.number: a.ended_at for a in s.execute(select(CallAttempt)).scalars()}
+        records = {r.number: r for r in s.execute(select(CallRow)).scalars()}
+    # Each attempt's end is the dialler's note on its own clock, not another sender's wall clock.
+    assert set(ended) == {listener, gone}
+    assert all(at is not None and EPOCH <= at <= rig.clock.at for at in ended.values()), ended
+    assert records[listener].hangup_by == "server" and records[gone].hangup_by == "caller"
+    assert {r.number: r.result for r in rig.rows()} == {listener: "listened", gone: "answered"}
 
 
 @pytest.mark.postgres

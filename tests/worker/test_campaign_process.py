@@ -72,9 +72,6 @@ def expected(outcome: str, behaviour: str) -> str:
     return {"USER_BUSY": "busy", "NO_ANSWER": "no_answer"}.get(outcome, "failed")
 
 
-@pytest.mark.xfail(strict=False, reason="under heavy CPU load about one run in two ends with one "
-                   "'listen' or 'busy_then_listen' row settled as answered instead of listened (seen rows 54, "
-                   "179): the settle step's reading of the call record is not yet diagnosed — open in issue 13")
 def test_campaign_survives_sigkill_and_a_dropped_link_with_every_result_right(
         sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = tmp_path / "debtors.csv"
