@@ -35,6 +35,8 @@ B_SDP = ("v=0\r\no=FreeSWITCH 1796078142 1796078143 IN IP4 192.0.2.2\r\ns=FreeSW
 # a gap; trace 13 shows keys sent with uuid_send_dtmf arriving ~0.3 s apart (caller's "*1": DTMF events
 # +0.26 s and +0.88 s; the far end's "*1" acted on +0.66 s).
 DTMF_SPACING = 0.3
+#: Virtual seconds of talk between looks at whether a Press's commands have been answered.
+COMMAND_WAIT = 0.05
 
 
 @dataclass
@@ -191,15 +193,15 @@ def talk(s: CallSession, peer: Peer, target: Target, occurrence: int) -> str:
     end's keys go through our channel's send-DTMF hook and the caller's through its receive hook
     (bind_meta_app); a uuid_break does not end a bridge (the bridge loop ignores CF_BREAK: a BREAK
     read is acceptable, switch_ivr_bridge.c)."""
-    sent = [(at, meta.SEND, keys) for at, keys in target.dtmf]
-    sent += [(p.after, meta.RECV, p.keys) for p in s.script.presses if p.bridge == occurrence]
-    timeline = sorted((at + (i + 1) * DTMF_SPACING, direction, key)
-                      for at, direction, keys in sent for i, key in enumerate(keys))
+    sent = [(at, meta.SEND, keys, 0) for at, keys in target.dtmf]
+    sent += [(p.after, meta.RECV, p.keys, p.after_commands) for p in s.script.presses if p.bridge == occurrence]
+    timeline = sorted((at + (i + 1) * DTMF_SPACING, direction, key, need)
+                      for at, direction, keys, need in sent for i, key in enumerate(keys))
     elapsed = 0.0
-    for at, direction, keys in [*(t for t in timeline if t[0] <= target.talk), (target.talk, "", "")]:
-        while elapsed < at - 1e-6:
+    for at, direction, keys, need in [*(t for t in timeline if t[0] <= target.talk), (target.talk, "", "", 0)]:
+        while elapsed < at - 1e-6 or (s.commands_done < need and elapsed < target.talk):
             before = s.clock.now_us
-            outcome = s.media(at - elapsed)
+            outcome = s.media(at - elapsed if elapsed < at - 1e-6 else COMMAND_WAIT)
             elapsed += (s.clock.now_us - before) / 1e6
             if outcome in ("hangup", "transfer"):
                 return outcome

@@ -116,6 +116,9 @@ class Press:
     after: float = 0.0
     # 0: the bridge mod_callcenter makes to an agent (seconds from its start)
     bridge: int = 1
+    #: Not before the session has answered this many of the server's commands (a recording's key
+    #: that came right after a reply keeps its place however slow the server is: trace 13).
+    after_commands: int = 0
 
 
 @dataclass

@@ -158,6 +158,8 @@ class CallSession(EventSubscriber):
         self.app_counts: collections.Counter[str] = collections.Counter()
         # commands received, by application / API command name (Hangup.on_command)
         self.command_counts: collections.Counter[str] = collections.Counter()
+        #: commands received and processed (replied to), all kinds (Press.after_commands)
+        self.commands_done = 0
         self.armed_hangup: float | None = None  # virtual seconds into the current app
         self.app_elapsed = 0.0
         self.apps_completed = 0
@@ -343,6 +345,7 @@ class CallSession(EventSubscriber):
                     self._process(cmd, reply=False)
                 else:
                     self._process(cmd, reply=True)
+                self.commands_done += 1
                 if hang:
                     # Before the session thread can start a queued sendmsg: the listener does not
                     # yield between its reply and this (writes to a socket with room never do).

@@ -42,8 +42,8 @@ TIME_SCALE = 0.01
 # time (07: the api calls during the agent's 2.5 s bridge). 12, 12b, 14: the scores in their member
 # lists count whole seconds of a queue wait, which the call's clock keeps only to a few per cent
 # of the real time it sleeps (a wait that oversleeps counts as its nominal length).
-# 13/13b: the recorder pressed keys right after the server's api replies (0.3 s virtual apart): the order
-# needs real-time margin under load.
+# 13/13b: the recorder pressed keys right after the server's api replies (Press.after_commands keeps
+# that order under load; other steps, the far end's keys among them, still need the real-time margin).
 TIME_SCALES = {"07-callcenter": 0.1, "12-callcenter-member-broadcast": 0.25,
                "12b-callcenter-member-broadcast-nolock": 0.25, "14-callcenter-base-score": 0.25,
                "13-bind-meta-hold-transfer": 0.3, "13b-bind-meta-nolock": 0.3}
@@ -241,13 +241,19 @@ def build_script(records: list[dict], conn: str) -> CallScript:
     presses: list[Press] = []
     bridged_at: float | None = None
     hash_select = False
+    # FreeSWITCH's answers to the server's commands so far (the connect reply first): a key the
+    # recorder pressed after one is pressed after it in the replay too, however late it comes
+    replied = 0
     for r in records:
         if r.get("conn") == conn and r.get("dir") in ("eof", "close"):
             gone = True  # helper actions after this concern a channel that is already gone
         if gone:
             continue
         if r.get("conn") == conn and r.get("dir") == "recv":
-            ev = msg_from_record(r).event()
+            msg = msg_from_record(r)
+            if replied == 0 or msg.content_type in ("command/reply", "api/response"):
+                replied += 1
+            ev = msg.event()
             if not ev:
                 continue
             d = dict(ev)
@@ -290,7 +296,8 @@ def build_script(records: list[dict], conn: str) -> CallScript:
                 if current and current[-1][0] == "record":
                     rec_runs[-1]["key"], rec_runs[-1]["key_t"] = m.group(2), r["t"]
                 elif current and current[-1][0] == "bridge" and bridged_at is not None:
-                    presses.append(Press(m.group(2), after=r["t"] - bridged_at, bridge=occurrences["bridge"]))
+                    presses.append(Press(m.group(2), after=r["t"] - bridged_at, bridge=occurrences["bridge"],
+                                         after_commands=replied))
                 elif current and current[-1][0] in ("play_and_get_digits", "read"):
                     current[-1][3].append(m.group(2))
                 else:
