@@ -7,21 +7,33 @@ the same message (RFC 5322 §3.6.4: one Message-ID names one message).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import mimetypes
 import smtplib
 import socket
 import ssl
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import policy as email_policy
 from email.message import EmailMessage
-from email.utils import formatdate, getaddresses
+from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
 
 from fsivr.worker.errors import PermanentFailure, SendFailed
 
 SECURITY = ("starttls", "ssl", "none")
+#: One SMTP connection carries a run of messages (RSET before each after the first): a connect,
+#: EHLO (and TLS handshake, login) per message was most of an e-mail's cost to the worker
+#: (bench/outbox.py). It is closed (QUIT) after this many messages — servers cap messages per
+#: connection (Exim: 1000 by default; others less), and a fresh one now and then costs little —
+#: and not reused once idle this many seconds: a connection a NAT box or firewall dropped silently
+#: would make the RSET hang for the whole smtp_timeout, and servers close idle clients anyway.
+MAX_PER_CONNECTION = 100
+REUSE_IDLE = 10.0
 #: Biggest attachment total accepted when queueing (most servers refuse mail above 25-50 MB).
 MAX_ATTACHMENTS = 20 * 1024 * 1024
 
@@ -100,21 +112,37 @@ def email_payload(to: Sequence[str] | str, subject: str, text: str, *, html: str
 
 def message_id(key: str, sender: str) -> str:
     """``<hash-of-key@sender's domain>``: the same key always gives the same Message-ID."""
-    domain = getaddresses([sender])[0][1].rpartition("@")[2] or "localhost"
-    return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}.fsivr@{domain}>"
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}.fsivr@{_domain(sender)}>"
+
+
+@functools.lru_cache(maxsize=64)
+def _domain(sender: str) -> str:
+    return getaddresses([sender])[0][1].rpartition("@")[2] or "localhost"
+
+
+@functools.lru_cache(maxsize=512)
+def _address_header(name: str, value: str) -> Any:
+    """An address header (From, To, Cc, Reply-To) parsed once: parsing one with the default policy
+    was ~0.2 ms of CPU, and the same few senders and mailboxes recur (bench/outbox.py). The parsed
+    header is immutable and is what ``msg[name] = value`` would have stored (the same check first:
+    no line breaks, so no header injection)."""
+    if len(value.splitlines()) > 1:
+        raise ValueError("Header values may not contain linefeed or carriage return characters")
+    return email_policy.default.header_factory(name, value)
 
 
 def build_message(payload: dict[str, Any], key: str, default_sender: str) -> EmailMessage:
     sender = payload.get("from") or default_sender
     msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = ", ".join(payload["to"])
+    msg["From"] = _address_header("From", sender)
+    msg["To"] = _address_header("To", ", ".join(payload["to"]))
     if payload.get("cc"):
-        msg["Cc"] = ", ".join(payload["cc"])
+        msg["Cc"] = _address_header("Cc", ", ".join(payload["cc"]))
     if payload.get("reply_to"):
-        msg["Reply-To"] = payload["reply_to"]
+        msg["Reply-To"] = _address_header("Reply-To", payload["reply_to"])
     msg["Subject"] = payload.get("subject", "")
-    msg["Date"] = formatdate(localtime=False, usegmt=True)
+    # A datetime rather than formatdate()'s text, which the header would parse back (same output).
+    msg["Date"] = datetime.now(UTC).replace(microsecond=0)
     msg["Message-ID"] = message_id(key, sender)
     msg.set_content(payload.get("text", ""))
     if payload.get("html"):
@@ -137,9 +165,16 @@ class EmailSender:
 
     kind = "email"
 
-    def __init__(self, settings: SmtpSettings) -> None:
+    def __init__(self, settings: SmtpSettings, clock: Any = time.monotonic) -> None:
         self.settings = settings
         self._tls: ssl.SSLContext | None = None
+        self._clock = clock
+        #: The open connection, the messages sent on it, and when it was last used (``_clock``).
+        self._smtp: smtplib.SMTP | None = None
+        self._sent_on = 0
+        self._used_at = 0.0
+        #: Connections opened (for tests and the curious).
+        self.connects = 0
 
     def _context(self) -> ssl.SSLContext:
         """One TLS context for every message: building one loads the system's CA store, ~30 ms of
@@ -159,8 +194,16 @@ class EmailSender:
         except (KeyError, ValueError, TypeError) as exc:
             raise PermanentFailure(f"malformed e-mail payload: {exc}") from None
         try:
-            with self._connect() as smtp:
+            smtp = self._connection()
+            try:
                 refused = smtp.send_message(msg)
+            except BaseException:
+                # Whatever went wrong (a refusal, a timeout, the server gone), the next message
+                # starts on a fresh connection: the state of this one is not worth guessing.
+                self.close(quit=False)
+                raise
+            self._sent_on += 1
+            self._used_at = self._clock()
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             text = "; ".join(f"{rcpt}: {code} {_text(reply)}" for rcpt, (code, reply) in exc.recipients.items())
@@ -182,6 +225,40 @@ class EmailSender:
         accepted = len(payload["to"]) + len(payload.get("cc", []))
         note = f"; refused: {', '.join(sorted(refused))}" if refused else ""
         return f"accepted by {self.where} for {accepted - len(refused)} recipient(s) as {msg['Message-ID']}{note}"
+
+    def _connection(self) -> smtplib.SMTP:
+        """The open connection when it is fit to carry the next message (RSET answered 250 —
+        a connection the server closed meanwhile fails here, before anything of the message was
+        sent), else a new one. A failure to connect is the send's failure."""
+        smtp = self._smtp
+        if smtp is not None:
+            if self._sent_on >= MAX_PER_CONNECTION or self._clock() - self._used_at >= REUSE_IDLE:
+                self.close()
+            else:
+                try:
+                    code, _ = smtp.rset()
+                except (smtplib.SMTPException, OSError):
+                    code = 0
+                if code == 250:
+                    return smtp
+                self.close(quit=False)
+        smtp = self._connect()
+        self.connects += 1
+        self._smtp, self._sent_on, self._used_at = smtp, 0, self._clock()
+        return smtp
+
+    def close(self, quit: bool = True) -> None:
+        """Close the connection, if any (``quit``: say QUIT first, bounded by smtp_timeout)."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            if quit:
+                smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            pass
+        finally:
+            smtp.close()
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
