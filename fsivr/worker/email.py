@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import mimetypes
+import re
 import smtplib
 import socket
 import ssl
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy as email_policy
 from email.message import EmailMessage
-from email.utils import getaddresses
+from email.utils import format_datetime, getaddresses
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +132,101 @@ def _address_header(name: str, value: str) -> Any:
     return email_policy.default.header_factory(name, value)
 
 
-def build_message(payload: dict[str, Any], key: str, default_sender: str) -> EmailMessage:
+@dataclass(frozen=True)
+class Plain:
+    """A plain message ready to send: the envelope and the bytes ``smtplib.send_message`` would
+    have sent for ``build_message``'s message."""
+
+    sender: str
+    recipients: list[str]
+    data: bytes
+    message_id: str
+
+
+#: The most a header line or body line may be for plain_message (the default policy's
+#: max_line_length: longer ones are folded or encoded, which plain_message leaves to the email package).
+_MAX_LINE = 78
+
+
+def _plain_text(value: str) -> bool:
+    """Printable ASCII with nothing the default policy would rewrite: no encoded words, no
+    leading, trailing or doubled blanks."""
+    return (value.isascii() and value.isprintable() and "=?" not in value and value == value.strip()
+            and "  " not in value)
+
+
+#: ``user@example.com`` or ``Some Name <user@example.com>`` in the plainest spelling: the default
+#: policy's parser gives these back as they are (no quoting, no comments), and the address is the
+#: envelope's. Anything else is checked by that parser (plain_message).
+_ADDR_SPEC = r"[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+_SIMPLE_ADDRESS = re.compile(rf"[A-Za-z0-9]+(?: [A-Za-z0-9]+)* <(?P<named>{_ADDR_SPEC})>|(?P<bare>{_ADDR_SPEC})")
+
+
+def _envelope(fields: list[str]) -> list[str]:
+    """The addresses of header values, as smtplib's send_message takes them (getaddresses),
+    without parsing the simplest spellings."""
+    out: list[str] = []
+    for field_value in fields:
+        for one in field_value.split(", "):
+            m = _SIMPLE_ADDRESS.fullmatch(one)
+            if m is None:
+                return [address for _, address in getaddresses(fields)]
+            out.append(m.group("named") or m.group("bare"))
+    return out
+
+
+def plain_message(payload: dict[str, Any], key: str, default_sender: str,
+                  now: datetime | None = None) -> Plain | None:
+    """The common notification — text only, ASCII, short lines — written directly, byte for byte
+    what ``build_message`` + ``smtplib.send_message`` produce (tests/worker/test_email.py checks
+    it on a range of messages); None for anything else (HTML, attachments, non-ASCII, long lines,
+    unusual addresses), which goes through the email package. That package's default policy
+    (parsing every header into a tree, folding each back on output) was ~1.5 ms of CPU per
+    message, the largest single cost of a notification after the SMTP connection was kept
+    (bench/outbox.py)."""
+    if payload.get("html") or payload.get("attachments"):
+        return None
+    sender = payload.get("from") or default_sender
+    subject = payload.get("subject", "")
+    text = payload.get("text", "")
+    if not isinstance(subject, str) or not isinstance(text, str) or not subject or not _plain_text(subject):
+        return None
+    headers = [("From", sender), ("To", ", ".join(payload["to"]))]
+    if payload.get("cc"):
+        headers.append(("Cc", ", ".join(payload["cc"])))
+    if payload.get("reply_to"):
+        headers.append(("Reply-To", payload["reply_to"]))
+    rendered = []
+    for name, value in headers:
+        if not isinstance(value, str) or not _plain_text(value):
+            return None
+        if not all(_SIMPLE_ADDRESS.fullmatch(one) for one in value.split(", ")):
+            parsed = _address_header(name, value)
+            # Only what the parser hands back unchanged: no groups, no defects, nothing re-quoted.
+            if str(parsed) != value or parsed.defects or any(g.display_name is not None for g in parsed.groups):
+                return None
+        rendered.append(f"{name}: {value}")
+    mid = message_id(key, sender)
+    when = (now or datetime.now(UTC)).replace(microsecond=0)
+    rendered += [f"Subject: {subject}", f"Date: {format_datetime(when)}", f"Message-ID: {mid}",
+                 'Content-Type: text/plain; charset="utf-8"', "Content-Transfer-Encoding: 7bit",
+                 "MIME-Version: 1.0"]
+    if any(len(line) > _MAX_LINE for line in rendered):
+        return None
+    if not text.isascii():
+        return None
+    lines = text.encode("ascii").splitlines()
+    if any(len(line) > _MAX_LINE for line in lines):
+        return None
+    # send_message's generator escapes a body line starting "From " (mbox style) as ">From ".
+    body = b"\r\n".join(b">" + line if line.startswith(b"From ") else line for line in lines) + b"\r\n"
+    envelope_from = _envelope([sender])[0]
+    recipients = _envelope([value for name, value in headers if name in ("To", "Cc")])
+    return Plain(envelope_from, recipients, ("\r\n".join(rendered) + "\r\n\r\n").encode("ascii") + body, mid)
+
+
+def build_message(payload: dict[str, Any], key: str, default_sender: str,
+                  now: datetime | None = None) -> EmailMessage:
     sender = payload.get("from") or default_sender
     msg = EmailMessage()
     msg["From"] = _address_header("From", sender)
@@ -142,7 +237,7 @@ def build_message(payload: dict[str, Any], key: str, default_sender: str) -> Ema
         msg["Reply-To"] = _address_header("Reply-To", payload["reply_to"])
     msg["Subject"] = payload.get("subject", "")
     # A datetime rather than formatdate()'s text, which the header would parse back (same output).
-    msg["Date"] = datetime.now(UTC).replace(microsecond=0)
+    msg["Date"] = (now or datetime.now(UTC)).replace(microsecond=0)
     msg["Message-ID"] = message_id(key, sender)
     msg.set_content(payload.get("text", ""))
     if payload.get("html"):
@@ -190,13 +285,18 @@ class EmailSender:
 
     def __call__(self, payload: dict[str, Any], key: str) -> str:
         try:
-            msg = build_message(payload, key, self.settings.sender)
+            plain = plain_message(payload, key, self.settings.sender)
+            msg = build_message(payload, key, self.settings.sender) if plain is None else None
         except (KeyError, ValueError, TypeError) as exc:
             raise PermanentFailure(f"malformed e-mail payload: {exc}") from None
         try:
             smtp = self._connection()
             try:
-                refused = smtp.send_message(msg)
+                if plain is not None:
+                    refused = smtp.sendmail(plain.sender, plain.recipients, plain.data)
+                else:
+                    assert msg is not None
+                    refused = smtp.send_message(msg)
             except BaseException:
                 # Whatever went wrong (a refusal, a timeout, the server gone), the next message
                 # starts on a fresh connection: the state of this one is not worth guessing.
@@ -224,7 +324,8 @@ class EmailSender:
             raise SendFailed(f"SMTP {self.where}: {type(exc).__name__}: {exc}") from None
         accepted = len(payload["to"]) + len(payload.get("cc", []))
         note = f"; refused: {', '.join(sorted(refused))}" if refused else ""
-        return f"accepted by {self.where} for {accepted - len(refused)} recipient(s) as {msg['Message-ID']}{note}"
+        mid = plain.message_id if plain is not None else msg["Message-ID"]  # type: ignore[index]
+        return f"accepted by {self.where} for {accepted - len(refused)} recipient(s) as {mid}{note}"
 
     def _connection(self) -> smtplib.SMTP:
         """The open connection when it is fit to carry the next message (RSET answered 250 —

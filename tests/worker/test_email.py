@@ -311,3 +311,78 @@ def test_a_worker_says_quit_when_it_stops(store: Store, smtp: SmtpServer) -> Non
     worker.stop()
     worker.run()  # returns at once, closing the senders on its way out
     assert sender._smtp is None and len(smtp.received) == 1
+
+
+# --- plain notifications written directly, byte for byte what the email package writes ----------
+
+_WHEN = datetime(2026, 12, 1, 12, 0, 7, tzinfo=UTC)
+
+
+def _as_sent(msg: object) -> tuple[str, list[str], bytes]:
+    """What smtplib's send_message hands to sendmail for ``msg`` (envelope and bytes)."""
+    import smtplib
+
+    got: list[tuple[str, list[str], bytes]] = []
+
+    class Capture(smtplib.SMTP):
+        def ehlo_or_helo_if_needed(self) -> None:
+            pass
+
+        def sendmail(self, from_addr, to_addrs, msg, mail_options=(), rcpt_options=()):  # type: ignore[no-untyped-def,override]
+            assert not mail_options  # nothing international
+            got.append((from_addr, list(to_addrs), msg))
+            return {}
+
+    Capture().send_message(msg)  # type: ignore[arg-type]
+    return got[0]
+
+
+PLAIN = [
+    {"to": ["a@acme.example"], "subject": "Voicemail 1", "text": "You have a new voicemail, 42 s."},
+    {"to": ["Jan Kowalski <jan@acme.example>", "b@acme.example"], "cc": ["Ops <ops@acme.example>"],
+     "reply_to": "Desk <desk@acme.example>", "from": "PBX <pbx@acme.example>", "subject": "Missed call from +48 501",
+     "text": "line one\nFrom the caller\n.\n\nlast line with CRLF\r\nand a trailing newline\n"},
+    {"to": ["a@acme.example"], "subject": "empty body", "text": ""},
+    {"to": ["\"Doe, John\" <j@acme.example>"], "subject": "quoted name", "text": "x" * 78},
+    {"to": ["agent7@localhost", "Agent 7 <first.last+tag@mail-1.acme.example>"], "from": "fsivr@localhost",
+     "subject": "simple addresses", "text": "y"},
+]
+OTHERS = [
+    {"to": ["a@acme.example"], "subject": "Zażółć gęślą jaźń", "text": "y"},
+    {"to": ["a@acme.example"], "subject": "s" * 80, "text": "y"},
+    {"to": ["a@acme.example"], "subject": "long line", "text": "x" * 79},
+    {"to": ["a@acme.example"], "subject": "utf-8 body", "text": "zażółć"},
+    {"to": ["a@acme.example"], "subject": "html", "text": "y", "html": "<p>y</p>"},
+    {"to": ["a@acme.example"], "subject": "=?utf-8?q?encoded?=", "text": "y"},
+    {"to": ["a@acme.example"], "subject": "", "text": "y"},
+    {"to": ["a@acme.example"], "subject": "two  blanks", "text": "y"},
+    {"to": ["Name With.Dot <d@acme.example>"], "subject": "a name the parser re-quotes", "text": "y"},
+    {"to": ["a@acme.example", "John (the boss) <j@acme.example>"], "subject": "a comment", "text": "y"},
+]
+
+
+@pytest.mark.parametrize("payload", PLAIN + OTHERS)
+def test_plain_messages_are_written_as_the_email_package_would(payload: dict[str, object]) -> None:
+    from fsivr.worker.email import build_message, plain_message
+
+    plain = plain_message(payload, "key-1", "fsivr@pbx.example", now=_WHEN)
+    if payload in PLAIN:
+        assert plain is not None
+    if plain is not None:
+        assert (plain.sender, plain.recipients, plain.data) == _as_sent(
+            build_message(payload, "key-1", "fsivr@pbx.example", now=_WHEN))
+        assert plain.message_id == message_id("key-1", payload.get("from") or "fsivr@pbx.example")  # type: ignore[arg-type]
+
+
+def test_a_plain_message_arrives_whole(smtp: SmtpServer) -> None:
+    sender = EmailSender(_settings(smtp))
+    payload = PLAIN[1]
+    sender(payload, "k-plain")
+    [got] = smtp.received
+    assert got.envelope_from == "pbx@acme.example"
+    assert got.rcpt_tos == ["jan@acme.example", "b@acme.example", "ops@acme.example"]
+    assert got.message["Message-ID"] == message_id("k-plain", "PBX <pbx@acme.example>")
+    assert got.message["Reply-To"] == "Desk <desk@acme.example>"
+    # ">From": smtplib's send_message escapes it so too (mbox style), as before
+    assert got.message.get_content().replace("\r\n", "\n") == (
+        "line one\n>From the caller\n.\n\nlast line with CRLF\nand a trailing newline\n")
