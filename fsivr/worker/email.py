@@ -334,7 +334,7 @@ class EmailSender:
         smtp = self._smtp
         if smtp is not None:
             if self._sent_on >= MAX_PER_CONNECTION or self._clock() - self._used_at >= REUSE_IDLE:
-                self.close()
+                self.close()  # QUIT only if it was used a moment ago (close())
             else:
                 try:
                     code, _ = smtp.rset()
@@ -349,12 +349,13 @@ class EmailSender:
         return smtp
 
     def close(self, quit: bool = True) -> None:
-        """Close the connection, if any (``quit``: say QUIT first, bounded by smtp_timeout)."""
+        """Close the connection, if any (``quit``: say QUIT first — only on a connection used less
+        than REUSE_IDLE ago: one dropped silently would make QUIT wait for smtp_timeout)."""
         smtp, self._smtp = self._smtp, None
         if smtp is None:
             return
         try:
-            if quit:
+            if quit and self._clock() - self._used_at < REUSE_IDLE:
                 smtp.quit()
         except (smtplib.SMTPException, OSError):
             pass
