@@ -53,6 +53,17 @@ class TcpProxy:
                 pass
             conn.close()
 
+    def cut(self) -> None:
+        """Drop every connection now (a NAT box or the server ending them), still accepting new ones."""
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            conn.close()
+
     def _accept(self, listener: socket.socket) -> None:
         while True:
             try:

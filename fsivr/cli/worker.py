@@ -24,7 +24,7 @@ def add_commands(sub: Any) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from fsivr.worker.loop import Worker, WorkerSettings
+    from fsivr.worker.loop import PING_IDLE, Worker, WorkerSettings
     from fsivr.worker.senders import senders_from_config
 
     cfg = load_config(args.config, args.database)
@@ -32,7 +32,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     logging.getLogger("fsivr.worker").info("config: %s", cfg.redacted())
     # Both raise ValueError naming the setting: a worker configured wrongly stops at start.
     settings = WorkerSettings.from_config(cfg)
-    store = Store(cfg.database_url)
+    store = Store(cfg.database_url, ping_idle=PING_IDLE)
     try:
         senders = senders_from_config(cfg, store)
     except BaseException:

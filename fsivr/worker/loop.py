@@ -26,12 +26,11 @@ from types import FrameType
 from typing import Any, Protocol, TypeVar
 
 import gevent
-from sqlalchemy.orm import Session
 
 from fsivr.store import outbox
 from fsivr.store.db import Store
 from fsivr.store.outage import UNREACHABLE, OutageLog
-from fsivr.store.outbox import Claimed, RetryPolicy
+from fsivr.store.outbox import Claimed, Executor, RetryPolicy
 from fsivr.store.types import utcnow
 from fsivr.worker.errors import NotNow, PermanentFailure, RetryAt, SendFailed
 from fsivr.worker.lock import SqliteWorkerLock
@@ -46,6 +45,10 @@ Clock = Callable[[], datetime]
 #: average (1 s of lag at a steady 50/s with the 2 s default, bench/outbox.py), while a fully idle
 #: worker still polls once per interval after a few doublings.
 FIRST_IDLE = 0.05
+#: A pooled connection idle this long is pinged before use (fsivr.store.db.Store ``ping_idle``):
+#: a busy worker checks one out several times per notification, and pinging each time was ~0.3 ms
+#: of CPU per checkout (bench/outbox.py).
+PING_IDLE = 1.0
 #: Rows a worker claims in one transaction: a claim per row was about half of the database work
 #: per notification (bench/outbox.py). Two workers still share a run of rows (SKIP LOCKED).
 BATCH = 10
@@ -135,8 +138,8 @@ class Worker:
         """Claim up to ``batch`` due rows and process them; False when none was due."""
         s = self.settings
         now = self.clock()
-        with self.store.session() as session:
-            rows = outbox.claim_many(session, self.name, now, timedelta(seconds=s.lease_seconds),
+        with self.store.connection() as conn:
+            rows = outbox.claim_many(conn, self.name, now, timedelta(seconds=s.lease_seconds),
                                      self.senders.keys(), s.policy.max_attempts, s.batch)
         if not rows:
             return False
@@ -165,7 +168,7 @@ class Worker:
         with self._heartbeat(row, label):
             self._send(row, label)
 
-    def _renewal(self, row: Claimed) -> Callable[[Session], bool]:
+    def _renewal(self, row: Claimed) -> Callable[[Executor], bool]:
         lease = timedelta(seconds=self.settings.lease_seconds)
         return lambda session: outbox.renew(session, row.id, self.name, row.attempt, self.clock(), lease)
 
@@ -195,8 +198,8 @@ class Worker:
             if hand is None or time.monotonic() - hand.renewed < every:
                 continue
             try:
-                with self.store.session() as session:
-                    held = self._renewal(hand.row)(session)
+                with self.store.connection() as conn:
+                    held = self._renewal(hand.row)(conn)
             except Exception as exc:  # the database away: try again next beat (the loop reports it)
                 log.debug("%s: lease renewal failed: %s", hand.label, exc)
                 continue
@@ -251,15 +254,16 @@ class Worker:
             log.warning("%s sent (%s), but its lease had been lost meanwhile: another worker may send it "
                         "again under the same key", label, said)
 
-    def _record(self, write: Callable[[Session], T]) -> T | None:
+    def _record(self, write: Callable[[Executor], T]) -> T | None:
         """Record an attempt's outcome, waiting out a database outage for as long as the lease lasts
         (the writes are conditional on still holding the lease, so a late one is harmless; giving up
-        early would only make a resend more likely). None when it could not be recorded."""
+        early would only make a resend more likely). None when it could not be recorded. Each
+        write is one transaction on a plain connection (Core statements: fsivr/store/outbox.py)."""
         deadline = time.monotonic() + self.settings.lease_seconds
         while True:
             try:
-                with self.store.session() as session:
-                    result = write(session)
+                with self.store.connection() as conn:
+                    result = write(conn)
             except UNREACHABLE as exc:
                 self.outage.failed(exc)
                 if time.monotonic() >= deadline:
@@ -306,7 +310,19 @@ class Worker:
         finally:
             if lock is not None:
                 lock.release()
+            self._close_senders()
         log.info("worker %s stopped", self.name)
+
+    def _close_senders(self) -> None:
+        """Close the connections senders keep between rows (SMTP, the SMS gateway's keep-alive)."""
+        for sender in self.senders.values():
+            close = getattr(sender, "close", None)
+            if close is None:
+                continue
+            try:
+                close()
+            except Exception as exc:  # stopping anyway; a far end that is gone is no news
+                log.debug("closing the %s sender: %s", sender.kind, exc)
 
     def _idle(self, seconds: float) -> None:
         """Wait for due rows while gevent's hub runs: the live link of the callback sender (a

@@ -77,3 +77,9 @@ class SmsSender:
         except KeyError as exc:
             raise PermanentFailure(f"malformed SMS payload: no {exc}") from None
         return self.backend.send(sms, key)
+
+    def close(self) -> None:
+        """Close what the backend keeps open (the HTTP gateway's kept-alive connection)."""
+        close = getattr(self.backend, "close", None)
+        if close is not None:
+            close()

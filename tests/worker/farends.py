@@ -46,6 +46,8 @@ class Received:
     envelope_from: str
     rcpt_tos: list[str]
     message: EmailMessage
+    #: The client's (host, port): one per SMTP connection.
+    peer: Any = None
 
 
 class SmtpServer:
@@ -79,9 +81,10 @@ class SmtpServer:
                 envelope.rcpt_tos.append(address)
                 return "250 OK"
 
-            async def handle_DATA(self, _srv: Any, _session: Any, envelope: Any) -> str:
+            async def handle_DATA(self, _srv: Any, session: Any, envelope: Any) -> str:
                 msg = message_from_bytes(envelope.original_content, policy=policy.default)
-                server.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), msg))  # type: ignore[arg-type]
+                server.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), msg,  # type: ignore[arg-type]
+                                                session.peer))
                 if server.hold_at == "data":
                     await server.wait()  # committed, the 250 not sent yet (the RFC 1047 window)
                 return "250 Message accepted for delivery"
@@ -126,6 +129,8 @@ class GatewayRequest:
     path: str
     headers: dict[str, str]
     body: bytes
+    #: The client's (host, port): one per TCP connection.
+    peer: Any = None
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -136,7 +141,8 @@ class Gateway:
     """A web SMS gateway: ``answers`` is consumed one per request (then ``default`` is used); each
     answer is (status, body). ``hold`` (cleared) makes a request wait before answering, as a slow
     gateway would; ``arrived`` is set when one does. ``delivered`` counts each idempotency key once,
-    as a gateway honouring the key would."""
+    as a gateway honouring the key would. ``close_each``: close the connection after each answer
+    without saying so (no ``Connection: close``), as a gateway with a short keep-alive would."""
 
     answers: list[tuple[int, str]] = field(default_factory=list)
     default: tuple[int, str] = (200, '{"status": "queued"}')
@@ -146,6 +152,7 @@ class Gateway:
     delivered: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
+    close_each: bool = False
 
     def __post_init__(self) -> None:
         self.hold.set()
@@ -164,7 +171,7 @@ class Gateway:
             def do_any(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 request = GatewayRequest(self.command, self.path, dict(self.headers.items()),
-                                         self.rfile.read(length))
+                                         self.rfile.read(length), self.client_address)
                 with gateway.lock:
                     gateway.requests.append(request)
                     status, body = gateway.answers.pop(0) if gateway.answers else gateway.default
@@ -183,6 +190,8 @@ class Gateway:
                     self.wfile.write(data)
                 except OSError:
                     pass  # the client is gone (a killed worker)
+                if gateway.close_each:
+                    self.close_connection = True
 
             do_POST = do_PUT = do_GET = do_any
 

@@ -213,3 +213,176 @@ def test_leased_row_is_not_mailed_twice_by_two_workers(store: Store, smtp: SmtpS
     assert one.run_once()
     assert not two.run_once()
     assert len(smtp.received) == 1
+
+
+# --- one SMTP connection for a run of messages ----------------------------------------------------
+
+
+def _mail(n: int) -> dict[str, object]:
+    return {"to": [f"a{n}@acme.example"], "subject": f"message {n}", "text": "y"}
+
+
+def test_one_connection_carries_a_run_of_messages(smtp: SmtpServer) -> None:
+    sender = EmailSender(_settings(smtp))
+    for n in range(5):
+        assert "accepted by" in sender(_mail(n), f"k{n}")
+    assert [r.message["Subject"] for r in smtp.received] == [f"message {n}" for n in range(5)]
+    assert [r.rcpt_tos for r in smtp.received] == [[f"a{n}@acme.example"] for n in range(5)]
+    assert len({r.peer for r in smtp.received}) == 1 and sender.connects == 1
+    sender.close()
+
+
+def test_a_refused_message_keeps_its_classification_and_the_next_one_reconnects(smtp: SmtpServer) -> None:
+    smtp.refuse_rcpt = {"gone@acme.example"}
+    sender = EmailSender(_settings(smtp))
+    assert "accepted by" in sender(_mail(1), "k1")
+    with pytest.raises(PermanentFailure, match="550"):
+        sender({"to": ["gone@acme.example"], "subject": "x", "text": "y"}, "k2")
+    assert "accepted by" in sender(_mail(3), "k3")
+    assert [r.message["Subject"] for r in smtp.received] == ["message 1", "message 3"]
+    assert sender.connects == 2  # any error: the next message starts on a fresh connection
+
+
+def test_a_connection_dropped_mid_run_reconnects_and_loses_nothing(store: Store, smtp: SmtpServer) -> None:
+    """A worker sending a batch over one SMTP connection: the network drops it after the second
+    message; the RSET before the third notices, a new connection carries the rest, and no row
+    failed an attempt or was sent twice."""
+    from farends import TcpProxy
+
+    proxy = TcpProxy(("127.0.0.1", smtp.port))
+    proxy.up()
+    try:
+        sender = EmailSender(_settings(smtp, port=proxy.port))
+        notifier = Notifier(store)
+        ids = [notifier.email(f"k{n}", f"a{n}@acme.example", f"message {n}", "y").id for n in range(5)]
+
+        class DropAfterTwo:
+            kind = "email"
+
+            def __call__(self, payload: dict[str, object], key: str) -> str:
+                said = sender(payload, key)
+                if len(smtp.received) == 2:
+                    proxy.cut()
+                return said
+
+        worker = Worker(store, {"email": DropAfterTwo()}, WorkerSettings(batch=10))
+        assert worker.run_once()
+    finally:
+        proxy.down()
+    rows = [_row(store, i) for i in ids]
+    assert [(r.state, r.attempts, r.last_error) for r in rows] == [("sent", 1, None)] * 5
+    assert sorted(r.message["Subject"] for r in smtp.received) == [f"message {n}" for n in range(5)]
+    assert sender.connects == 2
+
+
+def test_a_connection_is_renewed_after_so_many_messages_or_idle_seconds(smtp: SmtpServer,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import fsivr.worker.email as email_mod
+
+    monkeypatch.setattr(email_mod, "MAX_PER_CONNECTION", 2)
+    now = [0.0]
+    sender = EmailSender(_settings(smtp), clock=lambda: now[0])
+    for n in range(5):
+        sender(_mail(n), f"k{n}")
+    assert sender.connects == 3  # 2 + 2 + 1
+    now[0] += email_mod.REUSE_IDLE  # idle that long: not trusted any more (a silent NAT drop would hang)
+    sender(_mail(5), "k5")
+    assert sender.connects == 4
+    assert len({r.peer for r in smtp.received}) == 4 and len(smtp.received) == 6
+
+
+def test_starttls_and_login_once_for_a_run_of_messages(smtp_tls: SmtpServer,
+                                                       certificate: tuple[Path, Path]) -> None:
+    cert, _ = certificate
+    sender = EmailSender(_settings(smtp_tls, security="starttls", user="pbx", password=PASSWORD, cafile=str(cert)))
+    for n in range(3):
+        assert "accepted by" in sender(_mail(n), f"k{n}")
+    assert smtp_tls.logins == [("pbx", True)] and sender.connects == 1
+    assert len({r.peer for r in smtp_tls.received}) == 1
+    sender.close()
+
+
+def test_a_worker_says_quit_when_it_stops(store: Store, smtp: SmtpServer) -> None:
+    sender = EmailSender(_settings(smtp))
+    Notifier(store).email("k-stop", "a@acme.example", "x", "y")
+    worker = Worker(store, {"email": sender}, WorkerSettings(poll_interval=0.05))
+    assert worker.run_once()
+    assert sender._smtp is not None
+    worker.stop()
+    worker.run()  # returns at once, closing the senders on its way out
+    assert sender._smtp is None and len(smtp.received) == 1
+
+
+# --- plain notifications written directly, byte for byte what the email package writes ----------
+
+_WHEN = datetime(2026, 12, 1, 12, 0, 7, tzinfo=UTC)
+
+
+def _as_sent(msg: object) -> tuple[str, list[str], bytes]:
+    """What smtplib's send_message hands to sendmail for ``msg`` (envelope and bytes)."""
+    import smtplib
+
+    got: list[tuple[str, list[str], bytes]] = []
+
+    class Capture(smtplib.SMTP):
+        def ehlo_or_helo_if_needed(self) -> None:
+            pass
+
+        def sendmail(self, from_addr, to_addrs, msg, mail_options=(), rcpt_options=()):  # type: ignore[no-untyped-def,override]
+            assert not mail_options  # nothing international
+            got.append((from_addr, list(to_addrs), msg))
+            return {}
+
+    Capture().send_message(msg)  # type: ignore[arg-type]
+    return got[0]
+
+
+PLAIN = [
+    {"to": ["a@acme.example"], "subject": "Voicemail 1", "text": "You have a new voicemail, 42 s."},
+    {"to": ["Jan Kowalski <jan@acme.example>", "b@acme.example"], "cc": ["Ops <ops@acme.example>"],
+     "reply_to": "Desk <desk@acme.example>", "from": "PBX <pbx@acme.example>", "subject": "Missed call from +48 501",
+     "text": "line one\nFrom the caller\n.\n\nlast line with CRLF\r\nand a trailing newline\n"},
+    {"to": ["a@acme.example"], "subject": "empty body", "text": ""},
+    {"to": ["\"Doe, John\" <j@acme.example>"], "subject": "quoted name", "text": "x" * 78},
+    {"to": ["agent7@localhost", "Agent 7 <first.last+tag@mail-1.acme.example>"], "from": "fsivr@localhost",
+     "subject": "simple addresses", "text": "y"},
+]
+OTHERS = [
+    {"to": ["a@acme.example"], "subject": "Zażółć gęślą jaźń", "text": "y"},
+    {"to": ["a@acme.example"], "subject": "s" * 80, "text": "y"},
+    {"to": ["a@acme.example"], "subject": "long line", "text": "x" * 79},
+    {"to": ["a@acme.example"], "subject": "utf-8 body", "text": "zażółć"},
+    {"to": ["a@acme.example"], "subject": "html", "text": "y", "html": "<p>y</p>"},
+    {"to": ["a@acme.example"], "subject": "=?utf-8?q?encoded?=", "text": "y"},
+    {"to": ["a@acme.example"], "subject": "", "text": "y"},
+    {"to": ["a@acme.example"], "subject": "two  blanks", "text": "y"},
+    {"to": ["Name With.Dot <d@acme.example>"], "subject": "a name the parser re-quotes", "text": "y"},
+    {"to": ["a@acme.example", "John (the boss) <j@acme.example>"], "subject": "a comment", "text": "y"},
+]
+
+
+@pytest.mark.parametrize("payload", PLAIN + OTHERS)
+def test_plain_messages_are_written_as_the_email_package_would(payload: dict[str, object]) -> None:
+    from fsivr.worker.email import build_message, plain_message
+
+    plain = plain_message(payload, "key-1", "fsivr@pbx.example", now=_WHEN)
+    if payload in PLAIN:
+        assert plain is not None
+    if plain is not None:
+        assert (plain.sender, plain.recipients, plain.data) == _as_sent(
+            build_message(payload, "key-1", "fsivr@pbx.example", now=_WHEN))
+        assert plain.message_id == message_id("key-1", payload.get("from") or "fsivr@pbx.example")  # type: ignore[arg-type]
+
+
+def test_a_plain_message_arrives_whole(smtp: SmtpServer) -> None:
+    sender = EmailSender(_settings(smtp))
+    payload = PLAIN[1]
+    sender(payload, "k-plain")
+    [got] = smtp.received
+    assert got.envelope_from == "pbx@acme.example"
+    assert got.rcpt_tos == ["jan@acme.example", "b@acme.example", "ops@acme.example"]
+    assert got.message["Message-ID"] == message_id("k-plain", "PBX <pbx@acme.example>")
+    assert got.message["Reply-To"] == "Desk <desk@acme.example>"
+    # ">From": smtplib's send_message escapes it so too (mbox style), as before
+    assert got.message.get_content().replace("\r\n", "\n") == (
+        "line one\n>From the caller\n.\n\nlast line with CRLF\nand a trailing newline\n")

@@ -415,3 +415,37 @@ def test_renewing_a_lease_is_fenced_by_owner_and_attempt(store: Store) -> None:
         assert not outbox.renew(s, row_id, "b", 1, T0 + timedelta(seconds=111), lease)  # an older attempt
         assert outbox.renew(s, row_id, "b", 2, T0 + timedelta(seconds=111), lease)
         assert not outbox.complete(s, row_id, "a", T0 + timedelta(seconds=112))
+
+
+# --- the worker's store: ping only connections that sat idle --------------------------------------
+
+
+def test_the_worker_store_pings_only_idle_connections_and_replaces_dead_ones(
+        pg_database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Store(ping_idle=...)``: back-to-back transactions (the worker's per-row writes) are not
+    pinged; a connection idle past the threshold is, and one the server ended meanwhile (a restart,
+    a firewall) is replaced at checkout instead of failing the transaction."""
+    hot = Store(pg_database, ping_idle=3600)
+    idle = Store(pg_database, ping_idle=0)
+    admin = Store(pg_database)
+    pings: list[object] = []
+    for store in (hot, idle):
+        real = store.engine.dialect.do_ping
+        monkeypatch.setattr(store.engine.dialect, "do_ping", lambda conn, real=real: pings.append(conn) or real(conn))
+    try:
+        assert not hot.engine.pool._pre_ping  # type: ignore[attr-defined]
+        for _ in range(5):
+            with hot.connection() as conn:
+                conn.execute(text("SELECT 1"))
+        assert pings == []
+        with idle.connection() as conn:  # a new connection: not pinged
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        assert pings == []
+        with admin.session() as s:
+            assert s.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+        with idle.connection() as conn:  # pinged, found dead, replaced: no error here
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != pid
+        assert len(pings) == 1
+    finally:
+        for store in (hot, idle, admin):
+            store.close()

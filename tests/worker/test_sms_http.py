@@ -145,3 +145,66 @@ def test_worker_lease_must_outlast_the_sends() -> None:
         WorkerSettings.from_config(Config.load(env={"FSIVR_WORKER_LEASE_SECONDS": "30"}))
     assert WorkerSettings.from_config(Config.load(env={})).lease_seconds == 300
     assert timedelta(seconds=WorkerSettings.from_config(Config.load(env={})).lease_seconds)
+
+
+# --- keep-alive: one connection to the gateway for a run of messages ------------------------------
+
+
+def _send_all(backend: HttpGateway, keys: list[str]) -> None:
+    for key in keys:
+        assert "answered 200" in backend.send(Sms("+48501000001", f"text {key}"), key)
+
+
+def test_one_kept_alive_connection_carries_a_run_of_messages(gateway: Gateway) -> None:
+    backend = _gateway(gateway)
+    _send_all(backend, [f"k{i}" for i in range(5)])
+    assert [r.headers["Idempotency-Key"] for r in gateway.requests] == [f"k{i}" for i in range(5)]
+    assert len({r.peer for r in gateway.requests}) == 1 and backend.connects == 1
+    # every request still carries the same headers and body as urllib sent them
+    assert all(r.headers["Authorization"] == TOKEN and r.headers["Content-Type"].startswith("application/json")
+               and r.json()["to"] == "+48501000001" for r in gateway.requests)
+    backend.close()
+
+
+def test_a_gateway_that_closes_after_each_answer_costs_a_reconnect_not_a_failure(gateway: Gateway) -> None:
+    gateway.close_each = True  # closed without "Connection: close": seen before the next request
+    backend = _gateway(gateway)
+    _send_all(backend, ["a", "b", "c"])
+    assert gateway.delivered == {"a": 1, "b": 1, "c": 1}
+    assert len({r.peer for r in gateway.requests}) == 3 and backend.connects == 3
+
+
+def test_a_connection_dropped_between_messages_is_replaced_and_nothing_is_lost(gateway: Gateway) -> None:
+    from farends import TcpProxy
+
+    proxy = TcpProxy(("127.0.0.1", gateway.server.server_address[1]))  # type: ignore[union-attr]
+    proxy.up()
+    try:
+        backend = _gateway(gateway, url=f"http://127.0.0.1:{proxy.port}/send")
+        _send_all(backend, ["a", "b"])
+        proxy.cut()  # the network broke: both ends of the kept-alive connection are gone
+        _send_all(backend, ["c", "d"])
+    finally:
+        proxy.down()
+    assert gateway.delivered == {"a": 1, "b": 1, "c": 1, "d": 1}
+    assert backend.connects == 2
+
+
+def test_an_error_answer_drops_nothing_and_keeps_its_classification(gateway: Gateway) -> None:
+    gateway.answers = [(503, "busy"), (200, '{"status": "queued"}')]
+    backend = _gateway(gateway)
+    with pytest.raises(SendFailed, match="answered 503"):
+        backend.send(Sms("+48501000001", "x"), "k1")
+    assert "answered 200" in backend.send(Sms("+48501000001", "x"), "k1")
+    assert gateway.delivered == {"k1": 1}
+
+
+def test_a_worker_closes_the_kept_alive_connection_when_it_stops(store: Store, gateway: Gateway) -> None:
+    rules = SmsRules(default_region="PL")
+    backend = _gateway(gateway)
+    Notifier(store, rules).sms("k-stop", "501 000 001", "bye")
+    worker = Worker(store, {"sms": SmsSender(backend, rules)}, WorkerSettings(poll_interval=0.05))
+    worker.stopping.set()  # run() still closes the senders on its way out
+    assert worker.run_once()
+    worker.run()
+    assert backend._conn is None and gateway.delivered == {"k-stop": 1}
