@@ -28,6 +28,9 @@ FSIVR_SIP_REALM ?= $(shell python3 -c 'import socket; s = socket.socket(socket.A
 	s.connect(("82.45.148.209", 9)); print(s.getsockname()[0])' 2>/dev/null || echo 127.0.0.1)
 # Extra arguments for pytest, e.g. `make test PYTEST_ARGS="-k store -x"`.
 PYTEST_ARGS ?=
+# Parallel pytest processes (pytest-xdist); 0 runs the tests in pytest's own process. Four on the
+# 2-core CI machine: most of the suite's time is waiting (real seconds, child processes), not CPU.
+PYTEST_WORKERS ?= 4
 
 # command=Debian package, for the tools the product shells out to (prompts/TTS, fax, graphs).
 SYSTEM_TOOLS := sox=sox espeak-ng=espeak-ng gs=ghostscript dot=graphviz tiff2pdf=libtiff-tools
@@ -97,7 +100,7 @@ run: install
 test: install
 	@rc=0; \
 	$(BIN)/ruff check --output-format=concise . || rc=1; \
-	$(BIN)/pytest $(PYTEST_ARGS) || rc=$$?; \
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS) || rc=$$?; \
 	exit $$rc
 
 lint: install

@@ -230,10 +230,28 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "postgres: needs the PostgreSQL server")
 
 
+#: The files whose tests take longest (mostly waiting on real seconds or child processes), run
+#: first: pytest-xdist (``make test`` runs several workers) hands tests out in collection order, so a
+#: long test that came last would keep one worker busy after the others are done.
+LONG_FIRST = (
+    "tests/worker/test_campaign_process.py", "tests/engine/test_soak.py", "tests/bench/",
+    "tests/nodes/test_lookup.py", "tests/cli/test_simulate.py", "tests/worker/test_worker_process.py",
+    "tests/render/test_sip_secrets.py", "tests/cli/test_prompts.py", "tests/cli/test_table.py",
+    "tests/esl/test_frame_fuzz.py", "tests/esl/test_server_fuzz.py", "tests/nodes/test_queue",
+    "tests/cli/test_serve.py",
+)
+
+
+def _long_first(item: pytest.Item) -> int:
+    path = item.nodeid.split("::", 1)[0]
+    return next((i for i, prefix in enumerate(LONG_FIRST) if path.startswith(prefix)), len(LONG_FIRST))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if "pg_url" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.postgres)
+    items.sort(key=_long_first)  # stable: the order within a file and among the rest is kept
 
 
 def _skip_reason(report: pytest.TestReport) -> str:

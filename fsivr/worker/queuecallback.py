@@ -102,6 +102,10 @@ class _Entry:
     cancelled: bool = False
 
 
+#: Seconds added to the placeholder's base score (see _place).
+ROUNDING = 1
+
+
 class QueueCallbackSender:
     kind = "queue_callback"
 
@@ -220,8 +224,13 @@ class QueueCallbackSender:
         if not self.link.wait_connected(self.link_wait):
             raise SendFailed(f"no link to FreeSWITCH at {self.link.where}")
         number = str(payload["number"])
-        # score = (now - joined_epoch) + base_score: the caller's own, whenever the placeholder joins
-        base = max(0, int(now.timestamp()) - int(payload["joined_epoch"]))
+        # score = (now - joined_epoch) + base_score: the caller's own, whenever the placeholder joins.
+        # Whole seconds (mod_callcenter.c: local_epoch_time_now): the placeholder joins a moment
+        # after this reading, and when a second boundary falls in between it would score one second
+        # less than the caller did and lose its tie (ORDER BY score DESC keeps the members'
+        # order) to whoever joined the second after the caller. One second more rounds in the
+        # caller's favour: at worst it ties those who joined the second before, who stay ahead.
+        base = max(0, int(now.timestamp()) - int(payload["joined_epoch"]) + ROUNDING)
         uuid = str(uuidlib.uuid4())
         variables = {"origination_uuid": uuid, "origination_caller_id_number": number,
                      "origination_caller_id_name": "Callback", "cc_base_score": str(base), "fsivr_job": key}

@@ -206,11 +206,12 @@ def test_callback_keeps_the_place_agent_first_then_the_caller(make_rig: Callable
     wait_for(lambda: rig.order() == [a, b, p, d], "the placeholder is where the caller was")
     assert rig.job().state == "pending"  # waiting in line
     placed = next(line for _, line in rig.switch.received if f"origination_uuid={p}" in line)
-    # the placeholder counts as joined when the caller did: joined_epoch - base_score = the caller's
-    # (or a second later if the switch's second turned between the worker's reading and the join)
+    # the placeholder counts as joined when the caller did, rounded in the caller's favour:
+    # joined_epoch - base_score = a second before the caller's, or the caller's own when the
+    # switch's second turned between the worker's reading and the join (queuecallback.ROUNDING)
     row = next(m for m in rig.sim.callcenter.members if m.session_uuid == p)
     assert row.base_score == joined_base(placed) > 0
-    assert row.joined_epoch - row.base_score in (joined, joined + 1)
+    assert row.joined_epoch - row.base_score in (joined - 1, joined)
 
     second_passes(rig.sim)
     rig.member(e, "15550005")
