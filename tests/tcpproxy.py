@@ -46,23 +46,13 @@ class TcpProxy:
             conns, self._conns = self._conns, []
         if listener is not None:
             listener.close()
-        for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            conn.close()
+        _drop(conns)
 
     def cut(self) -> None:
         """Drop every connection now (a NAT box or the server ending them), still accepting new ones."""
         with self._lock:
             conns, self._conns = self._conns, []
-        for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            conn.close()
+        _drop(conns)
 
     def _accept(self, listener: socket.socket) -> None:
         while True:
@@ -97,3 +87,12 @@ class TcpProxy:
                     s.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+
+
+def _drop(conns: list[socket.socket]) -> None:
+    for conn in conns:
+        try:
+            conn.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        conn.close()
