@@ -14,8 +14,6 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from fsivr.parking import Lot, parse_lots
 from fsivr.store.names import EXIT_DESTINATION, EXIT_DESTINATION_RULE
 from fsivr.store.secrets import REALM, REALM_RULE, SecretPolicy
@@ -239,6 +237,8 @@ class Config:
         data: dict[str, Any] = {}
         path = path or env.get(ENV_PREFIX + "CONFIG")
         if path:
+            import yaml  # only for a file: `fsivr --help` shows this class's defaults without it
+
             try:
                 loaded = yaml.safe_load(Path(path).read_text())
             except OSError as exc:

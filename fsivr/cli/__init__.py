@@ -5,6 +5,11 @@ commands on the main parser's subparsers object with ``set_defaults(func=handler
 takes the parsed arguments (``args.database`` is set by ``main()`` from ``--database``, the
 configuration file or the environment) and returns the exit status. Command modules only parse
 arguments and print; the work is done by the packages they call.
+
+Every command module is imported here, to build the parser, so at their top they import only what
+building their parsers needs (argparse, this package's small helpers, fsivr.config): a handler
+imports the packages it calls (the store, SQLAlchemy, the nodes, gevent...) when it runs. `fsivr
+--help`, and every command, then pays only for what it uses; tests/cli/test_imports.py checks it.
 """
 
 from __future__ import annotations
@@ -29,8 +34,6 @@ from fsivr.cli import (
     worker,
 )
 from fsivr.config import Config
-from fsivr.store import phone
-from fsivr.store.outage import UNREACHABLE, unreachable_message
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from fsivr.store import phone
+
     try:
         cfg = Config.load(args.config)
         # Phone numbers written without a country code (bundles, tables) take this region.
@@ -64,11 +69,25 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except UNREACHABLE as exc:
-        # One line naming the database (password masked) and the driver's reason, not a
-        # SQLAlchemy traceback ending in the statement that happened to be first.
-        print(f"fsivr {args.command}: {unreachable_message(args.database, exc)}", file=sys.stderr)
-        return 2
-    except (ValueError, OSError) as exc:
-        print(f"fsivr {args.command}: {exc}", file=sys.stderr)
-        return 2
+    except Exception as exc:
+        if _unreachable(exc):
+            from fsivr.store.outage import unreachable_message
+
+            # One line naming the database (password masked) and the driver's reason, not a
+            # SQLAlchemy traceback ending in the statement that happened to be first.
+            print(f"fsivr {args.command}: {unreachable_message(args.database, exc)}", file=sys.stderr)
+            return 2
+        if isinstance(exc, (ValueError, OSError)):
+            print(f"fsivr {args.command}: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+def _unreachable(exc: Exception) -> bool:
+    """Is ``exc`` one of fsivr.store.outage.UNREACHABLE? Without importing SQLAlchemy for a command
+    that never loaded it (its errors cannot be SQLAlchemy's then)."""
+    if "sqlalchemy" not in sys.modules:
+        return False
+    from fsivr.store.outage import UNREACHABLE
+
+    return isinstance(exc, UNREACHABLE)

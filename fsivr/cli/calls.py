@@ -6,10 +6,12 @@ import argparse
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fsivr.cli.store import open_store, require_schema
-from fsivr.store.callrecords import CallRecord, recent_calls
+
+if TYPE_CHECKING:
+    from fsivr.store.callrecords import CallRecord
 
 _AGO = re.compile(r"^(\d+)\s*([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -39,6 +41,8 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
 
 
 def cmd_calls(args: argparse.Namespace) -> int:
+    from fsivr.store.callrecords import recent_calls
+
     since = parse_since(args.since) if args.since else None
     with open_store(args) as store:
         if not require_schema(store):

@@ -13,20 +13,21 @@ import shutil
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
-
-from sqlalchemy import select
 
 from fsivr.cli.output import err
 from fsivr.cli.store import open_store, require_schema
-from fsivr.store import campaigns, tables
-from fsivr.store.models import ScenarioRow
-from fsivr.store.types import utcnow
-from fsivr.worker.campaign import Settings
+
+if TYPE_CHECKING:
+    from fsivr.store import campaigns
+    from fsivr.worker.campaign import Settings
 
 #: Bad rows printed one by one; past this only their count.
 SHOWN_BAD_ROWS = 50
+#: fsivr.store.campaigns.RETRYABLE, written out so that building the parser needs no SQLAlchemy
+#: (tests/cli/test_imports.py checks that the two agree).
+RETRYABLE = ("busy", "no_answer", "failed")
 
 
 def add_commands(sub: Any) -> None:
@@ -49,7 +50,7 @@ def add_commands(sub: Any) -> None:
     load.add_argument("--pace", type=float, default=1.0, help="new calls per second (default 1)")
     load.add_argument("--concurrency", type=int, default=10, help="calls at once, ringing or answered (default 10)")
     load.add_argument("--attempts", type=int, default=3, help="calls per row at most (default 3)")
-    load.add_argument("--retry-on", default=",".join(campaigns.RETRYABLE), metavar="RESULTS",
+    load.add_argument("--retry-on", default=",".join(RETRYABLE), metavar="RESULTS",
                       help="results tried again (default busy,no_answer,failed)")
     load.add_argument("--spacing", type=float, default=600.0, help="seconds between attempts of a row (default 600)")
     load.add_argument("--hours", action="append", default=[], metavar="HH:MM-HH:MM",
@@ -77,6 +78,8 @@ def add_commands(sub: Any) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from fsivr.worker.campaign import Settings
+
     retry = tuple(r.strip() for r in args.retry_on.split(",") if r.strip())
     return Settings(pace=args.pace, concurrency=args.concurrency, attempts=args.attempts, retry_on=retry,
                     spacing=args.spacing, allowed_hours=tuple(args.hours), timezone=args.timezone,
@@ -94,6 +97,12 @@ def _renames(pairs: list[str]) -> dict[str, str]:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from fsivr.store import campaigns, tables
+    from fsivr.store.models import ScenarioRow
+    from fsivr.store.types import utcnow
+
     settings = _settings(args)  # ValueError naming the setting, before the file is read
     path = Path(args.file)
     name = campaigns.check_name(args.name or path.stem)
@@ -140,6 +149,9 @@ def cmd_control(args: argparse.Namespace) -> int:
             raise ValueError(f"--at {args.at!r}: expected an ISO 8601 time such as 2026-12-02T09:00:00+01:00") from None
         if at.tzinfo is None:
             raise ValueError(f"--at {args.at!r}: give the offset (+01:00, Z): the time is ambiguous without it")
+    from fsivr.store import campaigns
+    from fsivr.store.types import utcnow
+
     with open_store(args) as store:
         if not require_schema(store):
             return 1
@@ -178,6 +190,9 @@ def plain_lines(p: campaigns.Progress) -> list[str]:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from fsivr.store import campaigns
+    from fsivr.store.types import utcnow
+
     with open_store(args) as store:
         if not require_schema(store):
             return 1
@@ -228,6 +243,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".xlsx"):
         raise ValueError(f"{out.name}: export to FILE.csv or FILE.xlsx")
+    from fsivr.store import campaigns
+
     with open_store(args) as store:
         if not require_schema(store):
             return 1

@@ -10,7 +10,6 @@ from typing import Any
 from fsivr.cli.output import err
 from fsivr.cli.store import open_store, require_schema
 from fsivr.config import load_config
-from fsivr.store import migrate
 
 
 def add_commands(sub: Any) -> None:
@@ -25,6 +24,7 @@ def add_commands(sub: Any) -> None:
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from fsivr.scenario.secrets import plain_secrets
+    from fsivr.store import migrate
 
     with open_store(args, create=True) as store:
         store.upgrade()

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fsivr.cli.output import err
 from fsivr.cli.store import open_store, require_schema
-from fsivr.store import outbox
-from fsivr.store.models import OUTBOX_STATES, OutboxRow
-from fsivr.store.outbox import OutboxRefused
-from fsivr.store.types import utcnow
+
+if TYPE_CHECKING:
+    from fsivr.store.models import OutboxRow
+
+#: fsivr.store.models.OUTBOX_STATES, written out so that building the parser needs no SQLAlchemy
+#: (tests/cli/test_imports.py checks that the two agree).
+OUTBOX_STATES = ("pending", "leased", "sent", "dead")
 
 
 def add_commands(sub: Any) -> None:
@@ -32,6 +35,8 @@ def add_commands(sub: Any) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from fsivr.store import outbox
+
     with open_store(args) as store:
         if not require_schema(store):
             return 2
@@ -67,6 +72,10 @@ def _change(args: argparse.Namespace, what: str) -> int:
     if not args.ids and not args.dead:
         err(f"outbox {what}: name row ids or --dead")
         return 2
+    from fsivr.store import outbox
+    from fsivr.store.outbox import OutboxRefused
+    from fsivr.store.types import utcnow
+
     change = outbox.retry if what == "retry" else outbox.drop
     with open_store(args) as store:
         if not require_schema(store):

@@ -7,15 +7,13 @@ import argparse
 import getpass
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fsivr.cli.output import err
 from fsivr.cli.store import open_store, require_schema
-from fsivr.engine.scenario import ValidationFailed, compile_scenario
-from fsivr.nodes.time_condition import TimeCondition, switch_conditions
-from fsivr.nodes.time_override import NoChange, plan_override, until_clock
-from fsivr.scenario.persist import load_scenarios
-from fsivr.store import overrides
+
+if TYPE_CHECKING:
+    from fsivr.nodes.time_condition import TimeCondition
 
 _CLOCK = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])$")
 
@@ -45,6 +43,10 @@ def _who() -> str:
 
 def _conditions(session: Any) -> dict[str, list[TimeCondition]]:
     """The stored scenarios' time conditions by switch name (compiled as the server does)."""
+    from fsivr.engine.scenario import ValidationFailed, compile_scenario
+    from fsivr.nodes.time_condition import TimeCondition, switch_conditions
+    from fsivr.scenario.persist import load_scenarios
+
     compiled = []
     for spec, version in load_scenarios(session):
         try:
@@ -61,6 +63,8 @@ def _local(moment: datetime, conds: list[TimeCondition]) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from fsivr.store import overrides
+
     now = datetime.now(UTC)
     with open_store(args) as store:
         if not require_schema(store):
@@ -90,6 +94,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def _until(text: str, conds: list[TimeCondition], now: datetime) -> datetime:
+    from fsivr.nodes.time_override import until_clock
+
     m = _CLOCK.match(text)
     if m:
         end = until_clock(conds[0].zone, now, f"{int(m.group(1)):02d}{m.group(2)}")
@@ -107,6 +113,9 @@ def _until(text: str, conds: list[TimeCondition], now: datetime) -> datetime:
 
 
 def cmd_set(args: argparse.Namespace) -> int:
+    from fsivr.nodes.time_override import NoChange, plan_override
+    from fsivr.store import overrides
+
     now = datetime.now(UTC)
     with open_store(args) as store:
         if not require_schema(store):
@@ -129,6 +138,8 @@ def cmd_set(args: argparse.Namespace) -> int:
 
 
 def cmd_clear(args: argparse.Namespace) -> int:
+    from fsivr.store import overrides
+
     now = datetime.now(UTC)
     with open_store(args) as store:
         if not require_schema(store):

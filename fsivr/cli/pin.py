@@ -10,8 +10,6 @@ from typing import Any
 
 from fsivr.cli.output import err
 from fsivr.cli.store import open_store, require_schema
-from fsivr.engine.pins import hash_pin
-from fsivr.store import agents
 
 
 def add_commands(sub: Any) -> None:
@@ -36,11 +34,16 @@ def _read_pin() -> str:
 
 
 def cmd_hash(args: argparse.Namespace) -> int:
+    from fsivr.engine.pins import hash_pin
+
     print(hash_pin(_read_pin()))
     return 0
 
 
 def cmd_agent(args: argparse.Namespace) -> int:
+    from fsivr.engine.pins import hash_pin
+    from fsivr.store import agents
+
     try:
         hashed = hash_pin(_read_pin())
     except ValueError as exc:

@@ -6,12 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from fsivr import prompts
 from fsivr.cli.output import err
 from fsivr.cli.store import open_store, require_schema
 from fsivr.config import load_config
-from fsivr.speech.audio import BadAudio
-from fsivr.speech.tts import RenderFailed
 
 
 def add_commands(sub: Any) -> None:
@@ -28,6 +25,9 @@ def add_commands(sub: Any) -> None:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    from fsivr import prompts
+    from fsivr.speech.tts import RenderFailed
+
     cfg = load_config(args.config, args.database)
     with open_store(args) as store:
         if not require_schema(store):
@@ -48,6 +48,9 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
+    from fsivr import prompts
+    from fsivr.speech.audio import BadAudio
+
     cfg = load_config(args.config, args.database)
     with open_store(args) as store:
         if not require_schema(store):

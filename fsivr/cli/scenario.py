@@ -6,25 +6,16 @@ import argparse
 import getpass
 import sys
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy.exc import SQLAlchemyError
+from typing import TYPE_CHECKING, Any
 
 from fsivr.cli.output import err
 from fsivr.cli.store import database_url, open_store, require_schema
 from fsivr.config import load_config
-from fsivr.engine.scenario import ScenarioSpec
-from fsivr.scenario.bundle import BundleError, load_file
-from fsivr.scenario.changes import ImportPlan
-from fsivr.scenario.export import export_all, export_one
-from fsivr.scenario.graph import scenario_dot, write_graph
-from fsivr.scenario.history import rollback_scenario, scenario_history
-from fsivr.scenario.persist import ImportRefused, import_bundle, load_scenario, split_node
-from fsivr.scenario.repository import scenario_summaries
-from fsivr.scenario.secrets import protect
-from fsivr.scenario.validate import BundleInvalid, Known, known_in_store, validate_bundle
-from fsivr.store import migrate
-from fsivr.store.directory import load_prompts
+
+if TYPE_CHECKING:
+    from fsivr.engine.scenario import ScenarioSpec
+    from fsivr.scenario.changes import ImportPlan
+    from fsivr.scenario.validate import Known
 
 
 def _import_arguments(p: argparse.ArgumentParser) -> None:
@@ -81,6 +72,10 @@ def add_commands(sub: Any) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from fsivr.scenario.bundle import BundleError, load_file
+    from fsivr.scenario.persist import ImportRefused, import_bundle
+    from fsivr.scenario.validate import BundleInvalid
+
     try:
         bundle = load_file(args.file)
     except BundleError as exc:
@@ -149,6 +144,10 @@ def _print_plan(plan: ImportPlan, scenarios: bool = True) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from fsivr.scenario.bundle import BundleError, load_file
+    from fsivr.scenario.secrets import protect
+    from fsivr.scenario.validate import validate_bundle
+
     try:
         bundle = load_file(args.file)
     except BundleError as exc:
@@ -176,6 +175,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def _known(args: argparse.Namespace) -> tuple[Known, str | None]:
     """What the database has, for references; a file is still checked alone when there is none."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from fsivr.scenario.validate import Known, known_in_store
+    from fsivr.store import migrate
+
     url = database_url(args)
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         return Known(), "no database yet: references were checked against the file alone"
@@ -193,6 +197,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     if (args.all_file is None) == (args.name is None):
         err("export: name one scenario, or --all FILE for the whole PBX")
         return 2
+    from fsivr.scenario.export import export_all, export_one
+
     realm = load_config(args.config, args.database).secret_policy().realm
     with open_store(args) as store:
         if not require_schema(store):
@@ -217,6 +223,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
+    from fsivr.scenario.history import scenario_history
+
     with open_store(args) as store:
         if not require_schema(store):
             return 1
@@ -238,6 +246,9 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
+    from fsivr.scenario.history import rollback_scenario
+    from fsivr.scenario.validate import BundleInvalid
+
     with open_store(args) as store:
         if not require_schema(store):
             return 1
@@ -261,6 +272,8 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from fsivr.scenario.repository import scenario_summaries
+
     with open_store(args) as store:
         if not require_schema(store):
             return 1
@@ -279,6 +292,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def _stored_scenario(args: argparse.Namespace) -> tuple[ScenarioSpec, int] | None:
     """The named scenario from the store, or None after saying why not."""
+    from fsivr.scenario.persist import load_scenario
+
     with open_store(args) as store:
         if not require_schema(store):
             return None
@@ -290,6 +305,8 @@ def _stored_scenario(args: argparse.Namespace) -> tuple[ScenarioSpec, int] | Non
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from fsivr.scenario.persist import split_node
+
     found = _stored_scenario(args)
     if found is None:
         return 1
@@ -313,6 +330,10 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
+    from fsivr.scenario.graph import scenario_dot, write_graph
+    from fsivr.scenario.persist import load_scenario, split_node
+    from fsivr.store.directory import load_prompts
+
     with open_store(args) as store:
         if not require_schema(store):
             return 1

@@ -4,7 +4,11 @@ only once its schema is current.
 A SQLite database that does not exist is refused (only ``fsivr db upgrade`` creates one): opening
 it would create an empty file, and a command run in the wrong directory would then report "no
 calls" from it instead of saying that there is no database here. An unreachable database is
-said in one line by ``fsivr.cli.main`` (fsivr.store.outage)."""
+said in one line by ``fsivr.cli.main`` (fsivr.store.outage).
+
+Command modules import this module at their top, so it imports the store (SQLAlchemy, alembic)
+only when a command opens one: ``fsivr --help`` needs none of it.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +16,17 @@ import argparse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-from sqlalchemy.engine import make_url
+from typing import TYPE_CHECKING
 
 from fsivr.cli.output import err
-from fsivr.store import migrate
-from fsivr.store.db import Store, default_url
+
+if TYPE_CHECKING:
+    from fsivr.store.db import Store
 
 
 def database_url(args: argparse.Namespace) -> str:
+    from fsivr.store.db import default_url
+
     # None when a command's handler is run without main() (which always sets it).
     return getattr(args, "database", None) or default_url()
 
@@ -31,6 +37,8 @@ class NoDatabase(ValueError):
 
 def sqlite_file(url: str) -> Path | None:
     """The file of a SQLite URL (None for another database, an in-memory or a ``file:`` URI one)."""
+    from sqlalchemy.engine import make_url
+
     parsed = make_url(url)
     database = parsed.database
     if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
@@ -41,6 +49,8 @@ def sqlite_file(url: str) -> Path | None:
 @contextmanager
 def open_store(args: argparse.Namespace, create: bool = False) -> Iterator[Store]:
     """The command's database; NoDatabase if it is a SQLite file that does not exist, unless ``create``."""
+    from fsivr.store.db import Store
+
     url = database_url(args)
     path = sqlite_file(url)
     if not create and path is not None and not path.exists():
@@ -55,6 +65,8 @@ def open_store(args: argparse.Namespace, create: bool = False) -> Iterator[Store
 
 def require_schema(store: Store) -> bool:
     """True when the schema is current; else say what to run and return False."""
+    from fsivr.store import migrate
+
     if migrate.is_up_to_date(store.engine):
         return True
     err("the database schema is not up to date: run `fsivr db upgrade` first")

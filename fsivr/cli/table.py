@@ -7,10 +7,12 @@ from typing import Any
 
 from fsivr.cli.output import err
 from fsivr.cli.store import open_store, require_schema
-from fsivr.store import tables
 
 #: Bad rows printed one by one; past this only their count.
 SHOWN_BAD_ROWS = 50
+#: fsivr.store.tables.MODES, written out so that building the parser needs no SQLAlchemy
+#: (tests/cli/test_imports.py checks that the two agree).
+MODES = ("replace", "upsert")
 
 
 def add_commands(sub: Any) -> None:
@@ -22,7 +24,7 @@ def add_commands(sub: Any) -> None:
     imp.add_argument("file", metavar="FILE")
     imp.add_argument("--key", help="column the lookup node finds rows by (default: the first column); "
                                    "phone numbers in it are matched in any spelling")
-    imp.add_argument("--mode", choices=tables.MODES, default="replace",
+    imp.add_argument("--mode", choices=MODES, default="replace",
                      help="replace the table's rows (default) or upsert: rows of the file replace those "
                           "with the same key, the others stay")
     imp.set_defaults(func=cmd_import)
@@ -31,6 +33,8 @@ def add_commands(sub: Any) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from fsivr.store import tables
+
     header, rows = tables.read_file(args.file)
     report, keep = tables.prepare(args.name, header, rows, args.key, args.mode)
     with open_store(args) as store:
@@ -50,6 +54,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from fsivr.store import tables
+
     with open_store(args) as store:
         if not require_schema(store):
             return 1

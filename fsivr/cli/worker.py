@@ -6,14 +6,10 @@ import argparse
 import logging
 from typing import Any
 
-from sqlalchemy.exc import OperationalError
-
 from fsivr import logs
 from fsivr.cli.output import err
 from fsivr.cli.store import require_schema
 from fsivr.config import load_config
-from fsivr.store.db import Store
-from fsivr.worker.lock import AnotherWorker
 
 
 def add_commands(sub: Any) -> None:
@@ -24,6 +20,10 @@ def add_commands(sub: Any) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import OperationalError
+
+    from fsivr.store.db import Store
+    from fsivr.worker.lock import AnotherWorker
     from fsivr.worker.loop import PING_IDLE, Worker, WorkerSettings
     from fsivr.worker.senders import senders_from_config
 

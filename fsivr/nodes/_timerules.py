@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays as national
 from dateutil.rrule import rrulestr
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -277,7 +276,9 @@ def _check_rrule_parts(text: str, upper: str) -> None:
 
 class NationalHolidays:
     """A country's public holidays (``{country: PL, subdiv: ...}``) from the ``holidays`` package,
-    computed per year on first use and kept (a set lookup per call after that)."""
+    computed per year on first use and kept (a set lookup per call after that). The package is
+    imported here, by the first such entry, not with the node types: it takes a seventh of a second
+    and most scenarios name no country."""
 
     KEYS = ("country", "subdiv")
 
@@ -288,6 +289,8 @@ class NationalHolidays:
         country = str(raw.get("country") or "").strip().upper()
         subdiv = raw.get("subdiv")
         self.text = f"{country}" + (f"/{subdiv}" if subdiv else "")
+        import holidays as national
+
         supported = national.list_supported_countries()
         if country not in supported:
             raise ValueError(f"country {country!r}: the holidays package has no calendar for it "
@@ -301,6 +304,8 @@ class NationalHolidays:
     def matches(self, day: date) -> bool:
         dates = self._years.get(day.year)
         if dates is None:
+            import holidays as national  # once a year per calendar: imported already by __init__
+
             cal = national.country_holidays(self.country, subdiv=self.subdiv, years=day.year)
             dates = self._years[day.year] = frozenset(cal)
         return day in dates

@@ -1,22 +1,47 @@
-"""Running the alembic migrations in migrations/ programmatically (``fsivr db upgrade``)."""
+"""Running the alembic migrations in migrations/ programmatically (``fsivr db upgrade``).
+
+alembic is imported by the functions that use it (upgrade, downgrade, the head revision), not by
+this module: importing it costs a quarter of a second, and reading the current revision does not
+need it.
+"""
 
 from __future__ import annotations
 
+import logging
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 #: migrations/ sits beside the package in the source tree (an editable install uses it in place).
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def _import_alembic() -> None:
+    """Import alembic, without the lines it logs while it does (one INFO "setup plugin ..." per
+    built-in plugin). Imported on first use, it comes after the command has set logging up, and
+    every command that checks the schema would print them."""
+    if "alembic" in sys.modules:
+        return
+    plugins = logging.getLogger("alembic.runtime.plugins")
+    was, plugins.disabled = plugins.disabled, True
+    try:
+        import alembic  # noqa: F401
+    finally:
+        plugins.disabled = was
 
 
 def alembic_config(engine: Engine | None = None) -> Config:
     if not (MIGRATIONS / "env.py").is_file():
         raise RuntimeError(f"alembic migrations not found at {MIGRATIONS} "
                            "(install fsivr from its source tree: `pip install -e .`)")
+    _import_alembic()
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     # env.py takes the engine from here rather than from a URL: URLs may hold '%' that the ini
@@ -26,10 +51,16 @@ def alembic_config(engine: Engine | None = None) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    _import_alembic()
+    from alembic import command
+
     command.upgrade(alembic_config(engine), revision)
 
 
 def downgrade(engine: Engine, revision: str = "base") -> None:
+    _import_alembic()
+    from alembic import command
+
     command.downgrade(alembic_config(engine), revision)
 
 
@@ -42,6 +73,9 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def head_revision() -> str | None:
+    _import_alembic()
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
