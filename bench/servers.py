@@ -25,11 +25,18 @@ BIN = Path(sys.executable).parent
 SCENARIO = Path(__file__).resolve().parent / "scenario.yaml"
 
 
+#: The SIP realm of the bench's accounts (their passwords are stored as a1-hashes in it: issue 11).
+BENCH_SIP_REALM = "bench.fsivr.invalid"
+
+
 def tree_env(env: dict[str, str]) -> dict[str, str]:
     """``env`` with this source tree first on PYTHONPATH: the ``fsivr`` console script of a shared
     venv imports whichever tree was installed (editable) into it, and a bench run from another
-    worktree must measure its own code."""
-    return {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))}
+    worktree must measure its own code. Also a SIP realm unless one is set: the bundles' accounts
+    have passwords, which import refuses without it (the test suite sets its own for every test,
+    which hid this from the bench's smoke tests)."""
+    return {"FSIVR_SIP_REALM": BENCH_SIP_REALM, **env,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))}
 
 
 def free_port() -> int:
