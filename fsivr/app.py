@@ -105,7 +105,7 @@ class App:
         services = Services(config=config, scenarios=cache, records=records, prompts=prompts, directory=directory,
                             data=CallData(store), notify=Notifier.from_config(store, config), archive=Archive(store),
                             media=MediaDirs(config.media_dir, config.documents_dir), overrides=overrides,
-                            callbacks=Callbacks(store))
+                            callbacks=Callbacks(store, interval=config.reload_interval, outage=outage))
         metrics = Metrics() if config.metrics_listen else None
         runner = Runner(services, observer=metrics)
         server = OutboundServer(runner.handle, config.listen_host,
@@ -141,6 +141,8 @@ class App:
     def start(self) -> None:
         self.services.scenarios.start()
         self.services.overrides.start()
+        if self.services.callbacks is not None:
+            self.services.callbacks.start()
         # Bound first, so the address is ours before its rows are judged; no call is taken before
         # the previous process's unfinished rows are closed (else they would be this one's).
         self.server.bind()
@@ -172,6 +174,8 @@ class App:
             self.link.stop()
         self.services.scenarios.stop()
         self.services.overrides.stop()
+        if self.services.callbacks is not None:
+            self.services.callbacks.stop()
         self.services.directory.stop()
         self.records.close()
         self.store.close()

@@ -382,6 +382,12 @@ def reschedule(session: Executor, row_id: int, owner: str, at: datetime, error: 
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def pending_keys(session: Session, key_prefix: str) -> list[str]:
+    """The keys of the pending rows starting with ``key_prefix`` (the callbacks still to place)."""
+    return list(session.execute(select(OutboxRow.idempotency_key).where(
+        OutboxRow.state == "pending", OutboxRow.idempotency_key.startswith(key_prefix, autoescape=True))).scalars())
+
+
 def cancel(session: Session, key_prefix: str, reason: str, now: datetime, *, except_prefix: str | None = None) -> int:
     """Cancel the pending rows whose key starts with ``key_prefix`` (a caller's callbacks): they go
     ``dead`` with the reason, kept for the record. A row a worker holds is being placed right now

@@ -14,8 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 import gevent
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
+from fsivr.engine.callbacks import Callbacks, callback_key
 from fsivr.esl.link import EventLink
 from fsivr.store.models import CallAttempt, CallRow, OutboxRow
 from fsivr.testing import Simulator
@@ -244,6 +245,37 @@ def test_a_caller_served_by_a_new_call_has_their_callback_cancelled(rig: Rig) ->
     assert all("called again and was served" in (r.last_error or "") for r in rig.rows())
     rig.clock.at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
     assert not rig.work() and rig.originates() == 0
+
+
+def test_a_callback_another_server_registered_is_cancelled_and_other_callers_cost_no_write(rig: Rig) -> None:
+    """Each server reads the callers with a waiting callback every reload_interval (an answered call
+    asking the database each time doubled its CPU per call); a caller in that list is cancelled as
+    before, and a call from anyone else writes nothing to the outbox."""
+    callbacks = rig.h.app.services.callbacks
+    assert callbacks is not None
+    writes: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("UPDATE OUTBOX"):
+            writes.append(statement)
+
+    engine = rig.h.app.store.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        rig.call_in("+48221234599", "+48501999888")  # answered, served; no callback anywhere
+        assert writes == []
+        # Another fsivr serve on the same database registers one (its own Callbacks).
+        other = Callbacks(rig.h.store)
+        other.register(callback_key(CUSTOMER, "a0a0a0a0-0000-4000-8000-000000000001", "cb"),
+                       {"number": CUSTOMER, "scenario": "callback"}, rig.clock.at, rig.clock.at,
+                       "a0a0a0a0-0000-4000-8000-000000000001")
+        rig.wait_for(lambda: callbacks.may_wait(CUSTOMER), timeout=rig.h.app.config.reload_interval + 5)
+        rig.call_in("+48221234599", CUSTOMER)
+        assert [r.state for r in rig.rows()] == ["dead"]
+        assert "called again and was served" in (rig.rows()[0].last_error or "")
+        assert len(writes) == 1
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
 
 
 def test_through_the_company_employee_is_rejected_unanswered_called_back_and_dials_out(rig: Rig) -> None:
