@@ -75,7 +75,10 @@ class Callbacks(Polled):
     def may_wait(self, caller: str) -> bool:
         """Whether ``caller`` may have a callback waiting, as far as this server knows (before the
         first read: yes, ask the database)."""
-        return self._waiting is None or caller_prefix(caller) in self._waiting
+        return self._waits(caller_prefix(caller))
+
+    def _waits(self, prefix: str) -> bool:
+        return self._waiting is None or prefix in self._waiting
 
     def register(self, key: str, payload: dict[str, Any], not_before: datetime, now: datetime,
                  call_uuid: str, kind: str = KIND) -> Enqueued:
@@ -94,11 +97,12 @@ class Callbacks(Polled):
         (those this very call registered are kept)."""
         if not caller:
             return 0
-        if not self.may_wait(caller):
+        prefix = caller_prefix(caller)  # parses the number: once per call, not once per use
+        if not self._waits(prefix):
             return 0
         n = int(self.store.run(lambda s: outbox.cancel(
-            s, caller_prefix(caller), f"{caller} called again and was served (call {call_uuid})", now,
-            except_prefix=f"{caller_prefix(caller)}{call_uuid}:")))
+            s, prefix, f"{caller} called again and was served (call {call_uuid})", now,
+            except_prefix=f"{prefix}{call_uuid}:")))
         if n:
             log.info("call %s: %d pending callback(s) to %s cancelled", call_uuid, n, caller)
         return n
