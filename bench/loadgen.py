@@ -347,6 +347,10 @@ class Replayer:
                         st.held -= 1
                     if step.closes:
                         return
+        except OSError as exc:
+            # Which step the server dropped the call at (a command it timed out waiting for the
+            # reply to, on a loaded box) is what tells a server fault from a slow generator.
+            raise CallFailed(f"socket: {exc} (after {list(seen)[-3:]})") from exc
         finally:
             try:
                 sock.close()
@@ -433,7 +437,7 @@ def run_closed(rep: Replayer, server_pid: int, *, concurrency: int, duration: fl
 
 
 def run_open(rep: Replayer, server_pid: int, *, rate: float, ramp: float, duration: float,
-             bins: int = 100) -> dict[str, Any]:
+             bins: int = 100, samples: str | None = None) -> dict[str, Any]:
     """``rate`` new calls per second on a fixed schedule; measure after ``ramp`` seconds.
 
     Latency samples taken during the ramp, grouped by calls in progress, give the latency-vs-
@@ -471,6 +475,12 @@ def run_open(rep: Replayer, server_pid: int, *, rate: float, ramp: float, durati
                in_progress_max=max(in_progress) if in_progress else 0,
                step_latency_ms=_latency_summary(rep.stats.latencies, win.t0, t1),
                by_concurrency=_by_concurrency(rep.stats.latencies, bins))
+    if samples:
+        # Every step of the window (seconds since its start, latency ms): to line the tail up
+        # with what the server does on a timer.
+        with open(samples, "w") as fh:
+            json.dump([(round(t - win.t0, 6), round(1000 * lat, 4)) for t, lat, _ in rep.stats.latencies
+                       if win.t0 <= t <= t1], fh)
     # Calls still up are cut off: waiting out a whole call length would only cost bench time.
     rep.abort = True
     pool.kill(block=True, timeout=5)
@@ -575,7 +585,7 @@ def main(argv: list[str]) -> int:
                 duration=job["duration"], warmup=job.get("warmup", 1.0)),
             "open": lambda: run_open(
                 Replayer(templates["full"], address, time_scale=job.get("time_scale", 1.0), timeout=120.0),
-                pid, rate=job["rate"], ramp=job["ramp"], duration=job["duration"]),
+                pid, rate=job["rate"], ramp=job["ramp"], duration=job["duration"], samples=job.get("samples")),
             "held": lambda: run_held(
                 Replayer(templates["held"], address, time_scale=0.0), pid, calls=job["calls"],
                 rate=job.get("rate", 1000.0), timeout=job.get("timeout", 60.0)),
