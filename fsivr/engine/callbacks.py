@@ -44,6 +44,19 @@ def callback_key(number: str, call_uuid: str, node: str) -> str:
     return f"{caller_prefix(number)}{call_uuid}:{node}"
 
 
+#: How many trailing digits of a number the cheap pre-check compares (see ``_tail``).
+TAIL = 4
+
+
+def _tail(number: str) -> str:
+    """The last digits of a number, or the text when it has none. Every spelling of one number
+    (+48…, 0048…, 0…) ends with its national digits, so a caller whose tail matches no waiting
+    callback's cannot have one: the call skips parsing its number (phonenumbers, ~0.2 ms: a
+    tenth of an answered call's CPU in bench/)."""
+    digits = "".join(filter(str.isdigit, number))
+    return digits[-TAIL:] if digits else number.strip()
+
+
 def _prefix_of(key: str) -> str:
     """``callback:<number>:`` of a key ``callback:<number>:<call>:<node>``."""
     return ":".join(key.split(":", 2)[:2]) + ":"
@@ -64,13 +77,19 @@ class Callbacks(Polled):
         self._waiting: set[str] | None = None
         #: prefixes this server registered, with when: kept through a read that may have missed them
         self._registered: dict[str, float] = {}
+        #: the numbers' tails of ``_waiting`` (None with it)
+        self._tails: set[str] | None = None
 
     def refresh(self) -> None:
         since = time.monotonic()
         keys = self.store.run(lambda s: outbox.pending_keys(s, f"{KIND}:"))
         recent = {p: at for p, at in self._registered.items() if at >= since - 2 * self.interval}
         self._registered = recent
-        self._waiting = {_prefix_of(k) for k in keys} | set(recent)
+        self._set_waiting({_prefix_of(k) for k in keys} | set(recent))
+
+    def _set_waiting(self, prefixes: set[str]) -> None:
+        self._waiting = prefixes
+        self._tails = {_tail(p[len(KIND) + 1:-1]) for p in prefixes}
 
     def may_wait(self, caller: str) -> bool:
         """Whether ``caller`` may have a callback waiting, as far as this server knows (before the
@@ -89,13 +108,13 @@ class Callbacks(Polled):
         prefix = _prefix_of(key)
         self._registered[prefix] = time.monotonic()
         if self._waiting is not None:
-            self._waiting.add(prefix)
+            self._set_waiting(self._waiting | {prefix})
         return done
 
     def cancel_for(self, caller: str, call_uuid: str, now: datetime) -> int:
         """``caller`` called again and was served: their callbacks still waiting are not needed
         (those this very call registered are kept)."""
-        if not caller:
+        if not caller or (self._tails is not None and _tail(caller) not in self._tails):
             return 0
         prefix = caller_prefix(caller)  # parses the number: once per call, not once per use
         if not self._waits(prefix):

@@ -306,11 +306,16 @@ def note_last_agents(session: Session, records: Sequence[CallRecord]) -> None:
     """Keep ``last_agents`` current from a batch of call records (in the batch's transaction):
     per caller the latest answered target; an older record never replaces a newer row."""
     latest: dict[str, tuple[str, datetime, str]] = {}
+    #: caller ID as sent -> caller_key: one parse per distinct caller in the batch
+    keys: dict[str, str] = {}
     for record in records:
         found = answered_by(record) if record.caller else None
         if found is None:
             continue
-        key = caller_key(record.caller or "")
+        raw = record.caller or ""
+        key = keys.get(raw)
+        if key is None:
+            key = keys[raw] = caller_key(raw)
         if not key or len(key) > 64:
             continue
         agent, at = found
@@ -318,7 +323,10 @@ def note_last_agents(session: Session, records: Sequence[CallRecord]) -> None:
             latest[key] = (agent[:NAME], at, record.uuid)
     if not latest:
         return
-    have = {row.caller: row.answered_at for row in session.execute(
+    # Core statements on the session's connection (its transaction): this runs in every batch of
+    # the call-record writer, and the ORM's per-statement bookkeeping was most of its cost there.
+    conn = session.connection()
+    have = {caller: at for caller, at in conn.execute(
         select(_LAST.c.caller, _LAST.c.answered_at).where(_LAST.c.caller.in_(list(latest))))}
     inserts, updates = [], []
     for caller, (agent, at, uuid) in latest.items():
@@ -330,6 +338,6 @@ def note_last_agents(session: Session, records: Sequence[CallRecord]) -> None:
             updates.append({"key": caller, **values})
     # One executemany each, whatever the batch size: the call-record writer's cost is per batch.
     if inserts:
-        session.execute(insert(LastAgentRow), inserts)
+        conn.execute(insert(_LAST), inserts)
     if updates:
-        session.execute(update(_LAST).where(_LAST.c.caller == bindparam("key")), updates)
+        conn.execute(update(_LAST).where(_LAST.c.caller == bindparam("key")), updates)

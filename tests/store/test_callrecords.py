@@ -102,11 +102,11 @@ class FlakyStore:
         self.store, self.failures = store, failures
         self.engine = store.engine
 
-    def run(self, fn: Callable[[Session], T]) -> T:
+    def run(self, fn: Callable[[Session], T], **kwargs: Any) -> T:
         if self.failures > 0:
             self.failures -= 1
             raise OperationalError("INSERT", {}, Exception("database is restarting"))
-        return self.store.run(fn)
+        return self.store.run(fn, **kwargs)
 
 
 def test_outage_is_retried_until_written(store: Store, caplog: pytest.LogCaptureFixture) -> None:
@@ -124,8 +124,8 @@ def test_outage_is_retried_until_written(store: Store, caplog: pytest.LogCapture
 class AckLostStore(FlakyStore):
     """A store whose first ``failures`` runs commit, then fail as if the acknowledgement was lost."""
 
-    def run(self, fn: Callable[[Session], T]) -> T:
-        result = self.store.run(fn)
+    def run(self, fn: Callable[[Session], T], **kwargs: Any) -> T:
+        result = self.store.run(fn, **kwargs)
         if self.failures > 0:
             self.failures -= 1
             raise OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
@@ -352,3 +352,59 @@ def test_a_session_whose_row_cannot_be_stored_is_logged_whole_without_stalling_t
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 2 and all("call-000000" in m for m in errors)
     assert '"node": "n4"' in errors[1] and '"hangup_cause": "NORMAL_CLEARING"' in errors[1]
+
+
+class PriorityStore:
+    """A store that notes, per run, whether it was background work and at what nice value it ran."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.engine = store.engine
+        self.runs: list[tuple[bool, int]] = []
+
+    def run(self, fn: Callable[[Session], T], background: bool = False) -> T:
+        import os
+        import threading
+
+        def noted(session: Session) -> T:
+            nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+            self.runs.append((background, nice - os.getpriority(os.PRIO_PROCESS, os.getpid())))
+            return fn(session)
+
+        return self.store.run(noted, background=background)
+
+
+def test_a_writer_that_keeps_up_writes_at_low_priority_and_one_behind_at_full(store: Store) -> None:
+    """Batches no call waits for yield the CPU to the hub (nice +10 on their own thread) while the
+    writer keeps up; a batch that left items queued behind it is written at the process's priority,
+    else a saturated core would starve the writer (its queue grew without bound in bench/)."""
+    noted = PriorityStore(store)
+    writer: Any = CallRecordWriter(noted, batch_size=5, gather=0.05)
+    writer.submit(record(0))
+    assert writer.flush(timeout=10)
+    assert noted.runs == [(True, 10)]
+    noted.runs.clear()
+    for i in range(1, 13):  # 12 items a batch of 5 cannot take at once
+        writer.submit(record(i))
+    assert writer.flush(timeout=10)
+    writer.close()
+    assert counts(store) == (13, 78)
+    assert [bg for bg, _ in noted.runs] == [False, False, True]
+    assert [nice for _, nice in noted.runs] == [0, 0, 10]
+
+
+def test_rows_of_a_batch_are_read_in_slices_with_the_hub_in_between() -> None:
+    """A batch's rows are read off the records on the hub; every ROWS_PER_YIELD items the writer
+    lets the hub run, and the rows are the same as read in one go."""
+    items: list[callrecords.Item] = []
+    for i in range(30):
+        r = record(i, steps=2)
+        items.append((callrecords.BEGIN, r, None))
+        items.extend((callrecords.STEP, r, s) for s in r.steps)
+        items.append((callrecords.END, r, None))
+    pauses: list[int] = []
+    sliced = callrecords._rows(items, callrecords._sqlite_time, callrecords._json, lambda: pauses.append(1))
+    whole = callrecords._rows(items, callrecords._sqlite_time, callrecords._json)
+    assert len(pauses) == len(items) // callrecords.ROWS_PER_YIELD
+    assert (sliced.calls, sliced.steps, sliced.ends) == (whole.calls, whole.steps, whole.ends)
+    assert len(whole.calls) == 30 and len(whole.steps) == 60 and whole.ends == []

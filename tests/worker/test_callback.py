@@ -16,9 +16,10 @@ import gevent
 import pytest
 from sqlalchemy import event, select
 
-from fsivr.engine.callbacks import Callbacks, callback_key
+from fsivr.engine.callbacks import Callbacks, _tail, callback_key, caller_prefix
 from fsivr.esl.link import EventLink
 from fsivr.store.models import CallAttempt, CallRow, OutboxRow
+from fsivr.store.phone import caller_spellings
 from fsivr.testing import Simulator
 from fsivr.testing.harness import Harness, running
 from fsivr.testing.inbound import InboundSwitch
@@ -276,6 +277,16 @@ def test_a_callback_another_server_registered_is_cancelled_and_other_callers_cos
         assert len(writes) == 1
     finally:
         event.remove(engine, "before_cursor_execute", count)
+
+
+@pytest.mark.parametrize("number", ["+48501234567", "+48221234567", "+442079460958", "+78123456789", "101",
+                                    "anonymous"])
+def test_every_spelling_of_a_caller_passes_the_cheap_check_its_callback_key_would(number: str) -> None:
+    """An answered call compares its caller's last digits with the waiting callbacks' before it
+    parses the number: every spelling a trunk may send must pass where the key would match."""
+    key_number = caller_prefix(number).split(":")[1]
+    for spelling in caller_spellings(number):
+        assert _tail(spelling) == _tail(key_number), spelling
 
 
 def test_through_the_company_employee_is_rejected_unanswered_called_back_and_dials_out(rig: Rig) -> None:
