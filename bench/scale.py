@@ -254,10 +254,11 @@ class ScaleBench:
         if sql_log.exists():
             stamps = (float(line.split("\t", 1)[0]) for line in sql_log.read_text().splitlines())
             statements = sum(1 for ts in stamps if t0 <= ts <= t1)
-        # Three polls, each one query when nothing changed: the scenarios and the callers with a
-        # waiting callback (fsivr/engine/callbacks.py) every reload_interval, the directory every
-        # directory_interval.
-        ticks = 2 * (t1 - t0) / p.reload_interval + (t1 - t0) / p.directory_interval
+        # Four polls, each one query when nothing changed: the scenarios' change counter, the
+        # time-condition overrides (fsivr/engine/overrides.py: the table itself, a handful of rows)
+        # and the callers with a waiting callback (fsivr/engine/callbacks.py) every
+        # reload_interval; the directory's change counter every directory_interval.
+        ticks = 3 * (t1 - t0) / p.reload_interval + (t1 - t0) / p.directory_interval
         server = cpu1 - cpu0
         return {"window_s": round(t1 - t0, 2), "server_cpu_ms_per_second": round(server * 1000 / (t1 - t0), 3),
                 "ticks": round(ticks, 1), "statements": statements,
