@@ -146,7 +146,7 @@ def build_state(queues: Iterable[Queue], agents: Iterable[Agent], accounts: dict
             how = "its mobile through a gateway" if ag.contact == "mobile" else "its SIP account"
             state.problems.append(f"agent {ag.account!r}: cannot be reached ({how}); left out of mod_callcenter")
             continue
-        state.agents[ag.account] = AgentConf(ag.account, contact, ag.status,
+        state.agents[ag.account] = AgentConf(ag.account, contact, ag.status or "Logged Out",
                                              **{k: getattr(ag, k) for k in AGENT_NUMBERS})
     for q in queues:
         state.queues[q.name] = queue_conf(q)

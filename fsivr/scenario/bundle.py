@@ -413,9 +413,12 @@ class _Parser:
         gateway = self.text(raw, "gateway", path)
         if gateway is not None and not DIALABLE_NAME.match(gateway):
             self.fail((*path, "gateway"), f"{gateway!r} cannot be dialled through: use {DIALABLE_NAME_RULE}")
+        # No status: the stored one stays (Agent.status); a new agent starts Logged Out.
+        status = (self.choice(raw, "status", path, AGENT_STATUSES, "Logged Out")
+                  if raw.get("status") is not None else None)
         defaults = Agent("")
         agent = Agent(account or "", contact=self.choice(raw, "contact", path, AGENT_CONTACTS, "sip"),
-                      gateway=gateway, status=self.choice(raw, "status", path, AGENT_STATUSES, "Logged Out"),
+                      gateway=gateway, status=status,
                       pin_hash=pin_hash, **{d: self.integer(raw, d, path, getattr(defaults, d)) for d in delays})
         return agent if account else None
 

@@ -42,7 +42,10 @@ class Exported:
 
 
 def directory_document(directory: Directory) -> dict[str, list[dict[str, Any]]]:
-    """The directory as bundle sections; unset values (None, empty lists) left out."""
+    """The directory as bundle sections; unset values (None, empty lists) left out. Agents' statuses
+    are left out too: they are the day's state, not configuration (Agent.status), and a bundle
+    imported back must not put every agent back where they were at the export."""
+    directory = replace(directory, agents=[replace(a, status=None) for a in directory.agents])
     out: dict[str, list[dict[str, Any]]] = {}
     sections = [*_ORDER, *(f.name for f in fields(directory) if f.name not in _ORDER)]
     for section in sections:

@@ -127,7 +127,10 @@ class Agent:
     account: str
     contact: str = "sip"
     gateway: str | None = None
-    status: str = "Logged Out"
+    #: mod_callcenter's status. Live state, not configuration: the agent IVR and FreeSWITCH change
+    #: it during the day, so a bundle that does not name one (None) leaves the stored status as it
+    #: is — an import must not log out every agent mid-shift — and a new agent starts Logged Out.
+    status: str | None = None
     max_no_answer: int = 3
     wrap_up_time: int = 10
     reject_delay_time: int = 10
@@ -337,8 +340,13 @@ def save_directory(session: Session, directory: Directory) -> None:
             for i, m in enumerate(g.members))
     for ag in directory.agents:
         account_id = _need(ids, ag.account, "agent: account")
-        pin = {"pin_hash": ag.pin_hash} if ag.pin_hash is not None else {}
-        _upsert(session, AgentRow, "account_id", account_id, **{f: getattr(ag, f) for f in _AGENT_FIELDS}, **pin)
+        values = {f: getattr(ag, f) for f in _AGENT_FIELDS if f != "status"}
+        if ag.pin_hash is not None:
+            values["pin_hash"] = ag.pin_hash
+        if ag.status is not None:
+            # A status the bundle sets is the whole story: the old reason (break, not ready) goes.
+            values.update(status=ag.status, status_reason=None)
+        _upsert(session, AgentRow, "account_id", account_id, **values)
     for q in directory.queues:
         row = _upsert(session, QueueRow, "name", q.name, params=dict(q.params), department=q.department,
                       **{f: getattr(q, f) for f in _QUEUE_FIELDS})

@@ -229,6 +229,26 @@ def test_each_status_key_sets_mod_callcenter_and_the_store(pbx: Harness, key: st
                for s in said)
 
 
+def test_a_reimport_during_the_day_leaves_every_agent_where_they_are(pbx: Harness) -> None:
+    """Statuses are the day's state, not configuration: importing the bundle again (an admin's
+    change elsewhere in it) must not log out the agents who are working, in the store or in
+    mod_callcenter; a status the bundle names is applied, and an export names none."""
+    placed = login(pbx, "103", "3", at=T0 + timedelta(hours=4))  # 3: on break
+    assert placed.path == [("login", "ok"), ("menu", "on_break"), ("bye", "hangup")]
+    agree(pbx, "103", "On Break", "break")
+    sent = len(status_commands(pbx, "103"))
+    assert pbx.import_yaml(BUNDLE)  # the same bundle, no status in it
+    gevent.sleep(3 * pbx.app.config.callcenter_interval)  # sync rounds after the directory changed
+    agree(pbx, "103", "On Break", "break")
+    assert status_commands(pbx, "103")[sent:] == []
+    # a status the bundle sets is applied (and the old reason goes with the old status)
+    assert pbx.import_yaml(BUNDLE.replace('{account: "103", pin_hash', '{account: "103", status: Available, pin_hash'))
+    wait_for(lambda: switch_status(pbx, "103") == "Available", "the sync sent the imported status")
+    agree(pbx, "103", "Available")
+    exported = pbx.store.run(lambda s: export_all(s, os.environ["FSIVR_SIP_REALM"])).text
+    assert "status" not in exported
+
+
 def test_no_key_replays_the_menu_then_timeout(pbx: Harness) -> None:
     placed = login(pbx, "101", "", "9", "", at=T0 + timedelta(hours=4))
     assert placed.path == [("login", "ok"), ("menu", "timeout"), ("bye", "hangup")]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +128,16 @@ def test_export_all_imports_into_an_empty_database_as_the_same_pbx(
     # The target is SQLite and PostgreSQL (db_url): export there again, and it is the same file.
     assert fsivr(db_url, "db", "upgrade") == 0
     assert fsivr(db_url, "import", str(whole)) == 0
-    assert pbx(db_url) == pbx(source)
+    # The same PBX, but for the agents' statuses: the day's state, not configuration, so a backup
+    # does not carry them and its agents start Logged Out (Agent.status).
+    assert "status:" not in text
+    restored, original = pbx(db_url), pbx(source)
+    assert {a.account: a.status for a in original["directory"].agents}["201"] == "Available"
+    assert {a.status for a in restored["directory"].agents} == {"Logged Out"}
+    for side in (restored, original):
+        side["directory"] = replace(side["directory"], agents=[replace(a, status=None)
+                                                               for a in side["directory"].agents])
+    assert restored == original
     again = tmp_path / "again.yaml"
     assert fsivr(db_url, "export", "--all", str(again)) == 0
     assert again.read_text().split("\n", 1)[1] == whole.read_text().split("\n", 1)[1]  # but the time line

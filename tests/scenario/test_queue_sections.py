@@ -67,7 +67,7 @@ def test_stored_and_read_back(db_url: str, tmp_path: Path) -> None:
     assert queues["sales@default"] == parse_text(BUNDLE).directory.queues[0]
     assert agents["101"] == Agent("101", status="Available", wrap_up_time=5, max_no_answer=2)
     # Named only under the queue: an agent with the defaults (Logged Out until they log in).
-    assert agents["103"] == Agent("103")
+    assert agents["103"] == Agent("103", status="Logged Out")
 
 
 def test_shape_errors() -> None:
