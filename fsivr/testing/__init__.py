@@ -8,7 +8,8 @@ API table both listeners and ``${api()}`` expansion call), ``apps`` (dialplan ap
 with ``queue_caller``, ``valet``, ``record``, ``spandsp``, ``sofia``, ``common``), ``broadcast`` /
 ``displace`` (uuid_broadcast, uuid_displace), ``peer`` (a bridge's far end: its keys, apps,
 variables), ``meta`` (bind_meta_app and its broadcasts), ``attxfer`` (att_xfer on a far end),
-``hold`` (uuid_hold), ``dialplan`` (XML extensions and the inline dialplan for transfers and
+``hold`` (uuid_hold), ``legs`` (the events of originated legs no call runs: a failed attempt,
+``&park()``), ``dialplan`` (XML extensions and the inline dialplan for transfers and
 execute_extension), ``channel`` (variables, state, event rendering),
 ``profiles`` (header templates taken from shared/esl-traces), ``subscription`` (event
 subscriptions and filters), ``wire`` (framing, URL encoding), ``clock`` (virtual time), ``media``

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import gevent
 
-from fsivr.testing import apps, broadcast, dialplan, displace, hold, meta, mods
+from fsivr.testing import apps, broadcast, dialplan, displace, hold, legs, meta, mods
 from fsivr.testing.clock import fs_stamp
 from fsivr.testing.expand import separate_char, separate_string
 from fsivr.testing.mods import queue_caller
@@ -33,7 +33,7 @@ from fsivr.testing.profiles import HOSTNAME, cause_from_str
 from fsivr.testing.script import CallScript
 
 if TYPE_CHECKING:
-    from fsivr.testing.channel import SwitchIdentity
+    from fsivr.testing.channel import Channel, SwitchIdentity
     from fsivr.testing.peer import Peer
     from fsivr.testing.session import CallSession
     from fsivr.testing.simulator import Originated, Simulator
@@ -265,6 +265,11 @@ def uuid_kill(ctx: ApiContext, arg: str) -> str | None:
     if s is None and ctx.sim.parked_legs.pop(uuid, None) is not None:
         # a leg originate placed and parked (or is still ringing: its originate fails with the cause)
         ctx.sim.killed_legs[uuid] = cause_from_str(cause.strip() or None)
+        leg = ctx.sim.leg_channels.pop(uuid, None)
+        if leg is not None:
+            # kill_function's switch_channel_hangup: CHANNEL_HANGUP in this thread, the leg's own
+            # thread reports it (fsivr.testing.legs); a ringing leg's originate fails after that
+            legs.hangup(ctx.sim, leg, ctx.sim.killed_legs[uuid])
         return "+OK\n"
     peer = _locate_peer(ctx, uuid) if s is None else None
     if peer is not None and not peer.hungup:
@@ -503,8 +508,20 @@ def originate(ctx: ApiContext, arg: str) -> str | None:
         return f"-ERR {cause_from_str(endpoint[6:], 'NORMAL_TEMPORARY_FAILURE')}\n"
     parts = endpoint.split("/")
     number = parts[1] if len(parts) > 1 else parts[0]
+    address = sim.address
+    socket_args: str | None = None
+    sm = re.match(r"^&socket\((\S+)(?:\s+([^)]*))?\)", app.strip())
+    if sm:
+        host, _, port = sm.group(1).rpartition(":")
+        address = (host or "127.0.0.1", int(port))
+        socket_args = sm.group(2) or ""
+    elif parts[0] == "loopback" and number in sim.extensions:
+        socket_args = sim.extensions[number]
     placed: Originated | None = None
     answered_after: float | None = None
+    # The leg's channel as listeners on the live link see it (fsivr.testing.legs) where no
+    # simulated call runs it: an attempt that fails, or a leg left to &park().
+    leg: Channel | None = None
     if parts[0] != "loopback":
         number = parts[-1]
         # switch_ivr_originate returns only once the far end answered or the attempt failed, and
@@ -516,6 +533,9 @@ def originate(ctx: ApiContext, arg: str) -> str | None:
             # Nobody answering rings until originate_timeout (switch_ivr_originate's default 60 s).
             ring = _seconds(variables.get("originate_timeout"), 60.0) if outcome == "NO_ANSWER" else 0.0
         placed = sim.originate_started(number, variables, outcome)
+        cause = cause_from_str(outcome, "NORMAL_TEMPORARY_FAILURE") if outcome != "ANSWER" else ""
+        if (cause or socket_args is None) and cause not in legs.NO_CHANNEL_CAUSES:
+            leg = legs.create(sim, endpoint, number, variables, placed.at_us)
         # Ringing takes real time only where a test asks for it (ring_scale): the answered leg's
         # clock still starts ``ring`` after its creation either way.
         scale = sim.ring_scale or 0.0
@@ -526,41 +546,39 @@ def originate(ctx: ApiContext, arg: str) -> str | None:
                 gevent.sleep(ring * scale)
             finally:
                 sim.ringing.discard(ringing)
-        if outcome != "ANSWER":
+        if cause:
             # The test's script for the far end: how ringing this number ends when nobody answers
-            # (USER_BUSY, NO_ANSWER, ...): originate fails with that cause (mod_commands.c).
+            # (USER_BUSY, NO_ANSWER, ...): originate fails with that cause (mod_commands.c), after
+            # the leg's CHANNEL_HANGUP (and, usually, the rest of its end: fsivr.testing.legs).
             sim.originate_ended(placed)
-            return f"-ERR {cause_from_str(outcome, 'NORMAL_TEMPORARY_FAILURE')}\n"
+            if leg is not None:
+                legs.hangup(sim, leg, cause, ring, sim.leg_report_delay)
+            return f"-ERR {cause}\n"
         answered_after = ring
-    address = sim.address
-    socket_args: str | None = None
-    sm = re.match(r"^&socket\((\S+)(?:\s+([^)]*))?\)", app.strip())
-    if sm:
-        host, _, port = sm.group(1).rpartition(":")
-        address = (host or "127.0.0.1", int(port))
-        socket_args = sm.group(2) or ""
-    elif parts[0] == "loopback" and number in sim.extensions:
-        socket_args = sim.extensions[number]
     if socket_args is None:
         if placed is not None:
             # Not a leg that runs the socket application: the switch's count of legs it placed
             # for a campaign only covers those it tracks to their end.
             sim.originate_ended(placed)
-        leg = variables.get("origination_uuid") or str(uuidlib.uuid4())
+        if leg is None:
+            leg = legs.create(sim, endpoint, number, variables, sim.switch_us())
         # answered and left to its application (e.g. &park()): uuid_bridge may join it to a leg
-        sim.parked_legs[leg] = number
+        sim.parked_legs[leg.uuid] = number
         ring = float(sim.originate_answers.get(number, {}).get("answer_after", 0.0))
         if ring > 0:
             # switch_ivr_originate waits for the answer; a uuid_kill of the ringing leg meanwhile
             # makes it fail with the cause the leg was hung up with
+            sim.leg_channels[leg.uuid] = leg
             deadline = ring * max(sim.time_scale, 0.0)
             waited = 0.0
             while waited < deadline:
                 gevent.sleep(min(0.05, deadline - waited))
                 waited += 0.05
-                if leg not in sim.parked_legs:
-                    return f"-ERR {sim.killed_legs.pop(leg, 'NORMAL_CLEARING')}\n"
-        return f"+OK {leg}\n"
+                if leg.uuid not in sim.parked_legs:
+                    return f"-ERR {sim.killed_legs.pop(leg.uuid, 'NORMAL_CLEARING')}\n"
+        legs.answered(sim, leg, (answered_after or 0.0) + ring)
+        sim.leg_channels[leg.uuid] = leg
+        return f"+OK {leg.uuid}\n"
     caller = variables.pop("origination_caller_id_number", "0000000000")
     name = variables.pop("origination_caller_id_name", caller)
     # A loopback's socket leg is its B-leg, which the simulator names itself; any other endpoint's

@@ -107,6 +107,9 @@ class Channel:
         self.uuid = spec.uuid
         self.name = profile.channel_name(spec)
         self.running_state = "CS_EXECUTE"
+        #: Call-Direction: the socket leg of a call coming in; "outbound" for a leg originate made
+        #: (switch_channel_event_set_basic_data, from switch_channel_direction).
+        self.direction = "inbound"
         self.state_number = 4
         self.callstate = "RINGING"
         self.answered = False
@@ -238,9 +241,11 @@ class Channel:
             pairs: Pairs = [
                 ("Channel-State", self.running_state), ("Channel-Call-State", self.callstate),
                 ("Channel-State-Number", str(self.state_number)), ("Channel-Name", self.name),
-                ("Unique-ID", self.uuid), ("Call-Direction", "inbound"), ("Presence-Call-Direction", "inbound"),
-                ("Channel-HIT-Dialplan", "true"), ("Channel-Call-UUID", self.vars.get("call_uuid", self.uuid)),
-                ("Answer-State", answer_state),
+                ("Unique-ID", self.uuid), ("Call-Direction", self.direction),
+                ("Presence-Call-Direction", self.direction),
+                # an outbound leg has not run a dialplan (switch_channel_event_set_basic_data)
+                ("Channel-HIT-Dialplan", "true" if self.direction == "inbound" else "false"),
+                ("Channel-Call-UUID", self.vars.get("call_uuid", self.uuid)), ("Answer-State", answer_state),
             ]
             if self.hangup_cause:
                 pairs.append(("Hangup-Cause", self.hangup_cause))
@@ -411,9 +416,10 @@ class Channel:
         epoch("progress", progress)
         epoch("progress_media", pmedia)
         epoch("end", end)
-        last_app, last_arg = self.app_log[-1]
-        self.set_var("last_app", last_app)
-        self.set_var("last_arg", last_arg)
+        if self.app_log:  # a leg that never ran an application (a failed originate) has none
+            last_app, last_arg = self.app_log[-1]
+            self.set_var("last_app", last_app)
+            self.set_var("last_arg", last_arg)
         self.set_var("caller_id", f'"{self.spec.caller_name}" <{self.spec.caller}>')
         dur = end - created
         bill = end - answered if answered else 0

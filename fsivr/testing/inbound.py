@@ -50,7 +50,7 @@ from gevent.server import StreamServer
 
 from fsivr.testing import wire
 from fsivr.testing.api import ApiContext, background_job, execute
-from fsivr.testing.channel import SwitchIdentity
+from fsivr.testing.channel import Channel, SwitchIdentity
 from fsivr.testing.clock import fs_date_fields
 from fsivr.testing.profiles import EVENT_SOURCES
 from fsivr.testing.session import EVENT_NAMES, MYEVENTS
@@ -487,9 +487,14 @@ class InboundSwitch:
                       source: tuple[str, str, str] | None = None) -> None:
         """A simulated call fired an event (session.fire / mods.common.fire_ex): render it now, as the
         channel is now, for the listeners that want it."""
+        self.leg_event(s.channel, event_name, pre, post, body, channel_data, subclass, source)
+
+    def leg_event(self, ch: Channel, event_name: str, pre: Pairs | None = None, post: Pairs | None = None,
+                  body: str | None = None, channel_data: bool = True, subclass: str | None = None,
+                  source: tuple[str, str, str] | None = None) -> None:
+        """An event of a channel no CallSession runs (a leg ``originate`` made: fsivr.testing.legs)."""
         if not self._listeners or not self.wants(event_name, subclass):
             return
-        ch = s.channel
         frames = {
             fmt: ch.render(event_name, fmt, pre, post, body, channel_data, subclass=subclass, source=source)
             for fmt in {lst.format for lst in self._listeners if lst.subscribed(event_name, subclass)}

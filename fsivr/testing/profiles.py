@@ -38,6 +38,11 @@ EVENT_SOURCES: dict[str, tuple[str, str, str]] = {
     "BACKGROUND_JOB": ("mod_event_socket.c", "api_exec", "1569"),
     "PLAYBACK_START": ("switch_ivr_play_say.c", "switch_ivr_play_file", "1649"),
     "PLAYBACK_STOP": ("switch_ivr_play_say.c", "switch_ivr_play_file", "2023"),
+    # Not in the traces: the lines of their switch_event_create in the v1.11.1 source
+    # (switch_core_state_machine.c switch_core_session_run CS_INIT; switch_core_session.c).
+    "CHANNEL_CREATE": ("switch_core_state_machine.c", "switch_core_session_run", "626"),
+    "CHANNEL_ORIGINATE": ("switch_core_state_machine.c", "switch_core_session_run", "632"),
+    "CHANNEL_DESTROY": ("switch_core_session.c", "switch_core_session_perform_destroy", "1588"),
 }
 
 # switch_channel_event_set_extended_data (switch_channel.c): events that carry variable_* headers.
@@ -46,7 +51,8 @@ EVENTS_WITH_VARIABLES = frozenset(
         "CHANNEL_DATA", "CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_ANSWER", "CHANNEL_PARK",
         "CHANNEL_UNPARK", "CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE", "CHANNEL_PROGRESS", "CHANNEL_HOLD", "CHANNEL_UNHOLD",
         "CHANNEL_PROGRESS_MEDIA", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "PLAYBACK_START",
-        "PLAYBACK_STOP", "CUSTOM", "RECORD_START", "RECORD_STOP",
+        "PLAYBACK_STOP", "CUSTOM", "RECORD_START", "RECORD_STOP", "CHANNEL_CREATE", "CHANNEL_ORIGINATE",
+        "CHANNEL_DESTROY",
     }
 )
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import gevent
 
-from fsivr.testing.channel import SwitchIdentity
+from fsivr.testing.channel import Channel, SwitchIdentity
 from fsivr.testing.mods import callcenter as mod_callcenter
 from fsivr.testing.mods import sofia as mod_sofia
 from fsivr.testing.mods import valet as mod_valet
@@ -117,6 +117,15 @@ class Simulator:
         self.parked_legs: dict[str, str] = {}
         #: ... and the cause each was killed with (``originate`` of one still ringing fails with it).
         self.killed_legs: dict[str, str] = {}
+        #: The channels of legs ``originate`` made that no simulated call runs, while they are up
+        #: (parked, or ringing before they are): uuid_kill ends them with their events.
+        self.leg_channels: dict[str, Channel] = {}
+        #: Every event such a leg fired, in order: (uuid, event name) (fsivr.testing.legs).
+        self.leg_events: list[tuple[str, str]] = []
+        #: A failed attempt's CHANNEL_HANGUP_COMPLETE and CHANNEL_DESTROY race originate's
+        #: BACKGROUND_JOB (fsivr.testing.legs): None fires them before it, as FreeSWITCH usually
+        #: does; seconds (real time) fire them that long after it.
+        self.leg_report_delay: float | None = None
         self.originate_timeout = 300.0
         #: How ``originate`` of a non-loopback endpoint to these numbers ends: ``ANSWER`` or the
         #: cause it fails with (USER_BUSY, NO_ANSWER...); a list gives one per originate to the

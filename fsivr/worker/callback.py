@@ -16,7 +16,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+import gevent
+from sqlalchemy import func, select, update
 
 from fsivr.engine.hours import AllowedHours
 from fsivr.esl.frames import Event
@@ -51,13 +52,19 @@ class CallbackSender:
     # --- hangup causes ------------------------------------------------------------------------
 
     def _on_event(self, event: Event) -> None:
-        """A placed call ended: its cause goes on its attempt (only calls carrying fsivr_job)."""
+        """A placed call ended: its cause goes on its attempt (only calls carrying fsivr_job). In its
+        own greenlet: this runs in the link's reader, which must not wait on the database."""
         if event.name != "CHANNEL_HANGUP_COMPLETE" or not placed_by(event, self.kind):
             return
-        uuid, cause = event.get("Unique-ID") or "", event.get("Hangup-Cause") or ""
+        gevent.spawn(self._ended, event.get("Unique-ID") or "", event.get("Hangup-Cause") or "")
+
+    def _ended(self, uuid: str, cause: str) -> None:
+        """The leg's end, unless the attempt has one already. A failed originate's leg ends too
+        (switch_ivr_originate made it before it rang), its CHANNEL_HANGUP_COMPLETE racing the
+        ``-ERR`` BACKGROUND_JOB: whichever comes first writes the end, once."""
         try:
             with self.store.session() as s:
-                s.execute(update(CallAttempt).where(CallAttempt.call_uuid == uuid)
+                s.execute(update(CallAttempt).where(CallAttempt.call_uuid == uuid, CallAttempt.ended_at.is_(None))
                           .values(hangup_cause=cause, ended_at=self.clock()))
         except Exception:
             log.exception("could not record the hangup cause of %s", uuid)
@@ -126,7 +133,9 @@ class CallbackSender:
             self._set(call_uuid, state="answered", reply=reply)
             return reply
         cause = reply.removeprefix("-ERR").strip() or "UNKNOWN"
-        self._set(call_uuid, state="failed", reply=reply, hangup_cause=cause, ended_at=self.clock())
+        # originate's cause is the attempt's; its end may have come with the leg's hangup already
+        self._set(call_uuid, state="failed", reply=reply, hangup_cause=cause,
+                  ended_at=func.coalesce(CallAttempt.ended_at, self.clock()))
         if attempt >= limit:
             raise PermanentFailure(f"attempt {attempt} of {limit}: {cause}")
         spacing = timedelta(seconds=float(payload.get("spacing") or 0))

@@ -57,7 +57,7 @@ from typing import Any
 
 import gevent
 from gevent.event import Event as Flag
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from fsivr.engine.hours import AllowedHours
 from fsivr.esl.frames import Event
@@ -314,7 +314,7 @@ class QueueCallbackSender:
             if reply.startswith("+OK"):
                 if entry.agent_gone.is_set():
                     self._quiet_api(f"uuid_kill {uuid} NORMAL_CLEARING")
-                    self._set(uuid, state="failed", reply=f"{reply} ({AGENT_GONE})", ended_at=self.clock())
+                    self._set(uuid, state="failed", reply=f"{reply} ({AGENT_GONE})", ended_at=self._end_now())
                     self._call_record(entry, attempt, uuid, started, "agent_gone", "NORMAL_CLEARING", answered=True)
                     return False
                 bridged = self._quiet_api(f"uuid_bridge {entry.agent} {uuid}").strip()
@@ -327,12 +327,13 @@ class QueueCallbackSender:
                 # The agent's leg is gone (uuid_bridge: no such channel).
                 entry.agent_gone.set()
                 self._quiet_api(f"uuid_kill {uuid} NORMAL_CLEARING")
-                self._set(uuid, state="failed", reply=f"{reply} ({AGENT_GONE}: {bridged})", ended_at=self.clock())
+                self._set(uuid, state="failed", reply=f"{reply} ({AGENT_GONE}: {bridged})",
+                          ended_at=self._end_now())
                 self._call_record(entry, attempt, uuid, started, "agent_gone", "NORMAL_CLEARING", answered=True)
                 return False
             cause = (reply.removeprefix("-ERR").strip() or "UNKNOWN").split(" ", 1)[0]
             said = f"{reply} ({AGENT_GONE})" if entry.agent_gone.is_set() else reply
-            self._set(uuid, state="failed", reply=said, hangup_cause=cause, ended_at=self.clock())
+            self._set(uuid, state="failed", reply=said, hangup_cause=cause, ended_at=self._end_now())
             self._call_record(entry, attempt, uuid, started,
                               "agent_gone" if entry.agent_gone.is_set() else _outcome(cause), cause)
             log.warning("queue callback %s: attempt %d to %s: %s", entry.key, attempt, number, said)
@@ -354,6 +355,11 @@ class QueueCallbackSender:
         with self.store.session() as s:
             s.add(CallAttempt(job_key=key, attempt=attempt, number=number, call_uuid=uuid, state=state,
                               reply=reply, started_at=self.clock()))
+
+    def _end_now(self) -> Any:
+        """A caller leg's end, unless its CHANNEL_HANGUP_COMPLETE wrote it first (``_ended``): a failed
+        originate's leg was made before it rang (switch_ivr_originate) and reports its end too."""
+        return func.coalesce(CallAttempt.ended_at, self.clock())
 
     def _set(self, call_uuid: str, **values: Any) -> None:
         with self.store.session() as s:
@@ -390,7 +396,8 @@ class QueueCallbackSender:
             with self.store.session() as s:
                 s.execute(update(CallRow).where(CallRow.uuid == uuid, CallRow.ended_at.is_(None))
                           .values(ended_at=self.clock(), hangup_cause=cause))
-                s.execute(update(CallAttempt).where(CallAttempt.call_uuid == uuid, CallAttempt.attempt >= 1)
+                s.execute(update(CallAttempt).where(CallAttempt.call_uuid == uuid, CallAttempt.attempt >= 1,
+                                                    CallAttempt.ended_at.is_(None))
                           .values(hangup_cause=cause, ended_at=self.clock()))
         except Exception:
             log.exception("queue callback: could not record the end of %s", uuid)

@@ -30,7 +30,7 @@ from fsivr.esl.link import EventLink
 from fsivr.scenario import repository
 from fsivr.scenario.bundle import parse_text
 from fsivr.scenario.validate import validate_bundle
-from fsivr.store.models import CallAttempt, OutboxRow
+from fsivr.store.models import CallAttempt, CallRow, OutboxRow
 from fsivr.testing import CallScript, Simulator, Target
 from fsivr.testing.harness import Harness, running
 from fsivr.testing.inbound import InboundSwitch
@@ -252,9 +252,14 @@ def test_callback_keeps_the_place_agent_first_then_the_caller(make_rig: Callable
     assert rig.job().state == "sent"
 
 
-def test_no_answer_is_retried_once_then_failed(make_rig: Callable[[str], Rig]) -> None:
+@pytest.mark.parametrize("report_delay", [None, 0.5], ids=["leg-end-first", "job-first"])
+def test_no_answer_is_retried_once_then_failed(make_rig: Callable[[str], Rig], report_delay: float | None) -> None:
+    """Each unanswered leg also reports its end (CHANNEL_HANGUP_COMPLETE, fsivr.testing.legs) before
+    or after its ``-ERR NO_ANSWER``: each try is still one attempt and one call record, its end the
+    first one that came."""
     rig = make_rig("00:00-24:00")
     rig.sim.originate_outcomes[CALLER] = "NO_ANSWER"
+    rig.sim.leg_report_delay = report_delay
     caller = rig.sim.start_call(CallScript(number="2005", caller=CALLER, timeout=60))
     wait_for(lambda: rig.sim.queue_position(caller.uuid) == 1, "the caller is in line")
     assert rig.sim.press(caller.uuid, "5")
@@ -280,6 +285,18 @@ def test_no_answer_is_retried_once_then_failed(make_rig: Callable[[str], Rig]) -
         back = rig.h.store.run(lambda s, u=t.call_uuid: repository.call_path(s, u))
         assert back["status"] == "unanswered" and back["hangup_cause"] == "NO_ANSWER"
         assert [(x["outcome"], x["detail"]["attempt"]) for x in back["path"]] == [("no_answer", t.attempt)]
+    # both legs reported their end (after the job where it came late): it moved neither the
+    # attempt's end nor the record's
+    wait_for(lambda: sum(1 for u, n in rig.sim.leg_events if n == "CHANNEL_DESTROY" and u in {
+        t.call_uuid for t in calls}) == 2, "the legs' ends")
+    gevent.sleep(0.2)
+    with rig.h.store.session() as s:
+        rows = {r.uuid: r for r in s.execute(select(CallRow)).scalars()}
+        after = {a.call_uuid: a for a in s.execute(select(CallAttempt)).scalars()}
+    for t in calls:
+        assert after[t.call_uuid].ended_at == t.ended_at and after[t.call_uuid].hangup_cause == "NO_ANSWER"
+        assert t.ended_at is not None and rows[t.call_uuid].ended_at is not None
+        assert abs((rows[t.call_uuid].ended_at - t.ended_at).total_seconds()) < 0.3
 
 
 def test_outside_the_queues_hours_no_callback_is_offered(make_rig: Callable[[str], Rig]) -> None:

@@ -235,6 +235,35 @@ def test_retry_spacing_that_leaves_the_window_waits_for_the_next_day_and_attempt
     assert not rig.work() and rig.originates() == 3
 
 
+@pytest.mark.parametrize("report_delay", [None, 0.2], ids=["leg-end-first", "job-first"])
+def test_a_failed_attempts_own_hangup_leaves_it_recorded_once(rig: Rig, report_delay: float | None) -> None:
+    """FreeSWITCH made the leg before it rang (switch_ivr_originate.c), so a busy attempt's leg
+    reports CHANNEL_HANGUP_COMPLETE (fsivr_job_kind=callback) too, before or just after the
+    ``-ERR USER_BUSY`` BACKGROUND_JOB (fsivr.testing.legs). The attempt is written once: failed, with
+    originate's cause, its end the first one that came - a leg's end read later (the worker's clock
+    moved meanwhile) does not move it."""
+    rig.sim.leg_report_delay = report_delay
+    ends: list[str] = []
+    # after the sender's own listener: when this one has the event, the sender has taken it
+    rig.link.add_listener(lambda e: ends.append(e.get("Unique-ID") or "")
+                          if e.name == "CHANNEL_HANGUP_COMPLETE" else None)
+    rig.call_in(SHOP, CUSTOMER)
+    rig.sim.originate_outcomes[CUSTOMER] = "USER_BUSY"
+    rig.clock.at = failed_at = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    assert rig.work()
+    rig.clock.at += timedelta(minutes=5)
+    [first] = rig.attempts()
+    rig.wait_for(lambda: first.call_uuid in ends)
+    gevent.sleep(0.1)  # the sender's write of it, in its own greenlet
+    [first] = rig.attempts()
+    assert (first.state, first.reply, first.hangup_cause, first.ended_at) == (
+        "failed", "-ERR USER_BUSY", "USER_BUSY", failed_at)
+    [row] = rig.rows()
+    assert row.attempts == 1 and row.state == "pending" and "USER_BUSY" in (row.last_error or "")
+    assert [n for u, n in rig.sim.leg_events if u == first.call_uuid] == [
+        "CHANNEL_CREATE", "CHANNEL_ORIGINATE", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "CHANNEL_DESTROY"]
+
+
 def test_a_caller_served_by_a_new_call_has_their_callback_cancelled(rig: Rig) -> None:
     rig.call_in(SHOP, CUSTOMER)
     # Calling the public number again is not being served (it is hung up): that registers another.

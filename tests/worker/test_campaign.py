@@ -197,6 +197,50 @@ def test_retries_per_settings_and_a_callee_hanging_up_is_answered_not_listened(r
     assert calls.count(busy) == 3 and calls.count(gone) == 1 and calls.count(rejected) == 1
 
 
+@pytest.mark.parametrize("report_delay", [None, 0.05], ids=["leg-end-first", "job-first"])
+def test_failed_attempts_are_recorded_once_though_their_legs_report_their_end(rig: Rig,
+                                                                             report_delay: float | None) -> None:
+    """A busy or unanswered attempt's leg existed (switch_ivr_originate.c made it before it rang): its
+    CHANNEL_HANGUP_COMPLETE (fsivr_job_kind=campaign) reaches the dialler as well as the ``-ERR``
+    BACKGROUND_JOB, in either order (fsivr.testing.legs). Each attempt is one row, failed with
+    originate's cause, ended when it failed; each row is retried by its own count and no call is
+    left in flight."""
+    rig.sim.leg_report_delay = report_delay
+    ends: list[str] = []
+    # after the dialler's own listener: when this one has the event, the dialler has noted it
+    rig.dialler.link.add_listener(lambda e: ends.append(e.get("Unique-ID") or "")
+                                  if e.name == "CHANNEL_HANGUP_COMPLETE" else None)
+    busy, silent = "+48501350001", "+48501350002"
+    rig.sim.originate_outcomes[busy] = "USER_BUSY"
+    rig.sim.originate_outcomes[silent] = "NO_ANSWER"
+    load(rig, [(busy, "1"), (silent, "2")], pace=10.0, concurrency=1, attempts=2, retry_on=("busy", "no_answer"),
+         spacing=60)
+    rig.h.store.run(lambda s: campaigns.control(s, "debts", "start", rig.clock()))
+    for _ in range(3):
+        rig.step()
+    rig.step(60)
+    for _ in range(5):
+        rig.step()
+    deadline = gevent.get_hub().loop.now() + 5
+    while len(ends) < 4:
+        assert gevent.get_hub().loop.now() < deadline, rig.sim.leg_events
+        gevent.sleep(0.01)
+    rig.step(60)  # a pass, a minute later, writes the hangups the dialler noted since
+    assert rig.state() == "done"
+    with rig.h.store.session() as s:
+        attempts = list(s.execute(select(CallAttempt).order_by(CallAttempt.id)).scalars())
+        s.expunge_all()
+    assert [(a.number, a.attempt, a.state, a.hangup_cause) for a in attempts] == [
+        (busy, 1, "failed", "USER_BUSY"), (silent, 1, "failed", "NO_ANSWER"),
+        (busy, 2, "failed", "USER_BUSY"), (silent, 2, "failed", "NO_ANSWER")]
+    assert all(a.ended_at == a.started_at for a in attempts)  # at the -ERR, on the dialler's clock
+    assert len(rig.sim.originate_log) == 4 and rig.sim.originate_live == 0
+    assert ends == [a.call_uuid for a in attempts]
+    rows = {r.number: r for r in rig.rows()}
+    assert (rows[busy].attempts, rows[busy].result, rows[busy].state) == (2, "busy", "done")
+    assert (rows[silent].attempts, rows[silent].result, rows[silent].state) == (2, "no_answer", "done")
+
+
 def test_the_callback_senders_on_the_same_link_leave_campaign_legs_alone(rig: Rig) -> None:
     """``fsivr worker`` runs the callback senders on the dialler's link (senders.callback_senders):
     every CHANNEL_HANGUP_COMPLETE reaches all of them. Each must take only the legs it placed. A
