@@ -103,6 +103,9 @@ class AgentDesk:
             # only; the sync's next round finds the store differing from what it applied and
             # sends it (or its current round read it already and sends it itself).
             save()
+            if self.sync is not None:
+                # A status write bumps no change counter (fsivr/store/agents.py): ask for the read.
+                self.sync.reload_soon()
             log.warning("agent %s: status %s saved; FreeSWITCH busy, the sync sends it", agent, status)
             return False
         try:

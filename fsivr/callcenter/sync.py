@@ -71,6 +71,8 @@ class CallcenterSync:
         self.unchanged = 0
         #: The counter the applied state was read at.
         self._stamp: int | None = None
+        #: Read the store next round even if the counter has not moved (reload_soon).
+        self._reload = False
         self._wake = gevent.event.Event()
         self._greenlet: gevent.Greenlet | None = None
         self._reported: set[str] = set()
@@ -101,6 +103,13 @@ class CallcenterSync:
         if self._greenlet is not None:
             self._greenlet.kill(block=True, timeout=2)
             self._greenlet = None
+
+    def reload_soon(self) -> None:
+        """The store holds a change the counter does not show (an agent status written while a
+        round held the lock: fsivr.callcenter.agents): the next round reads it, counter or not —
+        also when it is asked during a round that read the store before the write."""
+        self._reload = True
+        self._wake.set()
 
     def reconcile_soon(self) -> None:
         """FreeSWITCH's state is unknown again (it reconnected): compare it with the store."""
@@ -138,10 +147,11 @@ class CallcenterSync:
         # Read before the state, so a write committed meanwhile is either seen now or moves the
         # counter again for the next round (fsivr/engine/cache.py does the same).
         stamp = self.stamp() if self.stamp is not None else None
-        if stamp is not None and stamp == self._stamp and self.applied is not None:
+        if stamp is not None and stamp == self._stamp and self.applied is not None and not self._reload:
             self.unchanged += 1
             self.rounds += 1
             return
+        self._reload = False
         self._stamp = None
         wanted = self.load()
         self.loads += 1

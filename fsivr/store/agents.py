@@ -14,6 +14,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from fsivr.store.models import AGENT_STATUSES, AccountRow, AgentRow
+from fsivr.store.versions import TRAFFIC
 
 #: Why a status is what it is (AgentRow.status_reason).
 REASONS = ("break", "not_ready", "freeswitch")
@@ -48,6 +49,12 @@ def by_phone(session: Session, caller: str) -> str | None:
     return users[0] if len(set(users)) == 1 else None
 
 
+#: A status or PIN written during the day changes nothing a cache holds: it bumps no change counter
+#: (fsivr.store.versions.TRAFFIC). Whoever writes a status tells mod_callcenter itself
+#: (fsivr.callcenter.agents), so the callcenter sync needs no counter to find it either.
+_LIVE = {TRAFFIC: True}
+
+
 def _agent_id(name: str) -> object:
     return select(AccountRow.id).where(AccountRow.user == name).scalar_subquery()
 
@@ -59,7 +66,8 @@ def set_status(session: Session, name: str, status: str, reason: str | None, at:
     if reason is not None and reason not in REASONS:
         raise ValueError(f"{reason!r} is not a status reason")
     done = session.execute(update(AgentRow).where(AgentRow.account_id == _agent_id(name))
-                           .values(status=status, status_reason=reason, status_changed_at=at))
+                           .values(status=status, status_reason=reason, status_changed_at=at)
+                           .execution_options(**_LIVE))
     return bool(done.rowcount)  # type: ignore[attr-defined]
 
 
@@ -69,11 +77,13 @@ def note_switch_status(session: Session, name: str, status: str, at: datetime) -
     if status not in AGENT_STATUSES:
         return False
     done = session.execute(update(AgentRow).where(AgentRow.account_id == _agent_id(name), AgentRow.status != status)
-                           .values(status=status, status_reason="freeswitch", status_changed_at=at))
+                           .values(status=status, status_reason="freeswitch", status_changed_at=at)
+                           .execution_options(**_LIVE))
     return bool(done.rowcount)  # type: ignore[attr-defined]
 
 
 def set_pin(session: Session, name: str, pin_hash: str) -> bool:
     """Store a PIN hash (check it with fsivr.engine.pins.check_hash first); False: no such agent."""
-    done = session.execute(update(AgentRow).where(AgentRow.account_id == _agent_id(name)).values(pin_hash=pin_hash))
+    done = session.execute(update(AgentRow).where(AgentRow.account_id == _agent_id(name)).values(pin_hash=pin_hash)
+                           .execution_options(**_LIVE))
     return bool(done.rowcount)  # type: ignore[attr-defined]

@@ -17,8 +17,10 @@ Session events registered for every Session of the process (imported by fsivr.st
   ``session.execute`` (bulk inserts, ``delete(GroupMemberRow)...``).
 
 Writes that bypass the Session (raw SQL in psql, ``engine.connect()``) must call :func:`bump`
-themselves. Tables that change with traffic (agent status, call records) are deliberately not
-tracked: nothing caches them, and bumping on them would reload the directory for no reason.
+themselves. Tables that change with traffic (call records) are deliberately not tracked: nothing
+caches them, and bumping on them would reload the directory for no reason. The same goes for the
+columns of a tracked table that change with traffic (an agent's live status, a PIN changed by
+phone): their UPDATEs carry the ``TRAFFIC`` execution option and bump nothing.
 """
 
 from __future__ import annotations
@@ -37,8 +39,9 @@ SCENARIOS = "scenarios"
 #: DirectoryCache (fsivr/engine/directory.py) reads the first group, the callcenter sync
 #: (fsivr/callcenter/sync.py: queues, tiers, agents with accounts and gateways) shares its counter,
 #: ScenarioCache (fsivr/engine/cache.py) reads the second. A cache that starts reading a table
-#: must add it here. (agents.status is written by imports only; were a live agent status ever
-#: written there, each change would also reload the directory cache: one reload, no harm.)
+#: must add it here. (agents.status is also written live, by the agent IVR and from mod_callcenter's
+#: own changes: those writes are TRAFFIC, else each would reload the directory — ~0.4 s of CPU for
+#: 10,000 accounts, bench/scale.py — in every serve, and rebuild the callcenter sync's state.)
 TRACKED: dict[str, str] = {
     "accounts": DIRECTORY, "mailboxes": DIRECTORY, "groups": DIRECTORY, "group_members": DIRECTORY,
     "contacts": DIRECTORY, "gateways": DIRECTORY,
@@ -48,6 +51,10 @@ TRACKED: dict[str, str] = {
 }
 
 _T = DataVersionRow.__table__
+
+#: Execution option of a write that changes with traffic, not configuration: no cache reads what it
+#: sets, so it bumps nothing (``update(...).execution_options(**{TRAFFIC: True})``).
+TRAFFIC = "fsivr_traffic"
 
 
 _BUMPED = "fsivr.versions.bumped"
@@ -110,7 +117,7 @@ def _before_flush(session: Session, _flush: UOWTransaction, _instances: Any) -> 
 
 @event.listens_for(Session, "do_orm_execute")
 def _do_orm_execute(state: ORMExecuteState) -> None:
-    if not (state.is_insert or state.is_update or state.is_delete):
+    if not (state.is_insert or state.is_update or state.is_delete) or state.execution_options.get(TRAFFIC):
         return
     table = getattr(state.statement, "table", None)
     counter = TRACKED.get(getattr(table, "name", ""))
