@@ -161,6 +161,31 @@ def test_worker_retries_with_backoff_then_gives_up(store: Store) -> None:
     assert len(sender.calls) == 3 and {key for _, key in sender.calls} == {"k"}
 
 
+def test_a_burst_of_rows_lets_the_companions_run_between_sends(store: Store) -> None:
+    """The campaign dialler and the live link run as greenlets beside the loop: a batch of sends
+    must not hold them until the outbox is empty (each send blocks the hub while it runs)."""
+    sender = Recorder()
+    worker = Worker(store, {"test": sender}, WorkerSettings(batch=10), clock=Clock(), name="w")
+    for i in range(10):
+        _add(store, f"burst-{i}")
+    seen: list[int] = []
+
+    def companion() -> None:  # what the dialler's pass loop does between its passes
+        while True:
+            seen.append(len(sender.calls))
+            gevent.sleep(0)
+
+    beside = gevent.spawn(companion)
+    try:
+        gevent.sleep(0)
+        assert worker.run_once()
+    finally:
+        beside.kill()
+    assert len(sender.calls) == 10
+    # the companion ran after each of the ten sends, not only once the batch was done
+    assert set(range(1, 11)) <= set(seen)
+
+
 def test_permanent_failure_is_dead_at_once_and_a_crashing_sender_is_retried(store: Store) -> None:
     clock = Clock()
     sender = Recorder([PermanentFailure("no such number"), ZeroDivisionError("bug")])
