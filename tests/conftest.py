@@ -9,6 +9,8 @@ Fixtures
 ``sqlite_url``        URL of an SQLite file in the test's tmp_path.
 ``db_url``            parametrised over ``sqlite`` and ``postgres``: a fresh empty database of each kind.
 ``traces_dir``        Path of the real FreeSWITCH ESL traces (``FSIVR_TRACES`` or ``../shared/esl-traces``).
+``connect_reply``     the CHANNEL_DATA reply a real FreeSWITCH sent to ``connect`` (trace 01-connect), for
+                      tests that play FreeSWITCH on a raw socket (tests/eslpeer.py).
 ``repo_root``         Path of the repository.
 ``office``            the office scenario (``office_bundle``) in the real server, on SQLite and PostgreSQL (module).
 
@@ -25,6 +27,7 @@ Tests that use ``pg_url`` (directly or through another fixture) get the ``postgr
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import uuid
@@ -219,6 +222,15 @@ def traces_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"ESL traces not found at {path} (set FSIVR_TRACES to their directory)")
     return path
+
+
+@pytest.fixture(scope="session")
+def connect_reply(traces_dir: Path) -> bytes:
+    for line in (traces_dir / "01-connect.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        if rec.get("dir") == "recv" and rec["conn"] == "outbound#1":
+            return rec["data"].encode("latin-1")  # the first message: the CHANNEL_DATA reply
+    raise AssertionError("no connect reply in trace 01")
 
 
 # ------------------------------------------------------------------------------------------ hooks

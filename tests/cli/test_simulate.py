@@ -38,11 +38,22 @@ scenarios:
 """
 
 
+def fsivr(cwd: Path, *args: str, timeout: float = 60,
+          env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``fsivr ARGS`` as a user in ``cwd`` runs it."""
+    return subprocess.run([sys.executable, "-m", "fsivr", *args], capture_output=True, text=True, timeout=timeout,
+                          cwd=cwd, env=env)
+
+
+def path_of(done: subprocess.CompletedProcess[str]) -> list[tuple[str, str]]:
+    """The (node, outcome) steps of a ``simulate --json`` run."""
+    return [(s["node"], s["outcome"]) for s in json.loads(done.stdout)["path"]]
+
+
 def simulate(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     path = tmp_path / "b.yaml"
     path.write_text(BUNDLE)
-    return subprocess.run([sys.executable, "-m", "fsivr", "simulate", str(path), *args],
-                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    return fsivr(tmp_path, "simulate", str(path), *args)
 
 
 @pytest.mark.parametrize("at, digits, path", [
@@ -109,23 +120,28 @@ def _db_state(url: str) -> tuple[int, str | None]:
         engine.dispose()
 
 
-def test_a_stored_scenario_is_simulated_in_a_copy_not_in_the_configured_database(tmp_path: Path) -> None:
+def stored(tmp_path: Path, bundle: str, name: str) -> str:
+    """The URL of the configured database (prod.sqlite3, migrated) with ``bundle`` imported from
+    tmp_path/``name``."""
     from fsivr.scenario import repository
     from fsivr.store.db import Store
 
     url = f"sqlite:///{tmp_path / 'prod.sqlite3'}"
     store = Store(url)
     store.upgrade()
-    (tmp_path / "stored.yaml").write_text(STORED)
-    repository.import_file(store, tmp_path / "stored.yaml")
+    (tmp_path / name).write_text(bundle)
+    repository.import_file(store, tmp_path / name)
     store.close()
+    return url
+
+
+def test_a_stored_scenario_is_simulated_in_a_copy_not_in_the_configured_database(tmp_path: Path) -> None:
+    url = stored(tmp_path, STORED, "stored.yaml")
     before = _db_state(url)
-    done = subprocess.run([sys.executable, "-m", "fsivr", "--database", url, "simulate", "front", "--json",
-                           "--answer", "sip:101=busy"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    done = fsivr(tmp_path, "--database", url, "simulate", "front", "--json", "--answer", "sip:101=busy")
     assert done.returncode == 0, done.stderr
     # The goto target and the directory came along.
-    assert [(s["node"], s["outcome"]) for s in json.loads(done.stdout)["path"]] == [
-        ("hello", "next"), ("on", "goto"), ("back.d", "busy"), ("back.bye", "hangup")]
+    assert path_of(done) == [("hello", "next"), ("on", "goto"), ("back.d", "busy"), ("back.bye", "hangup")]
     assert _db_state(url) == before and before[0] == 0
 
 
@@ -135,8 +151,7 @@ def test_simulate_refuses_a_database_that_is_not_migrated(tmp_path: Path) -> Non
     path = tmp_path / "old.sqlite3"
     sqlite3.connect(path).close()
     url = f"sqlite:///{path}"
-    done = subprocess.run([sys.executable, "-m", "fsivr", "--database", url, "simulate", "front"],
-                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    done = fsivr(tmp_path, "--database", url, "simulate", "front")
     assert done.returncode == 2
     assert f"database {url} is not migrated: run `fsivr db upgrade`" in done.stderr
     assert _db_state(url) == (-1, None)  # never migrated behind the operator's back
@@ -171,33 +186,21 @@ scenarios:
 ])
 def test_authorize_and_lookup_in_a_file(tmp_path: Path, caller: str, digits: str, path: list[tuple[str, str]]) -> None:
     (tmp_path / "g.yaml").write_text(GATED)
-    done = subprocess.run([sys.executable, "-m", "fsivr", "simulate", str(tmp_path / "g.yaml"), "--caller", caller,
-                           "--digits", digits, "--json"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    done = fsivr(tmp_path, "simulate", str(tmp_path / "g.yaml"), "--caller", caller, "--digits", digits, "--json")
     assert done.returncode == 0, done.stderr
-    assert [(s["node"], s["outcome"]) for s in json.loads(done.stdout)["path"]] == path
+    assert path_of(done) == path
 
 
 def test_a_stored_scenario_looks_up_the_stored_tables(tmp_path: Path) -> None:
-    from fsivr.scenario import repository
-    from fsivr.store.db import Store
-
-    url = f"sqlite:///{tmp_path / 'prod.sqlite3'}"
-    store = Store(url)
-    store.upgrade()
-    (tmp_path / "g.yaml").write_text(GATED)
-    repository.import_file(store, tmp_path / "g.yaml")
-    store.close()
+    url = stored(tmp_path, GATED, "g.yaml")
     (tmp_path / "debts.csv").write_text("phone,debt\n+48 600 100 101,99\n")
-    imported = subprocess.run([sys.executable, "-m", "fsivr", "--database", url, "table", "import", "debts",
-                               str(tmp_path / "debts.csv")], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    imported = fsivr(tmp_path, "--database", url, "table", "import", "debts", str(tmp_path / "debts.csv"))
     assert imported.returncode == 0, imported.stderr
     before = _db_state(url)
-    done = subprocess.run([sys.executable, "-m", "fsivr", "--database", url, "simulate", "gated", "--json",
-                           "--caller", "600100101", "--digits", "4711#"],
-                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    done = fsivr(tmp_path, "--database", url, "simulate", "gated", "--json", "--caller", "600100101",
+                 "--digits", "4711#")
     assert done.returncode == 0, done.stderr
-    assert [(s["node"], s["outcome"]) for s in json.loads(done.stdout)["path"]] == [
-        ("auth", "ok"), ("find", "found"), ("owes", "next"), ("bye", "hangup")]
+    assert path_of(done) == [("auth", "ok"), ("find", "found"), ("owes", "next"), ("bye", "hangup")]
     assert _db_state(url) == before
 
 
@@ -218,12 +221,9 @@ scenarios:
 def test_simulate_drives_the_say_node(tmp_path: Path) -> None:
     path = tmp_path / "say.yaml"
     path.write_text(SAY_BUNDLE)
-    done = subprocess.run([sys.executable, "-m", "fsivr", "simulate", str(path), "--digits", "1", "--json"],
-                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    done = fsivr(tmp_path, "simulate", str(path), "--digits", "1", "--json")
     assert done.returncode == 0, done.stderr
-    out = json.loads(done.stdout)
-    assert [(s["node"], s["outcome"]) for s in out["path"]] == [
-        ("pin", "1"), ("amount", "next"), ("pl", "next"), ("ru", "next"), ("bye", "hangup")]
+    assert path_of(done) == [("pin", "1"), ("amount", "next"), ("pl", "next"), ("ru", "next"), ("bye", "hangup")]
     # Both amounts were rendered by espeak-ng into the prompts directory (the menu has no language: flite).
     assert len(list((tmp_path / "prompts" / "_tts").glob("*.wav"))) == 2
 
@@ -249,12 +249,10 @@ scenarios:
 def test_message_nodes_show_in_the_path_and_leave_no_files_behind(tmp_path: Path) -> None:
     path = tmp_path / "m.yaml"
     path.write_text(MESSAGES)
-    done = subprocess.run([sys.executable, "-m", "fsivr", "simulate", str(path), "--caller", "+48501000001",
-                           "--json"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    done = fsivr(tmp_path, "simulate", str(path), "--caller", "+48501000001", "--json")
     assert done.returncode == 0, done.stderr
-    steps = [(s["node"], s["outcome"]) for s in json.loads(done.stdout)["path"]]
-    assert steps == [("rec", "next"), ("sms", "next"), ("fax", "received"), ("vm", "next"), ("bye", "hangup"),
-                     ("thanks", "next")]
+    assert path_of(done) == [("rec", "next"), ("sms", "next"), ("fax", "received"), ("vm", "next"),
+                             ("bye", "hangup"), ("thanks", "next")]
     # The simulated recording, fax and message went with the scratch database, not into ./var/media.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.yaml"]
 
@@ -278,10 +276,9 @@ scenarios:
 def test_park_timeout_and_pickup(tmp_path: Path, extra: list[str], path: list[tuple[str, str]]) -> None:
     (tmp_path / "p.yaml").write_text(PARK)
     env = {**os.environ, "FSIVR_PARKING_LOTS": "main 701-709 30"}
-    done = subprocess.run([sys.executable, "-m", "fsivr", "simulate", str(tmp_path / "p.yaml"), "--json", *extra],
-                          capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env)
+    done = fsivr(tmp_path, "simulate", str(tmp_path / "p.yaml"), "--json", *extra, env=env)
     assert done.returncode == 0, done.stderr
-    assert [(s["node"], s["outcome"]) for s in json.loads(done.stdout)["path"]] == path
+    assert path_of(done) == path
 
 
 DAYNIGHT = f"""
@@ -310,36 +307,28 @@ scenarios:
 ])
 def test_time_override_in_a_file(tmp_path: Path, digits: str, path: list[tuple[str, str]]) -> None:
     (tmp_path / "d.yaml").write_text(DAYNIGHT)
-    done = subprocess.run([sys.executable, "-m", "fsivr", "simulate", str(tmp_path / "d.yaml"), "--number", "*28",
-                           "--at", "2026-11-23T10:00:00+01:00", "--digits", digits, "--json"],
-                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    done = fsivr(tmp_path, "simulate", str(tmp_path / "d.yaml"), "--number", "*28", "--at", "2026-11-23T10:00:00+01:00",
+                 "--digits", digits, "--json")
     assert done.returncode == 0, done.stderr
-    assert [(s["node"], s["outcome"]) for s in json.loads(done.stdout)["path"]] == path
+    assert path_of(done) == path
 
 
 def test_a_stored_override_is_what_the_simulated_caller_meets(tmp_path: Path) -> None:
-    from fsivr.scenario import repository
-    from fsivr.store.db import Store
-
-    url = f"sqlite:///{tmp_path / 'prod.sqlite3'}"
-    store = Store(url)
-    store.upgrade()
-    (tmp_path / "d.yaml").write_text(DAYNIGHT)
-    repository.import_file(store, tmp_path / "d.yaml")
-    store.close()
+    url = stored(tmp_path, DAYNIGHT, "d.yaml")
 
     def hours() -> str:
-        done = subprocess.run([sys.executable, "-m", "fsivr", "--database", url, "simulate", "office", "--json"],
-                              capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        done = fsivr(tmp_path, "--database", url, "simulate", "office", "--json")
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)["path"][0]["outcome"]
 
     scheduled = hours()
     forced = "closed" if scheduled == "match" else "open"
-    done = subprocess.run([sys.executable, "-m", "fsivr", "--database", url, "override", "set", "office", forced,
-                           "--until", "2099-01-01T00:00:00+00:00"], capture_output=True, text=True, timeout=60)
+    done = fsivr(tmp_path, "--database", url, "override", "set", "office", forced,
+                 "--until", "2099-01-01T00:00:00+00:00")
     assert done.returncode == 0, done.stderr
     assert hours() == ("nomatch" if forced == "closed" else "match")
+
+
 @pytest.mark.parametrize("answers, path", [
     ([], [("welcome", "next"), ("line", "answered")]),
     # 101 (level 1) lets the offered call ring out; 102 takes it
@@ -350,7 +339,6 @@ def test_a_stored_override_is_what_the_simulated_caller_meets(tmp_path: Path) ->
 def test_the_queue_example_seats_its_agents(answers: list[str], path: list[tuple[str, str]]) -> None:
     """examples/queue.yaml: the agents it lists are logged in and available; ``--answer`` says how
     each takes an offered call; the queue node's outcome is in the --json path."""
-    done = subprocess.run([sys.executable, "-m", "fsivr", "simulate", str(REPO / "examples" / "queue.yaml"),
-                           *answers, "--json"], capture_output=True, text=True, timeout=90, cwd=REPO)
+    done = fsivr(REPO, "simulate", str(REPO / "examples" / "queue.yaml"), *answers, "--json", timeout=90)
     assert done.returncode == 0, done.stderr
-    assert [(s["node"], s["outcome"]) for s in json.loads(done.stdout)["path"]] == path
+    assert path_of(done) == path

@@ -6,15 +6,14 @@ The peer here is a raw socket replaying the connect reply recorded from a real F
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import gevent
 import pytest
+from eslpeer import answer_pending, read_command, reply
 from gevent import socket
 from sqlalchemy import text
 
@@ -48,34 +47,9 @@ def server() -> Iterator[Harness]:
         yield harness
 
 
-@pytest.fixture(scope="module")
-def connect_reply(traces_dir: Path) -> bytes:
-    for line in (traces_dir / "01-connect.jsonl").read_text().splitlines():
-        rec = json.loads(line)
-        if rec.get("dir") == "recv" and rec["conn"] == "outbound#1":
-            return rec["data"].encode("latin-1")  # the first message: the CHANNEL_DATA reply
-    raise AssertionError("no connect reply in trace 01")
-
-
-def read_command(peer: socket.socket) -> bytes:
-    data = b""
-    while not data.endswith(b"\n\n"):
-        chunk = peer.recv(1)
-        if not chunk:
-            raise EOFError(data)
-        data += chunk
-    return data
-
-
 def start_call(server: Harness, connect_reply: bytes) -> socket.socket:
     peer = socket.create_connection(server.app.server.address, timeout=5.0)
-    assert read_command(peer) == b"connect\n\n"
-    peer.sendall(connect_reply)
-    assert read_command(peer) == b"myevents\n\n"
-    peer.sendall(b"Content-Type: command/reply\nReply-Text: +OK Events Enabled\n\n")
-    assert read_command(peer).startswith(b"linger")
-    peer.sendall(b"Content-Type: command/reply\nReply-Text: +OK will linger\n\n")
-    assert b"execute-app-name: answer" in read_command(peer)
+    answer_pending(peer, connect_reply)
     peer.sendall(OK)
     return peer
 
@@ -172,10 +146,6 @@ def test_channel_leaving_the_socket_app_is_followed_not_killed(server: Harness, 
 # ---- a switch played by hand: what the tests below need of FreeSWITCH, and one fault each -------
 
 
-def reply(peer: socket.socket, text: str) -> None:
-    peer.sendall(f"Content-Type: command/reply\nReply-Text: {text}\n\n".encode())
-
-
 def api_response(peer: socket.socket, body: str) -> None:
     data = body.encode()
     peer.sendall(b"Content-Type: api/response\nContent-Length: %d\n\n" % len(data) + data)
@@ -249,13 +219,7 @@ def test_a_refused_application_fails_its_node_at_once(server: Harness, connect_r
     application's timeout (30 s of silence for the caller)."""
     server.store.run(lambda s: s.execute(text("DELETE FROM calls")))
     peer = socket.create_connection(server.app.server.address, timeout=5.0)
-    assert read_command(peer) == b"connect\n\n"
-    peer.sendall(connect_reply)
-    read_command(peer)
-    reply(peer, "+OK Events Enabled")
-    read_command(peer)
-    reply(peer, "+OK will linger")
-    assert b"execute-app-name: answer" in read_command(peer)
+    answer_pending(peer, connect_reply)
     refused_at = time.monotonic()
     reply(peer, f"-ERR invalid session id [{UUID}]")
     commands = play_switch(peer)

@@ -9,14 +9,13 @@ server still serves. 2,000 sessions here, 8,000 parser examples in test_frame_fu
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid as uuidlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
+from eslpeer import answer_pending, read_command, reply
 from fuzzframes import FUZZ, FUZZ_MAX_HEAD, Stream, streams
 from gevent import socket
 from hypothesis import given, settings
@@ -63,29 +62,6 @@ def server() -> Iterator[Harness]:
         yield harness
 
 
-@pytest.fixture(scope="module")
-def connect_reply(traces_dir: Path) -> bytes:
-    for line in (traces_dir / "01-connect.jsonl").read_text().splitlines():
-        rec = json.loads(line)
-        if rec.get("dir") == "recv" and rec["conn"] == "outbound#1":
-            return rec["data"].encode("latin-1")
-    raise AssertionError("no connect reply in trace 01")
-
-
-def read_command(peer: socket.socket) -> bytes:
-    data = b""
-    while not data.endswith(b"\n\n"):
-        chunk = peer.recv(1)
-        if not chunk:
-            raise EOFError(data)
-        data += chunk
-    return data
-
-
-def reply(peer: socket.socket, text: str) -> None:
-    peer.sendall(f"Content-Type: command/reply\nReply-Text: {text}\n\n".encode())
-
-
 def complete(peer: socket.socket, uuid: str, command: bytes) -> None:
     app = command.split(b"execute-app-name: ", 1)[1].split(b"\n", 1)[0].decode()
     app_uuid = command.split(b"event-uuid: ", 1)[1].split(b"\n", 1)[0].decode()
@@ -120,14 +96,7 @@ def test_hostile_sessions_end_alone_while_a_call_beside_completes(server: Harnes
         # The call beside: connected, subscribed, its `answer` sent and not yet completed.
         beside_uuid = str(uuidlib.uuid4())
         beside = socket.create_connection(server.app.server.address, timeout=20.0)
-        assert read_command(beside) == b"connect\n\n"
-        beside.sendall(connect_reply.replace(TRACE_UUID, beside_uuid.encode()))
-        assert read_command(beside) == b"myevents\n\n"
-        reply(beside, "+OK Events Enabled")
-        assert read_command(beside).startswith(b"linger")
-        reply(beside, "+OK will linger")
-        answer = read_command(beside)
-        assert b"execute-app-name: answer" in answer
+        answer = answer_pending(beside, connect_reply.replace(TRACE_UUID, beside_uuid.encode()))
 
         sessions = 0
 

@@ -1,15 +1,19 @@
 """Shared by the node tests: a small PBX (accounts, groups, contacts, gateways, one scenario per node
 type under test) running in the real server, called through the simulator over real sockets
-(fsivr.testing.harness); the office scenario (``office`` fixture) lives in tests/conftest.py."""
+(fsivr.testing.harness); the office scenario (``office`` fixture) lives in tests/conftest.py.
+The agent-menu tests (test_queue_agent_*.py) share ``queue_pbx`` and the helpers after it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 import pytest
 
+from fsivr.callcenter.commands import parse_list
 from fsivr.config import Config
 from fsivr.testing import Target
+from fsivr.testing.expand import GLOBALS
 from fsivr.testing.harness import Harness, Placed, running
 
 #: How the rung phones behave for each outcome of a ringing node (dial, group, forward tests).
@@ -190,3 +194,40 @@ def legs(placed: Placed, bridge: int = 0) -> list[tuple[str, str]]:
 
 def apps(placed: Placed, name: str) -> list:
     return [a for a in placed.result.apps if a.name == name]
+
+
+# ----------------------------------------------------------------------------------- agent menu
+
+HOLD_MUSIC = GLOBALS["hold_music"]
+
+
+@contextmanager
+def queue_pbx(bundle: str, *, agents_by_queue: Mapping[str, str], database_url: str | None = None) -> Iterator[Harness]:
+    """``bundle`` in the real server on real time (the controller reacts to the agent's keys while
+    the bridge lasts), each queue of ``agents_by_queue`` (queue -> its one agent) in the simulator's
+    mod_callcenter with that agent Available in it, as the live sync would have put them there
+    (agent name = account user)."""
+    with running(bundle, database_url=database_url, time_scale=1.0) as h:
+        for queue, agent in agents_by_queue.items():
+            h.simulator.add_queue(queue)
+            for cmd in (f"agent add {agent} callback", f"agent set contact {agent} user/{agent}",
+                        f"agent set status {agent} Available", f"tier add {queue} {agent}"):
+                assert h.simulator.callcenter_config(cmd) == "+OK\n", cmd
+        yield h
+
+
+def menu_of(placed: Placed) -> list[dict]:
+    """What the agent did in the menu, as the queue node ``q`` recorded it."""
+    assert placed.record is not None, "the server left no call record"
+    step = next(s for s in placed.record["path"] if s["node"] == "q")
+    return step["detail"].get("agent_menu", [])
+
+
+def music_runs(placed: Placed) -> list:
+    """The hold music broadcasts the caller's channel ran (what the caller heard)."""
+    return [a for a in placed.result.apps if a.name == "playback" and a.arg == HOLD_MUSIC]
+
+
+def agents(h: Harness) -> dict[str, dict[str, str]]:
+    """The simulator's mod_callcenter agents by name (``agent list``)."""
+    return {r["name"]: r for r in parse_list(h.simulator.callcenter_config("agent list"))}

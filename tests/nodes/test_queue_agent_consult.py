@@ -13,10 +13,10 @@ from urllib.parse import unquote
 
 import pytest
 
-from fsivr.callcenter.commands import parse_list
 from fsivr.testing import Target
-from fsivr.testing.expand import GLOBALS
-from fsivr.testing.harness import Harness, running
+from fsivr.testing.harness import Harness
+
+from .conftest import agents, music_runs, queue_pbx
 
 BUNDLE = """
 accounts:
@@ -33,30 +33,17 @@ scenarios:
           transfer_mode: consult, transfer_ring_timeout: 3, answered: bye, no_agents: bye}
       bye: {type: hangup}
 """
-HOLD_MUSIC = GLOBALS["hold_music"]
 
 
 @pytest.fixture
 def pbx(db_url: str) -> Iterator[Harness]:
-    with running(BUNDLE, database_url=db_url, time_scale=1.0) as h:
-        h.simulator.add_queue("sales")
-        for cmd in ("agent add 101 callback", "agent set contact 101 user/101",
-                    "agent set status 101 Available", "tier add sales 101"):
-            assert h.simulator.callcenter_config(cmd) == "+OK\n", cmd
+    with queue_pbx(BUNDLE, agents_by_queue={"sales": "101"}, database_url=db_url) as h:
         yield h
 
 
 def transfer_of(placed) -> dict:  # type: ignore[no-untyped-def]
     step = next(s for s in placed.record["path"] if s["node"] == "q")
     return next(m for m in step["detail"]["agent_menu"] if m["action"] == "transfer")
-
-
-def music_runs(placed) -> list:  # type: ignore[no-untyped-def]
-    return [a for a in placed.result.apps if a.name == "playback" and a.arg == HOLD_MUSIC]
-
-
-def agent_row(h: Harness) -> dict[str, str]:
-    return {r["name"]: r for r in parse_list(h.simulator.callcenter_config("agent list"))}["101"]
 
 
 def bridge_events(placed) -> list[str]:  # type: ignore[no-untyped-def]
@@ -88,7 +75,7 @@ def test_consult_then_complete(pbx: Harness) -> None:
     # the caller was bridged to the agent, then to 102 (the agent's leg hung up)
     assert bridge_events(placed) == ["sofia/internal/101", "sofia/internal/102"]
     assert placed.result.duration < 15  # not the agent's 30 s
-    row = agent_row(pbx)
+    row = agents(pbx)["101"]
     assert row["state"] == "Waiting" and row["calls_answered"] == "1"
 
 

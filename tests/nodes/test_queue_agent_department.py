@@ -11,10 +11,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from fsivr.callcenter.commands import parse_list
 from fsivr.nodes import _agentmenu
 from fsivr.testing import Target
-from fsivr.testing.harness import Harness, running
+from fsivr.testing.harness import Harness
+
+from .conftest import agents, menu_of, queue_pbx
 
 BUNDLE = """
 accounts:
@@ -39,24 +40,9 @@ scenarios:
 
 @pytest.fixture
 def pbx(db_url: str) -> Iterator[Harness]:
-    # real time: the controller reacts to the agent's keys while the bridge lasts; the departments
-    # come from the store (the directory cache), on SQLite and PostgreSQL
-    with running(BUNDLE, database_url=db_url, time_scale=1.0) as h:
-        for queue, agent in (("sales", "101"), ("support", "102")):
-            h.simulator.add_queue(queue)
-            for cmd in (f"agent add {agent} callback", f"agent set contact {agent} user/{agent}",
-                        f"agent set status {agent} Available", f"tier add {queue} {agent}"):
-                assert h.simulator.callcenter_config(cmd) == "+OK\n", cmd
+    # the departments come from the store (the directory cache), on SQLite and PostgreSQL
+    with queue_pbx(BUNDLE, agents_by_queue={"sales": "101", "support": "102"}, database_url=db_url) as h:
         yield h
-
-
-def menu_of(placed) -> list[dict]:  # type: ignore[no-untyped-def]
-    step = next(s for s in placed.record["path"] if s["node"] == "q")
-    return step["detail"].get("agent_menu", [])
-
-
-def agents(h: Harness) -> dict[str, dict[str, str]]:
-    return {r["name"]: r for r in parse_list(h.simulator.callcenter_config("agent list"))}
 
 
 def test_the_department_key_is_bound(pbx: Harness) -> None:

@@ -10,12 +10,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from fsivr.callcenter.commands import parse_list
 from fsivr.nodes import _agentmenu
 from fsivr.testing import Target
-from fsivr.testing.expand import GLOBALS
-from fsivr.testing.harness import Harness, running
+from fsivr.testing.harness import Harness
 from fsivr.testing.script import Press
+
+from .conftest import agents, menu_of, music_runs, queue_pbx
 
 BUNDLE = """
 accounts:
@@ -39,28 +39,12 @@ scenarios:
           answered: bye, no_agents: bye}
       bye: {type: hangup}
 """
-HOLD_MUSIC = GLOBALS["hold_music"]
 
 
 @pytest.fixture
 def pbx() -> Iterator[Harness]:
-    # real time: the controller reacts to the agent's keys while the bridge lasts
-    with running(BUNDLE, time_scale=1.0) as h:
-        h.simulator.add_queue("sales")
-        for cmd in ("agent add 101 callback", "agent set contact 101 user/101",
-                    "agent set status 101 Available", "tier add sales 101"):
-            assert h.simulator.callcenter_config(cmd) == "+OK\n", cmd
+    with queue_pbx(BUNDLE, agents_by_queue={"sales": "101"}) as h:
         yield h
-
-
-def menu_of(placed) -> list[dict]:  # type: ignore[no-untyped-def]
-    step = next(s for s in placed.record["path"] if s["node"] == "q")
-    return step["detail"].get("agent_menu", [])
-
-
-def music_runs(placed) -> list:  # type: ignore[no-untyped-def]
-    """The hold music broadcasts the caller's channel ran (what the caller heard)."""
-    return [a for a in placed.result.apps if a.name == "playback" and a.arg == HOLD_MUSIC]
 
 
 def test_the_menu_keys_are_bound_on_the_callers_channel_before_callcenter(pbx: Harness) -> None:
@@ -136,7 +120,7 @@ def test_blind_transfer_to_a_short_number_releases_the_agent(pbx: Harness) -> No
     assert placed.result.duration < 15
     # mod_callcenter saw the agent's leg end: the agent is no longer in a queue call, still
     # Available, and the call counts as one answered by them
-    rows = {r["name"]: r for r in parse_list(pbx.simulator.callcenter_config("agent list"))}
+    rows = agents(pbx)
     assert rows["101"]["state"] == "Waiting" and rows["101"]["status"] == "Available"
     assert rows["101"]["calls_answered"] == "1"
 
@@ -146,11 +130,7 @@ BUNDLE_ON_ANSWER = BUNDLE.replace("agent_menu: true,", "agent_menu: true, transf
 
 @pytest.fixture
 def pbx_on_answer() -> Iterator[Harness]:
-    with running(BUNDLE_ON_ANSWER, time_scale=1.0) as h:
-        h.simulator.add_queue("sales")
-        for cmd in ("agent add 101 callback", "agent set contact 101 user/101",
-                    "agent set status 101 Available", "tier add sales 101"):
-            assert h.simulator.callcenter_config(cmd) == "+OK\n", cmd
+    with queue_pbx(BUNDLE_ON_ANSWER, agents_by_queue={"sales": "101"}) as h:
         yield h
 
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import gevent
 import pytest
 from sqlalchemy import event, select
+from switchrig import Clock, switched
 
 from fsivr.engine.callbacks import Callbacks, _tail, callback_key, caller_prefix
 from fsivr.esl.link import EventLink
@@ -92,14 +93,6 @@ scenarios:
 
 
 @dataclass
-class Clock:
-    at: datetime
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
-@dataclass
 class Rig:
     h: Harness
     sim: Simulator
@@ -152,25 +145,14 @@ EPOCH = datetime(2026, 12, 1, 5, 0, tzinfo=UTC)
 
 @pytest.fixture
 def rig(db_url: str) -> Iterator[Rig]:
-    with running(BUNDLE, database_url=db_url) as h:
-        sim = Simulator(h.app.server.address, epoch=EPOCH)
-        h.simulator = sim
-        with InboundSwitch(sim=sim) as switch:
-            host, port = switch.address
-            link = EventLink(host, port, "ClueCon", timeout=5.0, min_backoff=0.05, max_backoff=0.2)
-            clock = Clock(EPOCH)
-            server_host, server_port = h.app.server.address[:2]
-            sender = CallbackSender(h.store, link, endpoint="sofia/gateway/trunk/{number}",
-                                    socket_address=f"{server_host}:{server_port}", originate_timeout=30,
-                                    link_wait=5.0, clock=clock)
-            link.start()
-            assert link.wait_connected(5.0)
-            worker = Worker(h.store, {"callback": sender}, WorkerSettings(lease_seconds=120, poll_interval=0.05),
-                            clock=clock, name="test-worker")
-            try:
-                yield Rig(h, sim, switch, link, clock, worker)
-            finally:
-                link.stop()
+    with running(BUNDLE, database_url=db_url) as h, switched(h, EPOCH) as sw:
+        sender = CallbackSender(h.store, sw.link, endpoint="sofia/gateway/trunk/{number}",
+                                socket_address=sw.socket_address, originate_timeout=30, link_wait=5.0,
+                                clock=sw.clock)
+        sw.connect()
+        worker = Worker(h.store, {"callback": sender}, WorkerSettings(lease_seconds=120, poll_interval=0.05),
+                        clock=sw.clock, name="test-worker")
+        yield Rig(h, sw.sim, sw.switch, sw.link, sw.clock, worker)
 
 
 def test_missed_call_callback_waits_for_allowed_hours_then_retries_and_records_each_attempt(rig: Rig) -> None:

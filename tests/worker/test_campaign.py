@@ -19,6 +19,7 @@ import pytest
 from farends import TcpProxy
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
+from switchrig import Clock, switched
 
 from fsivr.config import Config
 from fsivr.esl.link import EventLink
@@ -55,14 +56,6 @@ STEP = 0.1
 
 
 @dataclass
-class Clock:
-    at: datetime
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
-@dataclass
 class Rig:
     h: Harness
     sim: Simulator
@@ -95,23 +88,11 @@ class Rig:
 
 @pytest.fixture
 def rig(db_url: str) -> Iterator[Rig]:
-    with running(BUNDLE, database_url=db_url, config=Config(say_modules=["en"])) as h:
-        sim = Simulator(h.app.server.address, epoch=EPOCH)
-        h.simulator = sim
-        with InboundSwitch(sim=sim) as switch:
-            host, port = switch.address
-            link = EventLink(host, port, "ClueCon", timeout=5.0, min_backoff=0.05, max_backoff=0.2)
-            clock = Clock(EPOCH)
-            server_host, server_port = h.app.server.address[:2]
-            dialler = Dialler(h.store, link, "sofia/gateway/trunk/{number}", f"{server_host}:{server_port}",
-                              "test-worker", originate_timeout=30, record_grace=5, poll_interval=0.05,
-                              clock=clock, alone=True)
-            link.start()
-            assert link.wait_connected(5.0)
-            try:
-                yield Rig(h, sim, switch, clock, dialler)
-            finally:
-                link.stop()
+    with running(BUNDLE, database_url=db_url, config=Config(say_modules=["en"])) as h, switched(h, EPOCH) as sw:
+        dialler = Dialler(h.store, sw.link, "sofia/gateway/trunk/{number}", sw.socket_address, "test-worker",
+                          originate_timeout=30, record_grace=5, poll_interval=0.05, clock=sw.clock, alone=True)
+        sw.connect()
+        yield Rig(h, sw.sim, sw.switch, sw.clock, dialler)
 
 
 def load(rig: Rig, rows: list[tuple[str, str]], **settings: object) -> None:
