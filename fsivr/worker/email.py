@@ -259,6 +259,8 @@ class EmailSender:
     """The outbox handler of kind ``email``."""
 
     kind = "email"
+    #: smtplib waits on its socket outside gevent: sent on a thread (fsivr.worker.loop.blocks).
+    blocking = True
 
     def __init__(self, settings: SmtpSettings, clock: Any = time.monotonic) -> None:
         self.settings = settings

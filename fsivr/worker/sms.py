@@ -68,6 +68,8 @@ class SmsSender:
     def __init__(self, backend: SmsBackend, rules: SmsRules) -> None:
         self.backend = backend
         self.rules = rules
+        #: The HTTP gateway's client blocks (a thread sends); chat goes over the live link, on the hub.
+        self.blocking = bool(getattr(backend, "blocking", False))
 
     def __call__(self, payload: dict[str, Any], key: str) -> str:
         try:

@@ -60,6 +60,8 @@ class HttpGateway:
     """An :class:`~fsivr.worker.sms.SmsBackend`."""
 
     name = "http"
+    #: http.client waits on its socket outside gevent: sent on a thread (fsivr.worker.loop.blocks).
+    blocking = True
 
     def __init__(self, settings: HttpGatewaySettings) -> None:
         s = settings

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs
 
+import gevent
 import pytest
 from farends import Gateway, free_port
 from sqlalchemy import select
@@ -50,6 +52,40 @@ def test_sms_reaches_the_gateway_with_the_rendered_text(store: Store, gateway: G
     assert req.headers["Authorization"] == TOKEN
     assert req.headers["Idempotency-Key"] == "call:u1:thanks"
     assert req.json() == {"to": "+48501000001", "from": "ACME", "text": text}
+
+
+def test_a_slow_gateway_does_not_hold_the_greenlets_beside_the_worker(store: Store, gateway: Gateway) -> None:
+    """The campaign dialler is a greenlet of the worker's hub: while an SMS waits for a slow
+    gateway (the worker is not monkey-patched, http.client blocks), it goes on, because with a
+    companion beside the loop the send runs on a thread. The row is still sent once and recorded."""
+    rules = SmsRules(default_region="PL")
+    got = Notifier(store, rules).sms("call:u2:slow", "501 000 002", "slow", call_uuid="u2")
+    worker = Worker(store, {"sms": SmsSender(_gateway(gateway), rules)}, WorkerSettings())
+    gateway.hold.clear()
+    ticks: list[float] = []
+
+    def beside() -> None:  # what the dialler's pass loop does
+        while True:
+            ticks.append(time.monotonic())
+            gevent.sleep(0.01)
+
+    worker.companions.append(beside)  # as `fsivr worker` does for the campaign dialler
+    companion = gevent.spawn(beside)
+    sending = gevent.spawn(worker.run_once)
+    try:
+        deadline = time.monotonic() + 10
+        while not gateway.arrived.is_set():  # a gevent wait: the send has to start first
+            assert time.monotonic() < deadline, "the request never reached the gateway"
+            gevent.sleep(0.01)
+        held = len(ticks)
+        gevent.sleep(0.3)  # the gateway still holds the answer
+        assert not sending.ready()
+        assert len(ticks) - held >= 10, "the companion stalled while the gateway held the answer"
+    finally:
+        gateway.hold.set()
+        assert sending.get(timeout=10) is True
+        companion.kill()
+    assert _row(store, got.id).state == "sent" and gateway.delivered == {"call:u2:slow": 1}
 
 
 def test_form_body_get_and_a_success_check_on_the_body(gateway: Gateway) -> None:
