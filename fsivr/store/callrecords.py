@@ -353,6 +353,8 @@ class CallRecordWriter:
         self._submitted = 0
         #: Items taken care of (written, already present, or given up on and logged).
         self._done = 0
+        #: Batches taken off the queue (one transaction each, unless one is written item by item).
+        self.batches = 0
         self._wake = Event()
         #: Set by flush()/close(): write what is queued now instead of gathering more.
         self._hurry = Event()
@@ -481,6 +483,7 @@ class CallRecordWriter:
 
     def _advance(self, n: int) -> None:
         self._done += n
+        self.batches += 1
         progress, self._progress = self._progress, Event()
         progress.set()
 

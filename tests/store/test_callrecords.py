@@ -91,8 +91,9 @@ def test_bulk_throughput(store: Store) -> None:
     elapsed = time.perf_counter() - t
     writer.close()
     assert counts(store) == (n, 6 * n)
-    # Far above the >1,000 calls/s the server has to sustain, with room for slow CI machines.
-    assert n / elapsed > 1000, f"{n / elapsed:.0f} calls/s"
+    # How fast is the bench's business (bench/README.md), not a test's: no test depends on the
+    # machine's speed. Written in batches, not one transaction per call:
+    assert writer.batches < n / 10, (writer.batches, f"{n / elapsed:.0f} calls/s")
 
 
 class FlakyStore:
@@ -208,11 +209,11 @@ def test_over_long_network_values_are_clipped(store: Store) -> None:
 
 
 def test_store_run_does_not_block_the_hub(store: Store) -> None:
-    ticks: list[int] = []
+    ticks: list[float] = []
 
     def ticker() -> None:
-        for i in range(5):
-            ticks.append(i)
+        while True:
+            ticks.append(time.monotonic())
             gevent.sleep(0.01)
 
     def slow(session: Session) -> int:
@@ -220,9 +221,14 @@ def test_store_run_does_not_block_the_hub(store: Store) -> None:
         return 1
 
     g = gevent.spawn(ticker)
+    started = time.monotonic()
     assert store.run(slow) == 1
-    assert len(ticks) >= 4  # the ticker greenlet kept running while the DB call blocked its thread
-    g.join()
+    ended = time.monotonic()
+    g.kill()
+    # The ticker greenlet kept running while the DB call blocked its thread: a blocked hub would
+    # give it at most the one tick it had before the call (counted this way, a loaded box that
+    # ticks less often still passes).
+    assert sum(1 for t in ticks if started < t < ended) >= 2
 
 
 def test_store_run_raises_what_fn_raised(store: Store) -> None:

@@ -353,7 +353,9 @@ def test_enqueue_from_a_call_never_blocks_the_hub(sqlite_url: str) -> None:
             call = gevent.spawn(notifier.sms, "call:u:n", "501000001", "hello")
             gevent.sleep(0.3)
             assert not call.ready()  # waiting for the write lock...
-            assert len(ticks) >= 10  # ...while the hub ran the other greenlet all along
+            # ...while the hub ran the other greenlet all along (a blocked hub: at most one tick;
+            # not 30 asked of a loaded box)
+            assert len(ticks) >= 3
             conn.rollback()
         result = call.get(timeout=10)
         tick.kill()

@@ -77,10 +77,12 @@ def test_a_slow_gateway_does_not_hold_the_greenlets_beside_the_worker(store: Sto
         while not gateway.arrived.is_set():  # a gevent wait: the send has to start first
             assert time.monotonic() < deadline, "the request never reached the gateway"
             gevent.sleep(0.01)
-        held = len(ticks)
+        held = time.monotonic()
         gevent.sleep(0.3)  # the gateway still holds the answer
         assert not sending.ready()
-        assert len(ticks) - held >= 10, "the companion stalled while the gateway held the answer"
+        # a stalled companion would have no tick in the hold (counted this way, a loaded box that
+        # ticks less often still passes)
+        assert sum(1 for t in ticks if t > held) >= 3, "the companion stalled while the gateway held the answer"
     finally:
         gateway.hold.set()
         assert sending.get(timeout=10) is True
