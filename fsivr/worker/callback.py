@@ -18,6 +18,7 @@ from typing import Any
 
 import gevent
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from fsivr.engine.hours import AllowedHours
 from fsivr.esl.frames import Event
@@ -62,10 +63,11 @@ class CallbackSender:
         """The leg's end, unless the attempt has one already. A failed originate's leg ends too
         (switch_ivr_originate made it before it rang), its CHANNEL_HANGUP_COMPLETE racing the
         ``-ERR`` BACKGROUND_JOB: whichever comes first writes the end, once."""
+        ended = self.clock()
         try:
-            with self.store.session() as s:
-                s.execute(update(CallAttempt).where(CallAttempt.call_uuid == uuid, CallAttempt.ended_at.is_(None))
-                          .values(hangup_cause=cause, ended_at=self.clock()))
+            self.store.run(lambda s: s.execute(
+                update(CallAttempt).where(CallAttempt.call_uuid == uuid, CallAttempt.ended_at.is_(None))
+                .values(hangup_cause=cause, ended_at=ended)))
         except Exception:
             log.exception("could not record the hangup cause of %s", uuid)
 
@@ -80,10 +82,13 @@ class CallbackSender:
             # Nothing was sent: no attempt, a retry later (the link reconnects on its own). Also
             # needed before reconciling: only FreeSWITCH knows whether a call is still up.
             raise SendFailed(f"no link to FreeSWITCH at {self.link.where}")
-        with self.store.session() as s:
-            tries = list(s.execute(select(CallAttempt).where(CallAttempt.job_key == key)
+        def attempts(s: Session) -> list[CallAttempt]:
+            found = list(s.execute(select(CallAttempt).where(CallAttempt.job_key == key)
                                    .order_by(CallAttempt.attempt)).scalars())
             s.expunge_all()
+            return found
+
+        tries = self.store.run(attempts)
         for earlier in tries:
             if earlier.state == "placing":
                 happened = self._reconcile(earlier, now)
@@ -108,9 +113,8 @@ class CallbackSender:
             cmd = originate_command(endpoint_for(self.endpoint, number), variables, self.socket_address)
         except ValueError as exc:
             raise PermanentFailure(str(exc)) from None
-        with self.store.session() as s:
-            s.add(CallAttempt(job_key=key, attempt=attempt, number=number, call_uuid=call_uuid,
-                              state="placing", started_at=now))
+        self.store.run(lambda s: s.add(CallAttempt(job_key=key, attempt=attempt, number=number,
+                                                   call_uuid=call_uuid, state="placing", started_at=now)))
         try:
             reply = self.link.bgapi(cmd, timeout=self.originate_timeout + 10).strip()
         except LinkError as exc:
@@ -120,9 +124,12 @@ class CallbackSender:
             if not self.link.wait_connected(self.link_wait):
                 raise SendFailed(f"attempt {attempt}: the link to FreeSWITCH was lost ({exc}); "
                                  "reconciled on the next claim") from None
-            with self.store.session() as s:
+            def placed(s: Session) -> CallAttempt:
                 row = s.execute(select(CallAttempt).where(CallAttempt.call_uuid == call_uuid)).scalar_one()
                 s.expunge(row)
+                return row
+
+            row = self.store.run(placed)
             happened = self._reconcile(row, self.clock())
             if happened:
                 return f"attempt {attempt} reached the server (reconciled after the link was lost)"
@@ -156,12 +163,14 @@ class CallbackSender:
             alive = self.link.api(f"uuid_exists {attempt.call_uuid}").strip() == "true"
         except LinkError as exc:
             raise SendFailed(f"cannot reconcile attempt {attempt.attempt}: {exc}") from None
-        with self.store.session() as s:
+        def recorded_call(s: Session) -> tuple[bool, str | None]:
             # A channel may have several socket sessions (rows); any of them proves the call.
-            recorded = s.execute(select(CallRow).where(CallRow.uuid == attempt.call_uuid)
-                                 .order_by(CallRow.session.desc()).limit(1)).scalar_one_or_none()
-            cause = recorded.hangup_cause if recorded is not None else None
-        if alive or recorded is not None:
+            row = s.execute(select(CallRow).where(CallRow.uuid == attempt.call_uuid)
+                            .order_by(CallRow.session.desc()).limit(1)).scalar_one_or_none()
+            return row is not None, (row.hangup_cause if row is not None else None)
+
+        recorded, cause = self.store.run(recorded_call)
+        if alive or recorded:
             self._set(attempt.call_uuid, state="answered",
                       reply=f"reconciled: {'channel alive' if alive else 'call recorded'}",
                       **({"hangup_cause": cause} if cause else {}))
@@ -172,5 +181,5 @@ class CallbackSender:
         return False
 
     def _set(self, call_uuid: str, **values: Any) -> None:
-        with self.store.session() as s:
-            s.execute(update(CallAttempt).where(CallAttempt.call_uuid == call_uuid).values(**values))
+        self.store.run(lambda s: s.execute(update(CallAttempt).where(CallAttempt.call_uuid == call_uuid)
+                                           .values(**values)))

@@ -58,6 +58,7 @@ from typing import Any
 import gevent
 from gevent.event import Event as Flag
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from fsivr.engine.hours import AllowedHours
 from fsivr.esl.frames import Event
@@ -246,9 +247,8 @@ class QueueCallbackSender:
             cmd = f"originate {brace_vars(variables)}{self.hold_endpoint} callcenter:{queue} inline"
         except ValueError as exc:
             raise PermanentFailure(str(exc)) from None
-        with self.store.session() as s:
-            s.add(CallAttempt(job_key=key, attempt=attempt, number=number, call_uuid=uuid, state="placing",
-                              started_at=now))
+        self.store.run(lambda s: s.add(CallAttempt(job_key=key, attempt=attempt, number=number, call_uuid=uuid,
+                                                   state="placing", started_at=now)))
         self._entries[uuid] = _Entry(key, payload, uuid)
         try:
             reply = self.link.bgapi(cmd, timeout=self.originate_timeout + 10).strip()
@@ -345,16 +345,18 @@ class QueueCallbackSender:
     # --- store --------------------------------------------------------------------------------
 
     def _attempts(self, key: str) -> list[CallAttempt]:
-        with self.store.session() as s:
+        def read(s: Session) -> list[CallAttempt]:
             found = list(s.execute(select(CallAttempt).where(CallAttempt.job_key == key)
                                    .order_by(CallAttempt.id)).scalars())
             s.expunge_all()
-        return found
+            return found
+
+        return self.store.run(read)
 
     def _record(self, key: str, attempt: int, number: str, uuid: str, state: str, reply: str | None) -> None:
-        with self.store.session() as s:
-            s.add(CallAttempt(job_key=key, attempt=attempt, number=number, call_uuid=uuid, state=state,
-                              reply=reply, started_at=self.clock()))
+        started = self.clock()
+        self.store.run(lambda s: s.add(CallAttempt(job_key=key, attempt=attempt, number=number, call_uuid=uuid,
+                                                   state=state, reply=reply, started_at=started)))
 
     def _end_now(self) -> Any:
         """A caller leg's end, unless its CHANNEL_HANGUP_COMPLETE wrote it first (``_ended``): a failed
@@ -362,8 +364,8 @@ class QueueCallbackSender:
         return func.coalesce(CallAttempt.ended_at, self.clock())
 
     def _set(self, call_uuid: str, **values: Any) -> None:
-        with self.store.session() as s:
-            s.execute(update(CallAttempt).where(CallAttempt.call_uuid == call_uuid).values(**values))
+        self.store.run(lambda s: s.execute(update(CallAttempt).where(CallAttempt.call_uuid == call_uuid)
+                                           .values(**values)))
 
     def _call_record(self, entry: _Entry, attempt: int, uuid: str, started: datetime, outcome: str,
                      cause: str | None, answered: bool = False) -> None:
@@ -373,56 +375,68 @@ class QueueCallbackSender:
         and cause come with its CHANNEL_HANGUP_COMPLETE (``_ended``)."""
         payload, now = entry.payload, self.clock()
         done = outcome != "answered"
+
+        def write(s: Session) -> None:
+            s.add(CallRow(uuid=uuid, session=1, caller=str(payload.get("caller_id") or ""),
+                          number=str(payload["number"]), scenario=str(payload.get("scenario") or ""),
+                          started_at=started, answered_at=now if (answered or not done) else None,
+                          ended_at=now if done else None, hangup_cause=cause if done else None,
+                          hangup_by="ivr" if outcome == "agent_gone" else ("callee" if done else None),
+                          status="answered" if (answered or not done) else "unanswered", fault=None,
+                          server=None))
+            s.flush()
+            s.add(CallStepRow(call_uuid=uuid, call_session=1, seq=1, node=str(payload.get("node") or "callback"),
+                              node_type=self.kind, outcome=outcome, started_at=started, ended_at=now,
+                              detail={"queue": payload.get("queue"), "agent": entry.agent_name,
+                                      "placeholder": entry.placeholder, "attempt": attempt,
+                                      "requested_by": payload.get("requested_by")}))
+
         try:
-            with self.store.session() as s:
-                s.add(CallRow(uuid=uuid, session=1, caller=str(payload.get("caller_id") or ""),
-                              number=str(payload["number"]), scenario=str(payload.get("scenario") or ""),
-                              started_at=started, answered_at=now if (answered or not done) else None,
-                              ended_at=now if done else None, hangup_cause=cause if done else None,
-                              hangup_by="ivr" if outcome == "agent_gone" else ("callee" if done else None),
-                              status="answered" if (answered or not done) else "unanswered", fault=None,
-                              server=None))
-                s.flush()
-                s.add(CallStepRow(call_uuid=uuid, call_session=1, seq=1, node=str(payload.get("node") or "callback"),
-                                  node_type=self.kind, outcome=outcome, started_at=started, ended_at=now,
-                                  detail={"queue": payload.get("queue"), "agent": entry.agent_name,
-                                          "placeholder": entry.placeholder, "attempt": attempt,
-                                          "requested_by": payload.get("requested_by")}))
+            self.store.run(write)
         except Exception:
             log.exception("queue callback %s: the call record of %s was not written", entry.key, uuid)
 
     def _ended(self, uuid: str, cause: str) -> None:
+        ended = self.clock()
+
+        def write(s: Session) -> None:
+            s.execute(update(CallRow).where(CallRow.uuid == uuid, CallRow.ended_at.is_(None))
+                      .values(ended_at=ended, hangup_cause=cause))
+            s.execute(update(CallAttempt).where(CallAttempt.call_uuid == uuid, CallAttempt.attempt >= 1,
+                                                CallAttempt.ended_at.is_(None))
+                      .values(hangup_cause=cause, ended_at=ended))
+
         try:
-            with self.store.session() as s:
-                s.execute(update(CallRow).where(CallRow.uuid == uuid, CallRow.ended_at.is_(None))
-                          .values(ended_at=self.clock(), hangup_cause=cause))
-                s.execute(update(CallAttempt).where(CallAttempt.call_uuid == uuid, CallAttempt.attempt >= 1,
-                                                    CallAttempt.ended_at.is_(None))
-                          .values(hangup_cause=cause, ended_at=self.clock()))
+            self.store.run(write)
         except Exception:
             log.exception("queue callback: could not record the end of %s", uuid)
 
     def _cancelled(self, key: str) -> bool:
         try:
-            with self.store.session() as s:
-                state = s.execute(select(OutboxRow.state).where(OutboxRow.idempotency_key == key)).scalar_one_or_none()
+            state = self.store.run(lambda s: s.execute(
+                select(OutboxRow.state).where(OutboxRow.idempotency_key == key)).scalar_one_or_none())
         except Exception:
             log.exception("queue callback %s: could not read the job's state; calling back", key)
             return False
         return state == "dead"
 
     def _note(self, call_uuid: str, why: str) -> None:
-        with self.store.session() as s:
+        ended = self.clock()
+
+        def write(s: Session) -> None:
             row = s.execute(select(CallAttempt).where(CallAttempt.call_uuid == call_uuid)).scalar_one_or_none()
             if row is not None:
                 row.reply = f"{row.reply or ''}; {TURN_ENDED} {why}".lstrip("; ")[:1000]
-                row.ended_at = self.clock()
+                row.ended_at = ended
+
+        self.store.run(write)
 
     def _settle(self, key: str) -> None:
         """The job's result is known: its row is due now, and the next claim says it."""
+        due = self.clock()
         try:
-            with self.store.session() as s:
-                s.execute(update(OutboxRow).where(OutboxRow.idempotency_key == key, OutboxRow.state == "pending")
-                          .values(next_attempt_at=self.clock()))
+            self.store.run(lambda s: s.execute(
+                update(OutboxRow).where(OutboxRow.idempotency_key == key, OutboxRow.state == "pending")
+                .values(next_attempt_at=due)))
         except Exception:
             log.exception("queue callback %s: could not mark the job due", key)

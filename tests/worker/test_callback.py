@@ -19,6 +19,7 @@ from switchrig import Clock, switched
 
 from fsivr.engine.callbacks import Callbacks, _tail, callback_key, caller_prefix
 from fsivr.esl.link import EventLink
+from fsivr.store.db import Store
 from fsivr.store.models import CallAttempt, CallRow, OutboxRow
 from fsivr.store.phone import caller_spellings
 from fsivr.testing import Simulator
@@ -288,6 +289,38 @@ def test_a_callback_another_server_registered_is_cancelled_and_other_callers_cos
         assert len(writes) == 1
     finally:
         event.remove(engine, "before_cursor_execute", count)
+
+
+def test_the_senders_database_writes_wait_off_the_hub(rig: Rig) -> None:
+    """The callback sender writes from the worker's hub (its attempts, a leg's end from the live
+    link): a write that has to wait for the database (another connection holds the lock) waits on
+    the threadpool, and the hub - the dialler, the link - runs meanwhile."""
+    sender = rig.worker.senders["callback"]
+    url = rig.h.store.url
+    blocker = Store(url.render_as_string(hide_password=False))
+    try:
+        with blocker.engine.connect() as conn:
+            if url.get_backend_name() == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.exec_driver_sql("LOCK TABLE call_attempts IN ACCESS EXCLUSIVE MODE")
+            ticks: list[float] = []
+
+            def ticker() -> None:
+                while True:
+                    ticks.append(gevent.get_hub().loop.now())
+                    gevent.sleep(0.01)
+
+            tick = gevent.spawn(ticker)
+            write = gevent.spawn(sender._set, "a0a0a0a0-0000-4000-8000-0000000000ff", state="failed")
+            gevent.sleep(0.3)
+            assert not write.ready()  # waiting for the lock...
+            assert len(ticks) >= 3  # ...while the hub ran the other greenlet (a blocked hub: one tick)
+            conn.rollback()
+        write.get(timeout=10)
+        tick.kill()
+    finally:
+        blocker.close()
 
 
 @pytest.mark.parametrize("number", ["+48501234567", "+48221234567", "+442079460958", "+78123456789", "101",
