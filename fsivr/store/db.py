@@ -104,19 +104,11 @@ class Store:
         core the hub, which serves every call, gets the CPU first: each batch took ~3 ms of CPU
         which, on the server's core, was the tail of every other call's step latency (bench/)."""
 
-        def job() -> tuple[bool, Any]:
-            # Errors travel back as values: raised inside the pool, gevent would also print each one
-            # (an import rejected by validation, a retried write) as if it were a crash.
-            try:
-                with self.session() as session:
-                    return True, fn(session)
-            except Exception as exc:
-                return False, exc
+        def job() -> T:
+            with self.session() as session:
+                return fn(session)
 
-        ok, value = (self._background_pool() if background else gevent.get_hub().threadpool).apply(job)
-        if not ok:
-            raise value
-        return value
+        return in_pool(job, self._background_pool() if background else None)
 
     def upgrade(self, revision: str = "head") -> None:
         """Migrate the schema (alembic) to ``revision``."""
@@ -194,6 +186,25 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
         cursor.execute("PRAGMA busy_timeout=10000")
     finally:
         cursor.close()
+
+
+def in_pool(fn: Callable[[], T], pool: ThreadPool | None = None) -> T:
+    """``fn()`` on a thread of ``pool`` (default: the hub's threadpool); the calling greenlet
+    waits, the hub does not. Exceptions from ``fn`` are raised here: they travel back as values,
+    since raised inside the pool gevent would also print each one (an import rejected by
+    validation, a retried write, a gateway's 503) as if it were a crash."""
+
+    def job() -> tuple[bool, Any]:
+        try:
+            return True, fn()
+        except Exception as exc:
+            return False, exc
+
+    # not ``pool or ...``: an idle ThreadPool is empty, so false
+    ok, value = (gevent.get_hub().threadpool if pool is None else pool).apply(job)
+    if not ok:
+        raise value
+    return value  # type: ignore[no-any-return]
 
 
 #: How much lower than the process the background writer thread runs (Linux nice; +10 leaves it

@@ -28,7 +28,7 @@ from typing import Any, Protocol, TypeVar
 import gevent
 
 from fsivr.store import outbox
-from fsivr.store.db import Store
+from fsivr.store.db import Store, in_pool
 from fsivr.store.outage import UNREACHABLE, OutageLog
 from fsivr.store.outbox import Claimed, Executor, RetryPolicy
 from fsivr.store.types import utcnow
@@ -275,19 +275,7 @@ class Worker:
         connection is never used by two threads at once."""
         if not (self.companions and blocks(sender)):
             return sender(row.payload, row.key)
-
-        def job() -> tuple[bool, Any]:
-            # Errors travel back as values: raised inside the pool, gevent would also print each
-            # one (a refused recipient, a gateway's 503) as if it were a crash.
-            try:
-                return True, sender(row.payload, row.key)
-            except Exception as exc:
-                return False, exc
-
-        ok, value = gevent.get_hub().threadpool.apply(job)
-        if not ok:
-            raise value
-        return str(value)
+        return in_pool(lambda: sender(row.payload, row.key))
 
     def _record(self, write: Callable[[Executor], T]) -> T | None:
         """Record an attempt's outcome, waiting out a database outage for as long as the lease lasts
