@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import gevent
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from fsivr.engine.hours import AllowedHours
@@ -27,7 +27,7 @@ from fsivr.store.db import Store
 from fsivr.store.models import CallAttempt, CallRow
 from fsivr.store.types import utcnow
 from fsivr.worker.errors import NotNow, PermanentFailure, RetryAt, SendFailed
-from fsivr.worker.originate import JOB_KIND, endpoint_for, originate_command, placed_by
+from fsivr.worker.originate import JOB_KIND, end_unless_ended, endpoint_for, originate_command, placed_by
 
 log = logging.getLogger("fsivr.worker.callback")
 
@@ -142,7 +142,7 @@ class CallbackSender:
         cause = reply.removeprefix("-ERR").strip() or "UNKNOWN"
         # originate's cause is the attempt's; its end may have come with the leg's hangup already
         self._set(call_uuid, state="failed", reply=reply, hangup_cause=cause,
-                  ended_at=func.coalesce(CallAttempt.ended_at, self.clock()))
+                  ended_at=end_unless_ended(self.clock()))
         if attempt >= limit:
             raise PermanentFailure(f"attempt {attempt} of {limit}: {cause}")
         spacing = timedelta(seconds=float(payload.get("spacing") or 0))

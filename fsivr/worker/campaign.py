@@ -48,7 +48,7 @@ from fsivr.store.db import Store
 from fsivr.store.models import CallAttempt, CallRow, CallStepRow, CampaignEntryRow, CampaignRow
 from fsivr.store.outage import UNREACHABLE, OutageLog
 from fsivr.store.types import utcnow
-from fsivr.worker.originate import JOB_KIND, endpoint_for, originate_command, placed_by
+from fsivr.worker.originate import JOB_KIND, end_unless_ended, endpoint_for, originate_command, placed_by
 
 log = logging.getLogger("fsivr.worker.campaign")
 
@@ -423,7 +423,7 @@ def _fail(s: Session, campaign_id: int, row_id: int, call_uuid: str, reply: str,
     reconcile pass) only changes an attempt still ``placing``."""
     if not _set_attempt(s, call_uuid, only_placing=unknown, state="unknown" if unknown else "failed",
                         reply=reply[:1000], hangup_cause=cause[:64],
-                        ended_at=func.coalesce(CallAttempt.ended_at, now)):
+                        ended_at=end_unless_ended(now)):
         return
     c = s.get(CampaignRow, campaign_id)
     row = s.get(CampaignEntryRow, row_id)

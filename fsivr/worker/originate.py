@@ -17,9 +17,13 @@ expanded again wherever the variable is referenced (``${...}``, ``${api(...)}``)
 from __future__ import annotations
 
 import re
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, func
 
 from fsivr.engine.call import VAR_NAME
 from fsivr.esl.frames import Event
+from fsivr.store.models import CallAttempt
 from fsivr.store.phone import DIALLABLE
 
 #: The channel variable naming which part of the worker placed a leg. The callback senders and
@@ -37,6 +41,13 @@ def _escape(value: str, delim: str) -> str:
     before a quote, the delimiter or a backslash gives that character."""
     out = value.replace("\\", "\\\\").replace("'", "\\'").replace('"', '\\"')
     return out.replace(delim, "\\" + delim) if delim else out
+
+
+def end_unless_ended(at: datetime) -> ColumnElement[datetime]:
+    """An attempt's ``ended_at`` as an UPDATE sets it: ``at``, unless written already. A failed
+    originate's leg was made before it rang (switch_ivr_originate), so its CHANNEL_HANGUP_COMPLETE
+    races originate's ``-ERR`` reply; whichever is written first stays."""
+    return func.coalesce(CallAttempt.ended_at, at)
 
 
 def placed_by(event: Event, kind: str) -> bool:

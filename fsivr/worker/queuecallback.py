@@ -57,7 +57,7 @@ from typing import Any
 
 import gevent
 from gevent.event import Event as Flag
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from fsivr.engine.hours import AllowedHours
@@ -67,7 +67,7 @@ from fsivr.store.db import Store
 from fsivr.store.models import CallAttempt, CallRow, CallStepRow, OutboxRow
 from fsivr.store.types import utcnow
 from fsivr.worker.errors import NotNow, PermanentFailure, SendFailed
-from fsivr.worker.originate import JOB_KIND, brace_vars, endpoint_for, placed_by
+from fsivr.worker.originate import JOB_KIND, brace_vars, end_unless_ended, endpoint_for, placed_by
 
 log = logging.getLogger("fsivr.worker.queuecallback")
 
@@ -314,7 +314,8 @@ class QueueCallbackSender:
             if reply.startswith("+OK"):
                 if entry.agent_gone.is_set():
                     self._quiet_api(f"uuid_kill {uuid} NORMAL_CLEARING")
-                    self._set(uuid, state="failed", reply=f"{reply} ({AGENT_GONE})", ended_at=self._end_now())
+                    self._set(uuid, state="failed", reply=f"{reply} ({AGENT_GONE})",
+                              ended_at=end_unless_ended(self.clock()))
                     self._call_record(entry, attempt, uuid, started, "agent_gone", "NORMAL_CLEARING", answered=True)
                     return False
                 bridged = self._quiet_api(f"uuid_bridge {entry.agent} {uuid}").strip()
@@ -328,12 +329,12 @@ class QueueCallbackSender:
                 entry.agent_gone.set()
                 self._quiet_api(f"uuid_kill {uuid} NORMAL_CLEARING")
                 self._set(uuid, state="failed", reply=f"{reply} ({AGENT_GONE}: {bridged})",
-                          ended_at=self._end_now())
+                          ended_at=end_unless_ended(self.clock()))
                 self._call_record(entry, attempt, uuid, started, "agent_gone", "NORMAL_CLEARING", answered=True)
                 return False
             cause = (reply.removeprefix("-ERR").strip() or "UNKNOWN").split(" ", 1)[0]
             said = f"{reply} ({AGENT_GONE})" if entry.agent_gone.is_set() else reply
-            self._set(uuid, state="failed", reply=said, hangup_cause=cause, ended_at=self._end_now())
+            self._set(uuid, state="failed", reply=said, hangup_cause=cause, ended_at=end_unless_ended(self.clock()))
             self._call_record(entry, attempt, uuid, started,
                               "agent_gone" if entry.agent_gone.is_set() else _outcome(cause), cause)
             log.warning("queue callback %s: attempt %d to %s: %s", entry.key, attempt, number, said)
@@ -357,11 +358,6 @@ class QueueCallbackSender:
         started = self.clock()
         self.store.run(lambda s: s.add(CallAttempt(job_key=key, attempt=attempt, number=number, call_uuid=uuid,
                                                    state=state, reply=reply, started_at=started)))
-
-    def _end_now(self) -> Any:
-        """A caller leg's end, unless its CHANNEL_HANGUP_COMPLETE wrote it first (``_ended``): a failed
-        originate's leg was made before it rang (switch_ivr_originate) and reports its end too."""
-        return func.coalesce(CallAttempt.ended_at, self.clock())
 
     def _set(self, call_uuid: str, **values: Any) -> None:
         self.store.run(lambda s: s.execute(update(CallAttempt).where(CallAttempt.call_uuid == call_uuid)
